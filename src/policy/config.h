@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The policy model (DESIGN.md §4) and its YAML loader.
+ *
+ * A PolicyConfig holds daemon and host settings, tuning knobs of the
+ * balancer, the per-domain defaults and an ordered list of rules. The
+ * effective policy of a domain is: defaults, then the first rule that
+ * matches it (by name, glob on the name, or UUID), then a runtime override
+ * (set over D-Bus), each layer replacing only the fields it sets.
+ *
+ * Pure: the loader parses a buffer; reading the file is the caller's job.
+ */
+#pragma once
+
+#include "units.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICY_WEIGHT_MAX 10000
+#define POLICY_WEIGHT_DEFAULT 5000
+#define POLICY_BUFFER_MAX_PCT 2000
+#define POLICY_BUFFER_DEFAULT_PCT 20
+
+typedef enum {
+    POLICY_MODE_DYNAMIC = 0,
+    POLICY_MODE_STATIC,
+    POLICY_MODE_LAST,
+} PolicyMode;
+
+const char *policy_mode_to_string(PolicyMode mode);
+
+/* Which fields of a PolicySettings layer are set. */
+typedef enum {
+    POLICY_FIELD_MODE = 1u << 0,
+    POLICY_FIELD_MINIMUM = 1u << 1,
+    POLICY_FIELD_STARTUP = 1u << 2,
+    POLICY_FIELD_MAXIMUM = 1u << 3,
+    POLICY_FIELD_BUFFER = 1u << 4,
+    POLICY_FIELD_WEIGHT = 1u << 5,
+} PolicyField;
+
+/* One layer of per-domain settings. Sizes may be percentages: minimum,
+ * startup and maximum in percent are relative to the most the domain can
+ * physically reach. */
+typedef struct {
+    uint32_t set; /* PolicyField bits */
+    PolicyMode mode;
+    PolicyAmount minimum;
+    PolicyAmount startup;
+    PolicyAmount maximum;
+    uint32_t buffer_pct;
+    uint32_t weight;
+} PolicySettings;
+
+/* Set one key of a layer from its text form, as YAML and dynmemctl write it
+ * ("minimum", "512MiB"). Keys: mode, minimum, startup, maximum, buffer,
+ * weight. On error *ret_error names the key and what was wrong, and *s is
+ * unchanged. */
+int policy_settings_set_key(PolicySettings *s, const char *key, const char *value,
+                            char **ret_error);
+
+/* Check a layer on its own: minimum <= startup <= maximum where the fields
+ * are comparable (both absolute, or both percentages). */
+int policy_settings_validate(const PolicySettings *s, char **ret_error);
+
+/* Lay `top` over `base` (fields set in top win). */
+void policy_settings_merge(PolicySettings *base, const PolicySettings *top);
+
+/* The known per-domain keys, NULL-terminated, for help texts and D-Bus. */
+extern const char *const policy_settings_keys[];
+
+typedef enum {
+    POLICY_MATCH_NAME = 0,
+    POLICY_MATCH_GLOB,
+    POLICY_MATCH_UUID,
+    POLICY_MATCH_LAST,
+} PolicyMatchKind;
+
+typedef struct {
+    PolicyMatchKind kind;
+    char *pattern;
+    unsigned line; /* where the rule starts in its file, for messages */
+    PolicySettings settings;
+} PolicyRule;
+
+/* Balancer knobs, under `tuning:` in the YAML. */
+typedef struct {
+    uint64_t grace_us;                 /* after boot, desired >= startup */
+    uint64_t demand_half_life_us;      /* decay of the demand peak */
+    uint64_t min_step_kib;             /* changes below max(min_step, pct of A) are skipped */
+    uint32_t min_step_pct;
+    uint64_t max_shrink_kib;           /* most one domain is shrunk per cycle */
+    uint64_t uncooperative_timeout_us; /* a shrink that does not move within this */
+    uint64_t uncooperative_retry_us;   /* ... is retried after this */
+    uint32_t stale_periods;            /* stats older than this many periods are stale */
+    uint64_t pressure_swap_in_kib_s;   /* swap-in rate that means "needs more" */
+    uint64_t pressure_major_faults_s;  /* major-fault rate that means "needs more" */
+    uint32_t pressure_boost_pct;       /* demand correction when under pressure */
+} PolicyTuning;
+
+typedef struct {
+    /* daemon: */
+    char *connect_uri;
+    uint64_t interval_us;
+    /* host: */
+    PolicyAmount reserve;       /* size, or % of MemTotal */
+    uint64_t pool_kib;          /* 0: unlimited */
+    uint64_t overhead_kib;      /* per managed domain (QEMU's own memory) */
+    uint32_t psi_threshold_pct; /* host `some avg10` at or above this: no net growth */
+    PolicyTuning tuning;
+    /* defaults: and domains: */
+    PolicySettings defaults;
+    PolicyRule *rules;
+    size_t n_rules;
+} PolicyConfig;
+
+/* A config with every built-in default (what an empty file means). */
+PolicyConfig *policy_config_new_default(void);
+void policy_config_free(PolicyConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PolicyConfig, policy_config_free)
+
+/* Parse YAML text. filename is used in messages only. On success returns 0
+ * and *ret_cfg. On failure returns -EINVAL and *ret_errors, a GPtrArray of
+ * newly allocated strings "file:line:column: message", every error found
+ * (not only the first). */
+int policy_config_load_buf(const char *buf, size_t len, const char *filename,
+                           PolicyConfig **ret_cfg, GPtrArray **ret_errors);
+
+/* The effective policy of one domain. Sizes are still amounts: they are
+ * resolved against the domain's capabilities by the engine. */
+typedef struct {
+    PolicyMode mode;
+    PolicyAmount minimum;
+    PolicyAmount startup; /* UNSET: the domain's own memory at boot */
+    PolicyAmount maximum;
+    uint32_t buffer_pct;
+    uint32_t weight;
+    int rule_index;  /* -1: defaults only */
+    bool overridden; /* an override layer set something */
+} PolicyEffective;
+
+/* First matching rule wins; `override` (may be NULL) is laid on top. */
+void policy_config_resolve(const PolicyConfig *cfg, const char *name, const char *uuid,
+                           const PolicySettings *override, PolicyEffective *ret);
+
+/* The effective settings, defaults and each rule, as --check-config prints
+ * them. Newly allocated. */
+char *policy_config_describe(const PolicyConfig *cfg);
