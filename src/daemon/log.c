@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <systemd/sd-journal.h>
+
+/* The one piece of process-wide state: where log lines go. It is set once
+ * at start-up, before the main loop, and only read afterwards. */
+static DynmemLog log_target = {.max_level = LOG_INFO, .journal = false};
+
+static const char *const level_names[] = {
+    [LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",     [LOG_CRIT] = "critical",
+    [LOG_ERR] = "error",       [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+    [LOG_INFO] = "info",       [LOG_DEBUG] = "debug",
+};
+
+int dynmem_log_level_from_string(const char *s, int *ret_level)
+{
+    for (int i = LOG_ERR; i <= LOG_DEBUG; i++) {
+        if (s && strcmp(s, level_names[i]) == 0) {
+            *ret_level = i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* systemd sets JOURNAL_STREAM=dev:ino for the stream it connected to our
+ * stderr; only if stderr is still that stream do we speak journal. */
+static bool stderr_is_journal(void)
+{
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void dynmem_log_setup(int max_level)
+{
+    log_target.max_level = max_level;
+    log_target.journal = stderr_is_journal();
+}
+
+int dynmem_log_get_level(void)
+{
+    return log_target.max_level;
+}
+
+static void emit_line(int level, const char *msg)
+{
+    if (log_target.journal)
+        sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=dynmemd", NULL);
+    else
+        fprintf(stderr, "dynmemd: %s: %s\n", level_names[level], msg);
+}
+
+void dynmem_log(int level, const char *fmt, ...)
+{
+    if (level > log_target.max_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    emit_line(level, msg);
+}
+
+void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
+                       const char *mechanism, const char *reason, bool dry_run)
+{
+    if (LOG_NOTICE > log_target.max_level)
+        return;
+    g_autofree char *msg = g_strdup_printf(
+        "%s: %s %" G_GUINT64_FORMAT " MiB -> %" G_GUINT64_FORMAT " MiB by %s (%s)", domain,
+        dry_run ? "would change" : "memory", from_kib / 1024, to_kib / 1024, mechanism, reason);
+    if (!log_target.journal) {
+        emit_line(LOG_NOTICE, msg);
+        return;
+    }
+    sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", LOG_NOTICE, "SYSLOG_IDENTIFIER=dynmemd",
+                    "DYNMEM_DOMAIN=%s", domain, "DYNMEM_FROM_KIB=%" G_GUINT64_FORMAT, from_kib,
+                    "DYNMEM_TO_KIB=%" G_GUINT64_FORMAT, to_kib, "DYNMEM_MECHANISM=%s", mechanism,
+                    "DYNMEM_REASON=%s", reason, "DYNMEM_DRY_RUN=%d", dry_run ? 1 : 0, NULL);
+}
+
+void dynmem_log_action_error(const char *domain, const char *action, const char *message)
+{
+    g_autofree char *msg = g_strdup_printf("%s: %s failed: %s", domain, action, message);
+    if (!log_target.journal) {
+        emit_line(LOG_WARNING, msg);
+        return;
+    }
+    sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", LOG_WARNING, "SYSLOG_IDENTIFIER=dynmemd",
+                    "DYNMEM_DOMAIN=%s", domain, "DYNMEM_ACTION=%s", action, NULL);
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The manager: one struct owns all of the daemon's state — the config, the
+ * backend and its connection, the domains with their capabilities, samples
+ * and engine state, host readings, the cycle timer, runtime overrides —
+ * and runs the cycle of DESIGN.md §2 on the GLib main loop.
+ *
+ * Front ends (main.c, the D-Bus interfaces) call the functions below and
+ * learn about changes through ManagerListener callbacks.
+ */
+#pragma once
+
+#include "backend.h"
+#include "config.h"
+#include "engine.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Manager Manager;
+
+typedef uint64_t (*ManagerClockFunc)(void *userdata); /* monotonic µs */
+
+typedef struct {
+    const char *config_path; /* policy.yaml; NULL: built-in defaults */
+    const char *connect_uri; /* overrides daemon.connect when set */
+    uint64_t interval_us;    /* overrides daemon.interval when non-zero */
+    bool dry_run;            /* plan and log, change nothing */
+    const char *proc_root;   /* "/proc" unless tests point elsewhere */
+    const char *state_dir;   /* persisted overrides; NULL: none */
+    ManagerClockFunc clock;  /* NULL: g_get_monotonic_time() */
+    void *clock_userdata;
+    bool no_timer; /* tests drive cycles by hand */
+} ManagerOptions;
+
+/* One running domain as the manager knows it. Owned by the manager;
+ * pointers stay valid until the domain_removed callback returns. */
+typedef struct {
+    char uuid[BACKEND_UUID_STRING_LEN];
+    char *name;
+    PolicyDomainCaps caps;
+    bool caps_valid;
+    bool caps_dirty; /* re-read the live XML before the next plan */
+    bool stats_period_set;
+    bool has_sample;
+    PolicyDomainSample sample;
+    PolicyDomainState state;
+    PolicyEffective policy;
+    PolicyPlanEntry entry; /* the last plan for this domain */
+    bool has_entry;
+    uint64_t action_errors; /* failed actions since the domain was found */
+    bool seen;              /* in this cycle's stats */
+    void *bus_data;         /* for the D-Bus front end */
+} ManagerDomain;
+
+typedef struct {
+    void (*domain_added)(Manager *m, ManagerDomain *d, void *userdata);
+    void (*domain_removed)(Manager *m, ManagerDomain *d, void *userdata);
+    /* one change of a domain's memory (also in dry-run: applied=false) */
+    void (*adjusted)(Manager *m, ManagerDomain *d, const PolicyAction *action, const char *reason,
+                     bool applied, void *userdata);
+    void (*state_changed)(Manager *m, PolicyHostState state, void *userdata);
+    void (*cycle_done)(Manager *m, void *userdata);
+    /* connected, paused, interval or config changed */
+    void (*settings_changed)(Manager *m, void *userdata);
+} ManagerListener;
+
+/* Build a manager: load the config (errors in *ret_error, every one of them
+ * on separate lines), take ownership of the backend. Does not connect yet. */
+int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, char **ret_error);
+void manager_free(Manager *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
+
+/* Front ends register here; every listener hears every event. The
+ * listener struct must outlive the manager. */
+void manager_add_listener(Manager *m, const ManagerListener *listener, void *userdata);
+
+/* Connect (or schedule reconnection) and start the cycle timer. */
+void manager_start(Manager *m);
+
+/* Run one cycle now. Returns 0, or a negative errno when no plan could be
+ * made (not connected, host unreadable). */
+int manager_run_cycle(Manager *m);
+
+/* Re-read the config file; on failure keep the running policy. */
+int manager_reload(Manager *m, char **ret_error);
+
+void manager_set_paused(Manager *m, bool paused);
+
+/* Runtime overrides, validated like YAML. persist writes them to the state
+ * directory. NULL settings or reset remove the override. */
+int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *settings, bool persist,
+                         char **ret_error);
+int manager_reset_override(Manager *m, ManagerDomain *d, char **ret_error);
+const PolicySettings *manager_get_override(Manager *m, const char *uuid);
+
+/* Look a domain up by name or UUID. */
+ManagerDomain *manager_find_domain(Manager *m, const char *name_or_uuid);
+/* Domains sorted by name, a newly allocated array of borrowed pointers. */
+GPtrArray *manager_list_domains(Manager *m);
+
+/* Read-only views for front ends. */
+bool manager_is_connected(Manager *m);
+bool manager_is_paused(Manager *m);
+bool manager_is_dry_run(Manager *m);
+uint64_t manager_get_interval_us(Manager *m);
+const PolicyConfig *manager_get_config(Manager *m);
+const PolicyHostSample *manager_get_host(Manager *m);
+const PolicyPlanSummary *manager_get_summary(Manager *m);
+uint64_t manager_get_cycles(Manager *m);
+const char *manager_get_uri(Manager *m);
+
+/* The whole state as text: the plan table plus per-domain details. */
+char *manager_dump(Manager *m);
+
+/* One-line summary for sd_notify STATUS= and logs. */
+char *manager_status_line(Manager *m);

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * systemd notifications: READY=1 after the first cycle (or the first failed
+ * connection attempt: the service is up and waiting), STATUS= once per
+ * cycle when it changes, WATCHDOG=1 when the unit asks for it, RELOADING=1
+ * and STOPPING=1. Without $NOTIFY_SOCKET all of it is a no-op.
+ */
+#pragma once
+
+#include "manager.h"
+
+typedef struct DynmemNotify DynmemNotify;
+
+DynmemNotify *dynmem_notify_new(Manager *m);
+void dynmem_notify_free(DynmemNotify *n);
+void dynmem_notify_ready(DynmemNotify *n, Manager *m);
+void dynmem_notify_reloading(DynmemNotify *n);
+void dynmem_notify_stopping(DynmemNotify *n);

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A domain's memory capabilities from its live XML, and the device XML the
+ * actuators send. Pure functions over text (libxml2), testable without
+ * libvirt.
+ */
+#pragma once
+
+#include "engine.h"
+
+/* Parse live domain XML. Returns 0 and fills *ret, or -EINVAL with
+ * *ret_error naming what was malformed. */
+int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_error);
+
+/* The live XML of the virtio-mem device `alias` with its <requested> set to
+ * requested_kib and nothing else changed, for virDomainUpdateDeviceFlags.
+ * Returns 0 and *ret_xml (newly allocated), -ENOENT when there is no such
+ * device, -EINVAL for malformed input. */
+int domain_xml_virtio_mem_update(const char *domain_xml, const char *alias, uint64_t requested_kib,
+                                 char **ret_xml, char **ret_error);
+
+/* A <memory model='dimm'> element of size_kib on NUMA node `node`. */
+char *domain_xml_dimm(uint64_t size_kib, int node);
+
+/* Scale a libvirt size with its unit attribute ("KiB" when NULL) to KiB,
+ * rounding up. Returns 0, or -EINVAL for an unknown unit, -ERANGE. */
+int domain_xml_scale_kib(const char *number, const char *unit, uint64_t *ret_kib);

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The libvirt backend: the only code that includes libvirt.
+ *
+ * One connection; events arrive on the GLib main loop (libvirt-glib's
+ * gvir_event_register() must run before the connection is opened). Stats
+ * come from one virConnectGetAllDomainStats() per cycle, with NOWAIT so a
+ * domain busy in a job cannot stall the cycle. The test driver's bulk stats
+ * have no balloon fields, so there (and only there) each domain is asked
+ * with virDomainMemoryStats() instead.
+ */
+#include "backend.h"
+#include "domain-xml.h"
+
+#include <errno.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+
+/* Keepalive: a dead libvirtd is noticed within interval * (count + 1). */
+#define KEEPALIVE_INTERVAL_S 5
+#define KEEPALIVE_COUNT      3
+
+enum {
+    EV_LIFECYCLE,
+    EV_DEVICE_ADDED,
+    EV_DEVICE_REMOVED,
+    EV_MEMORY_DEVICE_SIZE,
+    EV_LAST,
+};
+
+typedef struct {
+    Backend base;
+    virConnectPtr conn;
+    int event_ids[EV_LAST];
+    bool close_cb_registered;
+    bool test_driver; /* synthetic stats, fixed last-update */
+    bool nowait_unsupported;
+} LibvirtBackend;
+
+const char *backend_event_kind_to_string(BackendEventKind kind)
+{
+    static const char *const names[BACKEND_EVENT_LAST] = {
+        [BACKEND_EVENT_DOMAIN_STARTED] = "started",    [BACKEND_EVENT_DOMAIN_STOPPED] = "stopped",
+        [BACKEND_EVENT_DOMAIN_CHANGED] = "changed",    [BACKEND_EVENT_DOMAIN_DEFINED] = "defined",
+        [BACKEND_EVENT_DISCONNECTED] = "disconnected",
+    };
+    return (unsigned)kind < BACKEND_EVENT_LAST ? names[kind] : "unknown";
+}
+
+static void stats_clear(void *p)
+{
+    BackendDomainStats *s = p;
+    g_free(s->name);
+}
+
+GArray *backend_stats_array_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(BackendDomainStats));
+    g_array_set_clear_func(a, stats_clear);
+    return a;
+}
+
+/* libvirt prints every error to stderr by default; we report them
+ * ourselves, once, at the boundary. */
+static void quiet_error_handler(void *userdata, virErrorPtr err)
+{
+}
+
+static void libvirt_init_once(void)
+{
+    static gsize done = 0;
+    if (g_once_init_enter(&done)) {
+        virSetErrorFunc(NULL, quiet_error_handler);
+        gvir_event_register();
+        g_once_init_leave(&done, 1);
+    }
+}
+
+/* Map libvirt's last error to a negative errno and a message. */
+static int last_error(LibvirtBackend *lb, const char *what, char **ret_error)
+{
+    virErrorPtr err = virGetLastError();
+    int code = err ? err->code : VIR_ERR_INTERNAL_ERROR;
+    const char *msg = err && err->message ? err->message : "unknown libvirt error";
+    if (ret_error)
+        *ret_error = g_strdup_printf("%s: %s", what, msg);
+    int r;
+    switch (code) {
+    case VIR_ERR_NO_DOMAIN:
+        r = -ENOENT;
+        break;
+    case VIR_ERR_OPERATION_INVALID:
+        /* "domain is not running" and friends: the domain went away */
+        r = (lb->conn && virConnectIsAlive(lb->conn) == 1) ? -ENOENT : -ENOTCONN;
+        break;
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+        r = -EOPNOTSUPP;
+        break;
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_RPC:
+    case VIR_ERR_SYSTEM_ERROR:
+        r = -ENOTCONN;
+        break;
+    default:
+        r = (lb->conn && virConnectIsAlive(lb->conn) != 1) ? -ENOTCONN : -EIO;
+        break;
+    }
+    virResetLastError();
+    return r;
+}
+
+static void emit(LibvirtBackend *lb, BackendEventKind kind, virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN] = "";
+    const char *name = NULL;
+    if (dom) {
+        if (virDomainGetUUIDString(dom, uuid) < 0) {
+            virResetLastError();
+            return;
+        }
+        name = virDomainGetName(dom);
+    }
+    if (lb->base.event_cb)
+        lb->base.event_cb(kind, dom ? uuid : NULL, name, lb->base.event_userdata);
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+    LibvirtBackend *lb = opaque;
+    switch (event) {
+    case VIR_DOMAIN_EVENT_STARTED:
+        emit(lb, BACKEND_EVENT_DOMAIN_STARTED, dom);
+        break;
+    case VIR_DOMAIN_EVENT_STOPPED:
+    case VIR_DOMAIN_EVENT_CRASHED:
+        emit(lb, BACKEND_EVENT_DOMAIN_STOPPED, dom);
+        break;
+    case VIR_DOMAIN_EVENT_DEFINED:
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+        emit(lb, BACKEND_EVENT_DOMAIN_DEFINED, dom);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+{
+    emit(opaque, BACKEND_EVENT_DOMAIN_CHANGED, dom);
+}
+
+static void on_memory_device_size(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                                  unsigned long long size, void *opaque)
+{
+    emit(opaque, BACKEND_EVENT_DOMAIN_CHANGED, dom);
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+    emit(opaque, BACKEND_EVENT_DISCONNECTED, NULL);
+}
+
+/* libvirt's callback types differ per event; the generic type is reached
+ * through a plain function pointer to keep -Wcast-function-type quiet. */
+#define GENERIC_CB(cb) ((virConnectDomainEventGenericCallback)(void (*)(void))(cb))
+
+static void lv_close(Backend *b)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    if (!lb->conn)
+        return;
+    for (int i = 0; i < EV_LAST; i++) {
+        if (lb->event_ids[i] >= 0 &&
+            virConnectDomainEventDeregisterAny(lb->conn, lb->event_ids[i]) < 0)
+            virResetLastError();
+        lb->event_ids[i] = -1;
+    }
+    if (lb->close_cb_registered &&
+        virConnectUnregisterCloseCallback(lb->conn, (virConnectCloseFunc)on_close) < 0)
+        virResetLastError();
+    lb->close_cb_registered = false;
+    virConnectClose(lb->conn);
+    virResetLastError();
+    lb->conn = NULL;
+}
+
+static int lv_open(Backend *b, const char *uri, char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    libvirt_init_once();
+    lv_close(b);
+
+    lb->conn = virConnectOpen(uri);
+    if (!lb->conn) {
+        int r = last_error(lb, uri ? uri : "default URI", ret_error);
+        return r == -EIO ? -ENOTCONN : r;
+    }
+    const char *type = virConnectGetType(lb->conn);
+    lb->test_driver = type && strcmp(type, "TEST") == 0;
+    lb->nowait_unsupported = false;
+    /* Local drivers (test) have no keepalive; that is not an error. */
+    if (virConnectSetKeepAlive(lb->conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
+        virResetLastError();
+    if (virConnectRegisterCloseCallback(lb->conn, on_close, lb, NULL) == 0)
+        lb->close_cb_registered = true;
+    else
+        virResetLastError();
+
+    static const struct {
+        int id;
+        virConnectDomainEventGenericCallback cb;
+    } events[EV_LAST] = {
+        [EV_LIFECYCLE] = {VIR_DOMAIN_EVENT_ID_LIFECYCLE, GENERIC_CB(on_lifecycle)},
+        [EV_DEVICE_ADDED] = {VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, GENERIC_CB(on_device)},
+        [EV_DEVICE_REMOVED] = {VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, GENERIC_CB(on_device)},
+        [EV_MEMORY_DEVICE_SIZE] = {VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
+                                   GENERIC_CB(on_memory_device_size)},
+    };
+    for (int i = 0; i < EV_LAST; i++) {
+        lb->event_ids[i] =
+            virConnectDomainEventRegisterAny(lb->conn, NULL, events[i].id, events[i].cb, lb, NULL);
+        if (lb->event_ids[i] < 0) {
+            /* The lifecycle event is essential; the others only speed up
+             * capability refreshes (a driver may lack them). */
+            if (i == EV_LIFECYCLE) {
+                int r = last_error(lb, "registering for domain events", ret_error);
+                lv_close(b);
+                return r;
+            }
+            virResetLastError();
+        }
+    }
+    return 0;
+}
+
+static bool lv_is_open(Backend *b)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    if (!lb->conn)
+        return false;
+    int alive = virConnectIsAlive(lb->conn);
+    virResetLastError();
+    return alive == 1;
+}
+
+static virDomainPtr lookup(LibvirtBackend *lb, const char *uuid, char **ret_error, int *ret_r)
+{
+    if (!lb->conn) {
+        *ret_error = g_strdup("not connected");
+        *ret_r = -ENOTCONN;
+        return NULL;
+    }
+    virDomainPtr dom = virDomainLookupByUUIDString(lb->conn, uuid);
+    if (!dom)
+        *ret_r = last_error(lb, "looking up the domain", ret_error);
+    return dom;
+}
+
+/* Fill a sample from the bulk stats' typed parameters. */
+static void sample_from_params(const virTypedParameter *params, int n, PolicyDomainSample *s,
+                               bool *ret_has_current, int *ret_state)
+{
+    *ret_has_current = false;
+    for (int i = 0; i < n; i++) {
+        const virTypedParameter *p = &params[i];
+        uint64_t v;
+        if (p->type == VIR_TYPED_PARAM_ULLONG)
+            v = p->value.ul;
+        else if (p->type == VIR_TYPED_PARAM_UINT)
+            v = p->value.ui;
+        else if (p->type == VIR_TYPED_PARAM_INT && p->value.i >= 0)
+            v = (uint64_t)p->value.i;
+        else if (p->type == VIR_TYPED_PARAM_LLONG && p->value.l >= 0)
+            v = (uint64_t)p->value.l;
+        else
+            continue;
+        const char *f = p->field;
+        if (strcmp(f, "state.state") == 0) {
+            *ret_state = (int)v;
+        } else if (strncmp(f, "balloon.", 8) == 0) {
+            f += 8;
+            if (strcmp(f, "current") == 0) {
+                s->assigned_kib = v;
+                *ret_has_current = true;
+            } else if (strcmp(f, "usable") == 0) {
+                s->usable_kib = v;
+                s->has_usable = true;
+            } else if (strcmp(f, "unused") == 0) {
+                s->unused_kib = v;
+                s->has_unused = true;
+            } else if (strcmp(f, "disk_caches") == 0) {
+                s->disk_caches_kib = v;
+            } else if (strcmp(f, "swap_in") == 0) {
+                s->swap_in_kib = v;
+                s->has_swap_in = true;
+            } else if (strcmp(f, "major_fault") == 0) {
+                s->major_faults = v;
+                s->has_major_faults = true;
+            } else if (strcmp(f, "last-update") == 0) {
+                s->last_update_s = (int64_t)MIN(v, (uint64_t)G_MAXINT64);
+            } else if (strcmp(f, "rss") == 0) {
+                s->rss_kib = v;
+                s->has_rss = true;
+            }
+        }
+    }
+}
+
+/* The test driver path: one virDomainMemoryStats() per domain. */
+static int sample_from_memory_stats(LibvirtBackend *lb, virDomainPtr dom, PolicyDomainSample *s)
+{
+    virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+    int n = virDomainMemoryStats(dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    if (n < 0) {
+        virResetLastError();
+        return -EIO;
+    }
+    bool has_actual = false;
+    for (int i = 0; i < n; i++) {
+        uint64_t v = st[i].val;
+        switch (st[i].tag) {
+        case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
+            s->balloon_kib = v;
+            has_actual = true;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_USABLE:
+            s->usable_kib = v;
+            s->has_usable = true;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+            s->unused_kib = v;
+            s->has_unused = true;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES:
+            s->disk_caches_kib = v;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_SWAP_IN:
+            s->swap_in_kib = v;
+            s->has_swap_in = true;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT:
+            s->major_faults = v;
+            s->has_major_faults = true;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE:
+            /* The test driver reports a fixed timestamp from 1989; it would
+             * make every domain look stale. */
+            if (!lb->test_driver)
+                s->last_update_s = (int64_t)MIN(v, (uint64_t)G_MAXINT64);
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_RSS:
+            s->rss_kib = v;
+            s->has_rss = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (!has_actual)
+        return -EIO;
+    return 0;
+}
+
+static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    if (!lb->conn) {
+        *ret_error = g_strdup("not connected");
+        return -ENOTCONN;
+    }
+    virDomainStatsRecordPtr *recs = NULL;
+    unsigned flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE;
+    if (!lb->nowait_unsupported)
+        flags |= VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+    int n = virConnectGetAllDomainStats(lb->conn, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE,
+                                        &recs, flags);
+    if (n < 0 && !lb->nowait_unsupported) {
+        virErrorPtr err = virGetLastError();
+        if (err && (err->code == VIR_ERR_INVALID_ARG || err->code == VIR_ERR_NO_SUPPORT)) {
+            /* an older or simpler driver that does not know NOWAIT */
+            virResetLastError();
+            lb->nowait_unsupported = true;
+            flags &= ~VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+            n = virConnectGetAllDomainStats(
+                lb->conn, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE, &recs, flags);
+        }
+    }
+    if (n < 0)
+        return last_error(lb, "collecting domain stats", ret_error);
+
+    g_autoptr(GArray) out = backend_stats_array_new();
+    int64_t wall_s = g_get_real_time() / G_USEC_PER_SEC;
+    for (int i = 0; i < n; i++) {
+        BackendDomainStats ds = {0};
+        if (virDomainGetUUIDString(recs[i]->dom, ds.uuid) < 0) {
+            virResetLastError();
+            continue;
+        }
+        const char *name = virDomainGetName(recs[i]->dom);
+        ds.name = g_strdup(name ? name : ds.uuid);
+        PolicyDomainSample *s = &ds.sample;
+        s->timestamp_us = now_us;
+        s->wallclock_s = wall_s;
+        bool has_current = false;
+        int state = VIR_DOMAIN_RUNNING;
+        sample_from_params(recs[i]->params, recs[i]->nparams, s, &has_current, &state);
+        if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
+            g_free(ds.name);
+            continue;
+        }
+        if (has_current) {
+            ds.has_sample = true;
+            s->has_balloon_stats = s->has_usable || s->has_unused;
+            /* balloon.current already includes virtio-mem `current`;
+             * balloon_kib is derived by the manager from the caps. */
+            s->balloon_kib = s->assigned_kib;
+        } else if (lb->test_driver) {
+            /* ACTUAL is the balloon figure alone; the manager adds virtio-mem */
+            ds.has_sample = sample_from_memory_stats(lb, recs[i]->dom, s) == 0;
+            ds.balloon_only = true;
+            s->has_balloon_stats = s->has_usable || s->has_unused;
+        }
+        /* else: busy in a job (NOWAIT) or no balloon at all: no sample */
+        g_array_append_val(out, ds);
+    }
+    virDomainStatsRecordListFree(recs);
+    *ret_stats = g_steal_pointer(&out);
+    return 0;
+}
+
+static int lv_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    int r = 0;
+    g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
+    if (!dom)
+        return r;
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return last_error(lb, "reading the domain XML", ret_error);
+    return domain_xml_parse_caps(xml, ret, ret_error);
+}
+
+static int lv_set_stats_period(Backend *b, const char *uuid, unsigned period_s, char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    int r = 0;
+    g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
+    if (!dom)
+        return r;
+    if (virDomainSetMemoryStatsPeriod(dom, (int)period_s, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return last_error(lb, "setting the balloon stats period", ret_error);
+    return 0;
+}
+
+static int lv_apply(Backend *b, const char *uuid, const PolicyAction *action, char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    int r = 0;
+    g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
+    if (!dom)
+        return r;
+    switch (action->kind) {
+    case POLICY_ACTION_BALLOON:
+        if (action->to_kib > G_MAXULONG) {
+            *ret_error = g_strdup("balloon target too large");
+            return -ERANGE;
+        }
+        if (virDomainSetMemoryFlags(dom, (unsigned long)action->to_kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
+            return last_error(lb, "virDomainSetMemoryFlags", ret_error);
+        return 0;
+    case POLICY_ACTION_VIRTIO_MEM: {
+        g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+        if (!xml)
+            return last_error(lb, "reading the domain XML", ret_error);
+        g_autofree char *dev = NULL;
+        r = domain_xml_virtio_mem_update(xml, action->alias, action->to_kib, &dev, ret_error);
+        if (r < 0)
+            return r;
+        if (virDomainUpdateDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE) < 0)
+            return last_error(lb, "virDomainUpdateDeviceFlags", ret_error);
+        return 0;
+    }
+    case POLICY_ACTION_DIMM: {
+        g_autofree char *dev = domain_xml_dimm(action->to_kib, action->node);
+        if (virDomainAttachDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE) < 0)
+            return last_error(lb, "virDomainAttachDeviceFlags", ret_error);
+        return 0;
+    }
+    default:
+        *ret_error = g_strdup("unknown action");
+        return -EINVAL;
+    }
+}
+
+static void lv_free(Backend *b)
+{
+    lv_close(b);
+    g_free(b);
+}
+
+static const BackendOps libvirt_ops = {
+    .name = "libvirt",
+    .open = lv_open,
+    .close = lv_close,
+    .is_open = lv_is_open,
+    .collect = lv_collect,
+    .read_caps = lv_read_caps,
+    .set_stats_period = lv_set_stats_period,
+    .apply = lv_apply,
+    .free = lv_free,
+};
+
+Backend *backend_libvirt_new(void)
+{
+    LibvirtBackend *lb = g_new0(LibvirtBackend, 1);
+    lb->base.ops = &libvirt_ops;
+    for (int i = 0; i < EV_LAST; i++)
+        lb->event_ids[i] = -1;
+    return &lb->base;
+}
