@@ -4,12 +4,14 @@
  * manager (state and cycle), the backend (libvirt) and the bus front end.
  */
 #include "backend.h"
+#include "bus.h"
 #include "check-config.h"
 #include "dynmem-config.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@ enum {
     EXIT_CONFIG = 1,
     EXIT_USAGE = 2,
     EXIT_CONNECT = 3,
+    EXIT_BUS = 4, /* --require-bus, or another dynmemd owns the bus name */
 };
 
 typedef struct {
@@ -32,6 +35,8 @@ typedef struct {
     gboolean dry_run;
     gboolean once;
     gboolean version;
+    gboolean bus_introspect;
+    gboolean require_bus;
 } Args;
 
 static void args_clear(Args *a)
@@ -91,6 +96,10 @@ static int parse_args(int argc, char **argv, Args *a)
          "Where persistent overrides live (default " DYNMEM_STATEDIR ")", "DIR"},
         {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->proc_root,
          "Read host memory from this directory instead of /proc (tests)", "DIR"},
+        {"require-bus", 0, 0, G_OPTION_ARG_NONE, &a->require_bus,
+         "Exit when the system bus cannot be reached (default: balance without it)", NULL},
+        {"bus-introspect", 0, 0, G_OPTION_ARG_NONE, &a->bus_introspect,
+         "Print the D-Bus introspection XML of org.dynmem1, exit", NULL},
         {"version", 'V', 0, G_OPTION_ARG_NONE, &a->version, "Print the version", NULL},
         {NULL},
     };
@@ -117,6 +126,16 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     if (a.version) {
         printf("dynmemd %s\n", DYNMEM_VERSION);
+        return EXIT_OK;
+    }
+    if (a.bus_introspect) {
+        g_autofree char *xml = NULL;
+        g_autofree char *err = NULL;
+        if (dynmem_bus_introspect(&xml, &err) < 0) {
+            fprintf(stderr, "dynmemd: %s\n", err);
+            return EXIT_CONFIG;
+        }
+        fputs(xml, stdout);
         return EXIT_OK;
     }
     if (a.check_config)
@@ -179,6 +198,20 @@ int main(int argc, char **argv)
     g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
     Daemon d = {.manager = m, .loop = loop};
     d.notify = dynmem_notify_new(m);
+    /* Balancing does not need the bus; only a second dynmemd (which would
+     * fight this one over the same domains) or --require-bus stop us. */
+    g_autoptr(DynmemBus) bus = dynmem_bus_new(m);
+    g_autofree char *bus_err = NULL;
+    int r = dynmem_bus_connect(bus, &bus_err);
+    if (r == -EEXIST || (r < 0 && a.require_bus)) {
+        log_error("%s", bus_err);
+        dynmem_notify_free(d.notify);
+        return EXIT_BUS;
+    }
+    if (r < 0) {
+        log_warning("%s; balancing without D-Bus until it can be reached", bus_err);
+        dynmem_bus_connect_later(bus);
+    }
     g_unix_signal_add(SIGTERM, on_terminate, &d);
     g_unix_signal_add(SIGINT, on_terminate, &d);
     g_unix_signal_add(SIGHUP, on_reload, &d);

@@ -3,6 +3,7 @@
 #include "config-file.h"
 #include "log.h"
 #include "meminfo.h"
+#include "overrides.h"
 
 #include <errno.h>
 #include <string.h>
@@ -41,6 +42,8 @@ struct Manager {
     GHashTable *domains;      /* uuid -> ManagerDomain* */
     GHashTable *saved_states; /* uuid -> PolicyDomainState*, across reconnects */
     GHashTable *overrides;    /* uuid -> PolicySettings* */
+    OverrideStore *store;     /* the persistent ones; NULL: not available */
+    char *overrides_problem;  /* why persisted overrides were not loaded, for Dump */
     PolicyEngine *engine;
 
     PolicyHostSample host;
@@ -119,6 +122,25 @@ static int load_config(Manager *m, PolicyConfig **ret, char **ret_error)
     return r;
 }
 
+/* A corrupt file is moved aside and reported; the daemon runs on. */
+static void load_persistent_overrides(Manager *m)
+{
+    if (override_store_open(m->state_dir, &m->store, &m->overrides_problem) < 0) {
+        log_error("persistent overrides unavailable: %s", m->overrides_problem);
+        return;
+    }
+    if (m->overrides_problem)
+        log_error("persistent overrides: %s", m->overrides_problem);
+    GHashTableIter it;
+    void *v;
+    g_hash_table_iter_init(&it, override_store_entries(m->store));
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        OverrideEntry *e = v;
+        g_hash_table_replace(m->overrides, g_strdup(e->uuid),
+                             g_memdup2(&e->settings, sizeof(e->settings)));
+    }
+}
+
 int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, char **ret_error)
 {
     g_autoptr(Manager) m = g_new0(Manager, 1);
@@ -147,6 +169,8 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
         backend_free(backend);
         return r;
     }
+    if (m->state_dir)
+        load_persistent_overrides(m);
     m->backend = backend;
     backend->event_cb = on_backend_event;
     backend->event_userdata = m;
@@ -169,6 +193,8 @@ void manager_free(Manager *m)
     g_hash_table_destroy(m->domains);
     g_hash_table_destroy(m->saved_states);
     g_hash_table_destroy(m->overrides);
+    override_store_free(m->store);
+    g_free(m->overrides_problem);
     g_ptr_array_free(m->order, TRUE);
     g_array_free(m->inputs, TRUE);
     g_array_free(m->entries, TRUE);
@@ -743,9 +769,14 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     r = policy_settings_validate(&merged, ret_error);
     if (r < 0)
         return r;
-    if (persist && !m->state_dir) {
-        *ret_error = g_strdup("no state directory to persist overrides in");
+    if (persist && !m->store) {
+        *ret_error = g_strdup("persistent overrides are unavailable (see Dump)");
         return -EINVAL;
+    }
+    if (persist) {
+        r = override_store_put(m->store, d->uuid, d->name, settings, ret_error);
+        if (r < 0)
+            return r;
     }
     g_hash_table_replace(m->overrides, g_strdup(d->uuid), g_memdup2(settings, sizeof(*settings)));
     m->policy_generation++;
@@ -755,6 +786,11 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
 
 int manager_reset_override(Manager *m, ManagerDomain *d, char **ret_error)
 {
+    if (m->store) {
+        int r = override_store_put(m->store, d->uuid, d->name, NULL, ret_error);
+        if (r < 0)
+            return r;
+    }
     if (g_hash_table_remove(m->overrides, d->uuid)) {
         m->policy_generation++;
         log_notice("%s: policy override removed", d->name);
@@ -834,6 +870,8 @@ char *manager_dump(Manager *m)
                                "%" G_GUINT64_FORMAT " KiB%s\n",
                                m->host.mem_total_kib, m->host.mem_available_kib,
                                m->host.has_psi ? "" : ", no PSI");
+    if (m->overrides_problem)
+        g_string_append_printf(out, "overrides: %s\n", m->overrides_problem);
 
     g_autoptr(GPtrArray) all = manager_list_domains(m);
     g_autoptr(GArray) inputs = g_array_new(FALSE, TRUE, sizeof(PolicyDomainInput));

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * org.dynmem1.Manager at /org/dynmem1: the daemon as a whole. Handlers
+ * unmarshal, call the manager, marshal the reply; state changes are refused
+ * unless the caller is root.
+ */
+#include "bus.h"
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+struct BusManagerProps {
+    const char *version;
+    bool connected;
+    bool paused;
+    bool dry_run;
+    uint64_t interval_us;
+    uint64_t host_total;
+    uint64_t host_available;
+    uint64_t budget;
+    uint64_t reserve;
+    uint64_t assigned;
+    uint64_t demand;
+    const char *state;
+    uint64_t cycles;
+};
+
+#define P(name, kind, field, emits)                                                                \
+    {                                                                                              \
+        name, kind, offsetof(BusManagerProps, field), emits                                        \
+    }
+static const BusProp manager_props[] = {
+    P("Version", BUS_PROP_STRING, version, false),
+    P("Connected", BUS_PROP_BOOL, connected, true),
+    P("Paused", BUS_PROP_BOOL, paused, true),
+    P("DryRun", BUS_PROP_BOOL, dry_run, false),
+    P("Interval", BUS_PROP_U64, interval_us, true),
+    P("HostTotal", BUS_PROP_U64, host_total, true),
+    P("HostAvailable", BUS_PROP_U64, host_available, true),
+    P("Budget", BUS_PROP_U64, budget, true),
+    P("Reserve", BUS_PROP_U64, reserve, true),
+    P("Assigned", BUS_PROP_U64, assigned, true),
+    P("Demand", BUS_PROP_U64, demand, true),
+    P("State", BUS_PROP_STRING, state, true),
+    P("Cycles", BUS_PROP_U64, cycles, false),
+};
+#undef P
+
+static void manager_snapshot(Manager *m, BusManagerProps *ret)
+{
+    const PolicyHostSample *host = manager_get_host(m);
+    const PolicyPlanSummary *sum = manager_get_summary(m);
+    *ret = (BusManagerProps){
+        .version = DYNMEM_VERSION,
+        .connected = manager_is_connected(m),
+        .paused = manager_is_paused(m),
+        .dry_run = manager_is_dry_run(m),
+        .interval_us = manager_get_interval_us(m),
+        .host_total = host ? host->mem_total_kib * 1024 : 0,
+        .host_available = host ? host->mem_available_kib * 1024 : 0,
+        .budget = sum ? sum->budget_kib * 1024 : 0,
+        .reserve = sum ? sum->reserve_kib * 1024 : 0,
+        .assigned = sum ? sum->sum_assigned_kib * 1024 : 0,
+        .demand = sum ? sum->sum_demand_kib * 1024 : 0,
+        /* "unknown" until the first cycle has made a plan */
+        .state = sum ? policy_host_state_to_string(sum->state) : "unknown",
+        .cycles = manager_get_cycles(m),
+    };
+}
+
+static int get_property(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    const BusProp *p = bus_prop_find(manager_props, G_N_ELEMENTS(manager_props), property);
+    if (!p)
+        return -ENOENT;
+    BusManagerProps now;
+    manager_snapshot(b->manager, &now);
+    return bus_prop_append(reply, p, &now);
+}
+
+/* ---- methods ------------------------------------------------------------ */
+
+static int method_list_domains(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    g_autoptr(sd_bus_message) reply = NULL;
+    int r = sd_bus_message_new_method_return(msg, &reply);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_open_container(reply, 'a', "(sso)");
+    if (r < 0)
+        return r;
+    g_autoptr(GPtrArray) all = manager_list_domains(b->manager);
+    for (guint i = 0; i < all->len; i++) {
+        const ManagerDomain *d = all->pdata[i];
+        g_autofree char *path = bus_domain_path(d);
+        r = sd_bus_message_append(reply, "(sso)", d->name, d->uuid, path);
+        if (r < 0)
+            return r;
+    }
+    r = sd_bus_message_close_container(reply);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    const char *name;
+    int r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    ManagerDomain *d = bus_find_domain(b->manager, name, error);
+    if (!d)
+        return -ENOENT;
+    g_autofree char *path = bus_domain_path(d);
+    return sd_bus_reply_method_return(msg, "o", path);
+}
+
+/* One a{sv} value as the text the YAML loader would see. Integers are
+ * accepted where a number is natural: weight, buffer (percent) and the
+ * sizes (bytes); everything else must be a string. */
+static int variant_to_text(sd_bus_message *msg, const char *key, const char *contents,
+                           char **ret_text, sd_bus_error *error)
+{
+    char type = contents[0];
+    if (contents[1] != '\0' || !strchr("syqutnix", type)) {
+        sd_bus_message_skip(msg, "v");
+        return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
+                                 "%s: expected a string or an integer, got a value of type '%s'",
+                                 key, contents);
+    }
+    int r = sd_bus_message_enter_container(msg, 'v', contents);
+    if (r < 0)
+        return r;
+    union {
+        const char *s;
+        uint8_t y;
+        uint16_t q;
+        int16_t n;
+        uint32_t u;
+        int32_t i;
+        uint64_t t;
+        int64_t x;
+    } v;
+    r = sd_bus_message_read_basic(msg, type, &v);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_exit_container(msg);
+    if (r < 0)
+        return r;
+    if (type == 's') {
+        *ret_text = g_strdup(v.s);
+        return 0;
+    }
+    int64_t sval = type == 'n' ? v.n : type == 'i' ? v.i : type == 'x' ? v.x : 0;
+    if (sval < 0)
+        return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
+                                 "%s: must not be negative (got %" PRId64 ")", key, sval);
+    uint64_t val = type == 'y'   ? v.y
+                   : type == 'q' ? v.q
+                   : type == 'u' ? v.u
+                   : type == 't' ? v.t
+                                 : (uint64_t)sval;
+    if (strcmp(key, "buffer") == 0)
+        *ret_text = g_strdup_printf("%" PRIu64 "%%", val);
+    else if (strcmp(key, "minimum") == 0 || strcmp(key, "startup") == 0 ||
+             strcmp(key, "maximum") == 0)
+        *ret_text = g_strdup_printf("%" PRIu64 "B", val);
+    else
+        *ret_text = g_strdup_printf("%" PRIu64, val);
+    return 0;
+}
+
+/* Read the whole a{sv} into a copy of `base`; nothing is applied here. */
+static int read_settings(sd_bus_message *msg, const PolicySettings *base, PolicySettings *ret,
+                         sd_bus_error *error)
+{
+    PolicySettings s = base ? *base : (PolicySettings){0};
+    unsigned n = 0;
+    int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+        const char *key;
+        const char *contents;
+        r = sd_bus_message_read(msg, "s", &key);
+        if (r < 0)
+            return r;
+        r = sd_bus_message_peek_type(msg, NULL, &contents);
+        if (r < 0)
+            return r;
+        g_autofree char *text = NULL;
+        r = variant_to_text(msg, key, contents, &text, error);
+        if (r < 0)
+            return r;
+        g_autofree char *err = NULL;
+        if (policy_settings_set_key(&s, key, text, &err) < 0)
+            return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT, "%s", err);
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+            return r;
+        n++;
+    }
+    if (r < 0)
+        return r;
+    r = sd_bus_message_exit_container(msg);
+    if (r < 0)
+        return r;
+    if (n == 0)
+        return sd_bus_error_set(error, DYNMEM_ERROR_INVALID_ARGUMENT,
+                                "no settings given (ResetDomainPolicy removes an override)");
+    *ret = s;
+    return 0;
+}
+
+static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    const char *name;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    ManagerDomain *d = bus_find_domain(b->manager, name, error);
+    if (!d)
+        return -ENOENT;
+    /* New keys are laid over the domain's current override. */
+    PolicySettings s;
+    r = read_settings(msg, manager_get_override(b->manager, d->uuid), &s, error);
+    if (r < 0)
+        return r;
+    int persist;
+    r = sd_bus_message_read(msg, "b", &persist);
+    if (r < 0)
+        return r;
+    g_autofree char *err = NULL;
+    r = manager_set_override(b->manager, d, &s, persist, &err);
+    if (r < 0) {
+        log_info("D-Bus: SetDomainPolicy %s refused: %s", d->name, err);
+        return bus_error_from_manager(error, r, err);
+    }
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_reset_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    const char *name;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    ManagerDomain *d = bus_find_domain(b->manager, name, error);
+    if (!d)
+        return -ENOENT;
+    g_autofree char *err = NULL;
+    r = manager_reset_override(b->manager, d, &err);
+    if (r < 0) {
+        log_warning("D-Bus: ResetDomainPolicy %s failed: %s", d->name, err);
+        return bus_error_from_manager(error, r, err);
+    }
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    g_autofree char *err = NULL;
+    r = manager_reload(b->manager, &err);
+    if (r < 0) {
+        log_error("reload over D-Bus failed, the running policy is kept:\n%s", err);
+        return sd_bus_error_setf(error, DYNMEM_ERROR_RELOAD_FAILED,
+                                 "the running policy is kept:\n%s", err);
+    }
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_set_paused(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    int paused;
+    r = sd_bus_message_read(msg, "b", &paused);
+    if (r < 0)
+        return r;
+    manager_set_paused(b->manager, paused);
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_rebalance(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    r = manager_run_cycle(b->manager);
+    if (r == -ENOTCONN)
+        return sd_bus_error_setf(error, DYNMEM_ERROR_NOT_CONNECTED, "not connected to %s",
+                                 manager_get_uri(b->manager));
+    if (r == -EBUSY)
+        return sd_bus_error_set(error, DYNMEM_ERROR_BUSY, "a cycle is running");
+    if (r < 0)
+        return sd_bus_error_setf(error, DYNMEM_ERROR_FAILED,
+                                 "the cycle failed: %s (see the daemon's log)", g_strerror(-r));
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_dump(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    g_autofree char *dump = manager_dump(b->manager);
+    return sd_bus_reply_method_return(msg, "s", dump);
+}
+
+/* ---- vtable ------------------------------------------------------------- */
+
+#define PROP(name, sig, flags) SD_BUS_PROPERTY(name, sig, get_property, 0, flags)
+#define EMITS                  SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define CONST                  SD_BUS_VTABLE_PROPERTY_CONST
+#define OPEN                   SD_BUS_VTABLE_UNPRIVILEGED /* access is checked in the handlers */
+
+const sd_bus_vtable bus_manager_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    PROP("Version", "s", CONST),
+    PROP("Connected", "b", EMITS),
+    PROP("Paused", "b", EMITS),
+    PROP("DryRun", "b", CONST),
+    PROP("Interval", "t", EMITS),
+    PROP("HostTotal", "t", EMITS),
+    PROP("HostAvailable", "t", EMITS),
+    PROP("Budget", "t", EMITS),
+    PROP("Reserve", "t", EMITS),
+    PROP("Assigned", "t", EMITS),
+    PROP("Demand", "t", EMITS),
+    PROP("State", "s", EMITS),
+    PROP("Cycles", "t", 0),
+    SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", domains),
+                            method_list_domains, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", path),
+                            method_get_domain, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("SetDomainPolicy",
+                            SD_BUS_ARGS("s", domain, "a{sv}", settings, "b", persist),
+                            SD_BUS_NO_RESULT, method_set_domain_policy, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("ResetDomainPolicy", SD_BUS_ARGS("s", domain), SD_BUS_NO_RESULT,
+                            method_reset_domain_policy, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("SetPaused", SD_BUS_ARGS("b", paused), SD_BUS_NO_RESULT,
+                            method_set_paused, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("Rebalance", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_rebalance, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("Dump", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", dump), method_dump, OPEN),
+    SD_BUS_SIGNAL_WITH_ARGS(
+        "Adjusted", SD_BUS_ARGS("s", domain, "t", from, "t", to, "s", mechanism, "s", reason), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state), 0),
+    SD_BUS_VTABLE_END,
+};
+
+int bus_manager_export(DynmemBus *b)
+{
+    return sd_bus_add_object_vtable(b->bus, NULL, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE,
+                                    bus_manager_vtable, b);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static void emit_manager_changes(DynmemBus *b)
+{
+    if (!b->bus)
+        return;
+    BusManagerProps now;
+    manager_snapshot(b->manager, &now);
+    if (!b->last_manager_props) {
+        /* Nothing emitted on this connection yet: clients read afresh. */
+        b->last_manager_props = g_memdup2(&now, sizeof(now));
+        return;
+    }
+    g_auto(GStrv) names =
+        bus_props_changed(manager_props, G_N_ELEMENTS(manager_props), b->last_manager_props, &now);
+    *b->last_manager_props = now;
+    if (!names)
+        return;
+    int r = sd_bus_emit_properties_changed_strv(b->bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE,
+                                                names);
+    if (r < 0)
+        log_debug("D-Bus: cannot emit PropertiesChanged: %s", g_strerror(-r));
+}
+
+static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *action,
+                        const char *reason, bool applied, void *userdata)
+{
+    DynmemBus *b = userdata;
+    /* Adjusted reports changes made; dry-run and paused plans are in the log. */
+    if (!b->bus || !applied)
+        return;
+    int r = sd_bus_emit_signal(b->bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "Adjusted",
+                               "sttss", d->name, action->from_kib * 1024, action->to_kib * 1024,
+                               policy_action_kind_to_string(action->kind), reason ? reason : "");
+    if (r < 0)
+        log_debug("D-Bus: cannot emit Adjusted: %s", g_strerror(-r));
+}
+
+static void on_state_changed(Manager *m, PolicyHostState state, void *userdata)
+{
+    DynmemBus *b = userdata;
+    if (!b->bus)
+        return;
+    int r = sd_bus_emit_signal(b->bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "StateChanged",
+                               "s", policy_host_state_to_string(state));
+    if (r < 0)
+        log_debug("D-Bus: cannot emit StateChanged: %s", g_strerror(-r));
+}
+
+static void on_cycle_done(Manager *m, void *userdata)
+{
+    emit_manager_changes(userdata);
+}
+
+static void on_settings_changed(Manager *m, void *userdata)
+{
+    /* Paused, Connected, Interval: rare, and worth telling at once. */
+    emit_manager_changes(userdata);
+}
+
+const ManagerListener bus_manager_listener = {
+    .adjusted = on_adjusted,
+    .state_changed = on_state_changed,
+    .cycle_done = on_cycle_done,
+    .settings_changed = on_settings_changed,
+};

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dynmemd on the system bus: the connection, its place in the GLib main
+ * loop, and what the interface files (bus-manager.c, bus-domain.c) share.
+ *
+ * The D-Bus front end is a listener of the manager: it never changes state
+ * itself, it calls the manager and reports the manager's events as signals.
+ */
+#pragma once
+
+#include "bus-names.h"
+#include "manager.h"
+
+#include <stdbool.h>
+
+typedef struct DynmemBus DynmemBus;
+
+/* Create the front end and register it as a manager listener. Does not
+ * connect. Free it before the manager (manager_free() emits nothing). */
+DynmemBus *dynmem_bus_new(Manager *m);
+void dynmem_bus_free(DynmemBus *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DynmemBus, dynmem_bus_free)
+
+/* Connect to the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured), export
+ * the objects, join the default GLib main context and request org.dynmem1.
+ * Returns 0, or a negative errno and *ret_error: -EEXIST when another
+ * process owns the name. After a later loss of the connection the front end
+ * reconnects by itself every few seconds. */
+int dynmem_bus_connect(DynmemBus *b, char **ret_error);
+
+/* Keep trying to connect in the background (after a failed first try). */
+void dynmem_bus_connect_later(DynmemBus *b);
+
+/* The introspection XML of org.dynmem1.Manager and org.dynmem1.Domain,
+ * generated from the same vtables the daemon exports (dynmemd
+ * --bus-introspect, data/org.dynmem1.xml). Newly allocated. */
+int dynmem_bus_introspect(char **ret_xml, char **ret_error);
+
+/* ---- shared by the interface files -------------------------------------- */
+
+struct DynmemBus {
+    Manager *manager;
+    sd_bus *bus; /* NULL while not connected */
+    GSource *source;
+    guint reconnect_source;
+    struct BusManagerProps *last_manager_props; /* last emitted (bus-manager.c); NULL: none */
+};
+
+/* Refuse callers that are not uid 0: returns 0, or a negative errno with
+ * *error set to org.freedesktop.DBus.Error.AccessDenied. */
+int bus_check_privileged(sd_bus_message *msg, sd_bus_error *error);
+
+/* Resolve a name or UUID; on failure sets NoSuchDomain and returns NULL. */
+ManagerDomain *bus_find_domain(Manager *m, const char *name_or_uuid, sd_bus_error *error);
+
+/* Set *error from a negative errno and a manager message: InvalidArgument
+ * for -EINVAL/-ERANGE, else Failed. Returns a negative errno. */
+int bus_error_from_manager(sd_bus_error *error, int r, const char *message);
+
+/* bus-manager.c */
+typedef struct BusManagerProps BusManagerProps;
+extern const sd_bus_vtable bus_manager_vtable[];
+int bus_manager_export(DynmemBus *b);
+extern const ManagerListener bus_manager_listener;
+
+/* bus-domain.c */
+extern const sd_bus_vtable bus_domain_vtable[];
+int bus_domain_export(DynmemBus *b);
+extern const ManagerListener bus_domain_listener;
+/* The object path of a domain, newly allocated. */
+char *bus_domain_path(const ManagerDomain *d);
+/* Drop the per-domain data (at exit). */
+void bus_domain_forget_all(Manager *m);
+/* For the introspection generator: export the Domain interface on one
+ * plain object whose getters are never called. */
+int bus_domain_export_example(sd_bus *bus, const char *path);
+
+/* ---- property tables ---------------------------------------------------- */
+
+/* Each interface describes its properties once, as fields of a plain
+ * snapshot struct: the same table serves the getters and decides which
+ * properties changed since the last PropertiesChanged. Strings in snapshots
+ * must be static or live as long as the object. */
+typedef enum {
+    BUS_PROP_BOOL = 0,   /* bool */
+    BUS_PROP_U32,        /* uint32_t, "u" */
+    BUS_PROP_U64,        /* uint64_t, "t" */
+    BUS_PROP_STRING,     /* const char *, "s" */
+    BUS_PROP_MECHANISMS, /* uint32_t of BUS_MECHANISM_* bits, "as" */
+    BUS_PROP_LAST,
+} BusPropKind;
+
+typedef struct {
+    const char *name;
+    BusPropKind kind;
+    size_t offset;
+    bool emits_change; /* must match SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE in the vtable */
+} BusProp;
+
+enum {
+    BUS_MECHANISM_BALLOON = 1u << 0,
+    BUS_MECHANISM_VIRTIO_MEM = 1u << 1,
+    BUS_MECHANISM_DIMM = 1u << 2,
+};
+
+const BusProp *bus_prop_find(const BusProp *props, size_t n, const char *name);
+int bus_prop_append(sd_bus_message *reply, const BusProp *prop, const void *snapshot);
+/* The names of the emitting properties that differ, NULL-terminated
+ * (g_strfreev), or NULL when none does. */
+char **bus_props_changed(const BusProp *props, size_t n, const void *last, const void *now);
