@@ -114,8 +114,7 @@ static void test_virtio_mem_update(void **state)
 {
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
-    assert_int_equal(domain_xml_virtio_mem_update(live_xml, "virtiomem0", 524288, &out, &err),
-                     0);
+    assert_int_equal(domain_xml_virtio_mem_update(live_xml, "virtiomem0", 524288, &out, &err), 0);
     assert_non_null(strstr(out, "<requested unit=\"KiB\">524288</requested>"));
     assert_null(strstr(out, "<current"));
     assert_non_null(strstr(out, "<alias name=\"virtiomem0\"/>"));
@@ -134,10 +133,18 @@ static void test_units(void **state)
         int r;
         uint64_t kib;
     } cases[] = {
-        {"1", "KiB", 0, 1},         {"1", NULL, 0, 1},          {"1", "k", 0, 1},
-        {"2", "MiB", 0, 2048},      {"2", "M", 0, 2048},        {"1", "GiB", 0, 1048576},
-        {"1000", "KB", 0, 977},     {"1", "b", 0, 1},           {"2048", "bytes", 0, 2},
-        {"1", "TiB", 0, 1073741824}, {"1", "furlong", -EINVAL, 0}, {"x", "KiB", -EINVAL, 0},
+        {"1", "KiB", 0, 1},
+        {"1", NULL, 0, 1},
+        {"1", "k", 0, 1},
+        {"2", "MiB", 0, 2048},
+        {"2", "M", 0, 2048},
+        {"1", "GiB", 0, 1048576},
+        {"1000", "KB", 0, 977},
+        {"1", "b", 0, 1},
+        {"2048", "bytes", 0, 2},
+        {"1", "TiB", 0, 1073741824},
+        {"1", "furlong", -EINVAL, 0},
+        {"x", "KiB", -EINVAL, 0},
         {"", "KiB", -EINVAL, 0},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -159,9 +166,9 @@ static void test_dimm_xml(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_full),        cmocka_unit_test(test_no_balloon_no_acpi),
-        cmocka_unit_test(test_hostile),           cmocka_unit_test(test_virtio_mem_update),
-        cmocka_unit_test(test_units),             cmocka_unit_test(test_dimm_xml),
+        cmocka_unit_test(test_parse_full), cmocka_unit_test(test_no_balloon_no_acpi),
+        cmocka_unit_test(test_hostile),    cmocka_unit_test(test_virtio_mem_update),
+        cmocka_unit_test(test_units),      cmocka_unit_test(test_dimm_xml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

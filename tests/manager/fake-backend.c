@@ -113,8 +113,7 @@ static int fake_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, c
     return 0;
 }
 
-static int fake_set_stats_period(Backend *b, const char *uuid, unsigned period_s,
-                                 char **ret_error)
+static int fake_set_stats_period(Backend *b, const char *uuid, unsigned period_s, char **ret_error)
 {
     FakeDomain *d = find(fake(b), uuid);
     if (!d) {

@@ -343,8 +343,8 @@ static void test_reload_good_and_bad(void **state)
     cycle(c);
     assert_int_equal(md(c, a)->policy.buffer_pct, 30);
 
-    g_autofree char *good = g_strconcat(base_policy, "domains:\n  - name: a\n    buffer: 50%\n",
-                                        NULL);
+    g_autofree char *good =
+        g_strconcat(base_policy, "domains:\n  - name: a\n    buffer: 50%\n", NULL);
     write_file(c->dir, "policy.yaml", good);
     g_autofree char *err = NULL;
     assert_int_equal(manager_reload(c->m, &err), 0);
