@@ -496,9 +496,9 @@ char *policy_config_describe(const PolicyConfig *cfg)
         g_string_append(out, "    sets:");
         if (rule->settings.set == 0)
             g_string_append(out, " nothing (the defaults apply)");
-        for (size_t k = 0; policy_settings_keys[k]; k++)
+        for (size_t k = 0, n = 0; policy_settings_keys[k]; k++)
             if (rule->settings.set & (1u << k))
-                g_string_append_printf(out, " %s", policy_settings_keys[k]);
+                g_string_append_printf(out, "%s %s", n++ ? "," : "", policy_settings_keys[k]);
         g_string_append_c(out, '\n');
         policy_settings_merge(&eff, &rule->settings);
         describe_settings(out, "    ", &eff);
@@ -642,12 +642,13 @@ static void report_yaml_error(Loader *ld, const yaml_parser_t *parser, const cha
     default:
         line = (unsigned)MIN(parser->problem_mark.line, (size_t)UINT_MAX - 1) + 1;
         column = (unsigned)MIN(parser->problem_mark.column, (size_t)UINT_MAX - 1) + 1;
-        if (byte_at_mark(buf, len, &parser->problem_mark) == '\t')
-            add_error(ld, line, column, "YAML syntax error: %s%s%s (a tab; indent with spaces)",
-                      problem, parser->context ? " " : "", parser->context ? parser->context : "");
-        else
-            add_error(ld, line, column, "YAML syntax error: %s%s%s", problem,
-                      parser->context ? " " : "", parser->context ? parser->context : "");
+        /* libyaml's problem text does not say why a tab cannot start a
+         * token; say it, since it is the most common mistake. */
+        add_error(ld, line, column, "YAML syntax error%s%s: %s%s", parser->context ? " " : "",
+                  parser->context ? parser->context : "", problem,
+                  byte_at_mark(buf, len, &parser->problem_mark) == '\t'
+                      ? " (a tab; indent with spaces)"
+                      : "");
         return;
     }
 }
@@ -673,7 +674,7 @@ static void check_anchor_tag(Loader *ld, const Node *n, const yaml_char_t *ancho
         g_autofree char *q = quote_utf8((const char *)anchor);
 
         add_error(ld, n->line, n->column,
-                  "anchors (&%s) and aliases are not supported in a policy file", q);
+                  "anchor &%s: anchors and aliases are not supported in a policy file", q);
     }
     if (tag) {
         g_autofree char *q = quote_utf8((const char *)tag);
@@ -750,7 +751,7 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
             n->value = g_strdup("");
             n->bad = true;
             add_error(ld, n->line, n->column,
-                      "aliases (*%s) and anchors are not supported in a policy file", q);
+                      "alias *%s: anchors and aliases are not supported in a policy file", q);
             break;
         }
         case YAML_SEQUENCE_START_EVENT:
