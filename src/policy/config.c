@@ -1148,6 +1148,11 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
         }
         chosen = i;
         pattern = scalar_value(ld, v[i], rule_keys[i], where);
+        if (pattern && pattern[0] == '\0') {
+            /* name: "" would match nothing and is surely a mistake. */
+            add_error(ld, v[i]->line, v[i]->column, "%s in %s is empty", rule_keys[i], where);
+            pattern = NULL;
+        }
         if (!pattern)
             ok = false;
     }
