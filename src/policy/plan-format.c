@@ -10,19 +10,19 @@
 char *policy_size_to_buf(uint64_t kib, char *buf, size_t len)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    uint64_t whole = kib, rem = 0;
+    uint64_t scale = 1, tenths;
     size_t u = 0;
 
-    /* whole units and tenths, computed in integers (no float rounding) */
-    while (whole >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
-        rem = whole % 1024;
-        whole /= 1024;
+    while (kib / scale >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
+        scale *= 1024;
         u++;
     }
-    if (u >= 1 && rem * 10 / 1024 > 0)
-        snprintf(buf, len, "%" PRIu64 ".%" PRIu64 " %s", whole, rem * 10 / 1024, units[u]);
+    /* tenths rounded to nearest, in integers (no float rounding) */
+    tenths = (uint64_t)(((unsigned __int128)kib * 10 + scale / 2) / scale);
+    if (u == 0 || tenths % 10 == 0)
+        snprintf(buf, len, "%" PRIu64 " %s", u == 0 ? kib : tenths / 10, units[u]);
     else
-        snprintf(buf, len, "%" PRIu64 " %s", whole, units[u]);
+        snprintf(buf, len, "%" PRIu64 ".%" PRIu64 " %s", tenths / 10, tenths % 10, units[u]);
     return buf;
 }
 
