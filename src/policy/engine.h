@@ -101,6 +101,10 @@ typedef struct {
     bool uncooperative;
     uint64_t uncooperative_since_us;
     uint64_t uncooperative_floor_kib;
+    /* added by the engine work: */
+    uint64_t first_assigned_kib; /* assigned at first sight: startup when unset */
+    bool prev_has_swap_in;       /* the previous sample had the counter */
+    bool prev_has_major_faults;
 } PolicyDomainState;
 
 /* Mark a domain as just booted at now_us (starts its grace period). Call
@@ -191,6 +195,11 @@ typedef struct {
     uint64_t sum_floor_kib;
     uint64_t sum_target_kib;
     bool psi_limited;
+    /* added by the engine work: */
+    bool pool_limited;
+    uint64_t overhead_kib; /* n_managed × host overhead */
+    uint64_t free_kib;     /* B − Σ max(assigned, grow in flight): what growth may take */
+    size_t n_managed;
 } PolicyPlanSummary;
 
 /* ---- the cycle ---------------------------------------------------------- */
@@ -208,9 +217,20 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
                        uint64_t now_us, PolicyDomainInput *domains, size_t n,
                        PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary);
 
-/* Tell the engine an action was issued (or failed): in-flight accounting. */
+/* Tell the engine an action was issued (or failed): in-flight accounting.
+ * Call after the entry's actions were sent: a shrink is then watched for
+ * the uncooperative timeout (a shrink already in flight keeps its start),
+ * a grow is counted as taken until the stats show it. */
 void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntry *entry,
                                      uint64_t now_us);
+
+/* The entry's actions failed (libvirt said no): forget what was in flight,
+ * so the memory is counted by what the stats say again. */
+void policy_domain_state_note_failed(PolicyDomainState *st);
+
+/* How often the engine's scratch memory grew since it was created: stays
+ * constant once the domain count stops rising (benchmarks, tests). */
+size_t policy_engine_scratch_reallocs(const PolicyEngine *engine);
 
 /* The plan as a table (--once, Dump). Newly allocated. */
 char *policy_plan_format_table(const PolicyDomainInput *domains, const PolicyPlanEntry *entries,
