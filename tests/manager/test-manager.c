@@ -419,7 +419,8 @@ static void test_stale_stats_never_shrink(void **state)
     for (int i = 0; i < 10; i++)
         cycle(c);
     assert_int_equal(md(c, a)->entry.status, POLICY_STATUS_STALE);
-    assert_true(fake_domain_assigned_kib(a) >= after_first - 256 * MiB);
+    /* stats become stale after 3 periods; until then trimming goes on */
+    assert_true(fake_domain_assigned_kib(a) >= after_first - 3 * 256 * MiB);
     uint64_t stale_assigned = fake_domain_assigned_kib(a);
     for (int i = 0; i < 10; i++)
         cycle(c);
@@ -478,15 +479,17 @@ static void test_weights_under_scarcity(void **state)
                                (int)(at - policy), policy, at);
     }
     Ctx *c = ctx_new_full(full, false);
-    FakeDomain *h = fake_backend_add(c->fb, "heavy", 2 * GiB, 1 * GiB);
-    FakeDomain *l = fake_backend_add(c->fb, "light", 2 * GiB, 1 * GiB);
+    /* each needs 1.4 GiB and desires 1.68: needs fit in 3 GiB, desires do
+     * not, so the spare 0.2 GiB goes mostly to the heavier one */
+    FakeDomain *h = fake_backend_add(c->fb, "heavy", 2 * GiB, 1434 * MiB);
+    FakeDomain *l = fake_backend_add(c->fb, "light", 2 * GiB, 1434 * MiB);
     manager_start(c->m);
     for (int i = 0; i < 30; i++)
         cycle(c);
     uint64_t ha = fake_domain_assigned_kib(h), la = fake_domain_assigned_kib(l);
     assert_true(ha + la <= 3 * GiB);
     assert_true(ha > la);
-    assert_true(la >= 256 * MiB);
+    assert_true(la >= 1434 * MiB);
     const PolicyPlanSummary *s = manager_get_summary(c->m);
     assert_non_null(s);
     assert_int_not_equal(s->state, POLICY_HOST_OK);
