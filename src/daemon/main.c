@@ -161,7 +161,7 @@ int main(int argc, char **argv)
         .config_path = a.config_path ? a.config_path : DYNMEM_SYSCONFDIR "/policy.yaml",
         .connect_uri = a.connect_uri,
         .interval_us = interval_us,
-        .dry_run = a.dry_run || a.once,
+        .dry_run = a.dry_run,
         .proc_root = a.proc_root,
         .state_dir = a.state_dir ? a.state_dir : DYNMEM_STATEDIR,
         .no_timer = a.once,
@@ -180,7 +180,8 @@ int main(int argc, char **argv)
     }
 
     if (a.once) {
-        /* One cycle in dry-run, print the plan. No daemon, no notify. */
+        /* One cycle (changing memory unless --dry-run), print the plan.
+         * No daemon, no notify. */
         manager_start(m);
         if (!manager_is_connected(m)) {
             fprintf(stderr, "dynmemd: cannot connect to %s\n", manager_get_uri(m));

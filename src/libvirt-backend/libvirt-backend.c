@@ -11,6 +11,7 @@
  */
 #include "backend.h"
 #include "domain-xml.h"
+#include "libvirt-backend-private.h"
 
 #include <errno.h>
 #include <libvirt-glib/libvirt-glib.h>
@@ -525,4 +526,9 @@ Backend *backend_libvirt_new(void)
     for (int i = 0; i < EV_LAST; i++)
         lb->event_ids[i] = -1;
     return &lb->base;
+}
+
+virConnectPtr backend_libvirt_get_connection(Backend *b)
+{
+    return b->ops == &libvirt_ops ? ((LibvirtBackend *)b)->conn : NULL;
 }

@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POLICY_WEIGHT_MAX 10000
-#define POLICY_WEIGHT_DEFAULT 5000
-#define POLICY_BUFFER_MAX_PCT 2000
+#define POLICY_WEIGHT_MAX         10000
+#define POLICY_WEIGHT_DEFAULT     5000
+#define POLICY_BUFFER_MAX_PCT     2000
 #define POLICY_BUFFER_DEFAULT_PCT 20
 
 typedef enum {
@@ -88,9 +88,9 @@ typedef struct {
 
 /* Balancer knobs, under `tuning:` in the YAML. */
 typedef struct {
-    uint64_t grace_us;                 /* after boot, desired >= startup */
-    uint64_t demand_half_life_us;      /* decay of the demand peak */
-    uint64_t min_step_kib;             /* changes below max(min_step, pct of A) are skipped */
+    uint64_t grace_us;            /* after boot, desired >= startup */
+    uint64_t demand_half_life_us; /* decay of the demand peak */
+    uint64_t min_step_kib;        /* changes below max(min_step, pct of A) are skipped */
     uint32_t min_step_pct;
     uint64_t max_shrink_kib;           /* most one domain is shrunk per cycle */
     uint64_t uncooperative_timeout_us; /* a shrink that does not move within this */

@@ -1,2 +1,103 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: filled in by the policy work */
+#include "demand.h"
+
+#include "kib-math.h"
+
+#include <errno.h>
+#include <math.h>
+
+/* DESIGN.md §3.3: "older than 3 stats periods" when tuning leaves it 0 */
+#define STALE_PERIODS_DEFAULT 3
+
+bool policy_sample_is_stale(const PolicyTuning *tuning, const PolicyDomainCaps *caps,
+                            const PolicyDomainSample *sample)
+{
+    uint32_t periods = tuning->stale_periods ? tuning->stale_periods : STALE_PERIODS_DEFAULT;
+    int64_t age;
+
+    if (!sample || !sample->has_balloon_stats)
+        return true;
+    /* an unknown last_update (test driver, some drivers) cannot be judged */
+    if (sample->last_update_s <= 0 || sample->wallclock_s <= 0 || caps->stats_period_s == 0)
+        return false;
+    age = sample->wallclock_s - sample->last_update_s;
+    return age > (int64_t)periods * (int64_t)caps->stats_period_s;
+}
+
+/* delta / dt_us above threshold_per_s? (threshold 0: the signal is off) */
+static bool rate_above(uint64_t delta, uint64_t dt_us, uint64_t threshold_per_s)
+{
+    if (threshold_per_s == 0 || dt_us == 0)
+        return false;
+    return (unsigned __int128)delta * 1000000u > (unsigned __int128)threshold_per_s * dt_us;
+}
+
+int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *sample,
+                         PolicyDomainState *st, uint64_t now_us, PolicyDemand *ret)
+{
+    PolicyDemand d = {0};
+    uint64_t ts = sample->timestamp_us ? sample->timestamp_us : now_us;
+    uint64_t assigned = sample->assigned_kib, swapped_in = 0;
+    bool have_prev = st->initialized && st->prev_timestamp_us > 0 && ts > st->prev_timestamp_us;
+    uint64_t dt = have_prev ? ts - st->prev_timestamp_us : 0;
+
+    if (sample->has_usable) {
+        /* includes the guest kernel's own reserve, which MemAvailable hides */
+        d.raw_kib = kib_sub(assigned, sample->usable_kib);
+    } else if (sample->has_unused) {
+        d.raw_kib = kib_sub(assigned, kib_add(sample->unused_kib, sample->disk_caches_kib));
+        d.coarse = true;
+    } else {
+        return -ENODATA;
+    }
+
+    /* Swap-in or major faults since the last sample: the guest needs more
+     * than it has, by at least what it had to read back. A counter that went
+     * backwards (guest reboot) only rebases. */
+    if (have_prev && sample->has_swap_in && st->prev_has_swap_in &&
+        sample->swap_in_kib >= st->prev_swap_in_kib) {
+        swapped_in = sample->swap_in_kib - st->prev_swap_in_kib;
+        if (rate_above(swapped_in, dt, tuning->pressure_swap_in_kib_s))
+            d.pressure = true;
+    }
+    if (have_prev && sample->has_major_faults && st->prev_has_major_faults &&
+        sample->major_faults >= st->prev_major_faults &&
+        rate_above(sample->major_faults - st->prev_major_faults, dt,
+                   tuning->pressure_major_faults_s))
+        d.pressure = true;
+
+    uint64_t now_demand = d.raw_kib;
+    if (d.pressure)
+        now_demand =
+            kib_add(now_demand, kib_max(kib_pct(assigned, tuning->pressure_boost_pct), swapped_in));
+
+    /* Fast rise, slow decay: the peak falls toward the current demand by
+     * half its excess every half-life, so a pausing workload keeps its
+     * memory for a while. */
+    uint64_t eff = now_demand;
+    if (st->initialized && st->demand_peak_kib > now_demand) {
+        uint64_t excess = st->demand_peak_kib - now_demand;
+        uint64_t since = ts > st->demand_peak_us ? ts - st->demand_peak_us : 0;
+
+        if (tuning->demand_half_life_us == 0)
+            excess = 0;
+        else if (since > 0)
+            excess = (uint64_t)((double)excess *
+                                exp2(-(double)since / (double)tuning->demand_half_life_us));
+        eff = now_demand + excess;
+    } else {
+        d.rising = st->initialized && now_demand > st->demand_peak_kib;
+    }
+    d.demand_kib = eff;
+
+    st->demand_peak_kib = eff;
+    st->demand_peak_us = ts;
+    st->prev_timestamp_us = ts;
+    st->prev_has_swap_in = sample->has_swap_in;
+    st->prev_swap_in_kib = sample->swap_in_kib;
+    st->prev_has_major_faults = sample->has_major_faults;
+    st->prev_major_faults = sample->major_faults;
+    st->under_pressure = d.pressure;
+    *ret = d;
+    return 0;
+}

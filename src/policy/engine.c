@@ -1,2 +1,600 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: filled in by the policy work */
+/*
+ * One balancing cycle (DESIGN.md §3): classify each domain, estimate its
+ * demand, resolve its bounds, compute the budget, allocate, damp, grant
+ * growth only from memory that is free now, and plan the mechanisms.
+ */
+#include "engine.h"
+
+#include "allocate.h"
+#include "demand.h"
+#include "kib-format.h"
+#include "kib-math.h"
+#include "meminfo.h"
+#include "planner.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Fallbacks for tuning knobs where 0 would make no sense. */
+#define UNCOOPERATIVE_TIMEOUT_US_DEFAULT (30 * POLICY_USEC_PER_SEC)
+#define UNCOOPERATIVE_RETRY_US_DEFAULT   (300 * POLICY_USEC_PER_SEC)
+
+struct PolicyEngine {
+    PolicyAllocScratch scratch;
+    PolicyAllocItem *items;
+    size_t *item_entry; /* items[k] belongs to entries[item_entry[k]] */
+    unsigned *flags;    /* per domain: DOM_* facts of this cycle */
+    size_t capacity;
+    size_t n_reallocs;
+};
+
+/* Per-domain facts of this cycle that the entry has no field for. */
+enum {
+    DOM_STALE = 1u << 0,
+    DOM_UNCOOPERATIVE = 1u << 1,
+    DOM_GRACE = 1u << 2,
+    DOM_PRESSURE = 1u << 3,
+    DOM_RISING = 1u << 4,
+    DOM_IN_FLIGHT = 1u << 5,
+};
+
+const char *policy_status_to_string(PolicyStatus status)
+{
+    static const char *const names[POLICY_STATUS_LAST] = {
+        [POLICY_STATUS_OK] = "ok",           [POLICY_STATUS_LOW] = "low",
+        [POLICY_STATUS_WARNING] = "warning", [POLICY_STATUS_STARTING] = "starting",
+        [POLICY_STATUS_STATIC] = "static",   [POLICY_STATUS_UNMANAGED] = "unmanaged",
+        [POLICY_STATUS_STALE] = "stale",     [POLICY_STATUS_UNCOOPERATIVE] = "uncooperative",
+    };
+
+    if ((unsigned)status >= POLICY_STATUS_LAST)
+        return "invalid";
+    return names[status];
+}
+
+const char *policy_action_kind_to_string(PolicyActionKind kind)
+{
+    static const char *const names[POLICY_ACTION_LAST] = {
+        [POLICY_ACTION_BALLOON] = "balloon",
+        [POLICY_ACTION_VIRTIO_MEM] = "virtio-mem",
+        [POLICY_ACTION_DIMM] = "dimm",
+    };
+
+    if ((unsigned)kind >= POLICY_ACTION_LAST)
+        return "invalid";
+    return names[kind];
+}
+
+const char *policy_host_state_to_string(PolicyHostState state)
+{
+    static const char *const names[POLICY_HOST_LAST] = {
+        [POLICY_HOST_OK] = "ok",
+        [POLICY_HOST_PRESSURE] = "pressure",
+        [POLICY_HOST_OVERCOMMITTED] = "overcommitted",
+    };
+
+    if ((unsigned)state >= POLICY_HOST_LAST)
+        return "invalid";
+    return names[state];
+}
+
+void policy_domain_state_init_booted(PolicyDomainState *st, uint64_t now_us)
+{
+    memset(st, 0, sizeof(*st));
+    st->started_us = now_us;
+    st->seen_boot = true;
+}
+
+void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntry *entry,
+                                     uint64_t now_us)
+{
+    if (entry->n_actions == 0)
+        return;
+    if (entry->target_kib < entry->assigned_kib) {
+        /* a shrink already in flight keeps its start, so re-asking does not
+         * reset the uncooperative clock */
+        if (!st->shrink_pending) {
+            st->shrink_pending = true;
+            st->shrink_from_kib = entry->assigned_kib;
+            st->shrink_issued_us = now_us;
+        }
+        st->shrink_to_kib = entry->target_kib;
+        st->grow_pending_to_kib = 0;
+    } else if (entry->target_kib > entry->assigned_kib) {
+        st->grow_pending_to_kib = entry->target_kib;
+        st->grow_issued_us = now_us;
+        st->shrink_pending = false;
+    }
+}
+
+void policy_domain_state_note_failed(PolicyDomainState *st)
+{
+    st->shrink_pending = false;
+    st->grow_pending_to_kib = 0;
+}
+
+PolicyEngine *policy_engine_new(void)
+{
+    return g_new0(PolicyEngine, 1);
+}
+
+void policy_engine_free(PolicyEngine *engine)
+{
+    if (!engine)
+        return;
+    policy_alloc_scratch_clear(&engine->scratch);
+    g_free(engine->items);
+    g_free(engine->item_entry);
+    g_free(engine->flags);
+    g_free(engine);
+}
+
+size_t policy_engine_scratch_reallocs(const PolicyEngine *engine)
+{
+    return engine->n_reallocs + engine->scratch.n_reallocs;
+}
+
+static void engine_reserve(PolicyEngine *engine, size_t n)
+{
+    size_t cap;
+
+    if (n <= engine->capacity)
+        return;
+    cap = engine->capacity ? engine->capacity : 16;
+    while (cap < n)
+        cap *= 2;
+    engine->items = g_renew(PolicyAllocItem, engine->items, cap);
+    engine->item_entry = g_renew(size_t, engine->item_entry, cap);
+    engine->flags = g_renew(unsigned, engine->flags, cap);
+    engine->capacity = cap;
+    engine->n_reallocs++;
+    policy_alloc_scratch_reserve(&engine->scratch, cap);
+}
+
+static bool input_valid(const PolicyDomainInput *d)
+{
+    if (!d->policy || !d->caps || !d->state)
+        return false;
+    if (d->caps->n_virtio_mem > POLICY_MAX_VIRTIO_MEM)
+        return false;
+    if ((unsigned)d->policy->mode >= POLICY_MODE_LAST)
+        return false;
+    return true;
+}
+
+/* Watch shrinks and grows in flight; mark a guest that ignored a shrink
+ * (DESIGN.md §3.8). */
+static void track_in_flight(PolicyDomainState *st, const PolicyTuning *t, uint64_t assigned,
+                            uint64_t now)
+{
+    uint64_t timeout = t->uncooperative_timeout_us ? t->uncooperative_timeout_us
+                                                   : UNCOOPERATIVE_TIMEOUT_US_DEFAULT;
+    uint64_t retry =
+        t->uncooperative_retry_us ? t->uncooperative_retry_us : UNCOOPERATIVE_RETRY_US_DEFAULT;
+
+    if (st->uncooperative && now >= kib_add(st->uncooperative_since_us, retry))
+        st->uncooperative = false; /* give it another chance */
+
+    if (st->shrink_pending) {
+        uint64_t asked = kib_sub(st->shrink_from_kib, st->shrink_to_kib);
+        uint64_t moved = kib_sub(st->shrink_from_kib, assigned);
+
+        if (assigned <= st->shrink_to_kib || kib_mul(moved, 2) >= asked) {
+            st->shrink_pending = false;
+            st->uncooperative = false;
+        } else if (now >= kib_add(st->shrink_issued_us, timeout)) {
+            st->shrink_pending = false;
+            st->uncooperative = true;
+            st->uncooperative_since_us = now;
+        }
+    }
+    if (st->uncooperative)
+        st->uncooperative_floor_kib = assigned;
+
+    if (st->grow_pending_to_kib &&
+        (assigned >= st->grow_pending_to_kib || now >= kib_add(st->grow_issued_us, timeout)))
+        st->grow_pending_to_kib = 0;
+}
+
+static uint64_t min_step_kib(const PolicyTuning *t, uint64_t assigned)
+{
+    return kib_max(t->min_step_kib, kib_pct(assigned, t->min_step_pct));
+}
+
+static void set_reason(PolicyPlanEntry *e, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void set_reason(PolicyPlanEntry *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+    va_end(ap);
+}
+
+/* Pass 1: what this domain is, what it needs, its bounds. Returns whether
+ * it takes part in the allocation. */
+static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64_t now,
+                     PolicyPlanEntry *e, unsigned *flags)
+{
+    const PolicyTuning *t = &cfg->tuning;
+    const PolicyEffective *p = d->policy;
+    const PolicyDomainCaps *caps = d->caps;
+    const PolicyDomainSample *s = d->sample;
+    PolicyDomainState *st = d->state;
+    uint64_t reach, assigned;
+    PolicyDemand dem;
+
+    memset(e, 0, sizeof(*e));
+    *flags = 0;
+
+    /* no stats: the balloon ceiling is the most it can hold by the balloon */
+    assigned = s ? s->assigned_kib : policy_caps_assigned_kib(caps, caps->balloon_max_kib);
+    e->assigned_kib = assigned;
+    e->target_kib = assigned;
+
+    if (!st->initialized)
+        st->first_assigned_kib = assigned;
+
+    reach = policy_caps_reach_kib(caps);
+    e->maximum_kib = kib_min(kib_amount_resolve(&p->maximum, reach, reach), reach);
+    e->ceiling_kib = e->maximum_kib;
+    e->minimum_kib = kib_min(kib_amount_resolve(&p->minimum, reach, 0), e->maximum_kib);
+    e->startup_kib = kib_clamp(kib_amount_resolve(&p->startup, reach, st->first_assigned_kib),
+                               e->minimum_kib, e->maximum_kib);
+
+    if (p->mode == POLICY_MODE_STATIC) {
+        e->status = POLICY_STATUS_STATIC;
+        set_reason(e, "static: never touched");
+        st->initialized = true;
+        return false;
+    }
+    if (!caps->has_balloon || !s) {
+        e->status = POLICY_STATUS_UNMANAGED;
+        set_reason(e, !caps->has_balloon ? "no balloon device" : "no stats");
+        st->initialized = true;
+        return false;
+    }
+
+    e->managed = true;
+    track_in_flight(st, t, assigned, now);
+    if (st->uncooperative)
+        *flags |= DOM_UNCOOPERATIVE;
+    if (st->shrink_pending || (st->grow_pending_to_kib && st->grow_pending_to_kib > assigned))
+        *flags |= DOM_IN_FLIGHT;
+
+    if (policy_sample_is_stale(t, caps, s) || policy_demand_update(t, s, st, now, &dem) < 0) {
+        /* no fresh word from the guest: hold what it has, never shrink */
+        *flags |= DOM_STALE;
+        e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
+        e->floor_kib = kib_max(assigned, e->minimum_kib);
+        e->need_kib = e->floor_kib;
+        e->desired_kib = e->floor_kib;
+    } else {
+        uint64_t buffered = kib_pct(dem.demand_kib, 100 + (uint64_t)p->buffer_pct);
+
+        e->demand_kib = dem.demand_kib;
+        e->coarse_demand = dem.coarse;
+        if (dem.pressure)
+            *flags |= DOM_PRESSURE;
+        if (dem.rising)
+            *flags |= DOM_RISING;
+        e->desired_kib = kib_clamp(buffered, e->minimum_kib, e->maximum_kib);
+        if (st->seen_boot && now < kib_add(st->started_us, t->grace_us)) {
+            *flags |= DOM_GRACE;
+            e->desired_kib = kib_max(e->desired_kib, e->startup_kib);
+        }
+        /* an uncooperative guest's memory is not counted on */
+        e->floor_kib =
+            (*flags & DOM_UNCOOPERATIVE) ? kib_max(assigned, e->minimum_kib) : e->minimum_kib;
+        e->desired_kib = kib_max(e->desired_kib, e->floor_kib);
+        e->need_kib = kib_clamp(dem.demand_kib, e->floor_kib, e->desired_kib);
+    }
+    st->initialized = true;
+    return true;
+}
+
+/* Pass 3, growth: only from memory free now, split by weight when short.
+ * Entries' target_kib hold what the allocator and damping granted. */
+static void grant_growth(PolicyEngine *engine, PolicyDomainInput *domains, PolicyPlanEntry *entries,
+                         size_t n_items, uint64_t *free_kib)
+{
+    PolicyFillSlot *slots = engine->scratch.slots;
+    uint64_t want = 0, given;
+    size_t n_slots = 0;
+
+    for (size_t k = 0; k < n_items; k++) {
+        size_t i = engine->item_entry[k];
+        PolicyPlanEntry *e = &entries[i];
+        uint64_t base = kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib);
+
+        if (e->target_kib <= base)
+            continue;
+        slots[n_slots++] = (PolicyFillSlot){
+            .room_kib = e->target_kib - base,
+            .weight = domains[i].policy->weight,
+            .index = i,
+        };
+        want = kib_add(want, e->target_kib - base);
+    }
+    if (want <= *free_kib) {
+        *free_kib -= want;
+        return;
+    }
+
+    /* short: water-fill what is free by weight; whatever weight 0 left
+     * unclaimed goes out evenly in a second round */
+    given = policy_waterfill(slots, n_slots, *free_kib);
+    *free_kib -= given;
+    for (size_t k = 0; k < n_slots; k++) {
+        size_t i = slots[k].index;
+
+        entries[i].target_kib =
+            kib_max(entries[i].assigned_kib, domains[i].state->grow_pending_to_kib) +
+            slots[k].give_kib;
+        slots[k].room_kib -= slots[k].give_kib;
+        slots[k].weight = 1;
+    }
+    if (*free_kib > 0) {
+        given = policy_waterfill(slots, n_slots, *free_kib);
+        *free_kib -= given;
+        for (size_t k = 0; k < n_slots; k++)
+            entries[slots[k].index].target_kib += slots[k].give_kib;
+    }
+}
+
+static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, uint64_t step)
+{
+    char dem[32], tgt[32];
+    uint64_t a = e->assigned_kib;
+
+    policy_size_to_buf(e->demand_kib, dem, sizeof(dem));
+    policy_size_to_buf(e->target_kib, tgt, sizeof(tgt));
+
+    if (flags & DOM_UNCOOPERATIVE) {
+        uint64_t timeout = t->uncooperative_timeout_us ? t->uncooperative_timeout_us
+                                                       : UNCOOPERATIVE_TIMEOUT_US_DEFAULT;
+        e->status = POLICY_STATUS_UNCOOPERATIVE;
+        set_reason(e, "uncooperative: balloon did not move in %" PRIu64 "s",
+                   timeout / POLICY_USEC_PER_SEC);
+        return;
+    }
+    if (flags & DOM_STALE) {
+        e->status = POLICY_STATUS_STALE;
+        set_reason(e, "stale stats: holding %s, never shrunk", tgt);
+        return;
+    }
+    if (flags & DOM_GRACE)
+        e->status = POLICY_STATUS_STARTING;
+    else if ((flags & DOM_PRESSURE) || a < e->demand_kib || e->target_kib < e->demand_kib)
+        e->status = POLICY_STATUS_WARNING;
+    else if (e->target_kib < e->desired_kib && e->desired_kib - e->target_kib >= step)
+        e->status = POLICY_STATUS_LOW;
+    else
+        e->status = POLICY_STATUS_OK;
+
+    if (e->target_kib > a) {
+        if (a < e->minimum_kib)
+            set_reason(e, "below minimum: grow to %s", tgt);
+        else if (flags & DOM_PRESSURE)
+            set_reason(e, "grow: guest swapping, demand %s", dem);
+        else if (flags & DOM_GRACE)
+            set_reason(e, "starting: grow to %s", tgt);
+        else
+            set_reason(e, "grow: demand %s%s", dem, (flags & DOM_RISING) ? " rising" : "");
+    } else if (e->target_kib < a) {
+        if (a > e->maximum_kib)
+            set_reason(e, "above maximum: shrink to %s", tgt);
+        else if (e->target_kib > e->desired_kib)
+            set_reason(e, "trim idle: demand %s, step by step", dem);
+        else if (e->desired_kib > e->target_kib)
+            set_reason(e, "reclaim for others: demand %s", dem);
+        else
+            set_reason(e, "trim idle: demand %s", dem);
+    } else if (flags & DOM_IN_FLIGHT) {
+        set_reason(e, "waiting: change in flight");
+    } else if (e->status == POLICY_STATUS_WARNING) {
+        set_reason(e,
+                   (flags & DOM_PRESSURE) ? "guest swapping, host short"
+                                          : "demand %s above what the host can give",
+                   dem);
+    } else if (e->status == POLICY_STATUS_LOW) {
+        set_reason(e, "buffer not met: host short");
+    } else if (e->status == POLICY_STATUS_STARTING) {
+        set_reason(e, "starting: grace period");
+    } else {
+        set_reason(e, "steady: demand %s", dem);
+    }
+}
+
+/* Pass 2: damping (DESIGN.md §3.7). Small changes are skipped unless a
+ * bound is broken, shrinking is rate-limited, growth waits for pass 3. */
+static uint64_t damp(const PolicyTuning *t, const PolicyPlanEntry *e, uint64_t target)
+{
+    uint64_t a = e->assigned_kib, step = min_step_kib(t, a);
+
+    if (target < a) {
+        bool above_max = a > e->maximum_kib;
+
+        if (a - target < step && !above_max)
+            return a;
+        if (t->max_shrink_kib > 0) {
+            /* never a rate so small that every step is below the min step */
+            uint64_t limit = kib_max(t->max_shrink_kib, step);
+
+            target = kib_max(target, kib_min(kib_sub(a, limit), kib_max(e->maximum_kib, target)));
+        }
+        return target;
+    }
+    if (target > a && target - a < step && a >= e->minimum_kib)
+        return a;
+    return target;
+}
+
+static bool restores_bound(const PolicyPlanEntry *e, uint64_t to)
+{
+    uint64_t a = e->assigned_kib;
+
+    return (a < e->minimum_kib && to > a) || (a > e->maximum_kib && to < a);
+}
+
+/* Pass 4: the mechanisms, and the step checked again after alignment. */
+static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, PolicyPlanEntry *e,
+                       unsigned *flags, uint64_t *free_kib)
+{
+    const PolicyDomainState *st = d->state;
+    uint64_t a = e->assigned_kib, target = e->target_kib, step = min_step_kib(t, a);
+    uint64_t balloon, lo, hi, result;
+    size_t n_actions;
+
+    /* a partial grant may have fallen below the step */
+    if (target > a && target - a < step && !restores_bound(e, target))
+        target = a;
+    e->target_kib = target;
+    if (target == a)
+        return;
+    /* the same change already in flight: do not ask again */
+    if ((target < a && st->shrink_pending && target == st->shrink_to_kib) ||
+        (target > a && st->grow_pending_to_kib == target)) {
+        *flags |= DOM_IN_FLIGHT;
+        return;
+    }
+
+    balloon = d->sample->balloon_kib;
+    if (balloon == 0) /* derive it when the backend only knows the sum */
+        balloon = kib_sub(a, policy_caps_assigned_kib(d->caps, 0));
+    lo = kib_min(e->minimum_kib, target);
+    /* alignment may round a grow up into memory that is still free */
+    hi = kib_max(kib_min(e->maximum_kib, kib_add(target, *free_kib)), target);
+    if (policy_plan_mechanisms(d->caps, balloon, target, lo, hi, e->actions, &n_actions, &result) <
+        0) {
+        e->target_kib = a;
+        return;
+    }
+    if (result != a && (result > a ? result - a : a - result) < step &&
+        !restores_bound(e, result)) {
+        /* alignment left only a change too small to be worth making */
+        e->target_kib = a;
+        return;
+    }
+    if (result > target)
+        *free_kib = kib_sub(*free_kib, result - target);
+    e->target_kib = result;
+    e->n_actions = n_actions;
+}
+
+int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const PolicyHostSample *host,
+                       uint64_t now_us, PolicyDomainInput *domains, size_t n,
+                       PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary)
+{
+    PolicyPlanSummary sum = {0};
+    PolicyBudgetInput bin = {0};
+    const PolicyTuning *t;
+    PolicyBudget budget;
+    PolicyRegime regime;
+    uint64_t taken = 0, free_kib;
+    size_t n_items = 0;
+    int r;
+
+    if (!engine || !cfg || !host || !ret_summary || (n > 0 && (!domains || !entries)))
+        return -EINVAL;
+    if (host->mem_total_kib == 0 || host->mem_available_kib > host->mem_total_kib)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!input_valid(&domains[i]))
+            return -EINVAL;
+    t = &cfg->tuning;
+    engine_reserve(engine, n);
+
+    /* pass 1: classify, demand, bounds */
+    for (size_t i = 0; i < n; i++) {
+        const PolicyDomainSample *s = domains[i].sample;
+        PolicyPlanEntry *e = &entries[i];
+        bool managed = classify(cfg, &domains[i], now_us, e, &engine->flags[i]);
+
+        /* a guest without an RSS figure counts its assigned memory */
+        bin.sum_guest_rss_kib =
+            kib_add(bin.sum_guest_rss_kib, s && s->has_rss ? s->rss_kib : e->assigned_kib);
+        if (!managed) {
+            bin.sum_unmanaged_assigned_kib =
+                kib_add(bin.sum_unmanaged_assigned_kib, e->assigned_kib);
+            continue;
+        }
+        bin.n_managed++;
+        bin.sum_managed_assigned_kib = kib_add(bin.sum_managed_assigned_kib, e->assigned_kib);
+        engine->items[n_items] = (PolicyAllocItem){
+            .floor_kib = e->floor_kib,
+            .need_kib = e->need_kib,
+            .cap_kib = e->desired_kib,
+            .weight = domains[i].policy->weight,
+        };
+        engine->item_entry[n_items++] = i;
+    }
+
+    r = policy_budget_compute(cfg, host, &bin, &budget);
+    if (r < 0)
+        return r;
+    regime = policy_allocate(engine->items, n_items, budget.budget_kib, &engine->scratch);
+
+    /* pass 2: damping; what the managed domains hold now */
+    for (size_t k = 0; k < n_items; k++) {
+        size_t i = engine->item_entry[k];
+        PolicyPlanEntry *e = &entries[i];
+
+        e->target_kib = damp(t, e, engine->items[k].result_kib);
+        taken = kib_add(taken, kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib));
+    }
+
+    /* pass 3: reclaim before grow. A shrink in flight is not free until the
+     * stats show it, a grow in flight is taken already. */
+    free_kib = kib_sub(budget.budget_kib, taken);
+    sum.free_kib = free_kib;
+    grant_growth(engine, domains, entries, n_items, &free_kib);
+
+    /* pass 4: mechanisms, status, reasons, sums */
+    for (size_t i = 0; i < n; i++) {
+        PolicyPlanEntry *e = &entries[i];
+
+        if (e->assigned_kib > 0)
+            e->pressure_pct = (uint32_t)kib_min(
+                (uint64_t)((unsigned __int128)e->demand_kib * 100 / e->assigned_kib), UINT32_MAX);
+        if (!e->managed)
+            continue;
+        plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib);
+        describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
+        domains[i].state->last_target_kib = e->target_kib;
+
+        sum.n_managed++;
+        sum.sum_assigned_kib = kib_add(sum.sum_assigned_kib, e->assigned_kib);
+        sum.sum_demand_kib = kib_add(sum.sum_demand_kib, e->demand_kib);
+        sum.sum_desired_kib = kib_add(sum.sum_desired_kib, e->desired_kib);
+        sum.sum_floor_kib = kib_add(sum.sum_floor_kib, e->floor_kib);
+        sum.sum_target_kib = kib_add(sum.sum_target_kib, e->target_kib);
+    }
+
+    switch (regime) {
+    case POLICY_REGIME_DESIRED:
+        sum.state = POLICY_HOST_OK;
+        break;
+    case POLICY_REGIME_NEEDS:
+    case POLICY_REGIME_FLOORS:
+        sum.state = POLICY_HOST_PRESSURE;
+        break;
+    default:
+        sum.state = POLICY_HOST_OVERCOMMITTED;
+        break;
+    }
+    sum.budget_kib = budget.budget_kib;
+    sum.reserve_kib = budget.reserve_kib;
+    sum.other_use_kib = budget.other_use_kib;
+    sum.unmanaged_kib = budget.unmanaged_kib;
+    sum.overhead_kib = budget.overhead_kib;
+    sum.psi_limited = budget.psi_limited;
+    sum.pool_limited = budget.pool_limited;
+    *ret_summary = sum;
+    return 0;
+}

@@ -16,10 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POLICY_MAX_VIRTIO_MEM 8
-#define POLICY_MAX_ACTIONS (POLICY_MAX_VIRTIO_MEM + 2)
-#define POLICY_ALIAS_MAX 64
-#define POLICY_REASON_MAX 96
+#define POLICY_MAX_VIRTIO_MEM         8
+#define POLICY_MAX_ACTIONS            (POLICY_MAX_VIRTIO_MEM + 2)
+#define POLICY_ALIAS_MAX              64
+#define POLICY_REASON_MAX             96
 #define POLICY_DIMM_BLOCK_KIB_DEFAULT (128 * POLICY_KIB_PER_MIB)
 
 /* ---- inputs ------------------------------------------------------------ */
@@ -70,7 +70,7 @@ typedef struct {
     uint64_t balloon_max_kib; /* boot memory + attached DIMMs: the balloon's ceiling */
     size_t n_virtio_mem;
     PolicyVirtioMem virtio_mem[POLICY_MAX_VIRTIO_MEM];
-    uint64_t max_memory_kib;  /* <maxMemory>, 0 when there is none */
+    uint64_t max_memory_kib;   /* <maxMemory>, 0 when there is none */
     uint64_t total_memory_kib; /* <memory>: boot + DIMMs + virtio-mem sizes */
     uint32_t free_dimm_slots;
     int dimm_node;           /* NUMA cell for DIMMs, -1: DIMMs impossible */
@@ -101,6 +101,10 @@ typedef struct {
     bool uncooperative;
     uint64_t uncooperative_since_us;
     uint64_t uncooperative_floor_kib;
+    /* added by the engine work: */
+    uint64_t first_assigned_kib; /* assigned at first sight: startup when unset */
+    bool prev_has_swap_in;       /* the previous sample had the counter */
+    bool prev_has_major_faults;
 } PolicyDomainState;
 
 /* Mark a domain as just booted at now_us (starts its grace period). Call
@@ -151,9 +155,9 @@ typedef struct {
 } PolicyAction;
 
 typedef enum {
-    POLICY_HOST_OK = 0,         /* every domain gets what it desires */
-    POLICY_HOST_PRESSURE,       /* buffers (or more) given up, floors met */
-    POLICY_HOST_OVERCOMMITTED,  /* even the floors do not fit */
+    POLICY_HOST_OK = 0,        /* every domain gets what it desires */
+    POLICY_HOST_PRESSURE,      /* buffers (or more) given up, floors met */
+    POLICY_HOST_OVERCOMMITTED, /* even the floors do not fit */
     POLICY_HOST_LAST,
 } PolicyHostState;
 
@@ -161,15 +165,15 @@ const char *policy_host_state_to_string(PolicyHostState state);
 
 typedef struct {
     PolicyStatus status;
-    bool managed;          /* takes part in the allocation */
-    bool coarse_demand;    /* estimated without MemAvailable */
+    bool managed;       /* takes part in the allocation */
+    bool coarse_demand; /* estimated without MemAvailable */
     uint64_t assigned_kib;
-    uint64_t demand_kib;   /* after pressure correction and decay */
+    uint64_t demand_kib; /* after pressure correction and decay */
     uint64_t floor_kib;
     uint64_t need_kib;
     uint64_t desired_kib;
     uint64_t ceiling_kib;
-    uint64_t minimum_kib;  /* resolved policy bounds */
+    uint64_t minimum_kib; /* resolved policy bounds */
     uint64_t startup_kib;
     uint64_t maximum_kib;
     uint64_t target_kib;   /* what the domain should have after this cycle */
@@ -191,6 +195,11 @@ typedef struct {
     uint64_t sum_floor_kib;
     uint64_t sum_target_kib;
     bool psi_limited;
+    /* added by the engine work: */
+    bool pool_limited;
+    uint64_t overhead_kib; /* n_managed × host overhead */
+    uint64_t free_kib;     /* B − Σ max(assigned, grow in flight): what growth may take */
+    size_t n_managed;
 } PolicyPlanSummary;
 
 /* ---- the cycle ---------------------------------------------------------- */
@@ -204,14 +213,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PolicyEngine, policy_engine_free)
 /* Run one cycle over n domains (every running domain, managed or not).
  * Fills entries[0..n) and *ret_summary; updates each domain's state.
  * Returns 0, or -EINVAL for inconsistent input (then nothing is changed). */
-int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg,
-                       const PolicyHostSample *host, uint64_t now_us,
-                       PolicyDomainInput *domains, size_t n, PolicyPlanEntry *entries,
-                       PolicyPlanSummary *ret_summary);
+int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const PolicyHostSample *host,
+                       uint64_t now_us, PolicyDomainInput *domains, size_t n,
+                       PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary);
 
-/* Tell the engine an action was issued (or failed): in-flight accounting. */
+/* Tell the engine an action was issued (or failed): in-flight accounting.
+ * Call after the entry's actions were sent: a shrink is then watched for
+ * the uncooperative timeout (a shrink already in flight keeps its start),
+ * a grow is counted as taken until the stats show it. */
 void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntry *entry,
                                      uint64_t now_us);
+
+/* The entry's actions failed (libvirt said no): forget what was in flight,
+ * so the memory is counted by what the stats say again. */
+void policy_domain_state_note_failed(PolicyDomainState *st);
+
+/* How often the engine's scratch memory grew since it was created: stays
+ * constant once the domain count stops rising (benchmarks, tests). */
+size_t policy_engine_scratch_reallocs(const PolicyEngine *engine);
 
 /* The plan as a table (--once, Dump). Newly allocated. */
 char *policy_plan_format_table(const PolicyDomainInput *domains, const PolicyPlanEntry *entries,

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define POLICY_KIB_PER_MIB UINT64_C(1024)
-#define POLICY_KIB_PER_GIB (UINT64_C(1024) * 1024)
+#define POLICY_KIB_PER_MIB  UINT64_C(1024)
+#define POLICY_KIB_PER_GIB  (UINT64_C(1024) * 1024)
 #define POLICY_USEC_PER_SEC UINT64_C(1000000)
 
 typedef enum {

@@ -1,16 +1,475 @@
-/* placeholder: replaced by the real tests */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The engine over many cycles, on simulated guests whose assigned memory
+ * follows the actions (or, for an uncooperative guest, does not).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void placeholder(void **state)
+
+#define M          UINT64_C(1024)
+#define G          (UINT64_C(1024) * 1024)
+#define SEC        UINT64_C(1000000)
+#define MAX_GUESTS 4
+
+typedef struct {
+    char name[16];
+    PolicyEffective policy;
+    PolicyDomainCaps caps;
+    PolicyDomainSample sample;
+    PolicyDomainState state;
+    uint64_t balloon;    /* the balloon figure the guest really has */
+    uint64_t used;       /* what the guest's workload really uses */
+    bool ignores_shrink; /* the balloon driver does not inflate */
+    uint64_t swap_in;    /* cumulative */
+} Guest;
+
+typedef struct {
+    PolicyConfig cfg;
+    PolicyEngine *engine;
+    uint64_t host_total, host_other;
+    uint64_t now;
+    size_t n;
+    Guest g[MAX_GUESTS];
+    PolicyDomainInput in[MAX_GUESTS];
+    PolicyPlanEntry out[MAX_GUESTS];
+    PolicyPlanSummary sum;
+} Sim;
+
+static void sim_init(Sim *s, uint64_t host_total)
+{
+    memset(s, 0, sizeof(*s));
+    s->engine = policy_engine_new();
+    s->host_total = host_total;
+    s->host_other = 1 * G;
+    s->now = 1000 * SEC;
+    s->cfg.interval_us = SEC;
+    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * G};
+    s->cfg.tuning = (PolicyTuning){
+        .grace_us = 30 * SEC,
+        .demand_half_life_us = 10 * SEC,
+        .min_step_kib = 32 * M,
+        .min_step_pct = 1,
+        .max_shrink_kib = 256 * M,
+        .uncooperative_timeout_us = 5 * SEC,
+        .uncooperative_retry_us = 60 * SEC,
+        .stale_periods = 3,
+        .pressure_swap_in_kib_s = 1024,
+        .pressure_major_faults_s = 100,
+        .pressure_boost_pct = 10,
+    };
+}
+
+static Guest *sim_add(Sim *s, const char *name, uint64_t balloon_max, uint64_t balloon,
+                      uint64_t used)
+{
+    Guest *g = &s->g[s->n++];
+
+    g_strlcpy(g->name, name, sizeof(g->name));
+    g->policy = (PolicyEffective){
+        .mode = POLICY_MODE_DYNAMIC,
+        .minimum = {POLICY_AMOUNT_KIB, 512 * M},
+        .maximum = {POLICY_AMOUNT_PERCENT, 100},
+        .buffer_pct = 20,
+        .weight = 5000,
+        .rule_index = -1,
+    };
+    g->caps = (PolicyDomainCaps){
+        .has_balloon = true,
+        .stats_period_s = 1,
+        .balloon_max_kib = balloon_max,
+        .total_memory_kib = balloon_max,
+        .dimm_node = -1,
+        .dimm_block_kib = 128 * M,
+    };
+    g->balloon = balloon;
+    g->used = used;
+    return g;
+}
+
+static uint64_t guest_assigned(const Guest *g)
+{
+    uint64_t a = g->balloon;
+
+    for (size_t k = 0; k < g->caps.n_virtio_mem; k++)
+        a += g->caps.virtio_mem[k].current_kib;
+    return a;
+}
+
+/* One cycle: sample every guest, plan, apply what each guest accepts. */
+static void sim_cycle(Sim *s)
+{
+    uint64_t sum_assigned = 0;
+    PolicyHostSample host;
+
+    for (size_t i = 0; i < s->n; i++) {
+        Guest *g = &s->g[i];
+        uint64_t a = guest_assigned(g);
+
+        if (g->used > a)
+            g->swap_in += g->used - a; /* a guest short of memory reads its deficit back */
+        g->sample = (PolicyDomainSample){
+            .timestamp_us = s->now,
+            .wallclock_s = (int64_t)(s->now / SEC),
+            .has_balloon_stats = true,
+            .assigned_kib = a,
+            .balloon_kib = g->balloon,
+            .has_usable = true,
+            .usable_kib = a > g->used ? a - g->used : 0,
+            .has_swap_in = true,
+            .swap_in_kib = g->swap_in,
+            .last_update_s = (int64_t)(s->now / SEC),
+        };
+        s->in[i] = (PolicyDomainInput){
+            .name = g->name,
+            .uuid = g->name,
+            .policy = &g->policy,
+            .caps = &g->caps,
+            .sample = &g->sample,
+            .state = &g->state,
+        };
+        sum_assigned += a;
+    }
+    host = (PolicyHostSample){
+        .mem_total_kib = s->host_total,
+        .mem_available_kib = s->host_total - s->host_other - sum_assigned,
+    };
+    assert_int_equal(
+        policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, s->n, s->out, &s->sum), 0);
+
+    for (size_t i = 0; i < s->n; i++) {
+        Guest *g = &s->g[i];
+        const PolicyPlanEntry *e = &s->out[i];
+
+        for (size_t k = 0; k < e->n_actions; k++) {
+            const PolicyAction *a = &e->actions[k];
+
+            switch (a->kind) {
+            case POLICY_ACTION_BALLOON:
+                if (a->to_kib > g->balloon || !g->ignores_shrink)
+                    g->balloon = a->to_kib;
+                break;
+            case POLICY_ACTION_VIRTIO_MEM:
+                for (size_t v = 0; v < g->caps.n_virtio_mem; v++) {
+                    if (strcmp(g->caps.virtio_mem[v].alias, a->alias) == 0) {
+                        g->caps.virtio_mem[v].requested_kib = a->to_kib;
+                        g->caps.virtio_mem[v].current_kib = a->to_kib;
+                    }
+                }
+                break;
+            default:
+                g->caps.balloon_max_kib += a->to_kib;
+                g->caps.total_memory_kib += a->to_kib;
+                g->caps.free_dimm_slots--;
+                g->balloon += a->to_kib;
+                break;
+            }
+        }
+        policy_domain_state_note_issued(&g->state, e, s->now);
+    }
+    if (getenv("SIM_TRACE")) {
+        g_autofree char *t = policy_plan_format_table(s->in, s->out, s->n, &s->sum);
+        fputs(t, stderr);
+    }
+    s->now += SEC;
+}
+
+static void sim_free(Sim *s)
+{
+    policy_engine_free(s->engine);
+}
+
+static void test_spike_met_next_cycle(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 16 * G);
+    g = sim_add(&s, "web", 4 * G, 1 * G, 700 * M);
+    for (int i = 0; i < 5; i++)
+        sim_cycle(&s);
+    /* 700 MiB used: trimmed to 700 × 1.2 = 840 MiB */
+    assert_int_equal(guest_assigned(g), 840 * M);
+
+    /* the workload jumps to 2 GiB: the guest swaps; one cycle later it has
+     * at least its demand plus buffer */
+    g->used = 2 * G;
+    sim_cycle(&s);
+    assert_int_equal(s.out[0].status, POLICY_STATUS_WARNING);
+    assert_true(s.out[0].target_kib > 1 * G);
+    assert_non_null(strstr(s.out[0].reason, "grow"));
+    sim_cycle(&s);
+    assert_true(guest_assigned(g) >= 2 * G);
+    for (int i = 0; i < 3; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(g) >= 2 * G * 12 / 10 - 32 * M);
+    assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
+    sim_free(&s);
+}
+
+static void test_idle_trimmed_gradually(void **state)
+{
+    Sim s;
+    Guest *idle, *tiny;
+    uint64_t prev_idle;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    idle = sim_add(&s, "idle", 4 * G, 4 * G, 600 * M);
+    tiny = sim_add(&s, "tiny", 2 * G, 2 * G, 100 * M);
+    prev_idle = guest_assigned(idle);
+    for (int i = 0; i < 40; i++) {
+        sim_cycle(&s);
+        uint64_t a = guest_assigned(idle);
+
+        /* never more than max_shrink per cycle, never below minimum */
+        assert_true(prev_idle - a <= 256 * M);
+        assert_true(a >= 512 * M);
+        assert_true(guest_assigned(tiny) >= 512 * M);
+        prev_idle = a;
+    }
+    /* settled at demand × 1.2 (within a step) and the tiny one at its minimum */
+    assert_true(guest_assigned(idle) >= 720 * M);
+    assert_true(guest_assigned(idle) <= 720 * M + 32 * M);
+    assert_int_equal(guest_assigned(tiny), 512 * M);
+    assert_int_equal(s.out[0].n_actions, 0);
+    assert_int_equal(s.out[1].status, POLICY_STATUS_OK);
+    assert_int_equal(s.sum.state, POLICY_HOST_OK);
+    sim_free(&s);
+}
+
+static void test_uncooperative(void **state)
+{
+    Sim s;
+    Guest *stuck, *busy;
+    bool marked = false, retried = false;
+
+    (void)state;
+    /* 10 GiB host: B = 10 − 1 reserve − 1 other = 8 GiB */
+    sim_init(&s, 10 * G);
+    stuck = sim_add(&s, "stuck", 6 * G, 6 * G, 500 * M);
+    stuck->ignores_shrink = true;
+    busy = sim_add(&s, "busy", 6 * G, 1 * G, 1 * G);
+    for (int i = 0; i < 20; i++) {
+        sim_cycle(&s);
+        if (s.out[0].status == POLICY_STATUS_UNCOOPERATIVE) {
+            marked = true;
+            /* its memory is not counted on: its floor is what it holds */
+            assert_int_equal(s.out[0].floor_kib, 6 * G);
+            assert_int_equal(s.out[0].target_kib, 6 * G);
+            assert_int_equal(s.out[0].n_actions, 0);
+            assert_non_null(strstr(s.out[0].reason, "did not move in 5s"));
+        }
+        /* busy never gets more than what is really free: 8 − 6 GiB */
+        assert_true(guest_assigned(busy) <= 2 * G);
+        assert_true(s.sum.sum_target_kib <= s.sum.budget_kib);
+    }
+    assert_true(marked);
+    assert_true(guest_assigned(busy) >= 1 * G);
+    /* after the retry time it is asked again */
+    s.now += 60 * SEC;
+    for (int i = 0; i < 3; i++) {
+        sim_cycle(&s);
+        if (s.out[0].n_actions > 0 && s.out[0].target_kib < 6 * G)
+            retried = true;
+    }
+    assert_true(retried);
+    /* the guest now cooperates: the shrink goes through, busy can grow */
+    stuck->ignores_shrink = false;
+    for (int i = 0; i < 90; i++)
+        sim_cycle(&s);
+    assert_int_not_equal(s.out[0].status, POLICY_STATUS_UNCOOPERATIVE);
+    assert_true(guest_assigned(stuck) < 1 * G);
+    assert_true(guest_assigned(busy) >= 1 * G * 12 / 10 - 32 * M);
+    sim_free(&s);
+}
+
+static void test_scarcity_weight_first(void **state)
+{
+    Sim s;
+    Guest *hi, *lo;
+
+    (void)state;
+    /* B = 8 − 1 − 1 = 6 GiB; both want 4 GiB × 1.2 */
+    sim_init(&s, 8 * G);
+    hi = sim_add(&s, "gold", 8 * G, 1 * G, 4 * G);
+    hi->policy.weight = 8000;
+    lo = sim_add(&s, "bronze", 8 * G, 1 * G, 4 * G);
+    lo->policy.weight = 2000;
+    for (int i = 0; i < 10; i++)
+        sim_cycle(&s);
+    /* floors 0.5 GiB each, rest 5 GiB toward needs 4 GiB: 8:2 gives gold
+     * its whole 3.5 GiB first; bronze gets the remaining 1.5 GiB */
+    assert_int_equal(s.sum.state, POLICY_HOST_PRESSURE);
+    assert_true(guest_assigned(hi) > guest_assigned(lo));
+    assert_true(guest_assigned(hi) >= 4 * G - 32 * M);
+    assert_true(guest_assigned(hi) + guest_assigned(lo) <= 6 * G);
+    assert_int_equal(s.out[1].status, POLICY_STATUS_WARNING);
+    sim_free(&s);
+}
+
+static void test_grace_and_startup(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "boot", 4 * G, 2 * G, 200 * M);
+    policy_domain_state_init_booted(&g->state, s.now);
+    for (int i = 0; i < 25; i++) {
+        sim_cycle(&s);
+        /* startup unset: the memory it booted with, held during the grace */
+        assert_int_equal(s.out[0].status, POLICY_STATUS_STARTING);
+        assert_int_equal(s.out[0].startup_kib, 2 * G);
+        assert_int_equal(guest_assigned(g), 2 * G);
+    }
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
+    assert_int_equal(guest_assigned(g), 512 * M);
+    sim_free(&s);
+}
+
+static void test_virtio_mem_and_dimm_growth(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "vm", 1 * G, 1 * G, 900 * M);
+    g->caps.n_virtio_mem = 1;
+    g->caps.virtio_mem[0] =
+        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * M, .size_kib = 1 * G};
+    g->caps.total_memory_kib = 2 * G;
+    g->caps.max_memory_kib = 8 * G;
+    g->caps.free_dimm_slots = 4;
+    g->caps.dimm_node = 0;
+    g->used = 3 * G;
+    for (int i = 0; i < 6; i++)
+        sim_cycle(&s);
+    /* balloon full, virtio-mem full, the rest by DIMMs */
+    assert_int_equal(g->caps.virtio_mem[0].current_kib, 1 * G);
+    assert_true(g->caps.free_dimm_slots < 4);
+    assert_true(guest_assigned(g) >= 3 * G * 12 / 10 - 32 * M);
+    /* demand falls: virtio-mem is unplugged before the balloon moves */
+    g->used = 1 * G;
+    s.cfg.tuning.demand_half_life_us = 0;
+    sim_cycle(&s);
+    assert_true(s.out[0].n_actions >= 1);
+    sim_free(&s);
+}
+
+static void test_classification(void **state)
+{
+    Sim s;
+    Guest *st, *nb, *stale, *nostats;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    st = sim_add(&s, "static", 4 * G, 4 * G, 100 * M);
+    st->policy.mode = POLICY_MODE_STATIC;
+    nb = sim_add(&s, "noballoon", 4 * G, 4 * G, 100 * M);
+    nb->caps.has_balloon = false;
+    stale = sim_add(&s, "stale", 4 * G, 4 * G, 100 * M);
+    nostats = sim_add(&s, "nostats", 4 * G, 4 * G, 100 * M);
+    sim_cycle(&s);
+    /* make "stale" stale and "nostats" answer nothing, then plan again */
+    for (int i = 0; i < 5; i++) {
+        sim_cycle(&s);
+        stale->state.prev_timestamp_us = 0;
+    }
+    {
+        PolicyHostSample host = {.mem_total_kib = 32 * G, .mem_available_kib = 10 * G};
+
+        s.g[2].sample.last_update_s -= 10;
+        s.g[3].sample.has_balloon_stats = false;
+        s.in[3].sample = NULL;
+        assert_int_equal(
+            policy_engine_plan(s.engine, &s.cfg, &host, s.now, s.in, s.n, s.out, &s.sum), 0);
+    }
+    assert_int_equal(s.out[0].status, POLICY_STATUS_STATIC);
+    assert_false(s.out[0].managed);
+    assert_int_equal(s.out[0].n_actions, 0);
+    assert_int_equal(guest_assigned(st), 4 * G);
+    assert_int_equal(s.out[1].status, POLICY_STATUS_UNMANAGED);
+    assert_int_equal(guest_assigned(nb), 4 * G);
+    assert_int_equal(s.out[2].status, POLICY_STATUS_STALE);
+    assert_true(s.out[2].target_kib >= s.out[2].assigned_kib);
+    assert_int_equal(s.out[3].status, POLICY_STATUS_UNMANAGED);
+    /* static and unmanaged memory counts against the budget */
+    assert_true(s.sum.unmanaged_kib >= 8 * G);
+    (void)nostats;
+
+    g_autofree char *table = policy_plan_format_table(s.in, s.out, s.n, &s.sum);
+    assert_non_null(strstr(table, "NAME"));
+    assert_non_null(strstr(table, "noballoon"));
+    assert_non_null(strstr(table, "static: never touched"));
+    assert_non_null(strstr(table, "host: "));
+    sim_free(&s);
+}
+
+static void test_invalid_input(void **state)
+{
+    Sim s;
+    Guest *g;
+    PolicyDomainState before;
+    PolicyPlanSummary sum = {.budget_kib = 42};
+    PolicyHostSample bad = {.mem_total_kib = 1 * G, .mem_available_kib = 2 * G};
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "x", 4 * G, 4 * G, 100 * M);
+    sim_cycle(&s);
+    before = g->state;
+    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+                     -EINVAL);
+    g->caps.n_virtio_mem = POLICY_MAX_VIRTIO_MEM + 1;
+    bad.mem_available_kib = 0;
+    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+                     -EINVAL);
+    assert_int_equal(sum.budget_kib, 42);
+    assert_memory_equal(&before, &g->state, sizeof(before));
+    assert_int_equal(policy_engine_plan(NULL, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+                     -EINVAL);
+    sim_free(&s);
+}
+
+static void test_strings(void **state)
 {
     (void)state;
-    fail_msg("not written yet");
+    assert_string_equal(policy_status_to_string(POLICY_STATUS_UNCOOPERATIVE), "uncooperative");
+    assert_string_equal(policy_status_to_string(POLICY_STATUS_LOW), "low");
+    assert_string_equal(policy_status_to_string(POLICY_STATUS_LAST), "invalid");
+    assert_string_equal(policy_action_kind_to_string(POLICY_ACTION_VIRTIO_MEM), "virtio-mem");
+    assert_string_equal(policy_host_state_to_string(POLICY_HOST_OVERCOMMITTED), "overcommitted");
+    policy_engine_free(NULL);
 }
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spike_met_next_cycle),
+        cmocka_unit_test(test_idle_trimmed_gradually),
+        cmocka_unit_test(test_uncooperative),
+        cmocka_unit_test(test_scarcity_weight_first),
+        cmocka_unit_test(test_grace_and_startup),
+        cmocka_unit_test(test_virtio_mem_and_dimm_growth),
+        cmocka_unit_test(test_classification),
+        cmocka_unit_test(test_invalid_input),
+        cmocka_unit_test(test_strings),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

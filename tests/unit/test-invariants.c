@@ -1,16 +1,456 @@
-/* placeholder: replaced by the real tests */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Randomized invariants with fixed seeds: the allocator and the engine over
+ * well over 100,000 random hosts. A failure prints its seed and host index.
+ */
+#include "allocate.h"
+#include "engine.h"
+#include "planner.h"
+
+#include <glib.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void placeholder(void **state)
+
+#define M           UINT64_C(1024)
+#define G           (UINT64_C(1024) * 1024)
+#define SEC         UINT64_C(1000000)
+#define MAX_DOMAINS 8
+
+static uint64_t rng_state;
+
+static uint64_t u64_max(uint64_t a, uint64_t b)
 {
-    (void)state;
-    fail_msg("not written yet");
+    return a > b ? a : b;
 }
+
+static uint64_t u64_min(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t rnd(void)
+{
+    /* xorshift64*: small, fast and the same everywhere */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * UINT64_C(2685821657736338717);
+}
+
+static uint64_t rnd_range(uint64_t lo, uint64_t hi) /* inclusive */
+{
+    return lo + rnd() % (hi - lo + 1);
+}
+
+static bool rnd_pct(unsigned pct)
+{
+    return rnd() % 100 < pct;
+}
+
+/* ---- allocator ----------------------------------------------------------- */
+
+static void random_items(PolicyAllocItem *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t f = rnd_range(0, 4 * G), nd = rnd_range(0, 8 * G), c = rnd_range(0, 16 * G);
+
+        items[i] = (PolicyAllocItem){
+            .floor_kib = f,
+            .need_kib = nd,
+            .cap_kib = c,
+            .weight = rnd_pct(10) ? 0 : (uint32_t)rnd_range(1, 10000),
+        };
+    }
+}
+
+static void test_allocator_invariants(void **state)
+{
+    static const uint64_t seeds[] = {1, 42, 0xdecafbad};
+    PolicyAllocScratch scratch = {0};
+
+    (void)state;
+    for (size_t si = 0; si < G_N_ELEMENTS(seeds); si++) {
+        rng_state = seeds[si];
+        for (int trial = 0; trial < 40000; trial++) {
+            PolicyAllocItem items[MAX_DOMAINS], again[MAX_DOMAINS];
+            size_t n = rnd_range(1, MAX_DOMAINS), pick;
+            uint64_t sum_floor = 0, sum_cap = 0, sum = 0, budget;
+            PolicyRegime regime;
+
+            random_items(items, n);
+            for (size_t i = 0; i < n; i++) {
+                sum_floor += items[i].floor_kib;
+                sum_cap += u64_max(items[i].cap_kib, items[i].floor_kib);
+            }
+            /* budgets around every regime boundary */
+            budget = rnd_range(sum_floor / 2, sum_cap + sum_cap / 4);
+            regime = policy_allocate(items, n, budget, &scratch);
+            for (size_t i = 0; i < n; i++) {
+                const PolicyAllocItem *it = &items[i];
+
+                if (it->result_kib < it->floor_kib || it->result_kib > it->cap_kib)
+                    fail_msg("seed %" PRIu64 " trial %d: item %zu outside [floor, cap]", seeds[si],
+                             trial, i);
+                assert_true(it->need_kib >= it->floor_kib && it->need_kib <= it->cap_kib);
+                sum += it->result_kib;
+            }
+            if (sum_floor <= budget && sum > budget)
+                fail_msg("seed %" PRIu64 " trial %d: Σ %" PRIu64 " > budget %" PRIu64, seeds[si],
+                         trial, sum, budget);
+            assert_int_equal(regime == POLICY_REGIME_OVERCOMMITTED, sum_floor > budget);
+
+            /* more weight never means less memory */
+            memcpy(again, items, sizeof(again));
+            pick = rnd_range(0, n - 1);
+            again[pick].weight = (uint32_t)rnd_range(again[pick].weight, 10000);
+            policy_allocate(again, n, budget, &scratch);
+            if (again[pick].result_kib < items[pick].result_kib)
+                fail_msg("seed %" PRIu64 " trial %d: weight %u -> %u lowered %" PRIu64
+                         " -> %" PRIu64,
+                         seeds[si], trial, items[pick].weight, again[pick].weight,
+                         items[pick].result_kib, again[pick].result_kib);
+        }
+    }
+    policy_alloc_scratch_clear(&scratch);
+}
+
+/* ---- engine -------------------------------------------------------------- */
+
+typedef struct {
+    PolicyConfig cfg;
+    PolicyHostSample host;
+    size_t n;
+    PolicyEffective policy[MAX_DOMAINS];
+    PolicyDomainCaps caps[MAX_DOMAINS];
+    PolicyDomainSample sample[MAX_DOMAINS];
+    PolicyDomainState st[MAX_DOMAINS];
+    PolicyDomainInput in[MAX_DOMAINS];
+    bool damping_off;
+} Host;
+
+static PolicyAmount random_amount(uint64_t max_kib, bool allow_unset)
+{
+    switch (rnd() % (allow_unset ? 3 : 2)) {
+    case 0:
+        return (PolicyAmount){POLICY_AMOUNT_KIB, rnd_range(0, max_kib)};
+    case 1:
+        return (PolicyAmount){POLICY_AMOUNT_PERCENT, rnd_range(0, 100)};
+    default:
+        return (PolicyAmount){POLICY_AMOUNT_UNSET, 0};
+    }
+}
+
+static void random_host(Host *h, uint64_t now)
+{
+    uint64_t sum_assigned = 0;
+
+    memset(h, 0, sizeof(*h));
+    h->damping_off = rnd_pct(30);
+    h->cfg.reserve = random_amount(4 * G, true);
+    h->cfg.pool_kib = rnd_pct(20) ? rnd_range(1 * G, 64 * G) : 0;
+    h->cfg.overhead_kib = rnd_range(0, 200 * M);
+    h->cfg.psi_threshold_pct = rnd_pct(50) ? (uint32_t)rnd_range(1, 50) : 0;
+    h->cfg.tuning = (PolicyTuning){
+        .grace_us = rnd_range(0, 60 * SEC),
+        .demand_half_life_us = rnd_range(0, 60 * SEC),
+        .min_step_kib = h->damping_off ? 0 : rnd_range(0, 64 * M),
+        .min_step_pct = h->damping_off ? 0 : (uint32_t)rnd_range(0, 5),
+        .max_shrink_kib = h->damping_off ? 0 : rnd_range(0, 1 * G),
+        .uncooperative_timeout_us = rnd_range(1, 30) * SEC,
+        .uncooperative_retry_us = rnd_range(1, 300) * SEC,
+        .stale_periods = (uint32_t)rnd_range(0, 5),
+        .pressure_swap_in_kib_s = rnd_range(0, 4096),
+        .pressure_major_faults_s = rnd_range(0, 1000),
+        .pressure_boost_pct = (uint32_t)rnd_range(0, 50),
+    };
+    h->n = rnd_range(1, MAX_DOMAINS);
+    for (size_t i = 0; i < h->n; i++) {
+        PolicyDomainCaps *c = &h->caps[i];
+        PolicyDomainSample *s = &h->sample[i];
+        uint64_t balloon, assigned;
+
+        h->policy[i] = (PolicyEffective){
+            .mode = rnd_pct(10) ? POLICY_MODE_STATIC : POLICY_MODE_DYNAMIC,
+            .minimum = random_amount(4 * G, true),
+            .startup = random_amount(8 * G, true),
+            .maximum = random_amount(32 * G, true),
+            .buffer_pct = (uint32_t)rnd_range(0, 100),
+            .weight = rnd_pct(10) ? 0 : (uint32_t)rnd_range(1, 10000),
+            .rule_index = -1,
+        };
+        c->has_balloon = !rnd_pct(5);
+        c->stats_period_s = (uint32_t)rnd_range(0, 5);
+        c->balloon_max_kib = rnd_range(256, 16 * 1024) * M;
+        c->n_virtio_mem = rnd_pct(40) ? rnd_range(1, 2) : 0;
+        for (size_t k = 0; k < c->n_virtio_mem; k++) {
+            PolicyVirtioMem *vm = &c->virtio_mem[k];
+            uint64_t block = (uint64_t)2 << rnd_range(0, 6); /* 2..128 MiB */
+
+            g_snprintf(vm->alias, sizeof(vm->alias), "vmem%zu", k);
+            vm->block_kib = block * M;
+            vm->size_kib = rnd_range(1, 64) * vm->block_kib;
+            vm->current_kib = rnd_range(0, vm->size_kib / vm->block_kib) * vm->block_kib;
+            vm->requested_kib = rnd_pct(80)
+                                    ? vm->current_kib
+                                    : rnd_range(0, vm->size_kib / vm->block_kib) * vm->block_kib;
+        }
+        c->total_memory_kib = policy_caps_reach_kib(c); /* no DIMM room yet */
+        if (rnd_pct(40)) {
+            c->max_memory_kib = c->total_memory_kib + rnd_range(0, 32 * G);
+            c->free_dimm_slots = (uint32_t)rnd_range(0, 4);
+            c->dimm_node = rnd_pct(80) ? 0 : -1;
+        } else {
+            c->dimm_node = -1;
+        }
+        c->dimm_block_kib = 128 * M;
+
+        balloon = rnd_range(c->balloon_max_kib / 8, c->balloon_max_kib);
+        assigned = policy_caps_assigned_kib(c, balloon);
+        *s = (PolicyDomainSample){
+            .timestamp_us = now,
+            .wallclock_s = (int64_t)(now / SEC),
+            .has_balloon_stats = !rnd_pct(5),
+            .assigned_kib = assigned,
+            .balloon_kib = balloon,
+            .has_usable = rnd_pct(85),
+            .usable_kib = rnd_range(0, assigned),
+            .has_unused = rnd_pct(90),
+            .unused_kib = rnd_range(0, assigned / 2),
+            .disk_caches_kib = rnd_range(0, assigned / 2),
+            .has_swap_in = rnd_pct(70),
+            .swap_in_kib = rnd_range(0, 1 * G),
+            .has_major_faults = rnd_pct(70),
+            .major_faults = rnd_range(0, 100000),
+            .last_update_s = rnd_pct(10) ? (int64_t)(now / SEC) - (int64_t)rnd_range(0, 30)
+                                         : (int64_t)(now / SEC),
+            .has_rss = rnd_pct(60),
+            .rss_kib = rnd_range(assigned / 2, assigned + 300 * M),
+        };
+        if (rnd_pct(20))
+            policy_domain_state_init_booted(&h->st[i], now - rnd_range(0, 120 * SEC));
+        h->in[i] = (PolicyDomainInput){
+            .name = "d",
+            .uuid = "u",
+            .policy = &h->policy[i],
+            .caps = c,
+            .sample = rnd_pct(3) ? NULL : s,
+            .state = &h->st[i],
+        };
+        sum_assigned += assigned;
+    }
+    h->host.mem_total_kib = rnd_range(sum_assigned / 2 + 1, sum_assigned * 2 + 64 * G);
+    h->host.mem_available_kib = rnd_range(0, h->host.mem_total_kib);
+    h->host.has_psi = rnd_pct(50);
+    h->host.psi_some_avg10 = (double)rnd_range(0, 10000) / 100.0;
+}
+
+/* What the random hosts exercised, printed so a reader can see coverage. */
+static size_t seen_status[POLICY_STATUS_LAST], seen_state[POLICY_HOST_LAST],
+    seen_action[POLICY_ACTION_LAST];
+
+static uint64_t step_of(const PolicyTuning *t, uint64_t a)
+{
+    return u64_max(t->min_step_kib, (uint64_t)((unsigned __int128)a * t->min_step_pct / 100));
+}
+
+static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyPlanSummary *sum,
+                        bool fresh, uint64_t seed, int idx)
+{
+    uint64_t sum_a = 0, sum_t = 0, sum_floor = 0;
+
+    for (size_t i = 0; i < h->n; i++) {
+        const PolicyPlanEntry *e = &out[i];
+        uint64_t a = e->assigned_kib, t = e->target_kib;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg("seed %" PRIu64 " host %d domain %zu: %s (A %" PRIu64 " T %" PRIu64           \
+                     " min %" PRIu64 " max %" PRIu64 " status %s)",                                \
+                     seed, idx, i, #cond, a, t, e->minimum_kib, e->maximum_kib,                    \
+                     policy_status_to_string(e->status));                                          \
+    } while (0)
+
+        seen_status[e->status]++;
+        for (size_t k = 0; k < e->n_actions; k++)
+            seen_action[e->actions[k].kind]++;
+        if (!e->managed) {
+            CHECK(t == a);
+            CHECK(e->n_actions == 0);
+            continue;
+        }
+        CHECK(e->minimum_kib <= e->maximum_kib);
+        /* never out of bounds, never further out */
+        CHECK(t <= u64_max(e->maximum_kib, a));
+        CHECK(t >= u64_min(e->minimum_kib, a));
+        if (a >= e->minimum_kib && a <= e->maximum_kib)
+            CHECK(t >= e->minimum_kib && t <= e->maximum_kib);
+        /* no change below the step unless it restores a bound */
+        if (t != a) {
+            bool restores = (a < e->minimum_kib && t > a) || (a > e->maximum_kib && t < a);
+            uint64_t d = t > a ? t - a : a - t;
+
+            CHECK(d >= step_of(&h->cfg.tuning, a) || restores);
+        }
+        /* stale and uncooperative guests are never shrunk */
+        if (e->status == POLICY_STATUS_STALE || e->status == POLICY_STATUS_UNCOOPERATIVE)
+            CHECK(t >= a);
+        if (fresh)
+            CHECK((t != a) == (e->n_actions > 0));
+        for (size_t k = 0; k < e->n_actions; k++) {
+            const PolicyAction *act = &e->actions[k];
+            const PolicyDomainCaps *c = h->in[i].caps;
+
+            if (act->kind == POLICY_ACTION_BALLOON) {
+                CHECK(act->to_kib <= c->balloon_max_kib);
+            } else if (act->kind == POLICY_ACTION_VIRTIO_MEM) {
+                bool found = false;
+
+                for (size_t v = 0; v < c->n_virtio_mem; v++) {
+                    if (strcmp(c->virtio_mem[v].alias, act->alias) == 0) {
+                        found = true;
+                        CHECK(act->to_kib % c->virtio_mem[v].block_kib == 0);
+                        CHECK(act->to_kib <= c->virtio_mem[v].size_kib);
+                    }
+                }
+                CHECK(found);
+            } else {
+                CHECK(act->to_kib % c->dimm_block_kib == 0 && act->to_kib > 0);
+                CHECK(c->free_dimm_slots > 0 && c->dimm_node >= 0);
+                CHECK(act->node == c->dimm_node);
+            }
+        }
+        sum_a += a;
+        sum_t += t;
+        sum_floor += e->floor_kib;
+#undef CHECK
+    }
+    seen_state[sum->state]++;
+    if (!fresh)
+        return;
+    /* growth only from what is free: Σ T <= max(B, Σ A) */
+    if (sum_t > u64_max(sum->budget_kib, sum_a))
+        fail_msg("seed %" PRIu64 " host %d: Σ T %" PRIu64 " > max(B %" PRIu64 ", Σ A %" PRIu64 ")",
+                 seed, idx, sum_t, sum->budget_kib, sum_a);
+    /* Σ T <= B whenever the floors fit, if damping cannot hold a shrink back
+     * or the managed guests fit already */
+    if (sum_floor <= sum->budget_kib && (h->damping_off || sum_a <= sum->budget_kib) &&
+        sum_t > sum->budget_kib)
+        fail_msg("seed %" PRIu64 " host %d: floors fit but Σ T %" PRIu64 " > B %" PRIu64, seed, idx,
+                 sum_t, sum->budget_kib);
+}
+
+/* Let the guests follow the plan (or not), as the daemon would see it. */
+static void apply(Host *h, const PolicyPlanEntry *out, uint64_t now)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        PolicyDomainCaps *c = &h->caps[i];
+        PolicyDomainSample *s = &h->sample[i];
+        bool cooperates = rnd_pct(80);
+
+        for (size_t k = 0; k < out[i].n_actions; k++) {
+            const PolicyAction *a = &out[i].actions[k];
+
+            if (a->kind == POLICY_ACTION_BALLOON) {
+                if (cooperates || a->to_kib > s->balloon_kib)
+                    s->balloon_kib = a->to_kib;
+            } else if (a->kind == POLICY_ACTION_VIRTIO_MEM) {
+                for (size_t v = 0; v < c->n_virtio_mem; v++)
+                    if (strcmp(c->virtio_mem[v].alias, a->alias) == 0)
+                        c->virtio_mem[v].requested_kib = c->virtio_mem[v].current_kib = a->to_kib;
+            } else {
+                c->balloon_max_kib += a->to_kib;
+                c->total_memory_kib += a->to_kib;
+                c->free_dimm_slots--;
+                s->balloon_kib += a->to_kib;
+            }
+        }
+        policy_domain_state_note_issued(&h->st[i], &out[i], now);
+        s->assigned_kib = policy_caps_assigned_kib(c, s->balloon_kib);
+        s->usable_kib = rnd_range(0, s->assigned_kib);
+        s->swap_in_kib += rnd_pct(20) ? rnd_range(0, 256 * M) : 0;
+    }
+}
+
+static void test_engine_invariants(void **state)
+{
+    static const uint64_t seeds[] = {7, 1234567, 0x5eed};
+    enum { HOSTS_PER_SEED = 35000, CYCLES = 3 };
+    g_autoptr(PolicyEngine) engine = policy_engine_new();
+    g_autoptr(PolicyEngine) other = policy_engine_new();
+    size_t hosts = 0;
+
+    (void)state;
+    for (size_t si = 0; si < G_N_ELEMENTS(seeds); si++) {
+        rng_state = seeds[si];
+        for (int idx = 0; idx < HOSTS_PER_SEED; idx++) {
+            uint64_t now = 1000 * SEC + rnd_range(0, 1000) * SEC;
+            Host h;
+
+            random_host(&h, now);
+            hosts++;
+            for (int cycle = 0; cycle < CYCLES; cycle++) {
+                PolicyPlanEntry out[MAX_DOMAINS], out2[MAX_DOMAINS];
+                PolicyPlanSummary sum, sum2;
+                PolicyDomainState saved[MAX_DOMAINS], after[MAX_DOMAINS];
+                PolicyDomainInput in2[MAX_DOMAINS];
+
+                memcpy(saved, h.st, sizeof(saved));
+                memset(out, 0, sizeof(out));
+                assert_int_equal(
+                    policy_engine_plan(engine, &h.cfg, &h.host, now, h.in, h.n, out, &sum), 0);
+                check_cycle(&h, out, &sum, cycle == 0, seeds[si], idx);
+
+                /* same input, same plan: again from the saved state, on
+                 * another engine */
+                memcpy(after, h.st, sizeof(after));
+                memcpy(h.st, saved, sizeof(saved));
+                memcpy(in2, h.in, sizeof(in2));
+                memset(out2, 0xa5, sizeof(out2));
+                assert_int_equal(
+                    policy_engine_plan(other, &h.cfg, &h.host, now, in2, h.n, out2, &sum2), 0);
+                if (memcmp(out, out2, sizeof(out[0]) * h.n) != 0 ||
+                    memcmp(&sum, &sum2, sizeof(sum)) != 0 ||
+                    memcmp(after, h.st, sizeof(after[0]) * h.n) != 0)
+                    fail_msg("seed %" PRIu64 " host %d cycle %d: not deterministic", seeds[si], idx,
+                             cycle);
+
+                now += rnd_range(1, 10) * SEC;
+                apply(&h, out, now);
+                for (size_t i = 0; i < h.n; i++) {
+                    h.sample[i].timestamp_us = now;
+                    h.sample[i].wallclock_s = (int64_t)(now / SEC);
+                    h.sample[i].last_update_s = (int64_t)(now / SEC);
+                }
+            }
+        }
+    }
+    assert_true(hosts >= 100000);
+    print_message("%zu hosts, %d cycles each\n", hosts, CYCLES);
+    for (int k = 0; k < POLICY_STATUS_LAST; k++)
+        print_message("  status %-13s %zu\n", policy_status_to_string(k), seen_status[k]);
+    for (int k = 0; k < POLICY_HOST_LAST; k++)
+        print_message("  host %-13s %zu\n", policy_host_state_to_string(k), seen_state[k]);
+    for (int k = 0; k < POLICY_ACTION_LAST; k++)
+        print_message("  action %-11s %zu\n", policy_action_kind_to_string(k), seen_action[k]);
+    for (int k = 0; k < POLICY_STATUS_LAST; k++)
+        assert_true(seen_status[k] > 0);
+    for (int k = 0; k < POLICY_HOST_LAST; k++)
+        assert_true(seen_state[k] > 0);
+    for (int k = 0; k < POLICY_ACTION_LAST; k++)
+        assert_true(seen_action[k] > 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allocator_invariants),
+        cmocka_unit_test(test_engine_invariants),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,16 +1,466 @@
-/* placeholder: replaced by the real tests */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The mechanism planner: balloon, virtio-mem with block alignment, DIMM
+ * attach, bounds after alignment. */
+#include "planner.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void placeholder(void **state)
+
+#define M UINT64_C(1024)
+#define G (UINT64_C(1024) * 1024)
+
+typedef struct {
+    PolicyActionKind kind;
+    uint64_t from, to;
+    int node;
+} WantAction;
+
+typedef struct {
+    const char *what;
+    /* caps */
+    uint64_t balloon_max;
+    uint64_t vm_size, vm_block, vm_current, vm_requested; /* one device when vm_size > 0 */
+    uint64_t max_memory, total_memory;
+    uint32_t slots;
+    int node;
+    /* call */
+    uint64_t balloon, target, lo, hi;
+    /* expect */
+    int ret;
+    uint64_t result;
+    size_t n;
+    WantAction actions[4];
+} PlanCase;
+
+static const PlanCase cases[] = {
+    {"balloon grow",
+     2 * G,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     1 * G,
+     1536 * M,
+     0,
+     4 * G,
+     0,
+     1536 * M,
+     1,
+     {{POLICY_ACTION_BALLOON, 1 * G, 1536 * M, -1}}},
+    {"balloon shrink",
+     2 * G,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     1 * G,
+     768 * M,
+     0,
+     4 * G,
+     0,
+     768 * M,
+     1,
+     {{POLICY_ACTION_BALLOON, 1 * G, 768 * M, -1}}},
+    {"balloon stops at its ceiling",
+     2 * G,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     1 * G,
+     3 * G,
+     0,
+     4 * G,
+     0,
+     2 * G,
+     1,
+     {{POLICY_ACTION_BALLOON, 1 * G, 2 * G, -1}}},
+    {"no change", 2 * G, 0, 0, 0, 0, 0, 0, 0, -1, 1 * G, 1 * G, 0, 4 * G, 0, 1 * G, 0, {{0}}},
+    /* 101 MiB more, block 2 MiB: requested rounds up to 102 MiB */
+    {"virtio-mem grow rounds up",
+     512 * M,
+     1 * G,
+     2 * M,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     512 * M,
+     613 * M,
+     0,
+     4 * G,
+     0,
+     614 * M,
+     1,
+     {{POLICY_ACTION_VIRTIO_MEM, 0, 102 * M, 0}}},
+    /* ... unless that passes the maximum: then down */
+    {"virtio-mem grow rounds down at max",
+     512 * M,
+     1 * G,
+     2 * M,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     512 * M,
+     613 * M,
+     0,
+     613 * M,
+     0,
+     612 * M,
+     1,
+     {{POLICY_ACTION_VIRTIO_MEM, 0, 100 * M, 0}}},
+    /* balloon first, then virtio-mem up to its size */
+    {"balloon then virtio-mem",
+     1 * G,
+     256 * M,
+     2 * M,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     900 * M,
+     2 * G,
+     0,
+     4 * G,
+     0,
+     1280 * M,
+     2,
+     {{POLICY_ACTION_BALLOON, 900 * M, 1 * G, -1}, {POLICY_ACTION_VIRTIO_MEM, 0, 256 * M, 0}}},
+    /* shrink 301 MiB: virtio-mem to ⌈99⌉ = 100 MiB, the balloon takes 1 MiB */
+    {"virtio-mem shrink first",
+     512 * M,
+     1 * G,
+     2 * M,
+     400 * M,
+     400 * M,
+     0,
+     0,
+     0,
+     -1,
+     512 * M,
+     611 * M,
+     0,
+     4 * G,
+     0,
+     611 * M,
+     2,
+     {{POLICY_ACTION_VIRTIO_MEM, 400 * M, 100 * M, 0},
+      {POLICY_ACTION_BALLOON, 512 * M, 511 * M, -1}}},
+    /* a whole-block shrink leaves the balloon alone */
+    {"virtio-mem shrink aligned",
+     512 * M,
+     1 * G,
+     2 * M,
+     400 * M,
+     400 * M,
+     0,
+     0,
+     0,
+     -1,
+     512 * M,
+     812 * M,
+     0,
+     4 * G,
+     0,
+     812 * M,
+     1,
+     {{POLICY_ACTION_VIRTIO_MEM, 400 * M, 300 * M, 0}}},
+    /* never below lo, even when asked */
+    {"shrink stops at minimum",
+     2 * G,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     1 * G,
+     100 * M,
+     600 * M,
+     4 * G,
+     0,
+     600 * M,
+     1,
+     {{POLICY_ACTION_BALLOON, 1 * G, 600 * M, -1}}},
+    /* 200 MiB more with the balloon full: one DIMM of 256 MiB on node 0 */
+    {"dimm attach",
+     1 * G,
+     0,
+     0,
+     0,
+     0,
+     4 * G,
+     1 * G,
+     2,
+     0,
+     1 * G,
+     1224 * M,
+     0,
+     4 * G,
+     0,
+     1280 * M,
+     1,
+     {{POLICY_ACTION_DIMM, 0, 256 * M, 0}}},
+    /* rounding up would pass the maximum: 128 MiB */
+    {"dimm rounds down at max",
+     1 * G,
+     0,
+     0,
+     0,
+     0,
+     4 * G,
+     1 * G,
+     2,
+     0,
+     1 * G,
+     1224 * M,
+     0,
+     1224 * M,
+     0,
+     1152 * M,
+     1,
+     {{POLICY_ACTION_DIMM, 0, 128 * M, 0}}},
+    /* less than a block of room under the maximum: no DIMM */
+    {"dimm skipped below a block",
+     1 * G,
+     0,
+     0,
+     0,
+     0,
+     4 * G,
+     1 * G,
+     2,
+     0,
+     1 * G,
+     1100 * M,
+     0,
+     1100 * M,
+     0,
+     1 * G,
+     0,
+     {{0}}},
+    {"dimm impossible: no node",
+     1 * G,
+     0,
+     0,
+     0,
+     0,
+     4 * G,
+     1 * G,
+     2,
+     -1,
+     1 * G,
+     2 * G,
+     0,
+     4 * G,
+     0,
+     1 * G,
+     0,
+     {{0}}},
+    {"dimm impossible: no slot",
+     1 * G,
+     0,
+     0,
+     0,
+     0,
+     4 * G,
+     1 * G,
+     0,
+     0,
+     1 * G,
+     2 * G,
+     0,
+     4 * G,
+     0,
+     1 * G,
+     0,
+     {{0}}},
+    /* the DIMM is limited by the room under maxMemory (1.5 GiB + 256 MiB
+     * virtio-mem in <memory>: 2 GiB − 1.75 GiB = 256 MiB) */
+    {"dimm limited by maxMemory",
+     1536 * M,
+     256 * M,
+     2 * M,
+     256 * M,
+     256 * M,
+     2 * G,
+     1792 * M,
+     4,
+     0,
+     1536 * M,
+     3 * G,
+     0,
+     4 * G,
+     0,
+     2 * G,
+     1,
+     {{POLICY_ACTION_DIMM, 0, 256 * M, 0}}},
+    /* all three in order */
+    {"balloon, virtio-mem, dimm",
+     1 * G,
+     512 * M,
+     2 * M,
+     0,
+     0,
+     8 * G,
+     1536 * M,
+     1,
+     0,
+     900 * M,
+     1836 * M,
+     0,
+     8 * G,
+     0,
+     1920 * M,
+     3,
+     {{POLICY_ACTION_BALLOON, 900 * M, 1 * G, -1},
+      {POLICY_ACTION_VIRTIO_MEM, 0, 512 * M, 0},
+      {POLICY_ACTION_DIMM, 0, 384 * M, 0}}},
+    {"lo above hi",
+     1 * G,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     1 * G,
+     1 * G,
+     2 * G,
+     1 * G,
+     -EINVAL,
+     0,
+     0,
+     {{0}}},
+};
+
+static void fill_caps(const PlanCase *c, PolicyDomainCaps *caps)
+{
+    memset(caps, 0, sizeof(*caps));
+    caps->has_balloon = true;
+    caps->stats_period_s = 1;
+    caps->balloon_max_kib = c->balloon_max;
+    if (c->vm_size) {
+        caps->n_virtio_mem = 1;
+        g_strlcpy(caps->virtio_mem[0].alias, "vmem0", POLICY_ALIAS_MAX);
+        caps->virtio_mem[0].node = 0;
+        caps->virtio_mem[0].block_kib = c->vm_block;
+        caps->virtio_mem[0].size_kib = c->vm_size;
+        caps->virtio_mem[0].current_kib = c->vm_current;
+        caps->virtio_mem[0].requested_kib = c->vm_requested;
+    }
+    caps->max_memory_kib = c->max_memory;
+    caps->total_memory_kib = c->total_memory ? c->total_memory : c->balloon_max + c->vm_size;
+    caps->free_dimm_slots = c->slots;
+    caps->dimm_node = c->node;
+    caps->dimm_block_kib = 128 * M;
+}
+
+static void test_plan_table(void **state)
 {
     (void)state;
-    fail_msg("not written yet");
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const PlanCase *c = &cases[i];
+        PolicyDomainCaps caps;
+        PolicyAction actions[POLICY_MAX_ACTIONS];
+        size_t n = 99;
+        uint64_t result = 7;
+        int r;
+
+        fill_caps(c, &caps);
+        r = policy_plan_mechanisms(&caps, c->balloon, c->target, c->lo, c->hi, actions, &n,
+                                   &result);
+        if (r != c->ret)
+            fail_msg("%s: ret %d want %d", c->what, r, c->ret);
+        if (r < 0) {
+            assert_int_equal(n, 99);
+            assert_int_equal(result, 7);
+            continue;
+        }
+        if (result != c->result)
+            fail_msg("%s: result %" PRIu64 " MiB want %" PRIu64 " MiB", c->what, result / M,
+                     c->result / M);
+        if (n != c->n)
+            fail_msg("%s: %zu actions want %zu", c->what, n, c->n);
+        for (size_t k = 0; k < n; k++) {
+            const WantAction *w = &c->actions[k];
+
+            if (actions[k].kind != w->kind || actions[k].from_kib != w->from ||
+                actions[k].to_kib != w->to || actions[k].node != w->node)
+                fail_msg("%s: action %zu: %s %" PRIu64 "->%" PRIu64 " MiB node %d, want %s %" PRIu64
+                         "->%" PRIu64 " node %d",
+                         c->what, k, policy_action_kind_to_string(actions[k].kind),
+                         actions[k].from_kib / M, actions[k].to_kib / M, actions[k].node,
+                         policy_action_kind_to_string(w->kind), w->from / M, w->to / M, w->node);
+            if (actions[k].kind == POLICY_ACTION_VIRTIO_MEM) {
+                assert_string_equal(actions[k].alias, "vmem0");
+                assert_int_equal(actions[k].to_kib % c->vm_block, 0);
+            }
+            if (actions[k].kind == POLICY_ACTION_DIMM)
+                assert_int_equal(actions[k].to_kib % (128 * M), 0);
+        }
+        assert_true(result >= c->lo);
+        assert_true(result <= c->hi || result == policy_caps_assigned_kib(&caps, c->balloon));
+    }
 }
+
+static void test_reach(void **state)
+{
+    PlanCase c = {.balloon_max = 1 * G,
+                  .vm_size = 1 * G,
+                  .vm_block = 2 * M,
+                  .max_memory = 8 * G,
+                  .total_memory = 2 * G + 100 * M,
+                  .slots = 3,
+                  .node = 0};
+    PolicyDomainCaps caps;
+
+    (void)state;
+    fill_caps(&c, &caps);
+    /* room: 8 GiB − 2.1 GiB = 5.9 GiB, rounded down to 128 MiB: 5.875 GiB */
+    assert_int_equal(policy_caps_dimm_room_kib(&caps), 5 * G + 896 * M);
+    assert_int_equal(policy_caps_reach_kib(&caps), 2 * G + 5 * G + 896 * M);
+    caps.dimm_node = -1;
+    assert_int_equal(policy_caps_reach_kib(&caps), 2 * G);
+    caps.virtio_mem[0].current_kib = 300 * M;
+    assert_int_equal(policy_caps_assigned_kib(&caps, 724 * M), 1 * G);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_table),
+        cmocka_unit_test(test_reach),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Daemon cycle cost on libvirt's test driver, against the bare libvirt
+ * calls that fetch the same figures, and the process RSS.
+ *
+ *   build/bench/bench-daemon [N...]      (default: 10 100 1000)
+ *
+ * For each N: a node XML with N running domains (2 GiB, balloon with
+ * stats), the real backend and manager, cycles until the plan is steady,
+ * then the mean of 50 cycles; the bare figure is one
+ * virConnectGetAllDomainStats() plus one virDomainMemoryStats() per domain
+ * (what the test driver needs for balloon figures), on a second connection.
+ */
+#include "libvirt-backend-private.h"
+#include "manager.h"
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CYCLES 50
+
+static uint64_t fake_now;
+
+static uint64_t bench_clock(void *userdata)
+{
+    return fake_now;
+}
+
+static char *write_node(const char *dir, unsigned n)
+{
+    g_autoptr(GString) s = g_string_new("<node>\n");
+    for (unsigned i = 0; i < n; i++)
+        g_string_append_printf(s,
+                               "<domain type='test'><name>vm%05u</name>"
+                               "<uuid>00000000-0000-4000-8000-%012x</uuid>"
+                               "<memory unit='MiB'>2048</memory><vcpu>1</vcpu>"
+                               "<os><type>hvm</type></os><devices>"
+                               "<memballoon model='virtio'><stats period='1'/></memballoon>"
+                               "</devices></domain>\n",
+                               i, i + 1);
+    g_string_append(s, "</node>\n");
+    char *path = g_build_filename(dir, "node.xml", NULL);
+    g_file_set_contents(path, s->str, -1, NULL);
+    return path;
+}
+
+static long rss_kib(void)
+{
+    g_autofree char *status = NULL;
+    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL))
+        return -1;
+    const char *p = strstr(status, "VmRSS:");
+    return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+static double bare_stats_us(const char *uri, unsigned n)
+{
+    virConnectPtr conn = virConnectOpen(uri);
+    if (!conn)
+        return -1;
+    gint64 t0 = g_get_monotonic_time();
+    for (int c = 0; c < CYCLES; c++) {
+        virDomainStatsRecordPtr *recs = NULL;
+        int k = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE,
+                                            &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+        for (int i = 0; i < k; i++) {
+            virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+            virDomainMemoryStats(recs[i]->dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+        }
+        virDomainStatsRecordListFree(recs);
+    }
+    double us = (double)(g_get_monotonic_time() - t0) / CYCLES;
+    virConnectClose(conn);
+    return us;
+}
+
+static int bench(unsigned n)
+{
+    g_autofree char *dir = g_dir_make_tmp("dynmem-bench-XXXXXX", NULL);
+    g_autofree char *node = write_node(dir, n);
+    g_autofree char *mi = g_build_filename(dir, "meminfo", NULL);
+    g_autofree char *policy = g_build_filename(dir, "policy.yaml", NULL);
+    /* a host large enough for every domain: no scarcity */
+    g_autofree char *meminfo = g_strdup_printf("MemTotal: %u kB\nMemAvailable: %u kB\n",
+                                               (n + 8) * 2u * 1048576u, (n + 4) * 2u * 1048576u);
+    g_file_set_contents(mi, meminfo, -1, NULL);
+    g_file_set_contents(policy,
+                        "host:\n  reserve: 1GiB\n  overhead: 0\n"
+                        "tuning:\n  max-shrink: 2GiB\n"
+                        "defaults:\n  minimum: 1GiB\n",
+                        -1, NULL);
+    g_autofree char *uri = g_strdup_printf("test://%s", node);
+
+    long rss0 = rss_kib();
+    ManagerOptions o = {.config_path = policy,
+                        .connect_uri = uri,
+                        .proc_root = dir,
+                        .clock = bench_clock,
+                        .no_timer = true};
+    Manager *m = NULL;
+    g_autofree char *err = NULL;
+    if (manager_new(&o, backend_libvirt_new(), &m, &err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    manager_start(m);
+    /* settle: trims to the minimum, then nothing changes */
+    for (int i = 0; i < 10; i++) {
+        fake_now += 1000000;
+        manager_run_cycle(m);
+    }
+    gint64 t0 = g_get_monotonic_time();
+    for (int i = 0; i < CYCLES; i++) {
+        fake_now += 1000000;
+        manager_run_cycle(m);
+    }
+    double cycle_us = (double)(g_get_monotonic_time() - t0) / CYCLES;
+    long rss1 = rss_kib();
+    manager_free(m);
+    double bare_us = bare_stats_us(uri, n);
+    printf("%6u domains: cycle %9.1f us (%6.2f us/domain), bare stats %9.1f us, ratio %.2f, "
+           "RSS %ld KiB (+%ld KiB for the manager and its domains)\n",
+           n, cycle_us, cycle_us / n, bare_us, cycle_us / bare_us, rss1, rss1 - rss0);
+    g_unlink(node);
+    g_unlink(mi);
+    g_unlink(policy);
+    g_rmdir(dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const unsigned defaults[] = {10, 100, 1000};
+    if (argc > 1) {
+        for (int i = 1; i < argc; i++)
+            if (bench((unsigned)strtoul(argv[i], NULL, 10)) != 0)
+                return 1;
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(defaults); i++)
+        if (bench(defaults[i]) != 0)
+            return 1;
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Demand estimation (DESIGN.md §3.2-3.3): what a guest needs, from its
+ * balloon stats, corrected for pressure, rising at once, decaying slowly.
+ */
+#pragma once
+
+#include "config.h"
+#include "engine.h"
+
+typedef struct {
+    uint64_t raw_kib;    /* assigned − usable (or − unused − caches), this sample */
+    uint64_t demand_kib; /* after pressure correction and the decaying peak */
+    bool coarse;         /* no MemAvailable: estimated from unused + caches */
+    bool pressure;       /* swap-in or major-fault rate above the thresholds */
+    bool rising;         /* this sample set a new peak */
+} PolicyDemand;
+
+/* Stats too old (older than tuning.stale_periods × the stats period, by
+ * the guest's last_update against the sample's wall clock) or absent. */
+bool policy_sample_is_stale(const PolicyTuning *tuning, const PolicyDomainCaps *caps,
+                            const PolicyDomainSample *sample);
+
+/* Estimate this cycle's demand and advance st (counters, decaying peak).
+ * now_us is used when the sample carries no timestamp.
+ * Returns 0, or -ENODATA when the sample has neither usable nor
+ * unused figures (then *ret and st are untouched). */
+int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *sample,
+                         PolicyDomainState *st, uint64_t now_us, PolicyDemand *ret);

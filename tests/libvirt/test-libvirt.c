@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The real backend and manager against libvirt's test driver
+ * (DESIGN.md §6.3): six domains under different policies, read back
+ * through libvirt after some cycles; a domain undefined while running; a
+ * domain destroyed under the daemon.
+ */
+#include "libvirt-backend-private.h"
+#include "manager.h"
+
+#include <glib/gstdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#define MiB 1024ULL
+#define GiB (1024ULL * 1024)
+
+typedef struct {
+    char *dir;
+    uint64_t now_us;
+    Backend *backend; /* borrowed: the manager owns it */
+    Manager *m;
+} Ctx;
+
+static uint64_t fake_clock(void *userdata)
+{
+    return ((Ctx *)userdata)->now_us;
+}
+
+static int setup(void **state)
+{
+    Ctx *c = g_new0(Ctx, 1);
+    c->dir = g_dir_make_tmp("dynmem-libvirt-XXXXXX", NULL);
+    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
+    g_file_set_contents(mi,
+                        "MemTotal:       67108864 kB\n"
+                        "MemAvailable:   62914560 kB\n",
+                        -1, NULL);
+    g_autofree char *uri = g_strdup_printf("test://%s/node.xml", DYNMEM_TEST_SRCDIR);
+    g_autofree char *policy = g_build_filename(DYNMEM_TEST_SRCDIR, "policy.yaml", NULL);
+    c->now_us = 1000000;
+    c->backend = backend_libvirt_new();
+    ManagerOptions o = {
+        .config_path = policy,
+        .connect_uri = uri,
+        .proc_root = c->dir,
+        .clock = fake_clock,
+        .clock_userdata = c,
+        .no_timer = true,
+    };
+    g_autofree char *err = NULL;
+    if (manager_new(&o, c->backend, &c->m, &err) < 0)
+        fail_msg("manager_new: %s", err);
+    manager_start(c->m);
+    assert_true(manager_is_connected(c->m));
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Ctx *c = *state;
+    manager_free(c->m);
+    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
+    g_unlink(mi);
+    g_rmdir(c->dir);
+    g_free(c->dir);
+    g_free(c);
+    return 0;
+}
+
+static void cycles(Ctx *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        c->now_us += 1000000;
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+        int r = manager_run_cycle(c->m);
+        if (r < 0)
+            fail_msg("cycle %d failed: %s", i, g_strerror(-r));
+    }
+}
+
+/* The balloon figure libvirt holds for a domain, read directly. */
+static uint64_t libvirt_memory_kib(Ctx *c, const char *name)
+{
+    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
+    assert_non_null(conn);
+    virDomainPtr dom = virDomainLookupByName(conn, name);
+    assert_non_null(dom);
+    virDomainInfo info;
+    assert_int_equal(virDomainGetInfo(dom, &info), 0);
+    virDomainFree(dom);
+    return info.memory;
+}
+
+static void test_six_domains_within_bounds(void **state)
+{
+    Ctx *c = *state;
+    cycles(c, 30);
+    static const struct {
+        const char *name;
+        PolicyStatus status;
+        uint64_t min_kib, max_kib;
+        bool touched;
+    } expect[] = {
+        {"web1", POLICY_STATUS_OK, 1 * GiB, 4 * GiB, true},
+        {"web2", POLICY_STATUS_OK, 2 * GiB, 3 * GiB, true},
+        {"vdi-alice", POLICY_STATUS_OK, 512 * MiB, 3 * GiB, true},
+        {"vdi-bob", POLICY_STATUS_OK, 512 * MiB, 3 * GiB, true},
+        {"db01", POLICY_STATUS_STATIC, 8 * GiB, 8 * GiB, false},
+        {"legacy", POLICY_STATUS_UNMANAGED, 2 * GiB, 2 * GiB, false},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(expect); i++) {
+        ManagerDomain *d = manager_find_domain(c->m, expect[i].name);
+        assert_non_null(d);
+        uint64_t mem = libvirt_memory_kib(c, expect[i].name);
+        if (mem < expect[i].min_kib || mem > expect[i].max_kib)
+            fail_msg("%s: libvirt says %" G_GUINT64_FORMAT " KiB, bounds %" G_GUINT64_FORMAT
+                     "..%" G_GUINT64_FORMAT,
+                     expect[i].name, mem, expect[i].min_kib, expect[i].max_kib);
+        if (expect[i].touched) {
+            /* converged: the plan's target is what libvirt now holds */
+            assert_int_equal(d->entry.target_kib, mem);
+            assert_true(d->entry.status == POLICY_STATUS_OK ||
+                        d->entry.status == POLICY_STATUS_LOW);
+        } else {
+            assert_int_equal(d->entry.status, expect[i].status);
+        }
+    }
+    /* the synthetic guests always use half of what they have, so they are
+     * trimmed down to their minimum (within one minimum step of 32 MiB) */
+    assert_true(libvirt_memory_kib(c, "web2") <= 2 * GiB + 32 * MiB);
+    assert_true(libvirt_memory_kib(c, "vdi-alice") <= 512 * MiB + 32 * MiB);
+    /* vdi-bob had a balloon without a stats period: it was given one */
+    ManagerDomain *bob = manager_find_domain(c->m, "vdi-bob");
+    assert_true(bob->caps.stats_period_s > 0);
+}
+
+static void test_undefined_while_running_then_destroyed(void **state)
+{
+    Ctx *c = *state;
+    cycles(c, 2);
+    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
+    virDomainPtr dom = virDomainLookupByName(conn, "web1");
+    assert_non_null(dom);
+    /* undefined while running: it becomes transient and stays managed */
+    assert_int_equal(virDomainUndefine(dom), 0);
+    cycles(c, 3);
+    assert_non_null(manager_find_domain(c->m, "web1"));
+    /* destroyed: forgotten by the event, without waiting for a cycle */
+    assert_int_equal(virDomainDestroy(dom), 0);
+    virDomainFree(dom);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (manager_find_domain(c->m, "web1") && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+    assert_null(manager_find_domain(c->m, "web1"));
+    cycles(c, 2);
+    assert_null(manager_find_domain(c->m, "web1"));
+    assert_non_null(manager_find_domain(c->m, "web2"));
+}
+
+static void test_domain_started_gets_grace(void **state)
+{
+    Ctx *c = *state;
+    cycles(c, 1);
+    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
+    virDomainPtr dom = virDomainLookupByName(conn, "vdi-alice");
+    assert_non_null(dom);
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_int_equal(virDomainCreate(dom), 0);
+    virDomainFree(dom);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    ManagerDomain *d = NULL;
+    while (g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(NULL, TRUE);
+        d = manager_find_domain(c->m, "vdi-alice");
+        if (d && d->state.seen_boot)
+            break;
+    }
+    assert_non_null(d);
+    assert_true(d->state.seen_boot);
+    cycles(c, 1);
+    d = manager_find_domain(c->m, "vdi-alice");
+    assert_int_equal(d->entry.status, POLICY_STATUS_STARTING);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_six_domains_within_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undefined_while_running_then_destroyed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_domain_started_gets_grace, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

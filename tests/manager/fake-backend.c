@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "fake-backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FAKE_MAX_DOMAINS 64
+
+struct FakeBackend {
+    Backend base;
+    bool open;
+    bool down;
+    FakeDomain domains[FAKE_MAX_DOMAINS];
+    size_t n;
+    unsigned total_applies;
+};
+
+static FakeBackend *fake(Backend *b)
+{
+    return (FakeBackend *)b;
+}
+
+static FakeDomain *find(FakeBackend *fb, const char *uuid)
+{
+    for (size_t i = 0; i < fb->n; i++)
+        if (fb->domains[i].running && strcmp(fb->domains[i].uuid, uuid) == 0)
+            return &fb->domains[i];
+    return NULL;
+}
+
+uint64_t fake_domain_assigned_kib(const FakeDomain *d)
+{
+    uint64_t a = d->balloon_kib;
+    for (size_t i = 0; i < d->caps.n_virtio_mem; i++)
+        a += d->caps.virtio_mem[i].current_kib;
+    return a;
+}
+
+static int fake_open(Backend *b, const char *uri, char **ret_error)
+{
+    FakeBackend *fb = fake(b);
+    if (fb->down) {
+        *ret_error = g_strdup("fake: hypervisor is down");
+        return -ENOTCONN;
+    }
+    fb->open = true;
+    return 0;
+}
+
+static void fake_close(Backend *b)
+{
+    fake(b)->open = false;
+}
+
+static bool fake_is_open(Backend *b)
+{
+    return fake(b)->open && !fake(b)->down;
+}
+
+static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error)
+{
+    FakeBackend *fb = fake(b);
+    if (!fb->open || fb->down) {
+        *ret_error = g_strdup("fake: not connected");
+        return -ENOTCONN;
+    }
+    GArray *out = backend_stats_array_new();
+    for (size_t i = 0; i < fb->n; i++) {
+        FakeDomain *d = &fb->domains[i];
+        if (!d->running)
+            continue;
+        BackendDomainStats s = {0};
+        g_strlcpy(s.uuid, d->uuid, sizeof(s.uuid));
+        s.name = g_strdup(d->name);
+        s.has_sample = true;
+        PolicyDomainSample *p = &s.sample;
+        p->timestamp_us = now_us;
+        /* the guest reports once per second of (fake) time unless frozen */
+        p->wallclock_s = 1000 + (int64_t)(now_us / 1000000);
+        if (!d->frozen_stats)
+            d->last_update_s = p->wallclock_s;
+        /* a guest asked to hold more than it has swaps */
+        uint64_t assigned = fake_domain_assigned_kib(d);
+        if (d->used_kib > assigned)
+            d->swap_in_kib += d->used_kib - assigned;
+        p->assigned_kib = fake_domain_assigned_kib(d);
+        p->balloon_kib = p->assigned_kib;
+        p->has_balloon_stats = d->stats;
+        if (d->stats) {
+            p->has_usable = true;
+            p->usable_kib = p->assigned_kib > d->used_kib ? p->assigned_kib - d->used_kib : 0;
+            p->has_unused = true;
+            p->unused_kib = p->usable_kib;
+            p->has_swap_in = true;
+            p->swap_in_kib = d->swap_in_kib;
+            p->last_update_s = d->last_update_s;
+        }
+        g_array_append_val(out, s);
+    }
+    *ret_stats = out;
+    return 0;
+}
+
+static int fake_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error)
+{
+    FakeDomain *d = find(fake(b), uuid);
+    if (!d) {
+        *ret_error = g_strdup("fake: no such domain");
+        return -ENOENT;
+    }
+    *ret = d->caps;
+    return 0;
+}
+
+static int fake_set_stats_period(Backend *b, const char *uuid, unsigned period_s, char **ret_error)
+{
+    FakeDomain *d = find(fake(b), uuid);
+    if (!d) {
+        *ret_error = g_strdup("fake: no such domain");
+        return -ENOENT;
+    }
+    d->set_period_calls++;
+    d->caps.stats_period_s = period_s;
+    return 0;
+}
+
+static int fake_apply(Backend *b, const char *uuid, const PolicyAction *a, char **ret_error)
+{
+    FakeBackend *fb = fake(b);
+    if (!fb->open || fb->down) {
+        *ret_error = g_strdup("fake: not connected");
+        return -ENOTCONN;
+    }
+    FakeDomain *d = find(fb, uuid);
+    if (!d) {
+        *ret_error = g_strdup("fake: no such domain");
+        return -ENOENT;
+    }
+    if (d->vanish_on_apply) {
+        d->running = false;
+        *ret_error = g_strdup("fake: domain is not running");
+        return -ENOENT;
+    }
+    if (d->fail_next_apply) {
+        int r = d->fail_next_apply;
+        d->fail_next_apply = 0;
+        *ret_error = g_strdup("fake: internal error: injected failure");
+        return r;
+    }
+    switch (a->kind) {
+    case POLICY_ACTION_BALLOON:
+        if (a->to_kib > d->caps.balloon_max_kib) {
+            *ret_error = g_strdup("fake: cannot set memory higher than max memory");
+            return -EIO;
+        }
+        if (d->cooperative)
+            d->balloon_kib = a->to_kib;
+        break;
+    case POLICY_ACTION_VIRTIO_MEM: {
+        PolicyVirtioMem *vm = NULL;
+        for (size_t i = 0; i < d->caps.n_virtio_mem; i++)
+            if (strcmp(d->caps.virtio_mem[i].alias, a->alias) == 0)
+                vm = &d->caps.virtio_mem[i];
+        if (!vm || a->to_kib > vm->size_kib || a->to_kib % vm->block_kib != 0) {
+            *ret_error = g_strdup("fake: bad virtio-mem request");
+            return -EIO;
+        }
+        vm->requested_kib = a->to_kib;
+        if (d->cooperative)
+            vm->current_kib = a->to_kib;
+        break;
+    }
+    case POLICY_ACTION_DIMM:
+        if (d->caps.free_dimm_slots == 0 || d->caps.dimm_node < 0 ||
+            d->caps.total_memory_kib + a->to_kib > d->caps.max_memory_kib ||
+            a->to_kib % d->caps.dimm_block_kib != 0) {
+            *ret_error = g_strdup("fake: cannot attach this DIMM");
+            return -EIO;
+        }
+        d->caps.free_dimm_slots--;
+        d->caps.total_memory_kib += a->to_kib;
+        d->caps.balloon_max_kib += a->to_kib;
+        d->balloon_kib += a->to_kib; /* the balloon figure rises with it */
+        break;
+    default:
+        return -EINVAL;
+    }
+    d->applies++;
+    fb->total_applies++;
+    return 0;
+}
+
+static void fake_free(Backend *b)
+{
+    g_free(b);
+}
+
+static const BackendOps fake_ops = {
+    .name = "fake",
+    .open = fake_open,
+    .close = fake_close,
+    .is_open = fake_is_open,
+    .collect = fake_collect,
+    .read_caps = fake_read_caps,
+    .set_stats_period = fake_set_stats_period,
+    .apply = fake_apply,
+    .free = fake_free,
+};
+
+FakeBackend *fake_backend_new(void)
+{
+    FakeBackend *fb = g_new0(FakeBackend, 1);
+    fb->base.ops = &fake_ops;
+    return fb;
+}
+
+Backend *fake_backend_base(FakeBackend *fb)
+{
+    return &fb->base;
+}
+
+FakeDomain *fake_backend_add(FakeBackend *fb, const char *name, uint64_t boot_kib,
+                             uint64_t used_kib)
+{
+    g_assert(fb->n < FAKE_MAX_DOMAINS);
+    FakeDomain *d = &fb->domains[fb->n];
+    memset(d, 0, sizeof(*d));
+    snprintf(d->uuid, sizeof(d->uuid), "00000000-0000-4000-8000-%012zx", fb->n + 1);
+    g_strlcpy(d->name, name, sizeof(d->name));
+    d->running = true;
+    d->caps.has_balloon = true;
+    d->caps.stats_period_s = 1;
+    d->caps.balloon_max_kib = boot_kib;
+    d->caps.total_memory_kib = boot_kib;
+    d->caps.dimm_node = -1;
+    d->caps.dimm_block_kib = POLICY_DIMM_BLOCK_KIB_DEFAULT;
+    d->balloon_kib = boot_kib;
+    d->used_kib = used_kib;
+    d->stats = true;
+    d->cooperative = true;
+    d->last_update_s = 1000;
+    fb->n++;
+    return d;
+}
+
+void fake_backend_boot(FakeBackend *fb, FakeDomain *d)
+{
+    d->running = true;
+    if (fb->base.event_cb)
+        fb->base.event_cb(BACKEND_EVENT_DOMAIN_STARTED, d->uuid, d->name, fb->base.event_userdata);
+}
+
+void fake_backend_destroy(FakeBackend *fb, FakeDomain *d)
+{
+    d->running = false;
+    if (fb->base.event_cb)
+        fb->base.event_cb(BACKEND_EVENT_DOMAIN_STOPPED, d->uuid, d->name, fb->base.event_userdata);
+}
+
+void fake_backend_add_virtio_mem(FakeDomain *d, const char *alias, uint64_t size_kib,
+                                 uint64_t block_kib)
+{
+    g_assert(d->caps.n_virtio_mem < POLICY_MAX_VIRTIO_MEM);
+    PolicyVirtioMem *vm = &d->caps.virtio_mem[d->caps.n_virtio_mem++];
+    memset(vm, 0, sizeof(*vm));
+    g_strlcpy(vm->alias, alias, sizeof(vm->alias));
+    vm->size_kib = size_kib;
+    vm->block_kib = block_kib;
+    d->caps.total_memory_kib += size_kib;
+}
+
+void fake_backend_add_dimm_slots(FakeDomain *d, unsigned slots, uint64_t max_memory_kib)
+{
+    d->caps.free_dimm_slots = slots;
+    d->caps.max_memory_kib = max_memory_kib;
+    d->caps.dimm_node = 0;
+}
+
+void fake_backend_down(FakeBackend *fb)
+{
+    fb->down = true;
+    if (fb->base.event_cb)
+        fb->base.event_cb(BACKEND_EVENT_DISCONNECTED, NULL, NULL, fb->base.event_userdata);
+}
+
+void fake_backend_up(FakeBackend *fb)
+{
+    fb->down = false;
+}
+
+unsigned fake_backend_total_applies(FakeBackend *fb)
+{
+    return fb->total_applies;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A fake hypervisor behind the backend interface, for the manager's tests:
+ * guests with a demand, a balloon that follows (or ignores) requests,
+ * virtio-mem devices and DIMM slots, injectable errors and disconnects.
+ */
+#pragma once
+
+#include "backend.h"
+
+typedef struct FakeBackend FakeBackend;
+
+typedef struct {
+    char uuid[BACKEND_UUID_STRING_LEN];
+    char name[64];
+    bool running;
+    PolicyDomainCaps caps;
+    uint64_t balloon_kib; /* boot + DIMMs - ballooned */
+    uint64_t used_kib;    /* what the guest's workload holds (its demand) */
+    bool stats;           /* the guest's balloon driver reports */
+    bool cooperative;     /* the balloon follows requests */
+    int64_t last_update_s;
+    bool frozen_stats; /* last_update stops moving: stale */
+    uint64_t swap_in_kib;
+    int fail_next_apply;  /* negative errno for the next apply, 0: none */
+    bool vanish_on_apply; /* destroyed between stats and action */
+    unsigned applies;     /* successful actions */
+    unsigned set_period_calls;
+} FakeDomain;
+
+FakeBackend *fake_backend_new(void);
+Backend *fake_backend_base(FakeBackend *fb);
+
+/* A running domain with boot_kib of memory (the balloon ceiling), all of it
+ * assigned, used_kib in use by the guest. */
+FakeDomain *fake_backend_add(FakeBackend *fb, const char *name, uint64_t boot_kib,
+                             uint64_t used_kib);
+/* Start it and send the "started" event. */
+void fake_backend_boot(FakeBackend *fb, FakeDomain *d);
+/* Destroy it and send the "stopped" event. */
+void fake_backend_destroy(FakeBackend *fb, FakeDomain *d);
+void fake_backend_add_virtio_mem(FakeDomain *d, const char *alias, uint64_t size_kib,
+                                 uint64_t block_kib);
+void fake_backend_add_dimm_slots(FakeDomain *d, unsigned slots, uint64_t max_memory_kib);
+/* The connection drops (an event) and stays down until fake_backend_up(). */
+void fake_backend_down(FakeBackend *fb);
+void fake_backend_up(FakeBackend *fb);
+uint64_t fake_domain_assigned_kib(const FakeDomain *d);
+unsigned fake_backend_total_applies(FakeBackend *fb);

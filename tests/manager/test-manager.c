@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The manager on the fake backend: multi-cycle stories with a fake clock,
+ * a fake /proc and a policy file per test (DESIGN.md §6.2).
+ */
+#include "fake-backend.h"
+#include "manager.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#define MiB 1024ULL
+#define GiB (1024ULL * 1024)
+
+typedef struct {
+    char *dir;
+    char *policy;
+    uint64_t now_us;
+    FakeBackend *fb;
+    Manager *m;
+    unsigned adjusted;
+    unsigned removed;
+} Ctx;
+
+static uint64_t fake_clock(void *userdata)
+{
+    return ((Ctx *)userdata)->now_us;
+}
+
+static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *a, const char *reason,
+                        bool applied, void *userdata)
+{
+    ((Ctx *)userdata)->adjusted++;
+}
+
+static void on_removed(Manager *m, ManagerDomain *d, void *userdata)
+{
+    ((Ctx *)userdata)->removed++;
+}
+
+static const ManagerListener test_listener = {
+    .adjusted = on_adjusted,
+    .domain_removed = on_removed,
+};
+
+/* Host: 64 GiB, 60 GiB available: plenty unless a pool says otherwise. */
+static const char meminfo[] = "MemTotal:       67108864 kB\n"
+                              "MemFree:        62914560 kB\n"
+                              "MemAvailable:   62914560 kB\n";
+
+static const char base_policy[] = "daemon:\n"
+                                  "  interval: 1s\n"
+                                  "host:\n"
+                                  "  reserve: 1GiB\n"
+                                  "  overhead: 0\n"
+                                  "tuning:\n"
+                                  "  grace: 30s\n"
+                                  "  demand-half-life: 10s\n"
+                                  "  min-step: 32MiB\n"
+                                  "  max-shrink: 256MiB\n"
+                                  "  uncooperative-timeout: 5s\n"
+                                  "defaults:\n"
+                                  "  minimum: 256MiB\n"
+                                  "  startup: 2GiB\n"
+                                  "  buffer: 20%\n";
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autoptr(GError) err = NULL;
+    if (!g_file_set_contents(path, text, -1, &err))
+        fail_msg("%s: %s", path, err->message);
+}
+
+static Ctx *ctx_new_full(const char *policy, bool dry_run)
+{
+    Ctx *c = g_new0(Ctx, 1);
+    c->dir = g_dir_make_tmp("dynmem-manager-XXXXXX", NULL);
+    assert_non_null(c->dir);
+    write_file(c->dir, "meminfo", meminfo);
+    write_file(c->dir, "policy.yaml", policy);
+    c->policy = g_build_filename(c->dir, "policy.yaml", NULL);
+    c->now_us = 1000000;
+    c->fb = fake_backend_new();
+    ManagerOptions o = {
+        .config_path = c->policy,
+        .connect_uri = "fake:///",
+        .dry_run = dry_run,
+        .proc_root = c->dir,
+        .clock = fake_clock,
+        .clock_userdata = c,
+        .no_timer = true,
+    };
+    g_autofree char *err = NULL;
+    int r = manager_new(&o, fake_backend_base(c->fb), &c->m, &err);
+    if (r < 0)
+        fail_msg("manager_new: %s", err);
+    manager_add_listener(c->m, &test_listener, c);
+    return c;
+}
+
+static Ctx *ctx_new(const char *policy_extra, bool dry_run)
+{
+    g_autofree char *policy = g_strconcat(base_policy, policy_extra ? policy_extra : "", NULL);
+    return ctx_new_full(policy, dry_run);
+}
+
+static void ctx_free(Ctx *c)
+{
+    manager_free(c->m);
+    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
+    g_unlink(mi);
+    g_unlink(c->policy);
+    g_rmdir(c->dir);
+    g_free(c->policy);
+    g_free(c->dir);
+    g_free(c);
+}
+
+static void cycle(Ctx *c)
+{
+    c->now_us += 1000000;
+    int r = manager_run_cycle(c->m);
+    if (r < 0)
+        fail_msg("cycle failed: %s", g_strerror(-r));
+}
+
+static ManagerDomain *md(Ctx *c, const FakeDomain *d)
+{
+    ManagerDomain *x = manager_find_domain(c->m, d->name);
+    assert_non_null(x);
+    return x;
+}
+
+/* Let idle callbacks (the deferred disconnect) run. */
+static void drain_main_context(void)
+{
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+}
+
+/* A booted domain keeps its startup memory through the grace period, then
+ * is trimmed gradually (never more than max-shrink a cycle) to demand x
+ * (1 + buffer), and never below its minimum. */
+static void test_grace_then_idle_trim(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 4 * GiB, 512 * MiB);
+    manager_start(c->m);
+    fake_backend_boot(c->fb, d);
+    for (int i = 0; i < 20; i++) {
+        cycle(c);
+        assert_int_equal(md(c, d)->entry.status, POLICY_STATUS_STARTING);
+        assert_true(fake_domain_assigned_kib(d) >= 2 * GiB);
+    }
+    uint64_t prev = fake_domain_assigned_kib(d);
+    for (int i = 0; i < 60; i++) {
+        cycle(c);
+        uint64_t now = fake_domain_assigned_kib(d);
+        assert_true(now <= prev);
+        assert_true(prev - now <= 256 * MiB);
+        assert_true(now >= 256 * MiB);
+        prev = now;
+    }
+    /* 512 MiB x 1.2 = 614.4 MiB, within one minimum step */
+    assert_true(prev >= 614 * MiB - 32 * MiB);
+    assert_true(prev <= 615 * MiB + 32 * MiB);
+    ctx_free(c);
+}
+
+/* A domain found running (daemon restart) gets no grace period. */
+static void test_found_running_no_grace(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 4 * GiB, 512 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    assert_int_not_equal(md(c, d)->entry.status, POLICY_STATUS_STARTING);
+    assert_true(fake_domain_assigned_kib(d) < 4 * GiB);
+    ctx_free(c);
+}
+
+/* A demand spike is met in the next cycle; the trim never goes below the
+ * minimum even for a guest that uses nothing. */
+static void test_spike_and_minimum(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 4 * GiB, 600 * MiB);
+    FakeDomain *idle = fake_backend_add(c->fb, "idle", 2 * GiB, 16 * MiB);
+    manager_start(c->m);
+    for (int i = 0; i < 40; i++)
+        cycle(c);
+    uint64_t before = fake_domain_assigned_kib(d);
+    assert_true(before < 1 * GiB);
+    assert_int_equal(fake_domain_assigned_kib(idle), 256 * MiB);
+
+    /* the workload grows to 2 GiB: it swaps until it has it */
+    d->used_kib = 2 * GiB;
+    cycle(c);
+    assert_true(fake_domain_assigned_kib(d) > before);
+    for (int i = 0; i < 5 && fake_domain_assigned_kib(d) < d->used_kib; i++)
+        cycle(c);
+    assert_true(fake_domain_assigned_kib(d) >= d->used_kib);
+    ctx_free(c);
+}
+
+/* A spike inside the memory a guest has (no swapping) is met at once. */
+static void test_spike_within_assigned(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 4 * GiB, 500 * MiB);
+    manager_start(c->m);
+    for (int i = 0; i < 40; i++)
+        cycle(c);
+    uint64_t a = fake_domain_assigned_kib(d);
+    d->used_kib = a - 8 * MiB; /* nearly all of it */
+    cycle(c);
+    assert_true(fake_domain_assigned_kib(d) >= d->used_kib + d->used_kib / 10);
+    ctx_free(c);
+}
+
+/* Growth goes balloon first, then virtio-mem; virtio-mem is unplugged first
+ * when the demand falls. */
+static void test_virtio_mem_grow_and_shrink(void **state)
+{
+    Ctx *c = ctx_new("domains:\n  - name: vm1\n    minimum: 512MiB\n", false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 700 * MiB);
+    fake_backend_add_virtio_mem(d, "virtiomem0", 4 * GiB, 2 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    d->used_kib = 3 * GiB;
+    for (int i = 0; i < 10; i++)
+        cycle(c);
+    assert_int_equal(d->balloon_kib, 1 * GiB);
+    assert_true(d->caps.virtio_mem[0].current_kib > 0);
+    assert_true(fake_domain_assigned_kib(d) >= 3 * GiB);
+    assert_int_equal(d->caps.virtio_mem[0].current_kib % (2 * MiB), 0);
+
+    d->used_kib = 300 * MiB;
+    for (int i = 0; i < 120; i++)
+        cycle(c);
+    assert_int_equal(d->caps.virtio_mem[0].current_kib, 0);
+    assert_true(fake_domain_assigned_kib(d) >= 512 * MiB);
+    assert_true(d->balloon_kib < 1 * GiB);
+    ctx_free(c);
+}
+
+/* A guest with only DIMM slots gets a DIMM when the balloon is exhausted. */
+static void test_dimm_hot_add(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 700 * MiB);
+    fake_backend_add_dimm_slots(d, 4, 8 * GiB);
+    manager_start(c->m);
+    cycle(c);
+    d->used_kib = 1536 * MiB;
+    for (int i = 0; i < 8; i++)
+        cycle(c);
+    assert_true(d->caps.free_dimm_slots < 4);
+    assert_true(d->caps.balloon_max_kib > 1 * GiB);
+    assert_true(fake_domain_assigned_kib(d) >= 1536 * MiB);
+    ctx_free(c);
+}
+
+/* A domain destroyed between the stats and its action is forgotten; the
+ * others are still served. */
+static void test_destroyed_between_stats_and_action(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    FakeDomain *b = fake_backend_add(c->fb, "b", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    a->vanish_on_apply = true;
+    cycle(c);
+    assert_null(manager_find_domain(c->m, "a"));
+    assert_true(b->applies > 0);
+    assert_true(c->removed >= 1);
+    cycle(c); /* and the next cycle is fine */
+    assert_null(manager_find_domain(c->m, "a"));
+    ctx_free(c);
+}
+
+/* A libvirt error on one domain is counted; the others go on, and the
+ * domain is served again next cycle. */
+static void test_error_on_one_domain(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    FakeDomain *b = fake_backend_add(c->fb, "b", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    a->fail_next_apply = -EIO;
+    cycle(c);
+    assert_int_equal(md(c, a)->action_errors, 1);
+    assert_int_equal(a->applies, 0);
+    assert_true(b->applies > 0);
+    cycle(c);
+    assert_true(a->applies > 0);
+    ctx_free(c);
+}
+
+/* The connection drops: nothing is acted on, domains are forgotten; when it
+ * is back every domain is rediscovered. */
+static void test_connection_lost_and_regained(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    fake_backend_add(c->fb, "b", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    assert_true(manager_is_connected(c->m));
+    fake_backend_down(c->fb);
+    drain_main_context();
+    assert_false(manager_is_connected(c->m));
+    g_autoptr(GPtrArray) none = manager_list_domains(c->m);
+    assert_int_equal(none->len, 0);
+    unsigned applies = fake_backend_total_applies(c->fb);
+    c->now_us += 1000000;
+    assert_int_equal(manager_run_cycle(c->m), -ENOTCONN);
+    assert_int_equal(fake_backend_total_applies(c->fb), applies);
+
+    manager_start(c->m); /* still down: stays disconnected */
+    assert_false(manager_is_connected(c->m));
+    fake_backend_up(c->fb);
+    manager_start(c->m);
+    assert_true(manager_is_connected(c->m));
+    cycle(c);
+    g_autoptr(GPtrArray) all = manager_list_domains(c->m);
+    assert_int_equal(all->len, 2);
+    ctx_free(c);
+}
+
+/* A good reload takes effect; a bad one is reported and changes nothing. */
+static void test_reload_good_and_bad(void **state)
+{
+    Ctx *c = ctx_new("domains:\n  - name: a\n    buffer: 30%\n", false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    assert_int_equal(md(c, a)->policy.buffer_pct, 30);
+
+    g_autofree char *good =
+        g_strconcat(base_policy, "domains:\n  - name: a\n    buffer: 50%\n", NULL);
+    write_file(c->dir, "policy.yaml", good);
+    g_autofree char *err = NULL;
+    assert_int_equal(manager_reload(c->m, &err), 0);
+    cycle(c);
+    assert_int_equal(md(c, a)->policy.buffer_pct, 50);
+
+    write_file(c->dir, "policy.yaml", "domains:\n  - name: a\n    bufer: 10%\n");
+    assert_true(manager_reload(c->m, &err) < 0);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "policy.yaml:3:"));
+    cycle(c);
+    assert_int_equal(md(c, a)->policy.buffer_pct, 50);
+    ctx_free(c);
+}
+
+/* Dry-run plans and logs but changes nothing. */
+static void test_dry_run_changes_nothing(void **state)
+{
+    Ctx *c = ctx_new(NULL, true);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    assert_int_equal(fake_backend_total_applies(c->fb), 0);
+    assert_int_equal(fake_domain_assigned_kib(a), 4 * GiB);
+    assert_true(md(c, a)->entry.target_kib < 4 * GiB);
+    assert_true(c->adjusted > 0);
+    ctx_free(c);
+}
+
+/* Paused: plans are made, nothing is changed; resumed: it goes on. */
+static void test_pause_and_resume(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    manager_set_paused(c->m, true);
+    cycle(c);
+    assert_int_equal(fake_backend_total_applies(c->fb), 0);
+    manager_set_paused(c->m, false);
+    cycle(c);
+    assert_true(a->applies > 0);
+    ctx_free(c);
+}
+
+/* A guest that ignores the balloon is marked uncooperative. */
+static void test_uncooperative(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    a->cooperative = false;
+    manager_start(c->m);
+    bool marked = false;
+    for (int i = 0; i < 15 && !marked; i++) {
+        cycle(c);
+        marked = md(c, a)->entry.status == POLICY_STATUS_UNCOOPERATIVE;
+    }
+    assert_true(marked);
+    assert_int_equal(fake_domain_assigned_kib(a), 4 * GiB);
+    ctx_free(c);
+}
+
+/* Stale stats: never shrink. */
+static void test_stale_stats_never_shrink(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    uint64_t after_first = fake_domain_assigned_kib(a);
+    a->frozen_stats = true;
+    for (int i = 0; i < 10; i++)
+        cycle(c);
+    assert_int_equal(md(c, a)->entry.status, POLICY_STATUS_STALE);
+    /* stats become stale after 3 periods; until then trimming goes on */
+    assert_true(fake_domain_assigned_kib(a) >= after_first - 3 * 256 * MiB);
+    uint64_t stale_assigned = fake_domain_assigned_kib(a);
+    for (int i = 0; i < 10; i++)
+        cycle(c);
+    assert_int_equal(fake_domain_assigned_kib(a), stale_assigned);
+    ctx_free(c);
+}
+
+/* No balloon: unmanaged and untouched; static: untouched. A balloon without
+ * a stats period gets one. */
+static void test_unmanaged_static_and_stats_period(void **state)
+{
+    Ctx *c = ctx_new("domains:\n  - name: db\n    mode: static\n", false);
+    FakeDomain *nb = fake_backend_add(c->fb, "noballoon", 2 * GiB, 256 * MiB);
+    nb->caps.has_balloon = false;
+    nb->stats = false;
+    FakeDomain *db = fake_backend_add(c->fb, "db", 2 * GiB, 256 * MiB);
+    FakeDomain *np = fake_backend_add(c->fb, "noperiod", 2 * GiB, 256 * MiB);
+    np->caps.stats_period_s = 0;
+    manager_start(c->m);
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    assert_int_equal(md(c, nb)->entry.status, POLICY_STATUS_UNMANAGED);
+    assert_int_equal(md(c, db)->entry.status, POLICY_STATUS_STATIC);
+    assert_int_equal(nb->applies, 0);
+    assert_int_equal(db->applies, 0);
+    assert_int_equal(np->set_period_calls, 1);
+    ctx_free(c);
+}
+
+/* A destroyed domain is forgotten at once (event), before any cycle. */
+static void test_stopped_event_forgets(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    assert_non_null(manager_find_domain(c->m, "a"));
+    fake_backend_destroy(c->fb, a);
+    assert_null(manager_find_domain(c->m, "a"));
+    ctx_free(c);
+}
+
+/* Scarcity: with a pool smaller than what both want, the heavier domain is
+ * served first and both keep their minimum. */
+static void test_weights_under_scarcity(void **state)
+{
+    g_autofree char *policy = g_strdup(base_policy);
+    g_autofree char *full = NULL;
+    {
+        /* the same base, with a pool of 3 GiB in its host section */
+        char *at = strstr(policy, "  overhead: 0\n");
+        assert_non_null(at);
+        full = g_strdup_printf("%.*s  pool: 3GiB\n%s"
+                               "domains:\n  - name: heavy\n    weight: 9000\n"
+                               "  - name: light\n    weight: 1000\n",
+                               (int)(at - policy), policy, at);
+    }
+    Ctx *c = ctx_new_full(full, false);
+    /* each needs 1.4 GiB and desires 1.68: needs fit in 3 GiB, desires do
+     * not, so the spare 0.2 GiB goes mostly to the heavier one */
+    FakeDomain *h = fake_backend_add(c->fb, "heavy", 2 * GiB, 1434 * MiB);
+    FakeDomain *l = fake_backend_add(c->fb, "light", 2 * GiB, 1434 * MiB);
+    manager_start(c->m);
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    uint64_t ha = fake_domain_assigned_kib(h), la = fake_domain_assigned_kib(l);
+    assert_true(ha + la <= 3 * GiB);
+    assert_true(ha > la);
+    assert_true(la >= 1434 * MiB);
+    const PolicyPlanSummary *s = manager_get_summary(c->m);
+    assert_non_null(s);
+    assert_int_not_equal(s->state, POLICY_HOST_OK);
+    ctx_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grace_then_idle_trim),
+        cmocka_unit_test(test_found_running_no_grace),
+        cmocka_unit_test(test_spike_and_minimum),
+        cmocka_unit_test(test_spike_within_assigned),
+        cmocka_unit_test(test_virtio_mem_grow_and_shrink),
+        cmocka_unit_test(test_dimm_hot_add),
+        cmocka_unit_test(test_destroyed_between_stats_and_action),
+        cmocka_unit_test(test_error_on_one_domain),
+        cmocka_unit_test(test_connection_lost_and_regained),
+        cmocka_unit_test(test_reload_good_and_bad),
+        cmocka_unit_test(test_dry_run_changes_nothing),
+        cmocka_unit_test(test_pause_and_resume),
+        cmocka_unit_test(test_uncooperative),
+        cmocka_unit_test(test_stale_stats_never_shrink),
+        cmocka_unit_test(test_unmanaged_static_and_stats_period),
+        cmocka_unit_test(test_stopped_event_forgets),
+        cmocka_unit_test(test_weights_under_scarcity),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
