@@ -245,7 +245,7 @@ static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_
     g_autofree char *err = NULL;
     r = manager_set_override(b->manager, d, &s, persist, &err);
     if (r < 0) {
-        log_info("D-Bus: SetDomainPolicy %s refused: %s", d->name, err);
+        log_debug("D-Bus: SetDomainPolicy %s refused: %s", d->name, err);
         return bus_error_from_manager(error, r, err);
     }
     return sd_bus_reply_method_return(msg, NULL);
