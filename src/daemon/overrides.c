@@ -73,6 +73,19 @@ static const char *scalar(const yaml_node_t *n)
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
+/* The writer puts the domain's name in a comment on the line above its
+ * UUID; keep it so that rewriting the file keeps it too. */
+static char *name_from_comment(char **lines, size_t n_lines, size_t key_line)
+{
+    if (key_line == 0 || key_line > n_lines)
+        return NULL;
+    const char *l = lines[key_line - 1];
+    l += strspn(l, " ");
+    if (!g_str_has_prefix(l, "# "))
+        return NULL;
+    return g_strdup(l + 2);
+}
+
 static int parse_entry(yaml_document_t *doc, yaml_node_t *key, yaml_node_t *val,
                        OverrideEntry **ret, char **ret_error)
 {
@@ -125,6 +138,9 @@ int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, ch
         return -EINVAL;
     }
     g_autoptr(GHashTable) table = overrides_table_new();
+    g_autofree char *copy = g_strndup(text, len);
+    g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
+    size_t n_lines = g_strv_length(lines);
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {
         *ret_table = g_steal_pointer(&table); /* empty file */
@@ -156,6 +172,7 @@ int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, ch
             int r = parse_entry(&doc, ek, yaml_document_get_node(&doc, q->value), &e, ret_error);
             if (r < 0)
                 return r;
+            e->name = name_from_comment(lines, n_lines, ek->start_mark.line);
             if (g_hash_table_contains(table, e->uuid)) {
                 *ret_error = at(ek, "%s: listed twice", e->uuid);
                 override_entry_free(e);

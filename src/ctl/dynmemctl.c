@@ -1,0 +1,773 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dynmemctl: query and steer dynmemd over D-Bus (docs/dbus.md). It talks
+ * only D-Bus. Exit status: 0 ok, 1 the daemon refused or failed, 2 usage,
+ * 3 the daemon cannot be reached.
+ */
+#include "bus-names.h"
+#include "units.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    EXIT_OK = 0,
+    EXIT_DAEMON = 1,
+    EXIT_USAGE = 2,
+    EXIT_UNREACHABLE = 3,
+};
+
+typedef struct {
+    bool json;
+    bool persist;
+    long iterations; /* top: 0 = until interrupted */
+} Options;
+
+/* ---- what the daemon tells us ------------------------------------------ */
+
+typedef enum {
+    F_STRING = 0,
+    F_BOOL,
+    F_U32,
+    F_U64,
+    F_STRV,
+} FieldType;
+
+typedef struct {
+    const char *property;
+    FieldType type;
+    size_t offset;
+} Field;
+
+typedef struct {
+    char *path;
+    char *name;
+    char *uuid;
+    char *mode;
+    char *status;
+    char *reason;
+    uint64_t assigned;
+    uint64_t demand;
+    uint64_t target;
+    uint32_t pressure;
+    uint64_t minimum;
+    uint64_t startup;
+    uint64_t maximum;
+    uint32_t buffer;
+    uint32_t weight;
+    char **mechanisms;
+    bool overridden;
+} DomainInfo;
+
+#define D(p, t, f) {p, t, offsetof(DomainInfo, f)}
+static const Field domain_fields[] = {
+    D("Name", F_STRING, name),         D("Uuid", F_STRING, uuid),
+    D("Mode", F_STRING, mode),         D("Status", F_STRING, status),
+    D("Reason", F_STRING, reason),     D("Assigned", F_U64, assigned),
+    D("Demand", F_U64, demand),        D("Target", F_U64, target),
+    D("Pressure", F_U32, pressure),    D("Minimum", F_U64, minimum),
+    D("Startup", F_U64, startup),      D("Maximum", F_U64, maximum),
+    D("Buffer", F_U32, buffer),        D("Weight", F_U32, weight),
+    D("Mechanisms", F_STRV, mechanisms), D("Overridden", F_BOOL, overridden),
+};
+#undef D
+
+typedef struct {
+    char *version;
+    char *state;
+    bool connected;
+    bool paused;
+    bool dry_run;
+    uint64_t interval;
+    uint64_t host_total;
+    uint64_t host_available;
+    uint64_t budget;
+    uint64_t reserve;
+    uint64_t assigned;
+    uint64_t demand;
+    uint64_t cycles;
+} ManagerInfo;
+
+#define M(p, t, f) {p, t, offsetof(ManagerInfo, f)}
+static const Field manager_fields[] = {
+    M("Version", F_STRING, version),    M("State", F_STRING, state),
+    M("Connected", F_BOOL, connected),  M("Paused", F_BOOL, paused),
+    M("DryRun", F_BOOL, dry_run),       M("Interval", F_U64, interval),
+    M("HostTotal", F_U64, host_total),  M("HostAvailable", F_U64, host_available),
+    M("Budget", F_U64, budget),         M("Reserve", F_U64, reserve),
+    M("Assigned", F_U64, assigned),     M("Demand", F_U64, demand),
+    M("Cycles", F_U64, cycles),
+};
+#undef M
+
+static void info_clear(const Field *fields, size_t n, void *info)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *p = (char *)info + fields[i].offset;
+        if (fields[i].type == F_STRING)
+            g_clear_pointer((char **)p, g_free);
+        else if (fields[i].type == F_STRV)
+            g_clear_pointer((char ***)p, g_strfreev);
+    }
+}
+
+static void domain_info_free(DomainInfo *d)
+{
+    info_clear(domain_fields, G_N_ELEMENTS(domain_fields), d);
+    g_free(d->path);
+    g_free(d);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainInfo, domain_info_free)
+
+static void manager_info_clear(ManagerInfo *m)
+{
+    info_clear(manager_fields, G_N_ELEMENTS(manager_fields), m);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ManagerInfo, manager_info_clear)
+
+/* Read an a{sv} of properties into a struct; unknown ones are skipped (a
+ * newer daemon may have more). */
+static int read_properties(sd_bus_message *msg, const Field *fields, size_t n, void *info)
+{
+    int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+        const char *key;
+        const char *contents;
+        r = sd_bus_message_read(msg, "s", &key);
+        if (r >= 0)
+            r = sd_bus_message_peek_type(msg, NULL, &contents);
+        if (r < 0)
+            return r;
+        const Field *f = NULL;
+        for (size_t i = 0; i < n && !f; i++)
+            if (strcmp(fields[i].property, key) == 0)
+                f = &fields[i];
+        static const char *const sigs[] = {"s", "b", "u", "t", "as"};
+        if (!f || strcmp(contents, sigs[f->type]) != 0) {
+            r = sd_bus_message_skip(msg, "v");
+        } else {
+            void *p = (char *)info + f->offset;
+            r = sd_bus_message_enter_container(msg, 'v', contents);
+            if (r < 0)
+                return r;
+            if (f->type == F_STRING) {
+                const char *s;
+                r = sd_bus_message_read(msg, "s", &s);
+                if (r >= 0) {
+                    g_free(*(char **)p);
+                    *(char **)p = g_strdup(s);
+                }
+            } else if (f->type == F_BOOL) {
+                int b;
+                r = sd_bus_message_read(msg, "b", &b);
+                *(bool *)p = b;
+            } else if (f->type == F_U32) {
+                r = sd_bus_message_read(msg, "u", (uint32_t *)p);
+            } else if (f->type == F_U64) {
+                r = sd_bus_message_read(msg, "t", (uint64_t *)p);
+            } else {
+                char **strv = NULL;
+                r = sd_bus_message_read_strv(msg, &strv);
+                if (r >= 0) {
+                    g_strfreev(*(char ***)p);
+                    /* sd-bus allocates with malloc, as GLib does on Linux */
+                    *(char ***)p = strv;
+                }
+            }
+            if (r >= 0)
+                r = sd_bus_message_exit_container(msg);
+        }
+        if (r < 0)
+            return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+            return r;
+    }
+    if (r < 0)
+        return r;
+    return sd_bus_message_exit_container(msg);
+}
+
+/* ---- talking to the daemon ---------------------------------------------- */
+
+static bool unreachable_error(const sd_bus_error *e)
+{
+    return sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                                  SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED,
+                                  SD_BUS_ERROR_TIMEOUT);
+}
+
+/* Print one line for a failed call and return the exit status. */
+static int report_error(const char *what, const sd_bus_error *e, int r)
+{
+    if (sd_bus_error_is_set(e) && unreachable_error(e)) {
+        fprintf(stderr, "dynmemctl: dynmemd is not reachable (%s)\n", e->message);
+        return EXIT_UNREACHABLE;
+    }
+    if (sd_bus_error_is_set(e)) {
+        /* Multi-line messages (reload errors) stay readable. */
+        fprintf(stderr, "dynmemctl: %s: %s\n", what, e->message);
+        return EXIT_DAEMON;
+    }
+    fprintf(stderr, "dynmemctl: %s: %s\n", what, g_strerror(-r));
+    return EXIT_DAEMON;
+}
+
+static int open_bus(sd_bus **ret)
+{
+    int r = sd_bus_open_system(ret);
+    if (r < 0) {
+        fprintf(stderr, "dynmemctl: cannot reach the system bus: %s\n", g_strerror(-r));
+        return EXIT_UNREACHABLE;
+    }
+    return EXIT_OK;
+}
+
+static int call(sd_bus *bus, const char *path, const char *iface, const char *member,
+                sd_bus_message **ret_reply, const char *types, ...)
+{
+    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+    va_list ap;
+    va_start(ap, types);
+    g_autoptr(sd_bus_message) msg = NULL;
+    int r = sd_bus_message_new_method_call(bus, &msg, DYNMEM_BUS_NAME, path, iface, member);
+    if (r >= 0 && types)
+        r = sd_bus_message_appendv(msg, types, ap);
+    va_end(ap);
+    if (r < 0)
+        return report_error(member, &error, r);
+    g_autoptr(sd_bus_message) reply = NULL;
+    r = sd_bus_call(bus, msg, 0, &error, &reply);
+    if (r < 0)
+        return report_error(member, &error, r);
+    if (ret_reply)
+        *ret_reply = g_steal_pointer(&reply);
+    return EXIT_OK;
+}
+
+static int get_manager(sd_bus *bus, ManagerInfo *ret)
+{
+    g_autoptr(sd_bus_message) reply = NULL;
+    int s = call(bus, DYNMEM_BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &reply, "s",
+                 DYNMEM_BUS_MANAGER_IFACE);
+    if (s != EXIT_OK)
+        return s;
+    if (read_properties(reply, manager_fields, G_N_ELEMENTS(manager_fields), ret) < 0) {
+        fprintf(stderr, "dynmemctl: cannot parse the daemon's answer\n");
+        return EXIT_DAEMON;
+    }
+    return EXIT_OK;
+}
+
+static int cmp_domain(const void *a, const void *b)
+{
+    const DomainInfo *x = *(DomainInfo *const *)a;
+    const DomainInfo *y = *(DomainInfo *const *)b;
+    return g_strcmp0(x->name, y->name);
+}
+
+/* Every domain with all its properties, in one round trip. */
+static int get_domains(sd_bus *bus, GPtrArray **ret)
+{
+    g_autoptr(sd_bus_message) reply = NULL;
+    int s = call(bus, DYNMEM_BUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                 &reply, NULL);
+    if (s != EXIT_OK)
+        return s;
+    g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func((GDestroyNotify)domain_info_free);
+    int r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+    while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+        const char *path;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r >= 0)
+            r = sd_bus_message_enter_container(reply, 'a', "{sa{sv}}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sa{sv}")) > 0) {
+            const char *iface;
+            r = sd_bus_message_read(reply, "s", &iface);
+            if (r >= 0 && strcmp(iface, DYNMEM_BUS_DOMAIN_IFACE) == 0) {
+                DomainInfo *d = g_new0(DomainInfo, 1);
+                d->path = g_strdup(path);
+                g_ptr_array_add(all, d);
+                r = read_properties(reply, domain_fields, G_N_ELEMENTS(domain_fields), d);
+            } else if (r >= 0) {
+                r = sd_bus_message_skip(reply, "a{sv}");
+            }
+            if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        }
+        if (r >= 0)
+            r = sd_bus_message_exit_container(reply);
+        if (r >= 0)
+            r = sd_bus_message_exit_container(reply);
+    }
+    if (r >= 0)
+        r = sd_bus_message_exit_container(reply);
+    if (r < 0) {
+        fprintf(stderr, "dynmemctl: cannot parse the daemon's answer: %s\n", g_strerror(-r));
+        return EXIT_DAEMON;
+    }
+    g_ptr_array_sort(all, cmp_domain);
+    *ret = g_steal_pointer(&all);
+    return EXIT_OK;
+}
+
+static int get_domain(sd_bus *bus, const char *name, DomainInfo **ret)
+{
+    g_autoptr(sd_bus_message) reply = NULL;
+    int s = call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "GetDomain", &reply, "s", name);
+    if (s != EXIT_OK)
+        return s;
+    const char *path;
+    if (sd_bus_message_read(reply, "o", &path) < 0)
+        return EXIT_DAEMON;
+    g_autoptr(DomainInfo) d = g_new0(DomainInfo, 1);
+    d->path = g_strdup(path);
+    g_autoptr(sd_bus_message) props = NULL;
+    s = call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", &props, "s",
+             DYNMEM_BUS_DOMAIN_IFACE);
+    if (s != EXIT_OK)
+        return s;
+    if (read_properties(props, domain_fields, G_N_ELEMENTS(domain_fields), d) < 0) {
+        fprintf(stderr, "dynmemctl: cannot parse the daemon's answer\n");
+        return EXIT_DAEMON;
+    }
+    *ret = g_steal_pointer(&d);
+    return EXIT_OK;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static char *size(uint64_t bytes)
+{
+    return policy_format_size_kib(bytes / 1024);
+}
+
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
+
+static void json_string(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)str(s); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            g_string_append_printf(out, "\\%c", *p);
+        else if (*p == '\n')
+            g_string_append(out, "\\n");
+        else if (*p < 0x20)
+            g_string_append_printf(out, "\\u%04x", *p);
+        else
+            g_string_append_c(out, (char)*p);
+    }
+    g_string_append_c(out, '"');
+}
+
+/* Sizes in JSON are exact bytes. */
+static void json_fields(GString *out, const Field *fields, size_t n, const void *info)
+{
+    for (size_t i = 0; i < n; i++) {
+        const void *p = (const char *)info + fields[i].offset;
+        g_autofree char *key = g_ascii_strdown(fields[i].property, -1);
+        g_string_append_printf(out, "%s\"%s\": ", i ? ", " : "", key);
+        switch (fields[i].type) {
+        case F_STRING:
+            json_string(out, *(char *const *)p);
+            break;
+        case F_BOOL:
+            g_string_append(out, *(const bool *)p ? "true" : "false");
+            break;
+        case F_U32:
+            g_string_append_printf(out, "%" PRIu32, *(const uint32_t *)p);
+            break;
+        case F_U64:
+            g_string_append_printf(out, "%" PRIu64, *(const uint64_t *)p);
+            break;
+        case F_STRV: {
+            char *const *v = *(char **const *)p;
+            g_string_append_c(out, '[');
+            for (size_t k = 0; v && v[k]; k++) {
+                if (k)
+                    g_string_append(out, ", ");
+                json_string(out, v[k]);
+            }
+            g_string_append_c(out, ']');
+            break;
+        }
+        }
+    }
+}
+
+static char *format_status_json(const ManagerInfo *m, GPtrArray *domains)
+{
+    GString *out = g_string_new("{");
+    json_fields(out, manager_fields, G_N_ELEMENTS(manager_fields), m);
+    g_string_append(out, ", \"domains\": [");
+    for (guint i = 0; i < domains->len; i++) {
+        g_string_append(out, i ? ",\n  {" : "\n  {");
+        json_fields(out, domain_fields, G_N_ELEMENTS(domain_fields), domains->pdata[i]);
+        g_string_append_c(out, '}');
+    }
+    g_string_append(out, domains->len ? "\n]}\n" : "]}\n");
+    return g_string_free(out, FALSE);
+}
+
+static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
+{
+    GString *out = g_string_new(NULL);
+    int w = 4;
+    for (guint i = 0; i < domains->len; i++)
+        w = MAX(w, (int)strlen(str(((DomainInfo *)domains->pdata[i])->name)));
+    g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s\n", w, "Name",
+                           "Status", "Assigned", "Demand", "Target", "Minimum", "Maximum", "Buffer",
+                           "Weight", "Pressure");
+    size_t width = out->len;
+    for (size_t i = 0; i + 1 < width; i++)
+        g_string_append_c(out, '-');
+    g_string_append_c(out, '\n');
+    for (guint i = 0; i < domains->len; i++) {
+        const DomainInfo *d = domains->pdata[i];
+        g_autofree char *assigned = size(d->assigned);
+        g_autofree char *demand = size(d->demand);
+        g_autofree char *target = size(d->target);
+        g_autofree char *minimum = size(d->minimum);
+        g_autofree char *maximum = size(d->maximum);
+        g_autofree char *buffer = g_strdup_printf("%u%%", d->buffer);
+        g_autofree char *pressure = g_strdup_printf("%u%%", d->pressure);
+        g_autofree char *status = g_strdup_printf("%s%s", str(d->status), d->overridden ? "*" : "");
+        g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s\n", w,
+                               str(d->name), status, assigned, demand, target, minimum, maximum,
+                               buffer, d->weight, pressure);
+    }
+    g_autofree char *budget = size(m->budget);
+    g_autofree char *assigned = size(m->assigned);
+    g_autofree char *demand = size(m->demand);
+    g_autofree char *total = size(m->host_total);
+    g_string_append_printf(out, "\nhost %s: %s assigned of a %s budget (demand %s, host %s)%s%s%s\n",
+                           str(m->state), assigned, budget, demand, total,
+                           m->connected ? "" : ", not connected to libvirt",
+                           m->paused ? ", paused" : "", m->dry_run ? ", dry-run" : "");
+    for (guint i = 0; i < domains->len; i++)
+        if (((DomainInfo *)domains->pdata[i])->overridden) {
+            g_string_append(out, "* a runtime override applies (dynmemctl show NAME)\n");
+            break;
+        }
+    return g_string_free(out, FALSE);
+}
+
+static char *format_domain_text(const DomainInfo *d)
+{
+    GString *out = g_string_new(NULL);
+    g_autofree char *assigned = size(d->assigned);
+    g_autofree char *demand = size(d->demand);
+    g_autofree char *target = size(d->target);
+    g_autofree char *minimum = size(d->minimum);
+    g_autofree char *startup = size(d->startup);
+    g_autofree char *maximum = size(d->maximum);
+    g_autofree char *mech = d->mechanisms && d->mechanisms[0]
+                                ? g_strjoinv(", ", d->mechanisms)
+                                : g_strdup("none");
+    g_string_append_printf(out,
+                           "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
+                           "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"
+                           "Target:      %s\nPressure:    %u%%\nMinimum:     %s\nStartup:     %s\n"
+                           "Maximum:     %s\nBuffer:      %u%%\nWeight:      %u\n"
+                           "Mechanisms:  %s\nOverridden:  %s\n",
+                           str(d->name), str(d->uuid), str(d->path), str(d->mode), str(d->status),
+                           str(d->reason), assigned, demand, target, d->pressure, minimum, startup,
+                           maximum, d->buffer, d->weight, mech, d->overridden ? "yes" : "no");
+    return g_string_free(out, FALSE);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int render_status(sd_bus *bus, const Options *o, char **ret)
+{
+    g_auto(ManagerInfo) m = {0};
+    g_autoptr(GPtrArray) domains = NULL;
+    int s = get_manager(bus, &m);
+    if (s == EXIT_OK)
+        s = get_domains(bus, &domains);
+    if (s != EXIT_OK)
+        return s;
+    *ret = o->json ? format_status_json(&m, domains) : format_status_table(&m, domains);
+    return EXIT_OK;
+}
+
+static int cmd_status(sd_bus *bus, const Options *o, char **args)
+{
+    g_autofree char *text = NULL;
+    int s = render_status(bus, o, &text);
+    if (s == EXIT_OK)
+        fputs(text, stdout);
+    return s;
+}
+
+static int cmd_show(sd_bus *bus, const Options *o, char **args)
+{
+    g_autoptr(DomainInfo) d = NULL;
+    int s = get_domain(bus, args[0], &d);
+    if (s != EXIT_OK)
+        return s;
+    if (o->json) {
+        g_autoptr(GString) out = g_string_new("{");
+        json_fields(out, domain_fields, G_N_ELEMENTS(domain_fields), d);
+        g_string_append(out, "}\n");
+        fputs(out->str, stdout);
+    } else {
+        g_autofree char *text = format_domain_text(d);
+        fputs(text, stdout);
+    }
+    return EXIT_OK;
+}
+
+static int cmd_set(sd_bus *bus, const Options *o, char **args)
+{
+    g_autoptr(sd_bus_message) msg = NULL;
+    int r = sd_bus_message_new_method_call(bus, &msg, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
+                                           DYNMEM_BUS_MANAGER_IFACE, "SetDomainPolicy");
+    if (r >= 0)
+        r = sd_bus_message_append(msg, "s", args[0]);
+    if (r >= 0)
+        r = sd_bus_message_open_container(msg, 'a', "{sv}");
+    for (char **a = args + 1; r >= 0 && *a; a++) {
+        const char *eq = strchr(*a, '=');
+        if (!eq || eq == *a) {
+            fprintf(stderr, "dynmemctl: set: expected key=value, got \"%s\"\n", *a);
+            return EXIT_USAGE;
+        }
+        g_autofree char *key = g_strndup(*a, (gsize)(eq - *a));
+        r = sd_bus_message_append(msg, "{sv}", key, "s", eq + 1);
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(msg);
+    if (r >= 0)
+        r = sd_bus_message_append(msg, "b", (int)o->persist);
+    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+    if (r >= 0)
+        r = sd_bus_call(bus, msg, 0, &error, NULL);
+    if (r < 0)
+        return report_error("set", &error, r);
+    return EXIT_OK;
+}
+
+static int simple_call(sd_bus *bus, const char *member, const char *types, const void *arg)
+{
+    if (!types)
+        return call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, member, NULL, NULL);
+    if (types[0] == 'b')
+        return call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, member, NULL, "b",
+                    *(const int *)arg);
+    return call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, member, NULL, "s",
+                (const char *)arg);
+}
+
+static int cmd_reset(sd_bus *bus, const Options *o, char **args)
+{
+    return simple_call(bus, "ResetDomainPolicy", "s", args[0]);
+}
+
+static int cmd_reload(sd_bus *bus, const Options *o, char **args)
+{
+    return simple_call(bus, "Reload", NULL, NULL);
+}
+
+static int cmd_pause(sd_bus *bus, const Options *o, char **args)
+{
+    int yes = 1;
+    return simple_call(bus, "SetPaused", "b", &yes);
+}
+
+static int cmd_resume(sd_bus *bus, const Options *o, char **args)
+{
+    int no = 0;
+    return simple_call(bus, "SetPaused", "b", &no);
+}
+
+static int cmd_rebalance(sd_bus *bus, const Options *o, char **args)
+{
+    return simple_call(bus, "Rebalance", NULL, NULL);
+}
+
+static int cmd_dump(sd_bus *bus, const Options *o, char **args)
+{
+    g_autoptr(sd_bus_message) reply = NULL;
+    int s = call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "Dump", &reply, NULL);
+    if (s != EXIT_OK)
+        return s;
+    const char *text;
+    if (sd_bus_message_read(reply, "s", &text) < 0)
+        return EXIT_DAEMON;
+    if (o->json) {
+        g_autoptr(GString) out = g_string_new("{\"dump\": ");
+        json_string(out, text);
+        g_string_append(out, "}\n");
+        fputs(out->str, stdout);
+    } else {
+        fputs(text, stdout);
+    }
+    return EXIT_OK;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    interrupted = 1;
+}
+
+static int cmd_top(sd_bus *bus, const Options *o, char **args)
+{
+    struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART: wake the sleep */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    bool tty = isatty(STDOUT_FILENO);
+    for (long i = 0; !interrupted && (o->iterations == 0 || i < o->iterations); i++) {
+        g_autofree char *text = NULL;
+        int s = render_status(bus, o, &text);
+        if (s != EXIT_OK)
+            return s;
+        if (tty)
+            fputs("\033[H\033[2J", stdout); /* home, clear screen */
+        else if (i > 0)
+            fputc('\n', stdout);
+        fputs(text, stdout);
+        fflush(stdout);
+        if (o->iterations && i + 1 >= o->iterations)
+            break;
+        struct timespec ts = {.tv_sec = 1};
+        nanosleep(&ts, NULL);
+    }
+    return EXIT_OK;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int min_args;
+    int max_args; /* -1: any */
+    int (*run)(sd_bus *bus, const Options *o, char **args);
+} Command;
+
+static const Command commands[] = {
+    {"status", 0, 0, cmd_status}, {"show", 1, 1, cmd_show},     {"set", 2, -1, cmd_set},
+    {"reset", 1, 1, cmd_reset},   {"reload", 0, 0, cmd_reload}, {"pause", 0, 0, cmd_pause},
+    {"resume", 0, 0, cmd_resume}, {"rebalance", 0, 0, cmd_rebalance},
+    {"top", 0, 0, cmd_top},       {"dump", 0, 0, cmd_dump},
+};
+
+static void usage(FILE *f)
+{
+    fputs("Usage: dynmemctl [OPTIONS] COMMAND [ARGS...]\n"
+          "\n"
+          "Query and steer dynmemd, the libvirt memory balancer, over D-Bus.\n"
+          "\n"
+          "Commands:\n"
+          "  status                     every domain: status, memory, policy\n"
+          "  show DOMAIN                one domain in detail (name or UUID)\n"
+          "  set DOMAIN KEY=VALUE...    override mode, minimum, startup, maximum,\n"
+          "                             buffer or weight (root)\n"
+          "  reset DOMAIN               drop a domain's override (root)\n"
+          "  reload                     re-read the policy file (root)\n"
+          "  pause | resume             stop or restart changing memory (root)\n"
+          "  rebalance                  run a balancing cycle now (root)\n"
+          "  top                        status, refreshed every second\n"
+          "  dump                       the daemon's whole state as text\n"
+          "\n"
+          "Options:\n"
+          "  -j, --json                 machine-readable output (sizes in bytes)\n"
+          "  -p, --persist              set: keep the override across restarts\n"
+          "  -n, --iterations=N         top: stop after N screens\n"
+          "  -h, --help                 show this help\n"
+          "  -V, --version              show the version\n"
+          "\n"
+          "Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error,\n"
+          "3 dynmemd cannot be reached. See dynmemctl(1).\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    Options o = {0};
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"persist", no_argument, NULL, 'p'},
+        {"iterations", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "jpn:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            o.json = true;
+            break;
+        case 'p':
+            o.persist = true;
+            break;
+        case 'n': {
+            char *end;
+            errno = 0;
+            o.iterations = strtol(optarg, &end, 10);
+            if (errno || *end || o.iterations < 1) {
+                fprintf(stderr, "dynmemctl: --iterations: expected a positive number, got "
+                                "\"%s\"\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            printf("dynmemctl %s\n", DYNMEM_VERSION);
+            return EXIT_OK;
+        default:
+            fprintf(stderr, "dynmemctl: unknown option \"%s\" (see --help)\n", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "dynmemctl: no command given (see --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    char **args = argv + optind + 1;
+    int nargs = argc - optind - 1;
+    const Command *cmd = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "dynmemctl: unknown command \"%s\" (see --help)\n", name);
+        return EXIT_USAGE;
+    }
+    if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
+        fprintf(stderr, "dynmemctl: %s: wrong number of arguments (see --help)\n", name);
+        return EXIT_USAGE;
+    }
+    if (o.persist && cmd->run != cmd_set) {
+        fprintf(stderr, "dynmemctl: --persist applies to \"set\" only\n");
+        return EXIT_USAGE;
+    }
+    g_autoptr(sd_bus) bus = NULL;
+    int s = open_bus(&bus);
+    if (s != EXIT_OK)
+        return s;
+    return cmd->run(bus, &o, args);
+}

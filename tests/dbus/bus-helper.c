@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the D-Bus test script cannot do with busctl alone:
+ *
+ *   bus-helper watch          print every signal from org.dynmem1, one per
+ *                             line, after a first line "READY" (the match is
+ *                             in place), until killed
+ *   bus-helper flood N        N calls (ListDomains, Get, GetDomain in turn),
+ *                             up to 32 in flight; exit 0 when every one got
+ *                             a reply
+ */
+#include "bus-names.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int print_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    const char *member = sd_bus_message_get_member(m);
+    g_autoptr(GString) line = g_string_new(member);
+    if (strcmp(member, "Adjusted") == 0) {
+        const char *dom, *mech, *reason;
+        uint64_t from, to;
+        if (sd_bus_message_read(m, "sttss", &dom, &from, &to, &mech, &reason) >= 0)
+            g_string_append_printf(line, " %s %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %s", dom,
+                                   from, to, mech);
+    } else if (strcmp(member, "StateChanged") == 0) {
+        const char *state;
+        if (sd_bus_message_read(m, "s", &state) >= 0)
+            g_string_append_printf(line, " %s", state);
+    } else if (strcmp(member, "PropertiesChanged") == 0) {
+        const char *iface;
+        g_string_append_printf(line, " %s", sd_bus_message_get_path(m));
+        if (sd_bus_message_read(m, "s", &iface) >= 0 &&
+            sd_bus_message_enter_container(m, 'a', "{sv}") >= 0) {
+            g_string_append_printf(line, " %s", iface);
+            const char *name;
+            while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                if (sd_bus_message_read(m, "s", &name) < 0 || sd_bus_message_skip(m, "v") < 0 ||
+                    sd_bus_message_exit_container(m) < 0)
+                    break;
+                g_string_append_printf(line, " %s", name);
+            }
+        }
+    } else if (strcmp(member, "InterfacesAdded") == 0 ||
+               strcmp(member, "InterfacesRemoved") == 0) {
+        const char *path;
+        if (sd_bus_message_read(m, "o", &path) >= 0)
+            g_string_append_printf(line, " %s", path);
+    }
+    printf("%s\n", line->str);
+    fflush(stdout);
+    return 0;
+}
+
+static int watch(sd_bus *bus)
+{
+    int r = sd_bus_add_match(bus, NULL, "type='signal',sender='" DYNMEM_BUS_NAME "'", print_signal,
+                             NULL);
+    if (r < 0) {
+        fprintf(stderr, "bus-helper: AddMatch: %s\n", g_strerror(-r));
+        return 1;
+    }
+    printf("READY\n");
+    fflush(stdout);
+    for (;;) {
+        r = sd_bus_process(bus, NULL);
+        if (r < 0)
+            return 1;
+        if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0)
+            return 1;
+    }
+}
+
+typedef struct {
+    long replies;
+    long errors;
+} Flood;
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    Flood *f = userdata;
+    f->replies++;
+    if (sd_bus_message_is_method_error(m, NULL))
+        f->errors++;
+    return 0;
+}
+
+static int flood(sd_bus *bus, long n)
+{
+    Flood f = {0};
+    long sent = 0;
+    while (f.replies < n) {
+        while (sent < n && sent - f.replies < 32) {
+            int r;
+            switch (sent % 3) {
+            case 0:
+                r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
+                                             DYNMEM_BUS_MANAGER_IFACE, "ListDomains", on_reply,
+                                             &f, NULL);
+                break;
+            case 1:
+                r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
+                                             "org.freedesktop.DBus.Properties", "Get", on_reply,
+                                             &f, "ss", DYNMEM_BUS_MANAGER_IFACE, "Assigned");
+                break;
+            default:
+                r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
+                                             DYNMEM_BUS_MANAGER_IFACE, "GetDomain", on_reply, &f,
+                                             "s", "alpha");
+                break;
+            }
+            if (r < 0) {
+                fprintf(stderr, "bus-helper: call: %s\n", g_strerror(-r));
+                return 1;
+            }
+            sent++;
+        }
+        int r = sd_bus_process(bus, NULL);
+        if (r < 0) {
+            fprintf(stderr, "bus-helper: %s\n", g_strerror(-r));
+            return 1;
+        }
+        if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0)
+            return 1;
+    }
+    printf("%ld replies, %ld errors\n", f.replies, f.errors);
+    return f.errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(sd_bus) bus = NULL;
+    int r = sd_bus_open_system(&bus);
+    if (r < 0) {
+        fprintf(stderr, "bus-helper: system bus: %s\n", g_strerror(-r));
+        return 1;
+    }
+    if (argc == 2 && strcmp(argv[1], "watch") == 0)
+        return watch(bus);
+    if (argc == 3 && strcmp(argv[1], "flood") == 0)
+        return flood(bus, strtol(argv[2], NULL, 10));
+    fprintf(stderr, "usage: bus-helper watch | flood N\n");
+    return 2;
+}

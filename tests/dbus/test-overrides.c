@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* overrides.c: the pure parse/format halves, hostile text, and the store's
+ * file handling in a temporary directory. */
+#include "overrides.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define UUID1 "0d5b2f6e-1111-4a4a-9b9b-000000000001"
+#define UUID2 "0d5b2f6e-1111-4a4a-9b9b-000000000002"
+
+static GHashTable *parse_ok(const char *text)
+{
+    GHashTable *t = NULL;
+    g_autofree char *err = NULL;
+    int r = overrides_parse_buf(text, strlen(text), &t, &err);
+    if (r < 0)
+        fail_msg("unexpected error: %s", err);
+    return t;
+}
+
+static void test_parse_basic(void **state)
+{
+    g_autoptr(GHashTable) t = parse_ok("overrides:\n"
+                                       "  # web01\n"
+                                       "  " UUID1 ":\n"
+                                       "    weight: 8000\n"
+                                       "    buffer: 30%\n"
+                                       "    minimum: 512MiB\n"
+                                       "    maximum: 90%\n"
+                                       "    mode: static\n");
+    assert_int_equal(g_hash_table_size(t), 1);
+    const OverrideEntry *e = g_hash_table_lookup(t, UUID1);
+    assert_non_null(e);
+    assert_int_equal(e->settings.set, POLICY_FIELD_WEIGHT | POLICY_FIELD_BUFFER |
+                                          POLICY_FIELD_MINIMUM | POLICY_FIELD_MAXIMUM |
+                                          POLICY_FIELD_MODE);
+    assert_int_equal(e->settings.weight, 8000);
+    assert_int_equal(e->settings.buffer_pct, 30);
+    assert_int_equal(e->settings.minimum.kind, POLICY_AMOUNT_KIB);
+    assert_int_equal(e->settings.minimum.value, 512 * 1024);
+    assert_int_equal(e->settings.maximum.kind, POLICY_AMOUNT_PERCENT);
+    assert_int_equal(e->settings.maximum.value, 90);
+    assert_int_equal(e->settings.mode, POLICY_MODE_STATIC);
+}
+
+static void test_parse_empty(void **state)
+{
+    const char *texts[] = {"", "# nothing\n", "overrides:\n", "overrides: {}\n"};
+    for (size_t i = 0; i < G_N_ELEMENTS(texts); i++) {
+        g_autoptr(GHashTable) t = parse_ok(texts[i]);
+        assert_int_equal(g_hash_table_size(t), 0);
+    }
+}
+
+static void test_parse_uppercase_uuid(void **state)
+{
+    g_autoptr(GHashTable) t = parse_ok("overrides:\n  0D5B2F6E-1111-4A4A-9B9B-000000000001:\n"
+                                       "    weight: 1\n");
+    assert_non_null(g_hash_table_lookup(t, UUID1));
+}
+
+/* Hostile and wrong text: every one is an error with a position, and the
+ * table is left untouched. */
+static void test_parse_errors(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *needle; /* in the message */
+    } cases[] = {
+        {"overrides:\n  " UUID1 ":\n    weight: 20000\n", "weight"},
+        {"overrides:\n  " UUID1 ":\n    buffer: -5%\n", "buffer"},
+        {"overrides:\n  " UUID1 ":\n    wieght: 1\n", "wieght"},
+        {"overrides:\n  " UUID1 ":\n    minimum: 3GiB\n    maximum: 2GiB\n", "minimum"},
+        {"overrides:\n  not-a-uuid:\n    weight: 1\n", "UUID"},
+        {"overrides:\n  " UUID1 ": 5\n", "mapping"},
+        {"overrides:\n  " UUID1 ":\n    weight: [1]\n", "key: value"},
+        {"overrides: [1, 2]\n", "mapping"},
+        {"other: 1\n", "unknown key"},
+        {"- 1\n", "mapping"},
+        {"overrides:\n  " UUID1 ":\n    weight: 1\n  " UUID1 ":\n    weight: 2\n", "twice"},
+        {"overrides:\n  " UUID1 ":\n    weight: [\n", ""},
+        {"\t\t: : :\n", ""},
+        {"overrides: &a\n  " UUID1 ": *a\n", ""},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GHashTable *t = (GHashTable *)(void *)0x1;
+        g_autofree char *err = NULL;
+        int r = overrides_parse_buf(cases[i].text, strlen(cases[i].text), &t, &err);
+        if (r != -EINVAL)
+            fail_msg("case %zu: expected -EINVAL, got %d", i, r);
+        assert_ptr_equal(t, (void *)0x1);
+        assert_non_null(err);
+        if (!strstr(err, cases[i].needle))
+            fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].needle, err);
+        /* "line:column: ..." */
+        assert_true(g_ascii_isdigit(err[0]));
+    }
+}
+
+static void put(GHashTable *t, const char *uuid, const char *name, const char *const *kv)
+{
+    OverrideEntry *e = g_new0(OverrideEntry, 1);
+    e->uuid = g_strdup(uuid);
+    e->name = g_strdup(name);
+    for (; *kv; kv += 2) {
+        g_autofree char *err = NULL;
+        if (policy_settings_set_key(&e->settings, kv[0], kv[1], &err) < 0)
+            fail_msg("%s", err);
+    }
+    g_hash_table_insert(t, e->uuid, e);
+}
+
+/* format -> parse gives back the same settings, exactly. */
+static void test_round_trip(void **state)
+{
+    g_autoptr(GHashTable) t = overrides_table_new();
+    const char *a[] = {"weight", "0", "buffer", "2000%", "minimum", "1536MiB", "startup", "2GiB",
+                       "maximum", "100%", "mode", "dynamic", NULL};
+    const char *b[] = {"minimum", "4100KiB", "mode", "static", NULL};
+    put(t, UUID2, "db01\nsneaky: 1", b);
+    put(t, UUID1, "web01", a);
+    g_autofree char *text = overrides_format(t);
+    /* sorted by uuid, names as comments, one line each */
+    assert_true(strstr(text, "# web01\n  " UUID1) < strstr(text, UUID2));
+    assert_non_null(strstr(text, "# db01 sneaky: 1\n"));
+    assert_non_null(strstr(text, "minimum: 1536MiB\n"));
+    assert_non_null(strstr(text, "minimum: 4100KiB\n"));
+    assert_non_null(strstr(text, "startup: 2GiB\n"));
+
+    g_autoptr(GHashTable) back = parse_ok(text);
+    assert_int_equal(g_hash_table_size(back), 2);
+    const char *uuids[] = {UUID1, UUID2};
+    for (size_t i = 0; i < 2; i++) {
+        const OverrideEntry *x = g_hash_table_lookup(t, uuids[i]);
+        const OverrideEntry *y = g_hash_table_lookup(back, uuids[i]);
+        assert_non_null(y);
+        assert_memory_equal(&x->settings, &y->settings, sizeof(x->settings));
+    }
+}
+
+static void test_format_value(void **state)
+{
+    PolicySettings s = {0};
+    assert_null(overrides_format_value(&s, POLICY_FIELD_WEIGHT));
+    g_autofree char *err = NULL;
+    assert_int_equal(policy_settings_set_key(&s, "maximum", "2TiB", &err), 0);
+    g_autofree char *v = overrides_format_value(&s, POLICY_FIELD_MAXIMUM);
+    assert_string_equal(v, "2TiB");
+}
+
+/* ---- the store, on a real directory ------------------------------------ */
+
+static char *tmpdir(void)
+{
+    g_autoptr(GError) err = NULL;
+    char *dir = g_dir_make_tmp("dynmem-overrides-XXXXXX", &err);
+    assert_non_null(dir);
+    return dir;
+}
+
+static void rm_rf(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        g_unlink(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(dir);
+}
+
+static void test_store_put_and_reopen(void **state)
+{
+    g_autofree char *dir = tmpdir();
+    g_autoptr(OverrideStore) store = NULL;
+    g_autofree char *problem = NULL;
+    assert_int_equal(override_store_open(dir, &store, &problem), 0);
+    assert_null(problem);
+    assert_int_equal(g_hash_table_size(override_store_entries(store)), 0);
+
+    PolicySettings s = {0};
+    g_autofree char *err = NULL;
+    assert_int_equal(policy_settings_set_key(&s, "weight", "9000", &err), 0);
+    assert_int_equal(override_store_put(store, UUID1, "web01", &s, &err), 0);
+    assert_int_equal(override_store_put(store, UUID2, "db01", &s, &err), 0);
+    assert_int_equal(override_store_put(store, UUID2, NULL, NULL, &err), 0);
+
+    g_autoptr(OverrideStore) again = NULL;
+    assert_int_equal(override_store_open(dir, &again, &problem), 0);
+    GHashTable *t = override_store_entries(again);
+    assert_int_equal(g_hash_table_size(t), 1);
+    const OverrideEntry *e = g_hash_table_lookup(t, UUID1);
+    assert_non_null(e);
+    assert_int_equal(e->settings.weight, 9000);
+    assert_string_equal(e->name, "web01"); /* read back from the comment */
+    rm_rf(dir);
+}
+
+static void test_store_corrupt_moved_aside(void **state)
+{
+    g_autofree char *dir = tmpdir();
+    g_autofree char *path = g_build_filename(dir, OVERRIDES_FILE_NAME, NULL);
+    assert_true(g_file_set_contents(path, "overrides:\n  x: [\n", -1, NULL));
+    g_autoptr(OverrideStore) store = NULL;
+    g_autofree char *problem = NULL;
+    assert_int_equal(override_store_open(dir, &store, &problem), 0);
+    assert_non_null(problem);
+    assert_non_null(strstr(problem, "moved aside"));
+    assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name = g_dir_read_name(d);
+    assert_non_null(name);
+    assert_true(g_str_has_prefix(name, OVERRIDES_FILE_NAME ".corrupt-"));
+    g_dir_close(d);
+    assert_int_equal(g_hash_table_size(override_store_entries(store)), 0);
+    rm_rf(dir);
+}
+
+static void test_store_write_failure_changes_nothing(void **state)
+{
+    g_autofree char *dir = tmpdir();
+    g_autoptr(OverrideStore) store = NULL;
+    g_autofree char *problem = NULL;
+    assert_int_equal(override_store_open(dir, &store, &problem), 0);
+    /* The file's place is taken by a directory: rename() fails. */
+    g_autofree char *path = g_build_filename(dir, OVERRIDES_FILE_NAME, NULL);
+    g_autofree char *inner = g_build_filename(path, "x", NULL);
+    assert_int_equal(g_mkdir(path, 0700), 0);
+    assert_true(g_file_set_contents(inner, "", -1, NULL));
+    PolicySettings s = {0};
+    g_autofree char *err = NULL;
+    assert_int_equal(policy_settings_set_key(&s, "weight", "1", &err), 0);
+    assert_true(override_store_put(store, UUID1, "web01", &s, &err) < 0);
+    assert_non_null(err);
+    assert_int_equal(g_hash_table_size(override_store_entries(store)), 0);
+    g_unlink(inner);
+    g_rmdir(path);
+    rm_rf(dir); /* also proves no temp file was left behind */
+    assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_basic),
+        cmocka_unit_test(test_parse_empty),
+        cmocka_unit_test(test_parse_uppercase_uuid),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_format_value),
+        cmocka_unit_test(test_store_put_and_reopen),
+        cmocka_unit_test(test_store_corrupt_moved_aside),
+        cmocka_unit_test(test_store_write_failure_changes_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
