@@ -68,15 +68,18 @@ typedef struct {
     bool overridden;
 } DomainInfo;
 
-#define D(p, t, f) {p, t, offsetof(DomainInfo, f)}
+#define D(p, t, f)                                                                                 \
+    {                                                                                              \
+        p, t, offsetof(DomainInfo, f)                                                              \
+    }
 static const Field domain_fields[] = {
-    D("Name", F_STRING, name),         D("Uuid", F_STRING, uuid),
-    D("Mode", F_STRING, mode),         D("Status", F_STRING, status),
-    D("Reason", F_STRING, reason),     D("Assigned", F_U64, assigned),
-    D("Demand", F_U64, demand),        D("Target", F_U64, target),
-    D("Pressure", F_U32, pressure),    D("Minimum", F_U64, minimum),
-    D("Startup", F_U64, startup),      D("Maximum", F_U64, maximum),
-    D("Buffer", F_U32, buffer),        D("Weight", F_U32, weight),
+    D("Name", F_STRING, name),           D("Uuid", F_STRING, uuid),
+    D("Mode", F_STRING, mode),           D("Status", F_STRING, status),
+    D("Reason", F_STRING, reason),       D("Assigned", F_U64, assigned),
+    D("Demand", F_U64, demand),          D("Target", F_U64, target),
+    D("Pressure", F_U32, pressure),      D("Minimum", F_U64, minimum),
+    D("Startup", F_U64, startup),        D("Maximum", F_U64, maximum),
+    D("Buffer", F_U32, buffer),          D("Weight", F_U32, weight),
     D("Mechanisms", F_STRV, mechanisms), D("Overridden", F_BOOL, overridden),
 };
 #undef D
@@ -97,14 +100,17 @@ typedef struct {
     uint64_t cycles;
 } ManagerInfo;
 
-#define M(p, t, f) {p, t, offsetof(ManagerInfo, f)}
+#define M(p, t, f)                                                                                 \
+    {                                                                                              \
+        p, t, offsetof(ManagerInfo, f)                                                             \
+    }
 static const Field manager_fields[] = {
-    M("Version", F_STRING, version),    M("State", F_STRING, state),
-    M("Connected", F_BOOL, connected),  M("Paused", F_BOOL, paused),
-    M("DryRun", F_BOOL, dry_run),       M("Interval", F_U64, interval),
-    M("HostTotal", F_U64, host_total),  M("HostAvailable", F_U64, host_available),
-    M("Budget", F_U64, budget),         M("Reserve", F_U64, reserve),
-    M("Assigned", F_U64, assigned),     M("Demand", F_U64, demand),
+    M("Version", F_STRING, version),   M("State", F_STRING, state),
+    M("Connected", F_BOOL, connected), M("Paused", F_BOOL, paused),
+    M("DryRun", F_BOOL, dry_run),      M("Interval", F_U64, interval),
+    M("HostTotal", F_U64, host_total), M("HostAvailable", F_U64, host_available),
+    M("Budget", F_U64, budget),        M("Reserve", F_U64, reserve),
+    M("Assigned", F_U64, assigned),    M("Demand", F_U64, demand),
     M("Cycles", F_U64, cycles),
 };
 #undef M
@@ -374,12 +380,24 @@ static void json_string(GString *out, const char *s)
     g_string_append_c(out, '"');
 }
 
+/* "HostTotal" -> "host_total" */
+static char *json_key(const char *property)
+{
+    GString *k = g_string_new(NULL);
+    for (const char *p = property; *p; p++) {
+        if (g_ascii_isupper(*p) && p != property)
+            g_string_append_c(k, '_');
+        g_string_append_c(k, g_ascii_tolower(*p));
+    }
+    return g_string_free(k, FALSE);
+}
+
 /* Sizes in JSON are exact bytes. */
 static void json_fields(GString *out, const Field *fields, size_t n, const void *info)
 {
     for (size_t i = 0; i < n; i++) {
         const void *p = (const char *)info + fields[i].offset;
-        g_autofree char *key = g_ascii_strdown(fields[i].property, -1);
+        g_autofree char *key = json_key(fields[i].property);
         g_string_append_printf(out, "%s\"%s\": ", i ? ", " : "", key);
         switch (fields[i].type) {
         case F_STRING:
@@ -454,10 +472,10 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
     g_autofree char *assigned = size(m->assigned);
     g_autofree char *demand = size(m->demand);
     g_autofree char *total = size(m->host_total);
-    g_string_append_printf(out, "\nhost %s: %s assigned of a %s budget (demand %s, host %s)%s%s%s\n",
-                           str(m->state), assigned, budget, demand, total,
-                           m->connected ? "" : ", not connected to libvirt",
-                           m->paused ? ", paused" : "", m->dry_run ? ", dry-run" : "");
+    g_string_append_printf(
+        out, "\nhost %s: %s assigned of a %s budget (demand %s, host %s)%s%s%s\n", str(m->state),
+        assigned, budget, demand, total, m->connected ? "" : ", not connected to libvirt",
+        m->paused ? ", paused" : "", m->dry_run ? ", dry-run" : "");
     for (guint i = 0; i < domains->len; i++)
         if (((DomainInfo *)domains->pdata[i])->overridden) {
             g_string_append(out, "* a runtime override applies (dynmemctl show NAME)\n");
@@ -475,9 +493,8 @@ static char *format_domain_text(const DomainInfo *d)
     g_autofree char *minimum = size(d->minimum);
     g_autofree char *startup = size(d->startup);
     g_autofree char *maximum = size(d->maximum);
-    g_autofree char *mech = d->mechanisms && d->mechanisms[0]
-                                ? g_strjoinv(", ", d->mechanisms)
-                                : g_strdup("none");
+    g_autofree char *mech =
+        d->mechanisms && d->mechanisms[0] ? g_strjoinv(", ", d->mechanisms) : g_strdup("none");
     g_string_append_printf(out,
                            "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
                            "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"
@@ -662,10 +679,10 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    {"status", 0, 0, cmd_status}, {"show", 1, 1, cmd_show},     {"set", 2, -1, cmd_set},
-    {"reset", 1, 1, cmd_reset},   {"reload", 0, 0, cmd_reload}, {"pause", 0, 0, cmd_pause},
-    {"resume", 0, 0, cmd_resume}, {"rebalance", 0, 0, cmd_rebalance},
-    {"top", 0, 0, cmd_top},       {"dump", 0, 0, cmd_dump},
+    {"status", 0, 0, cmd_status}, {"show", 1, 1, cmd_show},           {"set", 2, -1, cmd_set},
+    {"reset", 1, 1, cmd_reset},   {"reload", 0, 0, cmd_reload},       {"pause", 0, 0, cmd_pause},
+    {"resume", 0, 0, cmd_resume}, {"rebalance", 0, 0, cmd_rebalance}, {"top", 0, 0, cmd_top},
+    {"dump", 0, 0, cmd_dump},
 };
 
 static void usage(FILE *f)
@@ -724,8 +741,9 @@ int main(int argc, char **argv)
             errno = 0;
             o.iterations = strtol(optarg, &end, 10);
             if (errno || *end || o.iterations < 1) {
-                fprintf(stderr, "dynmemctl: --iterations: expected a positive number, got "
-                                "\"%s\"\n",
+                fprintf(stderr,
+                        "dynmemctl: --iterations: expected a positive number, got "
+                        "\"%s\"\n",
                         optarg);
                 return EXIT_USAGE;
             }

@@ -43,8 +43,7 @@ static int print_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 g_string_append_printf(line, " %s", name);
             }
         }
-    } else if (strcmp(member, "InterfacesAdded") == 0 ||
-               strcmp(member, "InterfacesRemoved") == 0) {
+    } else if (strcmp(member, "InterfacesAdded") == 0 || strcmp(member, "InterfacesRemoved") == 0) {
         const char *path;
         if (sd_bus_message_read(m, "o", &path) >= 0)
             g_string_append_printf(line, " %s", path);
@@ -97,13 +96,13 @@ static int flood(sd_bus *bus, long n)
             switch (sent % 3) {
             case 0:
                 r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
-                                             DYNMEM_BUS_MANAGER_IFACE, "ListDomains", on_reply,
-                                             &f, NULL);
+                                             DYNMEM_BUS_MANAGER_IFACE, "ListDomains", on_reply, &f,
+                                             NULL);
                 break;
             case 1:
                 r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
-                                             "org.freedesktop.DBus.Properties", "Get", on_reply,
-                                             &f, "ss", DYNMEM_BUS_MANAGER_IFACE, "Assigned");
+                                             "org.freedesktop.DBus.Properties", "Get", on_reply, &f,
+                                             "ss", DYNMEM_BUS_MANAGER_IFACE, "Assigned");
                 break;
             default:
                 r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,

@@ -121,8 +121,8 @@ static void put(GHashTable *t, const char *uuid, const char *name, const char *c
 static void test_round_trip(void **state)
 {
     g_autoptr(GHashTable) t = overrides_table_new();
-    const char *a[] = {"weight", "0", "buffer", "2000%", "minimum", "1536MiB", "startup", "2GiB",
-                       "maximum", "100%", "mode", "dynamic", NULL};
+    const char *a[] = {"weight", "0",       "buffer", "2000%", "minimum", "1536MiB", "startup",
+                       "2GiB",   "maximum", "100%",   "mode",  "dynamic", NULL};
     const char *b[] = {"minimum", "4100KiB", "mode", "static", NULL};
     put(t, UUID2, "db01\nsneaky: 1", b);
     put(t, UUID1, "web01", a);
