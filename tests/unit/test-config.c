@@ -156,6 +156,16 @@ static void test_set_key(void **state)
         {"wieght", "1", -EINVAL, "unknown key \"wieght\"; did you mean \"weight\"?"},
         {"maximun", "1", -EINVAL, "unknown key \"maximun\"; did you mean \"maximum\"?"},
         {"colour", "1", -EINVAL, "unknown key \"colour\""},
+        /* D-Bus callers may pass anything: escaped byte by byte if not UTF-8 */
+        {"weight", "\xff", -EINVAL, "weight: expected a whole number 0..10000, found \"\\377\""},
+        {"mode", "st\xc3\xa4tic", -EINVAL,
+         "mode: expected \"dynamic\" or \"static\", found \"st\xc3\xa4tic\""},
+        {"mode", "a\nb", -EINVAL, "mode: expected \"dynamic\" or \"static\", found \"a\\nb\""},
+        /* long text is cut short */
+        {"mode", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+         -EINVAL,
+         "mode: expected \"dynamic\" or \"static\", found "
+         "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\""},
     };
     PolicySettings s = {0};
     PolicySettings before;
