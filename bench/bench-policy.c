@@ -250,6 +250,10 @@ int main(int argc, char **argv)
 
     if (scale < 1)
         scale = 1;
+    printf("# sizeof: PolicyPlanEntry %zu, PolicyDomainCaps %zu, PolicyDomainSample %zu, "
+           "PolicyDomainState %zu\n",
+           sizeof(PolicyPlanEntry), sizeof(PolicyDomainCaps), sizeof(PolicyDomainSample),
+           sizeof(PolicyDomainState));
     printf("%-7s %-7s %8s %10s %12s   %-13s %9s %9s %9s %5s\n", "domains", "host", "cycles",
            "ns/domain", "ms/cycle", "state", "rss0 KiB", "rssW KiB", "rssE KiB", "grow");
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
