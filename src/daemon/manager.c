@@ -544,7 +544,7 @@ static bool is_shrink(const PolicyAction *a)
 static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool shrinks, uint64_t now,
                        bool *ret_removed)
 {
-    bool issued = false;
+    bool issued = false, failed = false;
     for (size_t k = 0; k < e->n_actions; k++) {
         const PolicyAction *a = &e->actions[k];
         if (is_shrink(a) != shrinks)
@@ -564,6 +564,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             }
             if (r < 0) {
                 d->action_errors++;
+                failed = true;
                 dynmem_log_action_error(d->name, mech, err);
                 continue;
             }
@@ -576,6 +577,8 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     }
     if (issued)
         policy_domain_state_note_issued(&d->state, e, now);
+    else if (failed)
+        policy_domain_state_note_failed(&d->state);
     return 0;
 }
 
