@@ -52,6 +52,7 @@ struct Manager {
     bool has_summary;
 
     GPtrArray *order;  /* domains of this cycle, sorted by name */
+    GPtrArray *sorted; /* every domain sorted by name; NULL when stale */
     GArray *inputs;    /* PolicyDomainInput */
     GArray *entries;   /* PolicyPlanEntry */
     GArray *listeners; /* ListenerSlot */
@@ -190,6 +191,7 @@ void manager_free(Manager *m)
         g_source_remove(m->disconnect_source);
     /* Domains keep the memory they have: nothing is undone on exit. */
     backend_free(m->backend);
+    g_clear_pointer(&m->sorted, g_ptr_array_unref);
     g_hash_table_destroy(m->domains);
     g_hash_table_destroy(m->saved_states);
     g_hash_table_destroy(m->overrides);
@@ -245,6 +247,7 @@ static ManagerDomain *domain_add(Manager *m, const char *uuid, const char *name)
         g_hash_table_remove(m->saved_states, uuid);
     }
     g_hash_table_insert(m->domains, d->uuid, p);
+    g_clear_pointer(&m->sorted, g_ptr_array_unref);
     log_info("%s: found (uuid %s)", d->name, d->uuid);
     EMIT(m, domain_added, d);
     return d;
@@ -254,6 +257,7 @@ static void domain_remove(Manager *m, ManagerDomain *d, const char *why)
 {
     log_info("%s: %s; forgotten", d->name, why);
     EMIT(m, domain_removed, d);
+    g_clear_pointer(&m->sorted, g_ptr_array_unref);
     g_hash_table_remove(m->domains, d->uuid);
 }
 
@@ -286,16 +290,25 @@ static int cmp_domain_name(const void *a, const void *b)
     return c ? c : strcmp(x->uuid, y->uuid);
 }
 
+/* Sorting on every call would cost more than the policy itself on a big
+ * host; the order only changes when domains come, go or are renamed. */
+static GPtrArray *sorted_domains(Manager *m)
+{
+    if (!m->sorted) {
+        m->sorted = g_ptr_array_sized_new(g_hash_table_size(m->domains));
+        GHashTableIter it;
+        void *v;
+        g_hash_table_iter_init(&it, m->domains);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            g_ptr_array_add(m->sorted, v);
+        g_ptr_array_sort(m->sorted, cmp_domain_name);
+    }
+    return m->sorted;
+}
+
 GPtrArray *manager_list_domains(Manager *m)
 {
-    GPtrArray *a = g_ptr_array_sized_new(g_hash_table_size(m->domains));
-    GHashTableIter it;
-    void *v;
-    g_hash_table_iter_init(&it, m->domains);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        g_ptr_array_add(a, v);
-    g_ptr_array_sort(a, cmp_domain_name);
-    return a;
+    return g_ptr_array_copy(sorted_domains(m), NULL, NULL);
 }
 
 static void domain_resolve_policy(Manager *m, ManagerDomain *d)
@@ -516,6 +529,7 @@ static bool collect(Manager *m, uint64_t now)
         if (s->name && strcmp(s->name, d->name) != 0) {
             g_free(d->name);
             d->name = g_strdup(s->name);
+            g_clear_pointer(&m->sorted, g_ptr_array_unref);
             ((DomainPriv *)d)->policy_generation = 0; /* rules match names */
         }
         d->seen = true;
@@ -524,11 +538,13 @@ static bool collect(Manager *m, uint64_t now)
         ((DomainPriv *)d)->balloon_only = s->balloon_only;
     }
 
-    g_autoptr(GPtrArray) all = manager_list_domains(m);
-    for (guint i = 0; i < all->len; i++) {
-        ManagerDomain *d = all->pdata[i];
-        if (!d->seen)
-            domain_remove(m, d, "no longer running");
+    if (stats->len != g_hash_table_size(m->domains)) {
+        g_autoptr(GPtrArray) all = manager_list_domains(m);
+        for (guint i = 0; i < all->len; i++) {
+            ManagerDomain *d = all->pdata[i];
+            if (!d->seen)
+                domain_remove(m, d, "no longer running");
+        }
     }
     return true;
 }
@@ -554,7 +570,7 @@ static bool is_shrink(const PolicyAction *a)
 static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool shrinks, uint64_t now,
                        bool *ret_removed)
 {
-    bool issued = false;
+    bool issued = false, failed = false;
     for (size_t k = 0; k < e->n_actions; k++) {
         const PolicyAction *a = &e->actions[k];
         if (is_shrink(a) != shrinks)
@@ -574,6 +590,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             }
             if (r < 0) {
                 d->action_errors++;
+                failed = true;
                 dynmem_log_action_error(d->name, mech, err);
                 continue;
             }
@@ -586,6 +603,8 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     }
     if (issued)
         policy_domain_state_note_issued(&d->state, e, now);
+    else if (failed)
+        policy_domain_state_note_failed(&d->state);
     return 0;
 }
 
@@ -614,7 +633,7 @@ int manager_run_cycle(Manager *m)
     m->has_host = true;
 
     g_ptr_array_set_size(m->order, 0);
-    all = manager_list_domains(m);
+    all = manager_list_domains(m); /* a copy: refresh_caps may drop domains */
     for (guint i = 0; i < all->len; i++) {
         ManagerDomain *d = all->pdata[i];
         if (d->caps_dirty)

@@ -40,6 +40,12 @@ typedef struct {
     bool close_cb_registered;
     bool test_driver; /* synthetic stats, fixed last-update */
     bool nowait_unsupported;
+    /* name -> UUID string of running domains. Every public libvirt call on
+     * a domain formats its UUID for the debug log, which makes
+     * virDomainGetUUID() cost as much as fetching the domain's stats; a
+     * running domain keeps its name, so we ask once. Entries go on any
+     * lifecycle event of that name and on every (re)connect. */
+    GHashTable *uuid_by_name;
 } LibvirtBackend;
 
 const char *backend_event_kind_to_string(BackendEventKind kind)
@@ -116,16 +122,53 @@ static int last_error(LibvirtBackend *lb, const char *what, char **ret_error)
     return r;
 }
 
+/* virDomainGetUUIDString() formats through snprintf, 16 times: on a
+ * thousand domains a cycle that is a sixth of the whole cycle. */
+static int domain_uuid_string(virDomainPtr dom, char out[VIR_UUID_STRING_BUFLEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[VIR_UUID_BUFLEN];
+    if (virDomainGetUUID(dom, raw) < 0) {
+        virResetLastError();
+        return -EIO;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < VIR_UUID_BUFLEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[raw[i] >> 4];
+        out[o++] = hex[raw[i] & 0xf];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* The UUID of a domain from the bulk stats, cached by name. */
+static const char *cached_uuid(LibvirtBackend *lb, virDomainPtr dom, const char *name)
+{
+    const char *uuid = name ? g_hash_table_lookup(lb->uuid_by_name, name) : NULL;
+    if (uuid)
+        return uuid;
+    char buf[VIR_UUID_STRING_BUFLEN];
+    if (domain_uuid_string(dom, buf) < 0)
+        return NULL;
+    if (!name)
+        return NULL;
+    char *copy = g_strdup(buf);
+    g_hash_table_replace(lb->uuid_by_name, g_strdup(name), copy);
+    return copy;
+}
+
 static void emit(LibvirtBackend *lb, BackendEventKind kind, virDomainPtr dom)
 {
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
     const char *name = NULL;
     if (dom) {
-        if (virDomainGetUUIDString(dom, uuid) < 0) {
-            virResetLastError();
+        if (domain_uuid_string(dom, uuid) < 0)
             return;
-        }
         name = virDomainGetName(dom);
+        if (name)
+            g_hash_table_remove(lb->uuid_by_name, name);
     }
     if (lb->base.event_cb)
         lb->base.event_cb(kind, dom ? uuid : NULL, name, lb->base.event_userdata);
@@ -190,6 +233,7 @@ static void lv_close(Backend *b)
     virConnectClose(lb->conn);
     virResetLastError();
     lb->conn = NULL;
+    g_hash_table_remove_all(lb->uuid_by_name);
 }
 
 static int lv_open(Backend *b, const char *uri, char **ret_error)
@@ -400,12 +444,12 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
     int64_t wall_s = g_get_real_time() / G_USEC_PER_SEC;
     for (int i = 0; i < n; i++) {
         BackendDomainStats ds = {0};
-        if (virDomainGetUUIDString(recs[i]->dom, ds.uuid) < 0) {
-            virResetLastError();
-            continue;
-        }
         const char *name = virDomainGetName(recs[i]->dom);
-        ds.name = g_strdup(name ? name : ds.uuid);
+        const char *uuid = cached_uuid(lb, recs[i]->dom, name);
+        if (!uuid)
+            continue;
+        g_strlcpy(ds.uuid, uuid, sizeof(ds.uuid));
+        ds.name = g_strdup(name);
         PolicyDomainSample *s = &ds.sample;
         s->timestamp_us = now_us;
         s->wallclock_s = wall_s;
@@ -504,6 +548,7 @@ static int lv_apply(Backend *b, const char *uuid, const PolicyAction *action, ch
 static void lv_free(Backend *b)
 {
     lv_close(b);
+    g_hash_table_destroy(((LibvirtBackend *)b)->uuid_by_name);
     g_free(b);
 }
 
@@ -523,6 +568,7 @@ Backend *backend_libvirt_new(void)
 {
     LibvirtBackend *lb = g_new0(LibvirtBackend, 1);
     lb->base.ops = &libvirt_ops;
+    lb->uuid_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (int i = 0; i < EV_LAST; i++)
         lb->event_ids[i] = -1;
     return &lb->base;

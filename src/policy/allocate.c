@@ -4,7 +4,6 @@
 #include "kib-math.h"
 
 #include <glib.h>
-#include <stdlib.h>
 
 const char *policy_regime_to_string(PolicyRegime regime)
 {
@@ -40,16 +39,103 @@ void policy_alloc_scratch_clear(PolicyAllocScratch *scratch)
     scratch->capacity = 0;
 }
 
-/* Ascending room/weight, compared exactly by cross-multiplication. */
-static int fill_slot_cmp(const void *pa, const void *pb)
+/* a before b: ascending room/weight, compared exactly by
+ * cross-multiplication, ties by index (a total order, so any correct sort
+ * gives the same result). */
+static inline bool slot_less(const PolicyFillSlot *a, const PolicyFillSlot *b)
 {
-    const PolicyFillSlot *a = pa, *b = pb;
     unsigned __int128 l = (unsigned __int128)a->room_kib * b->weight;
     unsigned __int128 r = (unsigned __int128)b->room_kib * a->weight;
 
     if (l != r)
-        return l < r ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
+        return l < r;
+    return a->index < b->index;
+}
+
+static inline void slot_swap(PolicyFillSlot *a, PolicyFillSlot *b)
+{
+    PolicyFillSlot t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+static void slots_sift_down(PolicyFillSlot *v, size_t root, size_t n)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+
+        if (child >= n)
+            return;
+        if (child + 1 < n && slot_less(&v[child], &v[child + 1]))
+            child++;
+        if (!slot_less(&v[root], &v[child]))
+            return;
+        slot_swap(&v[root], &v[child]);
+        root = child;
+    }
+}
+
+static void slots_heapsort(PolicyFillSlot *v, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        slots_sift_down(v, i, n);
+    for (size_t end = n; end-- > 1;) {
+        slot_swap(&v[0], &v[end]);
+        slots_sift_down(v, 0, end);
+    }
+}
+
+/* Introsort: quicksort (median of three), insertion sort for short runs,
+ * heapsort when the partitions go bad. In place: glibc's qsort() may
+ * malloc a buffer, and a steady cycle allocates nothing. */
+static void slots_sort(PolicyFillSlot *v, size_t n, unsigned depth)
+{
+    while (n > 16) {
+        size_t mid = n / 2, i = 0, j = n - 1;
+
+        if (depth-- == 0) {
+            slots_heapsort(v, n);
+            return;
+        }
+        if (slot_less(&v[mid], &v[0]))
+            slot_swap(&v[mid], &v[0]);
+        if (slot_less(&v[n - 1], &v[0]))
+            slot_swap(&v[n - 1], &v[0]);
+        if (slot_less(&v[n - 1], &v[mid]))
+            slot_swap(&v[n - 1], &v[mid]);
+        PolicyFillSlot pivot = v[mid];
+
+        /* Hoare partition: v[0..j] <= pivot <= v[j+1..n) */
+        for (;;) {
+            while (slot_less(&v[i], &pivot))
+                i++;
+            while (slot_less(&pivot, &v[j]))
+                j--;
+            if (i >= j)
+                break;
+            slot_swap(&v[i], &v[j]);
+            i++;
+            j--;
+        }
+        /* recurse into the smaller side, loop on the larger: O(log n) stack */
+        if (j + 1 < n - j - 1) {
+            slots_sort(v, j + 1, depth);
+            v += j + 1;
+            n -= j + 1;
+        } else {
+            slots_sort(v + j + 1, n - j - 1, depth);
+            n = j + 1;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        PolicyFillSlot x = v[i];
+        size_t k = i;
+
+        for (; k > 0 && slot_less(&x, &v[k - 1]); k--)
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
 }
 
 uint64_t policy_waterfill(PolicyFillSlot *slots, size_t n, uint64_t rest_kib)
@@ -88,7 +174,7 @@ uint64_t policy_waterfill(PolicyFillSlot *slots, size_t n, uint64_t rest_kib)
     if (n_active == 0 || rest_kib == 0)
         return 0;
 
-    qsort(slots, n_active, sizeof(*slots), fill_slot_cmp);
+    slots_sort(slots, n_active, 2 * (unsigned)(64 - __builtin_clzll(n_active | 1)));
 
     uint64_t rest = rest_kib;
     size_t k = 0;

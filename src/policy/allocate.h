@@ -49,8 +49,9 @@ void policy_alloc_scratch_clear(PolicyAllocScratch *scratch);
 
 /* Weighted water-filling: find λ with Σ min(room_i, λ·w_i) = rest_kib and
  * set give_kib = min(room_i, ⌊λ·w_i⌋) exactly (128-bit integer arithmetic).
- * Weight 0 gets nothing. O(n log n): slots are sorted in place by
- * room/weight (ties by index, so the result is deterministic). The
+ * Weight 0 gets nothing. O(n log n): slots are sorted in place (introsort,
+ * no allocation) by room/weight, ties by index, so the result is
+ * deterministic. The
  * remainder of the rounding (less than 1 KiB per unsaturated slot) is given
  * to nobody: giving it out would let a higher weight lose 1 KiB.
  * Returns Σ give_kib (<= rest_kib). */

@@ -97,10 +97,14 @@ static const char *nearest_key(const char *word, const char *const *keys)
     return NULL;
 }
 
-/* Escapes control characters and quotes for messages but keeps UTF-8 text
- * (libyaml has already checked that it is valid) readable. */
+/* Text quoted in a message: control characters and quotes escaped, UTF-8
+ * kept readable, and cut after 64 characters so that a hostile key or value
+ * cannot flood the output. Text that is not valid UTF-8 (possible from
+ * policy_settings_set_key() callers; libyaml has checked file text) is
+ * escaped byte by byte. */
 static char *quote_utf8(const char *text)
 {
+    enum { QUOTE_MAX = 64 };
     static const char high_bytes[] = {
 #define ROW(x)                                                                                     \
     (char)(x), (char)(x + 1), (char)(x + 2), (char)(x + 3), (char)(x + 4), (char)(x + 5),          \
@@ -110,8 +114,15 @@ static char *quote_utf8(const char *text)
 #undef ROW
         0,
     };
+    g_autofree char *head = NULL;
+    g_autofree char *escaped = NULL;
+    bool utf8 = g_utf8_validate(text, -1, NULL);
 
-    return g_strescape(text, high_bytes);
+    if (utf8 ? g_utf8_strlen(text, -1) <= QUOTE_MAX : strlen(text) <= QUOTE_MAX)
+        return g_strescape(text, utf8 ? high_bytes : NULL);
+    head = utf8 ? g_utf8_substring(text, 0, QUOTE_MAX) : g_strndup(text, QUOTE_MAX);
+    escaped = g_strescape(head, utf8 ? high_bytes : NULL);
+    return g_strconcat(escaped, "...", NULL);
 }
 
 /* A whole number in [min, max]; detail messages as for settings. */
@@ -131,7 +142,7 @@ static int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *re
             v = v * 10 + d;
     }
     if (p == text || *p != '\0') {
-        g_autofree char *q = g_strescape(text, NULL);
+        g_autofree char *q = quote_utf8(text);
 
         *ret_detail = g_strdup_printf(
             "expected a whole number %" PRIu64 "..%" PRIu64 ", found \"%s\"", min, max, q);
@@ -159,7 +170,7 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         else if (strcmp(value, "static") == 0)
             n.mode = POLICY_MODE_STATIC;
         else {
-            g_autofree char *q = g_strescape(value, NULL);
+            g_autofree char *q = quote_utf8(value);
 
             *ret_detail = g_strdup_printf("expected \"dynamic\" or \"static\", found \"%s\"", q);
             return -EINVAL;
@@ -203,7 +214,7 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         n.set |= POLICY_FIELD_WEIGHT;
     } else {
         const char *hint = nearest_key(key, policy_settings_keys);
-        g_autofree char *q = g_strescape(key, NULL);
+        g_autofree char *q = quote_utf8(key);
 
         if (hint)
             *ret_detail = g_strdup_printf("unknown key \"%s\"; did you mean \"%s\"?", q, hint);

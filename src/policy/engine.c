@@ -15,7 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,10 +23,21 @@
 #define UNCOOPERATIVE_TIMEOUT_US_DEFAULT (30 * POLICY_USEC_PER_SEC)
 #define UNCOOPERATIVE_RETRY_US_DEFAULT   (300 * POLICY_USEC_PER_SEC)
 
+/* What passes 2 and 3 need of a managed domain, packed: at 100,000 domains
+ * walking the entries again would cost more in cache misses than the work. */
+typedef struct {
+    uint64_t assigned_kib;
+    uint64_t minimum_kib;
+    uint64_t maximum_kib;
+    uint64_t base_kib; /* max(assigned, grow in flight) */
+    uint64_t target_kib;
+} EngineWork;
+
 struct PolicyEngine {
     PolicyAllocScratch scratch;
     PolicyAllocItem *items;
     size_t *item_entry; /* items[k] belongs to entries[item_entry[k]] */
+    EngineWork *work;   /* per item */
     unsigned *flags;    /* per domain: DOM_* facts of this cycle */
     size_t capacity;
     size_t n_reallocs;
@@ -130,6 +141,7 @@ void policy_engine_free(PolicyEngine *engine)
     g_free(engine->items);
     g_free(engine->item_entry);
     g_free(engine->flags);
+    g_free(engine->work);
     g_free(engine);
 }
 
@@ -150,6 +162,7 @@ static void engine_reserve(PolicyEngine *engine, size_t n)
     engine->items = g_renew(PolicyAllocItem, engine->items, cap);
     engine->item_entry = g_renew(size_t, engine->item_entry, cap);
     engine->flags = g_renew(unsigned, engine->flags, cap);
+    engine->work = g_renew(EngineWork, engine->work, cap);
     engine->capacity = cap;
     engine->n_reallocs++;
     policy_alloc_scratch_reserve(&engine->scratch, cap);
@@ -205,15 +218,23 @@ static uint64_t min_step_kib(const PolicyTuning *t, uint64_t assigned)
     return kib_max(t->min_step_kib, kib_pct(assigned, t->min_step_pct));
 }
 
-static void set_reason(PolicyPlanEntry *e, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void set_reason(PolicyPlanEntry *e, const char *fmt, ...)
+/* reason = a + b + c (b, c may be NULL), truncated to fit. Plain copies:
+ * this runs for every domain every cycle, and printf costs more than the
+ * rest of the engine. */
+static void set_reason3(PolicyPlanEntry *e, const char *a, const char *b, const char *c)
 {
-    va_list ap;
+    const char *parts[3] = {a, b, c};
+    size_t len = 0;
 
-    va_start(ap, fmt);
-    vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
-    va_end(ap);
+    for (size_t k = 0; k < 3; k++)
+        for (const char *p = parts[k]; p && *p && len + 1 < sizeof(e->reason); p++)
+            e->reason[len++] = *p;
+    e->reason[len] = '\0';
+}
+
+static void set_reason(PolicyPlanEntry *e, const char *a)
+{
+    set_reason3(e, a, NULL, NULL);
 }
 
 /* Pass 1: what this domain is, what it needs, its bounds. Returns whether
@@ -229,7 +250,10 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     uint64_t reach, assigned;
     PolicyDemand dem;
 
-    memset(e, 0, sizeof(*e));
+    /* the action slots past n_actions are not part of the result: clearing
+     * them would cost more than the rest of the cycle at 100,000 domains */
+    memset(e, 0, offsetof(PolicyPlanEntry, actions));
+    e->reason[0] = '\0';
     *flags = 0;
 
     /* no stats: the balloon ceiling is the most it can hold by the balloon */
@@ -299,27 +323,23 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
 }
 
 /* Pass 3, growth: only from memory free now, split by weight when short.
- * Entries' target_kib hold what the allocator and damping granted. */
-static void grant_growth(PolicyEngine *engine, PolicyDomainInput *domains, PolicyPlanEntry *entries,
-                         size_t n_items, uint64_t *free_kib)
+ * work[].target_kib holds what the allocator and damping granted. */
+static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_kib)
 {
     PolicyFillSlot *slots = engine->scratch.slots;
+    EngineWork *work = engine->work;
     uint64_t want = 0, given;
     size_t n_slots = 0;
 
     for (size_t k = 0; k < n_items; k++) {
-        size_t i = engine->item_entry[k];
-        PolicyPlanEntry *e = &entries[i];
-        uint64_t base = kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib);
-
-        if (e->target_kib <= base)
+        if (work[k].target_kib <= work[k].base_kib)
             continue;
         slots[n_slots++] = (PolicyFillSlot){
-            .room_kib = e->target_kib - base,
-            .weight = domains[i].policy->weight,
-            .index = i,
+            .room_kib = work[k].target_kib - work[k].base_kib,
+            .weight = engine->items[k].weight,
+            .index = k,
         };
-        want = kib_add(want, e->target_kib - base);
+        want = kib_add(want, work[k].target_kib - work[k].base_kib);
     }
     if (want <= *free_kib) {
         *free_kib -= want;
@@ -331,11 +351,9 @@ static void grant_growth(PolicyEngine *engine, PolicyDomainInput *domains, Polic
     given = policy_waterfill(slots, n_slots, *free_kib);
     *free_kib -= given;
     for (size_t k = 0; k < n_slots; k++) {
-        size_t i = slots[k].index;
+        EngineWork *w = &work[slots[k].index];
 
-        entries[i].target_kib =
-            kib_max(entries[i].assigned_kib, domains[i].state->grow_pending_to_kib) +
-            slots[k].give_kib;
+        w->target_kib = w->base_kib + slots[k].give_kib;
         slots[k].room_kib -= slots[k].give_kib;
         slots[k].weight = 1;
     }
@@ -343,7 +361,7 @@ static void grant_growth(PolicyEngine *engine, PolicyDomainInput *domains, Polic
         given = policy_waterfill(slots, n_slots, *free_kib);
         *free_kib -= given;
         for (size_t k = 0; k < n_slots; k++)
-            entries[slots[k].index].target_kib += slots[k].give_kib;
+            work[slots[k].index].target_kib += slots[k].give_kib;
     }
 }
 
@@ -359,13 +377,15 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
         uint64_t timeout = t->uncooperative_timeout_us ? t->uncooperative_timeout_us
                                                        : UNCOOPERATIVE_TIMEOUT_US_DEFAULT;
         e->status = POLICY_STATUS_UNCOOPERATIVE;
-        set_reason(e, "uncooperative: balloon did not move in %" PRIu64 "s",
-                   timeout / POLICY_USEC_PER_SEC);
+        char secs[24];
+
+        snprintf(secs, sizeof(secs), "%" PRIu64 "s", timeout / POLICY_USEC_PER_SEC);
+        set_reason3(e, "uncooperative: balloon did not move in ", secs, NULL);
         return;
     }
     if (flags & DOM_STALE) {
         e->status = POLICY_STATUS_STALE;
-        set_reason(e, "stale stats: holding %s, never shrunk", tgt);
+        set_reason3(e, "stale stats: holding ", tgt, ", never shrunk");
         return;
     }
     if (flags & DOM_GRACE)
@@ -379,46 +399,46 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
 
     if (e->target_kib > a) {
         if (a < e->minimum_kib)
-            set_reason(e, "below minimum: grow to %s", tgt);
+            set_reason3(e, "below minimum: grow to ", tgt, NULL);
         else if (flags & DOM_PRESSURE)
-            set_reason(e, "grow: guest swapping, demand %s", dem);
+            set_reason3(e, "grow: guest swapping, demand ", dem, NULL);
         else if (flags & DOM_GRACE)
-            set_reason(e, "starting: grow to %s", tgt);
+            set_reason3(e, "starting: grow to ", tgt, NULL);
         else
-            set_reason(e, "grow: demand %s%s", dem, (flags & DOM_RISING) ? " rising" : "");
+            set_reason3(e, "grow: demand ", dem, (flags & DOM_RISING) ? " rising" : NULL);
     } else if (e->target_kib < a) {
         if (a > e->maximum_kib)
-            set_reason(e, "above maximum: shrink to %s", tgt);
+            set_reason3(e, "above maximum: shrink to ", tgt, NULL);
         else if (e->target_kib > e->desired_kib)
-            set_reason(e, "trim idle: demand %s, step by step", dem);
+            set_reason3(e, "trim idle: demand ", dem, ", step by step");
         else if (e->desired_kib > e->target_kib)
-            set_reason(e, "reclaim for others: demand %s", dem);
+            set_reason3(e, "reclaim for others: demand ", dem, NULL);
         else
-            set_reason(e, "trim idle: demand %s", dem);
+            set_reason3(e, "trim idle: demand ", dem, NULL);
     } else if (flags & DOM_IN_FLIGHT) {
         set_reason(e, "waiting: change in flight");
     } else if (e->status == POLICY_STATUS_WARNING) {
-        set_reason(e,
-                   (flags & DOM_PRESSURE) ? "guest swapping, host short"
-                                          : "demand %s above what the host can give",
-                   dem);
+        if (flags & DOM_PRESSURE)
+            set_reason(e, "guest swapping, host short");
+        else
+            set_reason3(e, "demand ", dem, " above what the host can give");
     } else if (e->status == POLICY_STATUS_LOW) {
         set_reason(e, "buffer not met: host short");
     } else if (e->status == POLICY_STATUS_STARTING) {
         set_reason(e, "starting: grace period");
     } else {
-        set_reason(e, "steady: demand %s", dem);
+        set_reason3(e, "steady: demand ", dem, NULL);
     }
 }
 
 /* Pass 2: damping (DESIGN.md §3.7). Small changes are skipped unless a
  * bound is broken, shrinking is rate-limited, growth waits for pass 3. */
-static uint64_t damp(const PolicyTuning *t, const PolicyPlanEntry *e, uint64_t target)
+static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target)
 {
-    uint64_t a = e->assigned_kib, step = min_step_kib(t, a);
+    uint64_t a = w->assigned_kib, step = min_step_kib(t, a);
 
     if (target < a) {
-        bool above_max = a > e->maximum_kib;
+        bool above_max = a > w->maximum_kib;
 
         if (a - target < step && !above_max)
             return a;
@@ -426,11 +446,11 @@ static uint64_t damp(const PolicyTuning *t, const PolicyPlanEntry *e, uint64_t t
             /* never a rate so small that every step is below the min step */
             uint64_t limit = kib_max(t->max_shrink_kib, step);
 
-            target = kib_max(target, kib_min(kib_sub(a, limit), kib_max(e->maximum_kib, target)));
+            target = kib_max(target, kib_min(kib_sub(a, limit), kib_max(w->maximum_kib, target)));
         }
         return target;
     }
-    if (target > a && target - a < step && a >= e->minimum_kib)
+    if (target > a && target - a < step && a >= w->minimum_kib)
         return a;
     return target;
 }
@@ -532,6 +552,12 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
             .cap_kib = e->desired_kib,
             .weight = domains[i].policy->weight,
         };
+        engine->work[n_items] = (EngineWork){
+            .assigned_kib = e->assigned_kib,
+            .minimum_kib = e->minimum_kib,
+            .maximum_kib = e->maximum_kib,
+            .base_kib = kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib),
+        };
         engine->item_entry[n_items++] = i;
     }
 
@@ -542,21 +568,20 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
 
     /* pass 2: damping; what the managed domains hold now */
     for (size_t k = 0; k < n_items; k++) {
-        size_t i = engine->item_entry[k];
-        PolicyPlanEntry *e = &entries[i];
+        EngineWork *w = &engine->work[k];
 
-        e->target_kib = damp(t, e, engine->items[k].result_kib);
-        taken = kib_add(taken, kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib));
+        w->target_kib = damp(t, w, engine->items[k].result_kib);
+        taken = kib_add(taken, w->base_kib);
     }
 
     /* pass 3: reclaim before grow. A shrink in flight is not free until the
      * stats show it, a grow in flight is taken already. */
     free_kib = kib_sub(budget.budget_kib, taken);
     sum.free_kib = free_kib;
-    grant_growth(engine, domains, entries, n_items, &free_kib);
+    grant_growth(engine, n_items, &free_kib);
 
-    /* pass 4: mechanisms, status, reasons, sums */
-    for (size_t i = 0; i < n; i++) {
+    /* pass 4: mechanisms, status, reasons, sums (items are in entry order) */
+    for (size_t i = 0, k = 0; i < n; i++) {
         PolicyPlanEntry *e = &entries[i];
 
         if (e->assigned_kib > 0)
@@ -564,6 +589,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
                 (uint64_t)((unsigned __int128)e->demand_kib * 100 / e->assigned_kib), UINT32_MAX);
         if (!e->managed)
             continue;
+        e->target_kib = engine->work[k++].target_kib;
         plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib);
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
         domains[i].state->last_target_kib = e->target_kib;

@@ -217,7 +217,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
                        uint64_t now_us, PolicyDomainInput *domains, size_t n,
                        PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary);
 
-/* Tell the engine an action was issued (or failed): in-flight accounting.
+/* Tell the engine an entry's actions were issued: in-flight accounting.
  * Call after the entry's actions were sent: a shrink is then watched for
  * the uncooperative timeout (a shrink already in flight keeps its start),
  * a grow is counted as taken until the stats show it. */

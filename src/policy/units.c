@@ -56,11 +56,22 @@ static const struct {
     {"GB", "GiB"}, {"gb", "GiB"}, {"TB", "TiB"}, {"tb", "TiB"},
 };
 
+/* Longer input is cut short in messages so a hostile value cannot flood a
+ * log; no valid value comes near this. */
+#define QUOTE_MAX 64
+
 /* The text as it may be quoted in a message: escaped, so control characters
  * and bytes that are not ASCII cannot garble a terminal or a log line. */
 static char *quote_text(const char *text)
 {
-    return g_strescape(text, NULL);
+    g_autofree char *head = NULL;
+    g_autofree char *escaped = NULL;
+
+    if (strlen(text) <= QUOTE_MAX)
+        return g_strescape(text, NULL);
+    head = g_strndup(text, QUOTE_MAX);
+    escaped = g_strescape(head, NULL);
+    return g_strconcat(escaped, "...", NULL);
 }
 
 static int fail(char **ret_error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -185,6 +185,62 @@ static void test_waterfill_huge(void **state)
         assert_true(slots[k].give_kib <= slots[k].room_kib);
 }
 
+/* Large random fills (the sort's quicksort and heapsort paths, many equal
+ * ratios): check the water level directly. With R and W the rest and the
+ * weight of the unsaturated slots, every unsaturated slot gets exactly
+ * ⌊R·w/W⌋ < room and every saturated one has room/w <= R/W. */
+static void test_waterfill_large(void **state)
+{
+    static PolicyFillSlot slots[20000];
+    uint64_t rng = 99;
+
+    (void)state;
+    for (int round = 0; round < 30; round++) {
+        size_t n = 1 + (size_t)(round * 661) % G_N_ELEMENTS(slots);
+        uint64_t total_room = 0, rest, r_u, w_u = 0, given, sum = 0;
+
+        for (size_t k = 0; k < n; k++) {
+            rng = rng * 6364136223846793005u + 1442695040888963407u;
+            /* few distinct values: lots of ties */
+            slots[k] = (PolicyFillSlot){
+                .room_kib = ((rng >> 33) % (round % 3 == 0 ? 4 : 5000)) * 1024,
+                .weight = round % 5 == 0 ? 7 : (rng >> 20) % 10001,
+                .index = k,
+            };
+            total_room += slots[k].room_kib;
+        }
+        rest = total_room / (2 + round % 4);
+        given = policy_waterfill(slots, n, rest);
+        r_u = rest;
+        for (size_t k = 0; k < n; k++) {
+            sum += slots[k].give_kib;
+            assert_true(slots[k].give_kib <= slots[k].room_kib);
+            if (slots[k].weight == 0)
+                assert_int_equal(slots[k].give_kib, 0);
+            else if (slots[k].give_kib == slots[k].room_kib)
+                r_u -= slots[k].room_kib;
+            else
+                w_u += slots[k].weight;
+        }
+        assert_int_equal(sum, given);
+        assert_true(given <= rest);
+        assert_true(rest - given < n + 1);
+        for (size_t k = 0; k < n; k++) {
+            const PolicyFillSlot *sl = &slots[k];
+
+            if (sl->weight == 0 || sl->room_kib == 0)
+                continue;
+            if (sl->give_kib == sl->room_kib) {
+                assert_true((unsigned __int128)sl->room_kib * w_u <=
+                            (unsigned __int128)r_u * sl->weight);
+            } else {
+                assert_int_equal(sl->give_kib,
+                                 (uint64_t)((unsigned __int128)r_u * sl->weight / w_u));
+            }
+        }
+    }
+}
+
 static void test_scratch_steady(void **state)
 {
     PolicyAllocScratch scratch = {0};
@@ -205,9 +261,8 @@ static void test_scratch_steady(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_regimes),
-        cmocka_unit_test(test_waterfill_exact),
-        cmocka_unit_test(test_waterfill_huge),
+        cmocka_unit_test(test_regimes),        cmocka_unit_test(test_waterfill_exact),
+        cmocka_unit_test(test_waterfill_huge), cmocka_unit_test(test_waterfill_large),
         cmocka_unit_test(test_scratch_steady),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

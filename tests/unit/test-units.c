@@ -81,6 +81,10 @@ static const Case size_cases[] = {
     {"\xff", -EINVAL, 0, "expected a size such as 512MiB or 2GiB, found \"\\377\""},
     {"\xef\xbc\x91GiB", -EINVAL, 0, /* a full-width digit one */
      "expected a size such as 512MiB or 2GiB, found \"\\357\\274\\221GiB\""},
+    /* junk is cut short in the message */
+    {"1GiB-and-then-a-very-long-tail-of-text-that-nobody-would-write-in-a-policy", -EINVAL, 0,
+     "expected a size such as 512MiB or 2GiB, found "
+     "\"1GiB-and-then-a-very-long-tail-of-text-that-nobody-would-write-i...\""},
     {"512", -EINVAL, 0, "size \"512\" has no unit; write e.g. \"512MiB\""},
     {"1.5", -EINVAL, 0, "size \"1.5\" has no unit; write e.g. \"1.5MiB\""},
     {"00", -EINVAL, 0, "size \"00\" has no unit; write e.g. \"00MiB\""},
