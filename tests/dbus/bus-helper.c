@@ -5,7 +5,8 @@
  *   bus-helper watch          print every signal from org.dynmem1, one per
  *                             line, after a first line "READY" (the match is
  *                             in place), until killed
- *   bus-helper flood N        N calls (ListDomains, Get, GetDomain in turn),
+ *   bus-helper flood N        N calls (ListDomains, Get, GetDomain and
+ *                             GetManagedObjects in turn),
  *                             up to 32 in flight; exit 0 when every one got
  *                             a reply
  */
@@ -93,7 +94,12 @@ static int flood(sd_bus *bus, long n)
     while (f.replies < n) {
         while (sent < n && sent - f.replies < 32) {
             int r;
-            switch (sent % 3) {
+            switch (sent % 4) {
+            case 3:
+                r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
+                                             "org.freedesktop.DBus.ObjectManager",
+                                             "GetManagedObjects", on_reply, &f, NULL);
+                break;
             case 0:
                 r = sd_bus_call_method_async(bus, NULL, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH,
                                              DYNMEM_BUS_MANAGER_IFACE, "ListDomains", on_reply, &f,
