@@ -267,8 +267,9 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     e->maximum_kib = kib_min(policy_amount_resolve_kib(&p->maximum, reach, reach), reach);
     e->ceiling_kib = e->maximum_kib;
     e->minimum_kib = kib_min(policy_amount_resolve_kib(&p->minimum, reach, 0), e->maximum_kib);
-    e->startup_kib = kib_clamp(policy_amount_resolve_kib(&p->startup, reach, st->first_assigned_kib),
-                               e->minimum_kib, e->maximum_kib);
+    e->startup_kib =
+        kib_clamp(policy_amount_resolve_kib(&p->startup, reach, st->first_assigned_kib),
+                  e->minimum_kib, e->maximum_kib);
 
     if (p->mode == POLICY_MODE_STATIC) {
         e->status = POLICY_STATUS_STATIC;

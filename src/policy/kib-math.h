@@ -79,5 +79,3 @@ static inline uint64_t kib_round_up(uint64_t v, uint64_t block)
         return v;
     return d > UINT64_MAX - block ? d : d + block;
 }
-
-

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine.h"
 
-
 #include <glib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Decimal digits of v at p; returns how many. */
-
 
 static void append_actions(GString *out, const PolicyPlanEntry *e)
 {
