@@ -8,7 +8,6 @@
 
 #include "allocate.h"
 #include "demand.h"
-#include "kib-format.h"
 #include "kib-math.h"
 #include "meminfo.h"
 #include "planner.h"
@@ -265,11 +264,12 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         st->first_assigned_kib = assigned;
 
     reach = policy_caps_reach_kib(caps);
-    e->maximum_kib = kib_min(kib_amount_resolve(&p->maximum, reach, reach), reach);
+    e->maximum_kib = kib_min(policy_amount_resolve_kib(&p->maximum, reach, reach), reach);
     e->ceiling_kib = e->maximum_kib;
-    e->minimum_kib = kib_min(kib_amount_resolve(&p->minimum, reach, 0), e->maximum_kib);
-    e->startup_kib = kib_clamp(kib_amount_resolve(&p->startup, reach, st->first_assigned_kib),
-                               e->minimum_kib, e->maximum_kib);
+    e->minimum_kib = kib_min(policy_amount_resolve_kib(&p->minimum, reach, 0), e->maximum_kib);
+    e->startup_kib =
+        kib_clamp(policy_amount_resolve_kib(&p->startup, reach, st->first_assigned_kib),
+                  e->minimum_kib, e->maximum_kib);
 
     if (p->mode == POLICY_MODE_STATIC) {
         e->status = POLICY_STATUS_STATIC;

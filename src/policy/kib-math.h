@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include "units.h"
+
 #include <stdint.h>
 
 static inline uint64_t kib_add(uint64_t a, uint64_t b)
@@ -76,22 +78,4 @@ static inline uint64_t kib_round_up(uint64_t v, uint64_t block)
     if (d == v)
         return v;
     return d > UINT64_MAX - block ? d : d + block;
-}
-
-#include "units.h"
-
-/* Same meaning as policy_amount_resolve_kib() (units.c): kept here so the
- * engine does not depend on the loader's code. UNSET gives fallback_kib,
- * a percentage is taken of reference_kib (saturating). */
-static inline uint64_t kib_amount_resolve(const PolicyAmount *amount, uint64_t reference_kib,
-                                          uint64_t fallback_kib)
-{
-    switch (amount->kind) {
-    case POLICY_AMOUNT_KIB:
-        return amount->value;
-    case POLICY_AMOUNT_PERCENT:
-        return kib_pct(reference_kib, amount->value);
-    default:
-        return fallback_kib;
-    }
 }

@@ -192,7 +192,7 @@ int policy_budget_compute(const PolicyConfig *cfg, const PolicyHostSample *host,
     used = host->mem_total_kib - host->mem_available_kib;
     /* the host's own use: whatever is used that the guests' QEMUs do not hold */
     b.other_use_kib = kib_sub(used, in->sum_guest_rss_kib);
-    b.reserve_kib = kib_amount_resolve(&cfg->reserve, host->mem_total_kib, 0);
+    b.reserve_kib = policy_amount_resolve_kib(&cfg->reserve, host->mem_total_kib, 0);
     b.unmanaged_kib = in->sum_unmanaged_assigned_kib;
     b.overhead_kib = kib_mul(in->n_managed, cfg->overhead_kib);
 

@@ -339,16 +339,59 @@ static char *format_scaled(uint64_t value, const Unit *units, size_t n_units, co
                            (value % u->factor) * 10 / u->factor, sep, u->name);
 }
 
+static size_t put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        p[k++] = tmp[--n];
+    return k;
+}
+
+char *policy_size_to_buf(uint64_t kib, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    char tmp[48];
+    uint64_t scale = 1, tenths;
+    size_t u = 0, n = 0;
+
+    if (len == 0)
+        return buf;
+    while (kib / scale >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
+        scale *= 1024;
+        u++;
+    }
+    /* tenths rounded down, so a size never reads as more than it is; in
+     * integers, no printf (called per domain per cycle for the reasons) */
+    tenths = (uint64_t)((unsigned __int128)kib * 10 / scale);
+    if (u == 0) {
+        n += put_u64(tmp, kib);
+    } else {
+        n += put_u64(tmp, tenths / 10);
+        if (tenths % 10) {
+            tmp[n++] = '.';
+            tmp[n++] = (char)('0' + tenths % 10);
+        }
+    }
+    tmp[n++] = ' ';
+    for (const char *p = units[u]; *p; p++)
+        tmp[n++] = *p;
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 char *policy_format_size_kib(uint64_t kib)
 {
-    static const Unit units[] = {
-        {"KiB", 1},
-        {"MiB", UINT64_C(1) << 10},
-        {"GiB", UINT64_C(1) << 20},
-        {"TiB", UINT64_C(1) << 30},
-    };
-
-    return format_scaled(kib, units, G_N_ELEMENTS(units), " ");
+    char buf[48];
+    return g_strdup(policy_size_to_buf(kib, buf, sizeof(buf)));
 }
 
 char *policy_format_amount(const PolicyAmount *amount)

@@ -55,5 +55,9 @@ uint64_t policy_amount_resolve_kib(const PolicyAmount *amount, uint64_t referenc
 /* Human forms, newly allocated: "512 MiB", "1.5 GiB", "20%", "1.5s". The size
  * form is exact enough for tables (one decimal); sizes on the bus are bytes. */
 char *policy_format_size_kib(uint64_t kib);
+
+/* The same size form into a caller's buffer, without allocating (for
+ * reasons written every cycle). Returns buf. */
+char *policy_size_to_buf(uint64_t kib, char *buf, size_t len);
 char *policy_format_amount(const PolicyAmount *amount);
 char *policy_format_duration_us(uint64_t us);
