@@ -21,47 +21,47 @@ outdir=$(cd "$outdir" && pwd)
 # The guest loads these in this order: no modprobe/depmod in the guest, and the
 # dependencies must be loaded first.
 modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-        virtio_balloon virtio_mem)
+    virtio_balloon virtio_mem)
 
 log() { printf 'build-guest: %s\n' "$*" >&2; }
 
 pkg_installed() {
-        [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]
+    [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]
 }
 
 ensure_packages() {
-        local missing=() p
-        for p in "$@"; do
-                pkg_installed "$p" || missing+=("$p")
-        done
-        ((${#missing[@]} == 0)) && return 0
-        log "installing ${missing[*]}"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
-                apt-get update >&2
-                DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
-        fi
+    local missing=() p
+    for p in "$@"; do
+        pkg_installed "$p" || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    log "installing ${missing[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+        apt-get update >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    fi
 }
 
 # Prints the kernel package name: linux-image-amd64 depends on exactly one.
 kernel_package() {
-        if [[ -n ${DYNMEM_GUEST_KERNEL_PKG:-} ]]; then
-                echo "$DYNMEM_GUEST_KERNEL_PKG"
-                return
-        fi
-        local name
-        name=$(apt-cache depends linux-image-amd64 2>/dev/null |
-                sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
-        if [[ -z $name ]]; then
-                apt-get update >&2
-                name=$(apt-cache depends linux-image-amd64 |
-                        sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
-        fi
-        [[ -n $name ]] || { log "cannot find the kernel package behind linux-image-amd64"; exit 1; }
-        echo "$name"
+    if [[ -n ${DYNMEM_GUEST_KERNEL_PKG:-} ]]; then
+        echo "$DYNMEM_GUEST_KERNEL_PKG"
+        return
+    fi
+    local name
+    name=$(apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+    if [[ -z $name ]]; then
+        apt-get update >&2
+        name=$(apt-cache depends linux-image-amd64 |
+            sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+    fi
+    [[ -n $name ]] || { log "cannot find the kernel package behind linux-image-amd64"; exit 1; }
+    echo "$name"
 }
 
 package_version() {
-        apt-cache show --no-all-versions "$1" | sed -n 's/^Version: //p' | head -n1
+    apt-cache show --no-all-versions "$1" | sed -n 's/^Version: //p' | head -n1
 }
 
 ensure_packages busybox-static cpio gcc libc6-dev gzip xz-utils zstd
@@ -72,14 +72,14 @@ kver=$(package_version "$kpkg")
 bbver=$(dpkg-query -W -f='${Version}' busybox-static)
 
 stamp=$({
-        sha256sum "$here/build-guest.sh" "$here/workload.c" | cut -d' ' -f1
-        echo "$kpkg=$kver busybox-static=$bbver"
+    sha256sum "$here/build-guest.sh" "$here/workload.c" | cut -d' ' -f1
+    echo "$kpkg=$kver busybox-static=$bbver"
 } | sha256sum | cut -d' ' -f1)
 
 if [[ -f $outdir/stamp && $(cat "$outdir/stamp") == "$stamp" &&
-        -s $outdir/vmlinuz && -s $outdir/initrd.gz ]]; then
-        log "up to date: $outdir ($kpkg $kver)"
-        exit 0
+    -s $outdir/vmlinuz && -s $outdir/initrd.gz ]]; then
+    log "up to date: $outdir ($kpkg $kver)"
+    exit 0
 fi
 
 work=$(mktemp -d)
@@ -91,16 +91,16 @@ trap cleanup EXIT
 deb_glob="${kpkg}_*_amd64.deb"
 deb="$outdir/${kpkg}_${kver//:/%3a}_amd64.deb"
 if [[ ! -s $deb ]]; then
-        find "$outdir" -maxdepth 1 -name 'linux-image-*.deb' -delete
-        log "downloading $kpkg $kver"
-        # apt's _apt user cannot write into root-owned dirs; download in a temp dir
-        # it can write to and move the file (avoids the "unsandboxed" warning too).
-        dl="$work/dl"
-        mkdir -p "$dl"
-        chmod 0777 "$dl"
-        (cd "$dl" && apt-get download "$kpkg=$kver" >&2)
-        # shellcheck disable=SC2086 # the glob is wanted here
-        mv "$dl"/$deb_glob "$deb"
+    find "$outdir" -maxdepth 1 -name 'linux-image-*.deb' -delete
+    log "downloading $kpkg $kver"
+    # apt's _apt user cannot write into root-owned dirs; download in a temp dir
+    # it can write to and move the file (avoids the "unsandboxed" warning too).
+    dl="$work/dl"
+    mkdir -p "$dl"
+    chmod 0777 "$dl"
+    (cd "$dl" && apt-get download "$kpkg=$kver" >&2)
+    # shellcheck disable=SC2086 # the glob is wanted here
+    mv "$dl"/$deb_glob "$deb"
 fi
 
 log "unpacking $(basename "$deb")"
@@ -113,25 +113,25 @@ root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
 install -m 0755 /bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list); do
-        [[ $applet == busybox ]] || ln -s busybox "$root/bin/$applet"
+    [[ $applet == busybox ]] || ln -s busybox "$root/bin/$applet"
 done
 
 # Copy each module, decompressed: busybox insmod may not read .ko.xz/.ko.zst.
 : >"$root/lib/modules/order"
 for m in "${modules[@]}"; do
-        src=$(find "$kdir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \
-                -o -name "$m.ko.gz" \) | head -n1)
-        if [[ -z $src ]]; then
-                log "note: $m not in $krel (built in or absent), skipped"
-                continue
-        fi
-        case $src in
-        *.ko.xz) xz -dc "$src" >"$root/lib/modules/$m.ko" ;;
-        *.ko.zst) zstd -qdc "$src" >"$root/lib/modules/$m.ko" ;;
-        *.ko.gz) gzip -dc "$src" >"$root/lib/modules/$m.ko" ;;
-        *) cp "$src" "$root/lib/modules/$m.ko" ;;
-        esac
-        echo "$m" >>"$root/lib/modules/order"
+    src=$(find "$kdir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \
+        -o -name "$m.ko.gz" \) | head -n1)
+    if [[ -z $src ]]; then
+        log "note: $m not in $krel (built in or absent), skipped"
+        continue
+    fi
+    case $src in
+    *.ko.xz) xz -dc "$src" >"$root/lib/modules/$m.ko" ;;
+    *.ko.zst) zstd -qdc "$src" >"$root/lib/modules/$m.ko" ;;
+    *.ko.gz) gzip -dc "$src" >"$root/lib/modules/$m.ko" ;;
+    *) cp "$src" "$root/lib/modules/$m.ko" ;;
+    esac
+    echo "$m" >>"$root/lib/modules/order"
 done
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$root/workload" "$here/workload.c"
@@ -153,22 +153,22 @@ has() { case "$cmdline" in *" $1 "*) return 0 ;; esac; return 1; }
 
 echo "DYNMEM event=init uptime=$(cut -d' ' -f1 /proc/uptime)"
 while read -r m; do
-        has dynmem.noballoon=1 && [ "$m" = virtio_balloon ] && continue
-        has dynmem.novirtiomem=1 && [ "$m" = virtio_mem ] && continue
-        insmod "/lib/modules/$m.ko" || echo "DYNMEM event=insmod-failed module=$m"
+    has dynmem.noballoon=1 && [ "$m" = virtio_balloon ] && continue
+    has dynmem.novirtiomem=1 && [ "$m" = virtio_mem ] && continue
+    insmod "/lib/modules/$m.ko" || echo "DYNMEM event=insmod-failed module=$m"
 done </lib/modules/order
 echo "DYNMEM event=modules uptime=$(cut -d' ' -f1 /proc/uptime) loaded=$(cut -d' ' -f1 /proc/modules | tr '\n' ',')"
 
 # memhp_default_state=online_movable normally onlines hot-added memory (DIMMs, and
 # virtio-mem, which relies on it). If auto-onlining is off, online new blocks here.
 if [ "$(cat /sys/devices/system/memory/auto_online_blocks 2>/dev/null)" = offline ]; then
-        echo "DYNMEM event=onliner"
-        while :; do
-                for s in /sys/devices/system/memory/memory*/state; do
-                        [ "$(cat "$s")" = offline ] && echo online_movable >"$s" 2>/dev/null
-                done
-                sleep 1
-        done &
+    echo "DYNMEM event=onliner"
+    while :; do
+        for s in /sys/devices/system/memory/memory*/state; do
+            [ "$(cat "$s")" = offline ] && echo online_movable >"$s" 2>/dev/null
+        done
+        sleep 1
+    done &
 fi
 
 /workload
@@ -179,8 +179,8 @@ EOF
 chmod 0755 "$root/init"
 
 (cd "$root" && find . -print0 | LC_ALL=C sort -z |
-        cpio --null --create --format=newc --owner=0:0 --reproducible --quiet) |
-        gzip -9n >"$work/initrd.gz"
+    cpio --null --create --format=newc --owner=0:0 --reproducible --quiet) |
+    gzip -9n >"$work/initrd.gz"
 
 install -m 0644 "$work/vmlinuz" "$outdir/vmlinuz"
 install -m 0644 "$work/initrd.gz" "$outdir/initrd.gz"

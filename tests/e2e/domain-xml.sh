@@ -21,8 +21,8 @@
 set -euo pipefail
 
 usage() {
-        sed -n '4,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
-        exit 2
+    sed -n '4,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    exit 2
 }
 
 (($# >= 2)) || usage
@@ -49,22 +49,22 @@ extra=
 need_number() { [[ $2 =~ ^[0-9]+$ ]] || { echo "domain-xml: $1 needs a number" >&2; exit 2; }; }
 
 while (($# > 0)); do
-        case $1 in
-        --virtio-mem) need_number "$1" "${2:-}"; vmem=$2; shift 2 ;;
-        --requested) need_number "$1" "${2:-}"; requested=$2; shift 2 ;;
-        --dimm-slots) need_number "$1" "${2:-}"; slots=$2; shift 2 ;;
-        --max-mib) need_number "$1" "${2:-}"; max=$2; shift 2 ;;
-        --no-balloon) balloon=0; shift ;;
-        --no-balloon-driver) balloon_driver=0; shift ;;
-        --plan) [[ ${2:-} =~ ^[0-9:,]+$ ]] || { echo "domain-xml: bad plan" >&2; exit 2; }
-                plan=$2; shift 2 ;;
-        --loop) need_number "$1" "${2:-}"; loop=$2; shift 2 ;;
-        --vcpus) need_number "$1" "${2:-}"; vcpus=$2; shift 2 ;;
-        --guest-dir) guest_dir=$(cd "${2:?}" && pwd); shift 2 ;;
-        --serial) serial=${2:?}; shift 2 ;;
-        --cmdline-extra) extra=${2?}; shift 2 ;;
-        *) usage ;;
-        esac
+    case $1 in
+    --virtio-mem) need_number "$1" "${2:-}"; vmem=$2; shift 2 ;;
+    --requested) need_number "$1" "${2:-}"; requested=$2; shift 2 ;;
+    --dimm-slots) need_number "$1" "${2:-}"; slots=$2; shift 2 ;;
+    --max-mib) need_number "$1" "${2:-}"; max=$2; shift 2 ;;
+    --no-balloon) balloon=0; shift ;;
+    --no-balloon-driver) balloon_driver=0; shift ;;
+    --plan) [[ ${2:-} =~ ^[0-9:,]+$ ]] || { echo "domain-xml: bad plan" >&2; exit 2; }
+        plan=$2; shift 2 ;;
+    --loop) need_number "$1" "${2:-}"; loop=$2; shift 2 ;;
+    --vcpus) need_number "$1" "${2:-}"; vcpus=$2; shift 2 ;;
+    --guest-dir) guest_dir=$(cd "${2:?}" && pwd); shift 2 ;;
+    --serial) serial=${2:?}; shift 2 ;;
+    --cmdline-extra) extra=${2?}; shift 2 ;;
+    *) usage ;;
+    esac
 done
 
 : "${max:=$((mem + vmem + 1024))}"
@@ -78,12 +78,12 @@ cmdline="console=ttyS0 memhp_default_state=online_movable swiotlb=noforce loglev
 [[ -n $extra ]] && cmdline+=" $extra"
 
 xml_escape() {
-        local s=$1
-        s=${s//&/&amp;}
-        s=${s//</&lt;}
-        s=${s//>/&gt;}
-        s=${s//\'/&apos;}
-        printf '%s' "$s"
+    local s=$1
+    s=${s//&/&amp;}
+    s=${s//</&lt;}
+    s=${s//>/&gt;}
+    s=${s//\'/&apos;}
+    printf '%s' "$s"
 }
 
 cat <<EOF
@@ -118,22 +118,22 @@ cat <<EOF
     </serial>
 EOF
 if ((balloon)); then
-        cat <<EOF
+    cat <<EOF
     <memballoon model='virtio'>
       <stats period='1'/>
     </memballoon>
 EOF
 else
-        echo "    <memballoon model='none'/>"
+    echo "    <memballoon model='none'/>"
 fi
 if ((vmem > 0)); then
-        cat <<EOF
+    cat <<EOF
     <memory model='virtio-mem'>
       <target>
-        <size unit='MiB'>$vmem</size>
-        <node>0</node>
-        <block unit='MiB'>2</block>
-        <requested unit='MiB'>$requested</requested>
+    <size unit='MiB'>$vmem</size>
+    <node>0</node>
+    <block unit='MiB'>2</block>
+    <requested unit='MiB'>$requested</requested>
       </target>
     </memory>
 EOF
