@@ -26,11 +26,14 @@ ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
 
 cleanup() {
+    local rc=$?
     if virsh_ domstate "$name" >/dev/null 2>&1; then
         virsh_ destroy "$name" >/dev/null 2>&1 || true
         virsh_ undefine "$name" >/dev/null 2>&1 || true
     fi
     rm -rf "$tmp"
+    # Keep the guest's console only when something failed.
+    ((rc != 0)) || rm -f "$serial"
 }
 trap cleanup EXIT
 
@@ -122,6 +125,7 @@ cat >"$tmp/dimm.xml" <<'EOF'
   </target>
 </memory>
 EOF
+sleep 2 # let the guest's next report show the memory without virtio-mem
 total_before=$(guest_memtotal_mib)
 virsh_ attach-device "$name" "$tmp/dimm.xml" --live >/dev/null
 if wait_for 20 stat_is actual 786432; then
