@@ -5,7 +5,7 @@
 #
 #   --virtio-mem SIZE_MIB     add a virtio-mem device of that size (2 MiB blocks)
 #   --requested MIB           its initial requested size (default 0)
-#   --dimm-slots N            allow N DIMM slots (<maxMemory slots=N>)
+#   --dimm-slots N            room for N DIMMs (libvirt counts virtio-mem as a slot too)
 #   --max-mib M               <maxMemory> in MiB (default: MEM + virtio-mem + 1 GiB)
 #   --no-balloon              no balloon device at all (<memballoon model='none'/>)
 #   --no-balloon-driver       keep the device, but the guest does not load its driver
@@ -35,7 +35,7 @@ shift 2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 vmem=0
 requested=0
-slots=1
+dimms=0
 max=
 balloon=1
 balloon_driver=1
@@ -52,7 +52,7 @@ while (($# > 0)); do
     case $1 in
     --virtio-mem) need_number "$1" "${2:-}"; vmem=$2; shift 2 ;;
     --requested) need_number "$1" "${2:-}"; requested=$2; shift 2 ;;
-    --dimm-slots) need_number "$1" "${2:-}"; slots=$2; shift 2 ;;
+    --dimm-slots) need_number "$1" "${2:-}"; dimms=$2; shift 2 ;;
     --max-mib) need_number "$1" "${2:-}"; max=$2; shift 2 ;;
     --no-balloon) balloon=0; shift ;;
     --no-balloon-driver) balloon_driver=0; shift ;;
@@ -67,6 +67,10 @@ while (($# > 0)); do
     esac
 done
 
+# libvirt counts every memory device, virtio-mem included, against <maxMemory slots>:
+# "memory device count '2' exceeds slots count '1'".
+slots=$((dimms + (vmem > 0 ? 1 : 0)))
+((slots > 0)) || slots=1
 : "${max:=$((mem + vmem + 1024))}"
 : "${serial:=/var/log/libvirt/qemu/$name.serial}"
 ((max >= mem + vmem)) || { echo "domain-xml: --max-mib below MEM + virtio-mem" >&2; exit 2; }
