@@ -42,6 +42,11 @@ ensure_packages() {
     fi
 }
 
+# A fresh machine may have no package lists yet.
+ensure_apt_lists() {
+    apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update >&2
+}
+
 # Prints the kernel package name: linux-image-amd64 depends on exactly one.
 kernel_package() {
     if [[ -n ${DYNMEM_GUEST_KERNEL_PKG:-} ]]; then
@@ -49,13 +54,8 @@ kernel_package() {
         return
     fi
     local name
-    name=$(apt-cache depends linux-image-amd64 2>/dev/null |
+    name=$(apt-cache depends linux-image-amd64 |
         sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
-    if [[ -z $name ]]; then
-        apt-get update >&2
-        name=$(apt-cache depends linux-image-amd64 |
-            sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
-    fi
     [[ -n $name ]] || { log "cannot find the kernel package behind linux-image-amd64"; exit 1; }
     echo "$name"
 }
@@ -64,6 +64,11 @@ package_version() {
     apt-cache show --no-all-versions "$1" | sed -n 's/^Version: //p' | head -n1
 }
 
+# Two test runs may build at once: one builds, the other waits and finds it up to date.
+exec 9>"$outdir/.lock"
+flock 9
+
+ensure_apt_lists
 ensure_packages busybox-static cpio gcc libc6-dev gzip xz-utils zstd
 
 kpkg=$(kernel_package)
