@@ -33,7 +33,7 @@ cleanup() {
     fi
     rm -rf "$tmp"
     # Keep the guest's console only when something failed.
-    ((rc != 0)) || rm -f "$serial"
+    ((rc != 0)) || rm -f "$serial" "/var/log/libvirt/qemu/$name.log"
 }
 trap cleanup EXIT
 
