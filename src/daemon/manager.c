@@ -8,6 +8,11 @@
 #include <errno.h>
 #include <string.h>
 
+/* A guest that cannot unplug virtio-mem blocks at once (they are in use)
+ * retries by itself only after about 50 s; sending the same request again
+ * makes it try at once (measured, docs/e2e-guest.md). */
+#define VIRTIO_MEM_RESEND_US (5 * G_USEC_PER_SEC)
+
 #define RECONNECT_MIN_S 1
 #define RECONNECT_MAX_S 30
 
@@ -66,6 +71,9 @@ struct Manager {
 typedef struct {
     ManagerDomain pub;
     uint64_t policy_generation;
+    /* since when each virtio-mem device's `current` has not matched its
+     * `requested` (0: it matches), and when we last (re)sent it */
+    uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
     bool balloon_only; /* the sample's balloon figure excludes virtio-mem */
 } DomainPriv;
 
@@ -608,6 +616,51 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     return 0;
 }
 
+/* Re-send a virtio-mem request the guest has not met for a while, unless
+ * this cycle's plan already changes that device. */
+static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    for (size_t i = 0; i < d->caps.n_virtio_mem; i++) {
+        const PolicyVirtioMem *vm = &d->caps.virtio_mem[i];
+        if (vm->current_kib == vm->requested_kib) {
+            p->vmem_pending_since_us[i] = 0;
+            continue;
+        }
+        if (p->vmem_pending_since_us[i] == 0) {
+            p->vmem_pending_since_us[i] = now;
+            continue;
+        }
+        if (now - p->vmem_pending_since_us[i] < VIRTIO_MEM_RESEND_US)
+            continue;
+        bool planned = false;
+        for (size_t k = 0; k < d->entry.n_actions; k++)
+            planned |= d->entry.actions[k].kind == POLICY_ACTION_VIRTIO_MEM &&
+                       strcmp(d->entry.actions[k].alias, vm->alias) == 0;
+        if (planned || m->dry_run || m->paused)
+            continue;
+        PolicyAction a = {.kind = POLICY_ACTION_VIRTIO_MEM,
+                          .from_kib = vm->current_kib,
+                          .to_kib = vm->requested_kib,
+                          .node = vm->node};
+        g_strlcpy(a.alias, vm->alias, sizeof(a.alias));
+        g_autofree char *err = NULL;
+        log_info("%s: virtio-mem %s still at %" G_GUINT64_FORMAT " MiB of %" G_GUINT64_FORMAT
+                 " MiB requested; asking again",
+                 d->name, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
+        int r = m->backend->ops->apply(m->backend, d->uuid, &a, &err);
+        if (r == -ENOTCONN)
+            return r;
+        if (r < 0) {
+            d->action_errors++;
+            dynmem_log_action_error(d->name, "virtio-mem", err);
+        }
+        p->vmem_pending_since_us[i] = now;
+        d->caps_dirty = true;
+    }
+    return 0;
+}
+
 int manager_run_cycle(Manager *m)
 {
     if (m->in_cycle)
@@ -688,6 +741,13 @@ int manager_run_cycle(Manager *m)
             }
             if (removed)
                 order->pdata[i] = NULL;
+        }
+    }
+    for (guint i = 0; i < order->len; i++) {
+        if (order->pdata[i] && resend_stuck_virtio_mem(m, order->pdata[i], now) == -ENOTCONN) {
+            handle_disconnect(m);
+            r = -ENOTCONN;
+            goto out;
         }
     }
 

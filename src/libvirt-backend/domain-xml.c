@@ -248,8 +248,9 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
         caps.stats_period_s = (uint32_t)period;
     }
 
-    /* Memory devices: DIMM-like ones use slots; virtio-mem devices do not,
-     * and only their `current` is plugged memory. */
+    /* Memory devices: libvirt 9.0 counts every one of them (DIMMs and
+     * virtio-mem alike) against <maxMemory slots>; of a virtio-mem device
+     * only its `current` is plugged memory. */
     ctx->node = root;
     g_autoptr(xmlXPathObject) devs = xmlXPathEvalExpression(BAD_CAST "/domain/devices/memory", ctx);
     uint64_t vmem_size_sum = 0;
@@ -258,6 +259,7 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
     for (int i = 0; i < n_devs; i++) {
         xmlNode *dev = devs->nodesetval->nodeTab[i];
         g_autoptr(DynmemXmlChar) m = xmlGetProp(dev, BAD_CAST "model");
+        used_slots++;
         if (m && xmlStrEqual(m, BAD_CAST "virtio-mem")) {
             if (caps.n_virtio_mem >= POLICY_MAX_VIRTIO_MEM)
                 continue; /* more than we drive; they still count in <memory> */
@@ -266,8 +268,6 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
                 return r;
             vmem_size_sum += vm->size_kib;
             caps.n_virtio_mem++;
-        } else if (m && (xmlStrEqual(m, BAD_CAST "dimm") || xmlStrEqual(m, BAD_CAST "nvdimm"))) {
-            used_slots++;
         }
     }
     if (vmem_size_sum > caps.total_memory_kib) {

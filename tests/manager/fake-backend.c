@@ -167,7 +167,10 @@ static int fake_apply(Backend *b, const char *uuid, const PolicyAction *a, char 
             return -EIO;
         }
         vm->requested_kib = a->to_kib;
-        if (d->cooperative)
+        d->vmem_requests++;
+        if (d->vmem_ignore > 0)
+            d->vmem_ignore--; /* blocks in use: the guest does not unplug yet */
+        else if (d->cooperative)
             vm->current_kib = a->to_kib;
         break;
     }

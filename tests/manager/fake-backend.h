@@ -22,9 +22,11 @@ typedef struct {
     int64_t last_update_s;
     bool frozen_stats; /* last_update stops moving: stale */
     uint64_t swap_in_kib;
-    int fail_next_apply;  /* negative errno for the next apply, 0: none */
-    bool vanish_on_apply; /* destroyed between stats and action */
-    unsigned applies;     /* successful actions */
+    int fail_next_apply;    /* negative errno for the next apply, 0: none */
+    bool vanish_on_apply;   /* destroyed between stats and action */
+    unsigned vmem_ignore;   /* virtio-mem requests the guest does not act on */
+    unsigned vmem_requests; /* virtio-mem requests received */
+    unsigned applies;       /* successful actions */
     unsigned set_period_calls;
 } FakeDomain;
 

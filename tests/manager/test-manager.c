@@ -250,6 +250,35 @@ static void test_virtio_mem_grow_and_shrink(void **state)
     ctx_free(c);
 }
 
+/* A virtio-mem unplug the guest does not carry out is asked for again (a
+ * real guest retries by itself only after about 50 s). */
+static void test_virtio_mem_stuck_unplug_resent(void **state)
+{
+    Ctx *c = ctx_new("domains:\n  - name: vm1\n    minimum: 512MiB\n", false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 2 * GiB);
+    fake_backend_add_virtio_mem(d, "virtiomem0", 2 * GiB, 2 * MiB);
+    d->caps.virtio_mem[0].requested_kib = 2 * GiB;
+    d->caps.virtio_mem[0].current_kib = 2 * GiB;
+    manager_start(c->m);
+    for (int i = 0; i < 20; i++) /* settle */
+        cycle(c);
+    uint64_t settled = d->caps.virtio_mem[0].current_kib;
+    assert_true(settled > 0);
+    d->used_kib = 1 * GiB; /* the workload shrinks: virtio-mem is unplugged first */
+    d->vmem_ignore = 1;
+    unsigned before = d->vmem_requests;
+    cycle(c);
+    assert_int_equal(d->vmem_requests, before + 1);
+    uint64_t asked = d->caps.virtio_mem[0].requested_kib;
+    assert_true(asked < settled);
+    assert_int_equal(d->caps.virtio_mem[0].current_kib, settled);
+    for (int i = 0; i < 8 && d->caps.virtio_mem[0].current_kib == settled; i++)
+        cycle(c);
+    assert_true(d->vmem_requests >= before + 2);
+    assert_true(d->caps.virtio_mem[0].current_kib < settled);
+    ctx_free(c);
+}
+
 /* A guest with only DIMM slots gets a DIMM when the balloon is exhausted. */
 static void test_dimm_hot_add(void **state)
 {
@@ -504,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_spike_and_minimum),
         cmocka_unit_test(test_spike_within_assigned),
         cmocka_unit_test(test_virtio_mem_grow_and_shrink),
+        cmocka_unit_test(test_virtio_mem_stuck_unplug_resent),
         cmocka_unit_test(test_dimm_hot_add),
         cmocka_unit_test(test_destroyed_between_stats_and_action),
         cmocka_unit_test(test_error_on_one_domain),
