@@ -254,7 +254,14 @@ static void test_virtio_mem_grow_and_shrink(void **state)
  * real guest retries by itself only after about 50 s). */
 static void test_virtio_mem_stuck_unplug_resent(void **state)
 {
-    Ctx *c = ctx_new("domains:\n  - name: vm1\n    minimum: 512MiB\n", false);
+    /* demand follows the guest at once, so the plan's target stays put and
+     * only the re-send can move the device */
+    g_auto(GStrv) parts = g_strsplit(base_policy, "demand-half-life: 10s", 2);
+    assert_int_equal(g_strv_length(parts), 2);
+    g_autofree char *policy = g_strjoinv("demand-half-life: 100ms", parts);
+    g_autofree char *full =
+        g_strconcat(policy, "domains:\n  - name: vm1\n    minimum: 512MiB\n", NULL);
+    Ctx *c = ctx_new_full(full, false);
     FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 2 * GiB);
     fake_backend_add_virtio_mem(d, "virtiomem0", 2 * GiB, 2 * MiB);
     d->caps.virtio_mem[0].requested_kib = 2 * GiB;
