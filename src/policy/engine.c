@@ -312,9 +312,17 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
             *flags |= DOM_GRACE;
             e->desired_kib = kib_max(e->desired_kib, e->startup_kib);
         }
-        /* an uncooperative guest's memory is not counted on */
-        e->floor_kib =
-            (*flags & DOM_UNCOOPERATIVE) ? kib_max(assigned, e->minimum_kib) : e->minimum_kib;
+        /* An uncooperative guest's memory is not counted on. And memory a
+         * guest is using is never reclaimed, however short the host: our
+         * guests have no page file, so taking it means the OOM killer. The
+         * floor is the demand the guest holds (capped by what it has, and
+         * by its maximum), so scarcity only decides who *grows*: buffers go
+         * first, then weights share what is free. */
+        if (*flags & DOM_UNCOOPERATIVE)
+            e->floor_kib = kib_max(assigned, e->minimum_kib);
+        else
+            e->floor_kib =
+                kib_max(e->minimum_kib, kib_min(kib_min(assigned, dem.demand_kib), e->maximum_kib));
         e->desired_kib = kib_max(e->desired_kib, e->floor_kib);
         e->need_kib = kib_clamp(dem.demand_kib, e->floor_kib, e->desired_kib);
     }

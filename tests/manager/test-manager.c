@@ -532,6 +532,30 @@ static void test_weights_under_scarcity(void **state)
     ctx_free(c);
 }
 
+/* Overcommitted: even the busy guests' demand does not fit the pool. Memory
+ * in use is never reclaimed (the guests would OOM); idle memory is. */
+static void test_overcommitted_never_reclaims_memory_in_use(void **state)
+{
+    g_auto(GStrv) parts = g_strsplit(base_policy, "  overhead: 0\n", 2);
+    assert_int_equal(g_strv_length(parts), 2);
+    g_autofree char *policy = g_strjoinv("  overhead: 0\n  pool: 2GiB\n", parts);
+    Ctx *c = ctx_new_full(policy, false);
+    FakeDomain *a = fake_backend_add(c->fb, "busy-a", 2 * GiB, 1536 * MiB);
+    FakeDomain *b = fake_backend_add(c->fb, "busy-b", 2 * GiB, 1536 * MiB);
+    FakeDomain *idle = fake_backend_add(c->fb, "idle", 2 * GiB, 64 * MiB);
+    manager_start(c->m);
+    for (int i = 0; i < 40; i++) {
+        cycle(c);
+        assert_true(fake_domain_assigned_kib(a) >= a->used_kib);
+        assert_true(fake_domain_assigned_kib(b) >= b->used_kib);
+    }
+    assert_int_equal(fake_domain_assigned_kib(idle), 256 * MiB);
+    assert_int_equal(manager_get_summary(c->m)->state, POLICY_HOST_OVERCOMMITTED);
+    assert_int_equal(a->swap_in_kib, 0);
+    assert_int_equal(b->swap_in_kib, 0);
+    ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_unmanaged_static_and_stats_period),
         cmocka_unit_test(test_stopped_event_forgets),
         cmocka_unit_test(test_weights_under_scarcity),
+        cmocka_unit_test(test_overcommitted_never_reclaims_memory_in_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
