@@ -118,6 +118,10 @@ void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntr
         st->grow_pending_to_kib = entry->target_kib;
         st->grow_issued_us = now_us;
         st->shrink_pending = false;
+    } else {
+        /* unplugs under way were cancelled: nothing is in flight */
+        st->shrink_pending = false;
+        st->grow_pending_to_kib = 0;
     }
 }
 
@@ -483,8 +487,11 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     if (target > a && target - a < step && !restores_bound(e, target))
         target = a;
     e->target_kib = target;
-    if (target == a)
+    if (target == a) {
+        /* no change wanted: an unplug still under way must stop here */
+        e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
         return;
+    }
     /* the same change already in flight: do not ask again */
     if ((target < a && st->shrink_pending && target == st->shrink_to_kib) ||
         (target > a && st->grow_pending_to_kib == target)) {
@@ -507,6 +514,7 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         !restores_bound(e, result)) {
         /* alignment left only a change too small to be worth making */
         e->target_kib = a;
+        e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
         return;
     }
     if (result > target)

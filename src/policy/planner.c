@@ -56,10 +56,39 @@ static uint64_t block_of(const PolicyVirtioMem *vm)
     return vm->block_kib ? vm->block_kib : 1;
 }
 
+static void set_request(PolicyAction *actions, size_t *n, const PolicyVirtioMem *vm, uint64_t req,
+                        bool *touched, size_t i)
+{
+    PolicyAction *a = push(actions, n, POLICY_ACTION_VIRTIO_MEM, vm->requested_kib, req);
+
+    g_strlcpy(a->alias, vm->alias, sizeof(a->alias));
+    a->node = vm->node;
+    if (touched)
+        touched[i] = true;
+}
+
+size_t policy_plan_cancel_unplugs(const PolicyDomainCaps *caps, const bool *touched,
+                                  PolicyAction *actions, size_t n)
+{
+    size_t n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
+
+    /* An unplug still under way that this plan does not want goes on
+     * eating the guest's memory (it may be stuck on pages in use and
+     * finish much later): ask for what is plugged now instead. */
+    for (size_t i = 0; i < n_vm && n < POLICY_MAX_ACTIONS; i++) {
+        const PolicyVirtioMem *vm = &caps->virtio_mem[i];
+
+        if ((touched && touched[i]) || vm->requested_kib >= vm->current_kib)
+            continue;
+        set_request(actions, &n, vm, vm->current_kib, NULL, i);
+    }
+    return n;
+}
+
 /* Grow from `have` toward target, staying <= hi. */
 static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64_t have,
                           uint64_t target, uint64_t lo, uint64_t hi, PolicyAction *actions,
-                          size_t *n)
+                          size_t *n, bool *touched)
 {
     size_t n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
 
@@ -90,12 +119,8 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
         if (req <= vm->current_kib)
             continue;
         /* a larger request already pending covers this */
-        if (req > vm->requested_kib) {
-            PolicyAction *a = push(actions, n, POLICY_ACTION_VIRTIO_MEM, vm->requested_kib, req);
-
-            g_strlcpy(a->alias, vm->alias, sizeof(a->alias));
-            a->node = vm->node;
-        }
+        if (req > vm->requested_kib)
+            set_request(actions, n, vm, req, touched, i);
         have += req - vm->current_kib;
     }
 
@@ -122,7 +147,8 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
 
 /* Shrink from `have` toward target, staying >= lo. */
 static uint64_t plan_shrink(const PolicyDomainCaps *caps, uint64_t balloon, uint64_t have,
-                            uint64_t target, uint64_t lo, PolicyAction *actions, size_t *n)
+                            uint64_t target, uint64_t lo, PolicyAction *actions, size_t *n,
+                            bool *touched)
 {
     size_t n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
 
@@ -137,12 +163,12 @@ static uint64_t plan_shrink(const PolicyDomainCaps *caps, uint64_t balloon, uint
 
         if (req >= vm->current_kib)
             continue;
-        if (req < vm->requested_kib || vm->requested_kib > vm->current_kib) {
-            PolicyAction *a = push(actions, n, POLICY_ACTION_VIRTIO_MEM, vm->requested_kib, req);
-
-            g_strlcpy(a->alias, vm->alias, sizeof(a->alias));
-            a->node = vm->node;
-        }
+        /* exactly this unplug, also when a deeper one is pending: the guest
+         * would otherwise go on unplugging past the target */
+        if (req != vm->requested_kib)
+            set_request(actions, n, vm, req, touched, j);
+        else
+            touched[j] = true;
         have -= vm->current_kib - req;
     }
 
@@ -161,17 +187,20 @@ int policy_plan_mechanisms(const PolicyDomainCaps *caps, uint64_t balloon_kib, u
                            uint64_t *ret_result_kib)
 {
     uint64_t have = policy_caps_assigned_kib(caps, balloon_kib), result;
+    bool touched[POLICY_MAX_VIRTIO_MEM] = {false};
     size_t n = 0;
 
     if (lo_kib > hi_kib)
         return -EINVAL;
 
     if (target_kib > have && have < hi_kib)
-        result = plan_grow(caps, balloon_kib, have, target_kib, lo_kib, hi_kib, actions, &n);
+        result =
+            plan_grow(caps, balloon_kib, have, target_kib, lo_kib, hi_kib, actions, &n, touched);
     else if (target_kib < have && have > lo_kib)
-        result = plan_shrink(caps, balloon_kib, have, target_kib, lo_kib, actions, &n);
+        result = plan_shrink(caps, balloon_kib, have, target_kib, lo_kib, actions, &n, touched);
     else
         result = have;
+    n = policy_plan_cancel_unplugs(caps, touched, actions, n);
 
     *ret_n = n;
     *ret_result_kib = result;

@@ -26,9 +26,18 @@ uint64_t policy_caps_assigned_kib(const PolicyDomainCaps *caps, uint64_t balloon
  * maxMemory). Shrink: virtio-mem first (block-aligned), then the balloon.
  * Alignment rounds toward the target's safe side and never leaves
  * [lo_kib, hi_kib] (the caller's minimum and maximum; a step that cannot be
- * aligned inside them is skipped). DIMMs are never detached.
+ * aligned inside them is skipped). DIMMs are never detached. Every
+ * virtio-mem device ends with one consistent request: an unplug under way
+ * that the plan does not want is cancelled (requested back to current).
  * Writes up to POLICY_MAX_ACTIONS actions, *ret_n, and *ret_result_kib, the
  * assigned figure once they are done. Returns 0 or -EINVAL (lo > hi). */
+/* Cancel every virtio-mem unplug still under way (requested < current) on
+ * devices not in touched[] (may be NULL): append actions setting requested
+ * back to current, from actions[n]. Returns the new action count. A plan
+ * that does not shrink a device must not leave it unplugging. */
+size_t policy_plan_cancel_unplugs(const PolicyDomainCaps *caps, const bool *touched,
+                                  PolicyAction *actions, size_t n);
+
 int policy_plan_mechanisms(const PolicyDomainCaps *caps, uint64_t balloon_kib, uint64_t target_kib,
                            uint64_t lo_kib, uint64_t hi_kib, PolicyAction *actions, size_t *ret_n,
                            uint64_t *ret_result_kib);

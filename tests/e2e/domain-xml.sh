@@ -11,6 +11,7 @@
 #   --no-balloon-driver       keep the device, but the guest does not load its driver
 #   --plan PLAN               workload plan, e.g. 0:64,20:300,60:64
 #   --loop SECONDS            repeat the plan every SECONDS
+#   --rate MIB                the workload grows by at most MIB a second
 #   --vcpus N                 vCPUs (default 1)
 #   --guest-dir DIR           where vmlinuz and initrd.gz are (default tests/e2e/cache)
 #   --serial FILE             serial console log (default /var/log/libvirt/qemu/NAME.serial)
@@ -41,6 +42,7 @@ balloon=1
 balloon_driver=1
 plan=
 loop=
+rate=
 vcpus=1
 guest_dir=$here/cache
 serial=
@@ -59,6 +61,7 @@ while (($# > 0)); do
     --plan) [[ ${2:-} =~ ^[0-9:,]+$ ]] || { echo "domain-xml: bad plan" >&2; exit 2; }
         plan=$2; shift 2 ;;
     --loop) need_number "$1" "${2:-}"; loop=$2; shift 2 ;;
+    --rate) need_number "$1" "${2:-}"; rate=$2; shift 2 ;;
     --vcpus) need_number "$1" "${2:-}"; vcpus=$2; shift 2 ;;
     --guest-dir) guest_dir=$(cd "${2:?}" && pwd); shift 2 ;;
     --serial) serial=${2:?}; shift 2 ;;
@@ -78,6 +81,7 @@ slots=$((dimms + (vmem > 0 ? 1 : 0)))
 cmdline="console=ttyS0 memhp_default_state=online_movable swiotlb=noforce loglevel=4 panic=-1"
 [[ -n $plan ]] && cmdline+=" dynmem.plan=$plan"
 [[ -n $loop ]] && cmdline+=" dynmem.loop=$loop"
+[[ -n $rate ]] && cmdline+=" dynmem.rate=$rate"
 ((balloon_driver)) || cmdline+=" dynmem.noballoon=1"
 [[ -n $extra ]] && cmdline+=" $extra"
 

@@ -7,6 +7,8 @@
  *   dynmem.plan=0:64,20:300,60:64   from second 0 hold 64 MiB, from 20 hold 300, ...
  *   dynmem.loop=120                 repeat the plan every 120 s (optional)
  *   dynmem.chunk=4                  grow/shrink in 4 MiB mappings (optional)
+ *   dynmem.rate=32                  grow by at most 32 MiB a second (optional; as a
+ *                                   real workload ramps up, rather than all at once)
  *
  * and prints one machine-readable line per second on stdout (the serial console):
  *
@@ -54,8 +56,9 @@ typedef struct {
 typedef struct {
     PlanStep steps[PLAN_MAX_STEPS];
     size_t n_steps;
-    long loop_s;    /* 0: no repetition */
-    long chunk_mib; /* size of one mapping */
+    long loop_s;     /* 0: no repetition */
+    long chunk_mib;  /* size of one mapping */
+    long rate_mib_s; /* growth limit, 0: as fast as the guest allows */
 } Plan;
 
 typedef struct {
@@ -140,7 +143,10 @@ static int plan_parse_cmdline(const char *cmdline, Plan *ret)
     v = cmdline_get(cmdline, "dynmem.chunk");
     if (v != NULL)
         plan.chunk_mib = strtol(v, NULL, 10);
-    if (plan.loop_s < 0 || plan.chunk_mib <= 0 || plan.chunk_mib > 1024)
+    v = cmdline_get(cmdline, "dynmem.rate");
+    if (v != NULL)
+        plan.rate_mib_s = strtol(v, NULL, 10);
+    if (plan.loop_s < 0 || plan.chunk_mib <= 0 || plan.chunk_mib > 1024 || plan.rate_mib_s < 0)
         return -EINVAL;
     *ret = plan;
     return 0;
@@ -259,6 +265,7 @@ static int worker_run(const Plan *plan, double t0, long duration_s, unsigned res
 {
     static Holding h;
     long last_reported = -1;
+    long grown_second = -1, grown_mib = 0; /* for the rate limit */
 
     for (;;) {
         double now = monotonic_s() - t0;
@@ -274,10 +281,18 @@ static int worker_run(const Plan *plan, double t0, long duration_s, unsigned res
         }
         /* One chunk per pass keeps the once-a-second report on time; after a
          * failed mmap, fall through and wait for the next second to retry. */
-        if (h.held_mib < want) {
+        if (t != grown_second) {
+            grown_second = t;
+            grown_mib = 0;
+        }
+        if (h.held_mib < want && (plan->rate_mib_s == 0 || grown_mib < plan->rate_mib_s)) {
             long mib = want - h.held_mib;
 
-            busy = holding_grow(&h, mib < plan->chunk_mib ? mib : plan->chunk_mib);
+            if (mib > plan->chunk_mib)
+                mib = plan->chunk_mib;
+            busy = holding_grow(&h, mib);
+            if (busy)
+                grown_mib += mib;
         } else if (h.held_mib > want) {
             /* Drops whole chunks; a shortfall is grown back next pass. */
             holding_shrink(&h);
@@ -324,8 +339,8 @@ int main(int argc, char **argv)
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("DYNMEM event=start steps=%zu loop=%ld chunk=%ld\n", plan.n_steps, plan.loop_s,
-           plan.chunk_mib);
+    printf("DYNMEM event=start steps=%zu loop=%ld chunk=%ld rate=%ld\n", plan.n_steps, plan.loop_s,
+           plan.chunk_mib, plan.rate_mib_s);
 
     t0 = monotonic_s();
     write_oom_score_adj("-1000"); /* the supervisor must survive */

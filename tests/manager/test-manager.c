@@ -258,7 +258,12 @@ static void test_virtio_mem_stuck_unplug_resent(void **state)
      * only the re-send can move the device */
     g_auto(GStrv) parts = g_strsplit(base_policy, "demand-half-life: 10s", 2);
     assert_int_equal(g_strv_length(parts), 2);
-    g_autofree char *policy = g_strjoinv("demand-half-life: 100ms", parts);
+    g_autofree char *fast = g_strjoinv("demand-half-life: 100ms", parts);
+    /* and the guest is not given up on before the re-send (as by default,
+     * 30 s against 5 s) */
+    g_auto(GStrv) parts2 = g_strsplit(fast, "uncooperative-timeout: 5s", 2);
+    assert_int_equal(g_strv_length(parts2), 2);
+    g_autofree char *policy = g_strjoinv("uncooperative-timeout: 30s", parts2);
     g_autofree char *full =
         g_strconcat(policy, "domains:\n  - name: vm1\n    minimum: 512MiB\n", NULL);
     Ctx *c = ctx_new_full(full, false);

@@ -300,8 +300,23 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
         /* stale and uncooperative guests are never shrunk */
         if (e->status == POLICY_STATUS_STALE || e->status == POLICY_STATUS_UNCOOPERATIVE)
             CHECK(t >= a);
-        if (fresh)
-            CHECK((t != a) == (e->n_actions > 0));
+        if (fresh) {
+            if (t != a)
+                CHECK(e->n_actions > 0);
+            /* no change: only cancellations of unplugs under way */
+            for (size_t k = 0; t == a && k < e->n_actions; k++) {
+                const PolicyAction *act = &e->actions[k];
+                const PolicyDomainCaps *c = h->in[i].caps;
+                bool is_cancel = false;
+
+                for (size_t v = 0; v < c->n_virtio_mem; v++)
+                    is_cancel |= act->kind == POLICY_ACTION_VIRTIO_MEM &&
+                                 strcmp(act->alias, c->virtio_mem[v].alias) == 0 &&
+                                 act->to_kib == c->virtio_mem[v].current_kib &&
+                                 c->virtio_mem[v].requested_kib < c->virtio_mem[v].current_kib;
+                CHECK(is_cancel);
+            }
+        }
         for (size_t k = 0; k < e->n_actions; k++) {
             const PolicyAction *act = &e->actions[k];
             const PolicyDomainCaps *c = h->in[i].caps;

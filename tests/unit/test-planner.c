@@ -456,11 +456,62 @@ static void test_reach(void **state)
     assert_int_equal(policy_caps_assigned_kib(&caps, 724 * M), 1 * G);
 }
 
+/* An unplug under way (requested 0, the guest stuck at 1 GiB because the
+ * memory is in use) is never left running past what the plan wants. */
+static void test_pending_unplug(void **state)
+{
+    PolicyDomainCaps caps = {
+        .has_balloon = true,
+        .balloon_max_kib = 1 * G,
+        .total_memory_kib = 3 * G,
+        .n_virtio_mem = 1,
+        .dimm_node = -1,
+    };
+    PolicyVirtioMem *vm = &caps.virtio_mem[0];
+    g_strlcpy(vm->alias, "virtiomem0", sizeof(vm->alias));
+    vm->size_kib = 2 * G;
+    vm->block_kib = 2 * M;
+    vm->current_kib = 1 * G;
+    vm->requested_kib = 0;
+    PolicyAction act[POLICY_MAX_ACTIONS];
+    size_t n;
+    uint64_t result;
+
+    /* a small shrink: exactly that unplug, not the deeper one pending */
+    assert_int_equal(
+        policy_plan_mechanisms(&caps, 1 * G, 1800 * M, 512 * M, 3 * G, act, &n, &result), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(act[0].kind, POLICY_ACTION_VIRTIO_MEM);
+    assert_int_equal(act[0].to_kib, 776 * M);
+    assert_int_equal(result, 1800 * M);
+
+    /* no change wanted: the unplug is cancelled */
+    assert_int_equal(policy_plan_mechanisms(&caps, 1 * G, 2 * G, 512 * M, 3 * G, act, &n, &result),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(act[0].kind, POLICY_ACTION_VIRTIO_MEM);
+    assert_int_equal(act[0].to_kib, 1 * G);
+    assert_int_equal(result, 2 * G);
+
+    /* growth by the balloon alone: the unplug is cancelled too */
+    assert_int_equal(
+        policy_plan_mechanisms(&caps, 768 * M, 1900 * M, 512 * M, 3 * G, act, &n, &result), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(act[0].kind, POLICY_ACTION_BALLOON);
+    assert_int_equal(act[1].kind, POLICY_ACTION_VIRTIO_MEM);
+    assert_int_equal(act[1].to_kib, 1 * G);
+
+    /* nothing pending: nothing to cancel */
+    vm->requested_kib = vm->current_kib;
+    assert_int_equal(policy_plan_cancel_unplugs(&caps, NULL, act, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_table),
         cmocka_unit_test(test_reach),
+        cmocka_unit_test(test_pending_unplug),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
