@@ -214,9 +214,16 @@ int bus_check_privileged(sd_bus_message *msg, sd_bus_error *error)
 {
     g_autoptr(sd_bus_creds) creds = NULL;
     uid_t uid = (uid_t)-1;
-    int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-    if (r >= 0)
+    /* The bus's own record of the peer (taken when it connected), not
+     * /proc/<pid>, which a caller could race by exiting and reusing the
+     * PID: no SD_BUS_CREDS_AUGMENT. dbus-daemon knows the uid; the euid
+     * only where the bus reports it. */
+    int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID, &creds);
+    if (r >= 0) {
         r = sd_bus_creds_get_euid(creds, &uid);
+        if (r == -ENODATA)
+            r = sd_bus_creds_get_uid(creds, &uid);
+    }
     if (r < 0)
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  "cannot determine the caller's user: %s", g_strerror(-r));

@@ -546,6 +546,9 @@ static bool collect(Manager *m, uint64_t now)
         ((DomainPriv *)d)->balloon_only = s->balloon_only;
     }
 
+    /* every running domain was restored above; the rest are gone */
+    g_hash_table_remove_all(m->saved_states);
+
     if (stats->len != g_hash_table_size(m->domains)) {
         g_autoptr(GPtrArray) all = manager_list_domains(m);
         for (guint i = 0; i < all->len; i++) {
@@ -686,7 +689,7 @@ int manager_run_cycle(Manager *m)
     m->has_host = true;
 
     g_ptr_array_set_size(m->order, 0);
-    all = manager_list_domains(m); /* a copy: refresh_caps may drop domains */
+    all = manager_list_domains(m); /* a copy: listeners may add domains meanwhile */
     for (guint i = 0; i < all->len; i++) {
         ManagerDomain *d = all->pdata[i];
         if (d->caps_dirty)

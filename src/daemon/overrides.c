@@ -237,12 +237,15 @@ static const struct {
 };
 
 /* A domain name in a comment: one line, nothing that ends the comment. */
+/* A domain name in a YAML comment: printable ASCII only. Anything else
+ * (including NEL and U+2028/2029, which end a YAML comment too) becomes
+ * '?', so a hostile name can never start a line of its own. */
 static char *comment_safe(const char *name)
 {
     char *s = g_strdup(name);
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    for (unsigned char *p = (unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            *p = '?';
     return s;
 }
 

@@ -261,13 +261,14 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
         g_autoptr(DynmemXmlChar) m = xmlGetProp(dev, BAD_CAST "model");
         used_slots++;
         if (m && xmlStrEqual(m, BAD_CAST "virtio-mem")) {
-            if (caps.n_virtio_mem >= POLICY_MAX_VIRTIO_MEM)
-                continue; /* more than we drive; they still count in <memory> */
-            PolicyVirtioMem *vm = &caps.virtio_mem[caps.n_virtio_mem];
-            if ((r = parse_virtio_mem(ctx, dev, vm, ret_error)) < 0)
+            PolicyVirtioMem vm;
+            if ((r = parse_virtio_mem(ctx, dev, &vm, ret_error)) < 0)
                 return r;
-            vmem_size_sum += vm->size_kib;
-            caps.n_virtio_mem++;
+            /* every device's size is outside the balloon's reach; only the
+             * first POLICY_MAX_VIRTIO_MEM are driven */
+            vmem_size_sum += vm.size_kib;
+            if (caps.n_virtio_mem < POLICY_MAX_VIRTIO_MEM)
+                caps.virtio_mem[caps.n_virtio_mem++] = vm;
         }
     }
     if (vmem_size_sum > caps.total_memory_kib) {
@@ -337,7 +338,7 @@ int domain_xml_virtio_mem_update(const char *domain_xml, const char *alias, uint
         return 0;
     }
     *ret_error = g_strdup_printf("domain has no virtio-mem device with alias %s", alias);
-    return -ENOENT;
+    return -ENODEV; /* not -ENOENT: the domain itself is there */
 }
 
 char *domain_xml_dimm(uint64_t size_kib, int node)

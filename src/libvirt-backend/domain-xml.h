@@ -14,7 +14,7 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
 
 /* The live XML of the virtio-mem device `alias` with its <requested> set to
  * requested_kib and nothing else changed, for virDomainUpdateDeviceFlags.
- * Returns 0 and *ret_xml (newly allocated), -ENOENT when there is no such
+ * Returns 0 and *ret_xml (newly allocated), -ENODEV when there is no such
  * device, -EINVAL for malformed input. */
 int domain_xml_virtio_mem_update(const char *domain_xml, const char *alias, uint64_t requested_kib,
                                  char **ret_xml, char **ret_error);

@@ -87,8 +87,9 @@ static void libvirt_init_once(void)
     }
 }
 
-/* Map libvirt's last error to a negative errno and a message. */
-static int last_error(LibvirtBackend *lb, const char *what, char **ret_error)
+/* Map libvirt's last error to a negative errno and a message. dom (may be
+ * NULL) tells "the domain is gone" apart from other refusals. */
+static int last_error_dom(LibvirtBackend *lb, virDomainPtr dom, const char *what, char **ret_error)
 {
     virErrorPtr err = virGetLastError();
     int code = err ? err->code : VIR_ERR_INTERNAL_ERROR;
@@ -101,8 +102,15 @@ static int last_error(LibvirtBackend *lb, const char *what, char **ret_error)
         r = -ENOENT;
         break;
     case VIR_ERR_OPERATION_INVALID:
-        /* "domain is not running" and friends: the domain went away */
-        r = (lb->conn && virConnectIsAlive(lb->conn) == 1) ? -ENOENT : -ENOTCONN;
+        /* "domain is not running" means it went away; the same code also
+         * refuses things a running domain cannot do (no free slot, no
+         * balloon driver), which must not make us forget it */
+        if (!lb->conn || virConnectIsAlive(lb->conn) != 1)
+            r = -ENOTCONN;
+        else if (dom && virDomainIsActive(dom) == 1)
+            r = -EIO;
+        else
+            r = -ENOENT;
         break;
     case VIR_ERR_NO_SUPPORT:
     case VIR_ERR_OPERATION_UNSUPPORTED:
@@ -120,6 +128,11 @@ static int last_error(LibvirtBackend *lb, const char *what, char **ret_error)
     }
     virResetLastError();
     return r;
+}
+
+static int last_error(LibvirtBackend *lb, const char *what, char **ret_error)
+{
+    return last_error_dom(lb, NULL, what, ret_error);
 }
 
 /* virDomainGetUUIDString() formats through snprintf, 16 times: on a
@@ -457,7 +470,10 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         int state = VIR_DOMAIN_RUNNING;
         sample_from_params(recs[i]->params, recs[i]->nparams, s, &has_current, &state);
         if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
-            g_free(ds.name);
+            /* suspended to RAM, in shutdown...: still holding its memory,
+             * so it stays known (unmanaged this cycle, counted by what it
+             * has) rather than be forgotten and found again */
+            g_array_append_val(out, ds);
             continue;
         }
         if (has_current) {
@@ -501,7 +517,7 @@ static int lv_set_stats_period(Backend *b, const char *uuid, unsigned period_s, 
     if (!dom)
         return r;
     if (virDomainSetMemoryStatsPeriod(dom, (int)period_s, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return last_error(lb, "setting the balloon stats period", ret_error);
+        return last_error_dom(lb, dom, "setting the balloon stats period", ret_error);
     return 0;
 }
 
@@ -519,7 +535,7 @@ static int lv_apply(Backend *b, const char *uuid, const PolicyAction *action, ch
             return -ERANGE;
         }
         if (virDomainSetMemoryFlags(dom, (unsigned long)action->to_kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
-            return last_error(lb, "virDomainSetMemoryFlags", ret_error);
+            return last_error_dom(lb, dom, "virDomainSetMemoryFlags", ret_error);
         return 0;
     case POLICY_ACTION_VIRTIO_MEM: {
         g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
@@ -530,13 +546,13 @@ static int lv_apply(Backend *b, const char *uuid, const PolicyAction *action, ch
         if (r < 0)
             return r;
         if (virDomainUpdateDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE) < 0)
-            return last_error(lb, "virDomainUpdateDeviceFlags", ret_error);
+            return last_error_dom(lb, dom, "virDomainUpdateDeviceFlags", ret_error);
         return 0;
     }
     case POLICY_ACTION_DIMM: {
         g_autofree char *dev = domain_xml_dimm(action->to_kib, action->node);
         if (virDomainAttachDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE) < 0)
-            return last_error(lb, "virDomainAttachDeviceFlags", ret_error);
+            return last_error_dom(lb, dom, "virDomainAttachDeviceFlags", ret_error);
         return 0;
     }
     default:

@@ -527,7 +527,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
                        uint64_t now_us, PolicyDomainInput *domains, size_t n,
                        PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary)
 {
-    PolicyPlanSummary sum = {0};
+    PolicyPlanSummary sum;
     PolicyBudgetInput bin = {0};
     const PolicyTuning *t;
     PolicyBudget budget;
@@ -538,6 +538,8 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
 
     if (!engine || !cfg || !host || !ret_summary || (n > 0 && (!domains || !entries)))
         return -EINVAL;
+    /* memset, not = {0}: the padding too, so summaries compare bytewise */
+    memset(&sum, 0, sizeof(sum));
     if (host->mem_total_kib == 0 || host->mem_available_kib > host->mem_total_kib)
         return -EINVAL;
     for (size_t i = 0; i < n; i++)

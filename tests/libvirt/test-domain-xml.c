@@ -123,7 +123,7 @@ static void test_virtio_mem_update(void **state)
     assert_true(g_str_has_prefix(out, "<memory model=\"virtio-mem\">"));
     g_autofree char *err2 = NULL;
     g_autofree char *out2 = NULL;
-    assert_int_equal(domain_xml_virtio_mem_update(live_xml, "nope", 1, &out2, &err2), -ENOENT);
+    assert_int_equal(domain_xml_virtio_mem_update(live_xml, "nope", 1, &out2, &err2), -ENODEV);
     assert_null(out2);
 }
 

@@ -626,16 +626,6 @@ static void test_deep_nesting(void **state)
         e3, "test.yaml:17:17: nesting is deeper than 16 levels; a policy file needs 3\n");
 }
 
-static gint64 time_limit_us(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    const bool slow = true;
-#else
-    const bool slow = g_getenv("DYNMEM_TEST_SLOW") != NULL;
-#endif
-    return slow ? 20 * G_USEC_PER_SEC : G_USEC_PER_SEC;
-}
-
 /* The "billion laughs": nine levels of ten aliases each. With aliases
  * refused nothing is expanded; each anchor and alias is named once. */
 static void test_alias_bomb(void **state)
@@ -643,7 +633,6 @@ static void test_alias_bomb(void **state)
     g_autoptr(GString) yaml = g_string_new("a0: &a0 [\"lol\"]\n");
     g_autoptr(GPtrArray) errors = NULL;
     PolicyConfig *cfg = NULL;
-    gint64 start = g_get_monotonic_time();
 
     (void)state;
     for (int level = 1; level <= 9; level++) {
@@ -665,7 +654,7 @@ static void test_alias_bomb(void **state)
     assert_string_equal(g_ptr_array_index(errors, 4),
                         "test.yaml:2:10: alias *a0: anchors and aliases are not supported in a "
                         "policy file");
-    assert_true(g_get_monotonic_time() - start < time_limit_us());
+    /* 110 messages, not 10^9 expansions: the error count is the proof */
 }
 
 /* Inside otherwise valid sections an alias is refused just the same. */
@@ -707,21 +696,16 @@ static void test_many_rules(void **state)
     g_autoptr(GString) yaml = g_string_new("defaults:\n  weight: 1\ndomains:\n");
     g_autoptr(PolicyConfig) cfg = NULL;
     PolicyEffective eff;
-    gint64 start, elapsed;
 
     (void)state;
+    /* How long this takes is a benchmark figure (docs/benchmarks.md), not
+     * a pass/fail criterion; a quadratic loader would still hit the
+     * suite's timeout. */
     for (size_t i = 0; i < n; i++)
         g_string_append_printf(yaml, "  - name: vm%zu\n    weight: %zu\n    minimum: 1GiB\n", i,
                                i % 10001);
-    start = g_get_monotonic_time();
     cfg = load_ok_len(yaml->str, yaml->len);
-    elapsed = g_get_monotonic_time() - start;
     assert_int_equal(cfg->n_rules, n);
-    /* "Well under a second" with an optimised build. Sanitizers and
-     * valgrind slow everything by an order of magnitude; the valgrind test
-     * setup sets DYNMEM_TEST_SLOW. */
-    if (elapsed > time_limit_us())
-        fail_msg("loading %zu rules took %" G_GINT64_FORMAT " us", n, elapsed);
 
     policy_config_resolve(cfg, "vm99999", NULL, NULL, &eff);
     assert_int_equal(eff.rule_index, 99999);
