@@ -25,22 +25,25 @@ if [ "$mode" = introspect ]; then
 fi
 
 for tool in dbus-daemon busctl gdbus setpriv; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool is missing" >&2
-        exit 77
-    fi
+    command -v "$tool" >/dev/null || {
+        . "$SRCDIR/tests/lib/common.sh"
+        skip_or_fail "$tool is missing"
+    }
 done
+
+# shellcheck source=../lib/common.sh
+. "$SRCDIR/tests/lib/common.sh"
 
 tmp=$(mktemp -d /tmp/dynmem-dbus-test.XXXXXX)
 chmod 755 "$tmp"
-bus_pid= daemon_pid= watch_pid=
-failures=0
+daemon_pid= watch_pid=
 
 cleanup() {
     local p
-    for p in $watch_pid $daemon_pid $bus_pid; do
+    for p in $watch_pid $daemon_pid; do
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
+    stop_private_bus
     if [ "$failures" -gt 0 ] || [ "${KEEP_TMP:-}" ]; then
         echo "daemon log:" >&2
         sed 's/^/  | /' "$tmp"/daemon*.log >&2 2>/dev/null
@@ -49,22 +52,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-pass() { echo "ok - $*"; }
-fail() {
-    echo "FAIL - $*"
-    failures=$((failures + 1))
-}
-
-# wait_until SECONDS CMD...: poll CMD every 50 ms until it succeeds.
-wait_until() {
-    local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
 
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 ctl() { "$DYNMEMCTL" "$@"; }
@@ -90,43 +77,17 @@ mgr_call() {
         sed -n 's/.*GDBus\.Error:\([A-Za-z0-9_.]*\):.*/\1/p' <<<"$out" | head -1
     fi
 }
-# expect WHAT EXPECTED ACTUAL
-expect() {
-    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
-}
 
 # ---- the bus ----------------------------------------------------------------
 
 # start_bus open|policy: "open" lets anyone call anything (the daemon's own uid
 # check is what refuses); "policy" adds the shipped org.dynmem1.conf.
 start_bus() {
-    local rules
-    if [ "$1" = open ]; then
-        rules='<policy user="root"><allow own="org.dynmem1"/></policy>
-  <policy context="default"><allow send_destination="org.dynmem1"/></policy>'
-    else
-        rules="<include>$SRCDIR/data/dbus-1/org.dynmem1.conf</include>"
-    fi
-    local socket=dynmem-test-$$-$RANDOM
-    sed -e "s|@SOCKET@|$socket|" -e "s|@MODE@|$1|" \
-        -e "/@RULES@/{r /dev/stdin" -e "d}" "$here/bus.conf.in" >"$tmp/bus.conf" <<<"$rules"
-    : >"$tmp/bus.addr"
-    dbus-daemon --config-file="$tmp/bus.conf" --nofork --print-address=3 \
-        3>"$tmp/bus.addr" 2>"$tmp/bus.log" &
-    bus_pid=$!
-    if ! wait_until 10 test -s "$tmp/bus.addr"; then
-        echo "dbus-daemon did not start:" >&2
-        cat "$tmp/bus.log" >&2
-        exit 1
-    fi
-    DBUS_SYSTEM_BUS_ADDRESS=$(head -1 "$tmp/bus.addr")
-    export DBUS_SYSTEM_BUS_ADDRESS
+    local rules=$bus_rules_open
+    [ "$1" = open ] || rules=$(bus_rules_shipped)
+    start_private_bus "$tmp" "$rules" || exit 1
 }
-
-stop_bus() {
-    kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null
-    bus_pid=
-}
+stop_bus() { stop_private_bus; }
 
 # ---- the daemon -------------------------------------------------------------
 
