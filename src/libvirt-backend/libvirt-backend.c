@@ -350,6 +350,9 @@ static void sample_from_params(const virTypedParameter *params, int n, PolicyDom
             } else if (strcmp(f, "usable") == 0) {
                 s->usable_kib = v;
                 s->has_usable = true;
+            } else if (strcmp(f, "available") == 0) {
+                s->available_kib = v;
+                s->has_available = true;
             } else if (strcmp(f, "unused") == 0) {
                 s->unused_kib = v;
                 s->has_unused = true;
@@ -391,6 +394,10 @@ static int sample_from_memory_stats(LibvirtBackend *lb, virDomainPtr dom, Policy
         case VIR_DOMAIN_MEMORY_STAT_USABLE:
             s->usable_kib = v;
             s->has_usable = true;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+            s->available_kib = v;
+            s->has_available = true;
             break;
         case VIR_DOMAIN_MEMORY_STAT_UNUSED:
             s->unused_kib = v;

@@ -41,7 +41,23 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     bool have_prev = st->initialized && st->prev_timestamp_us > 0 && ts > st->prev_timestamp_us;
     uint64_t dt = have_prev ? ts - st->prev_timestamp_us : 0;
 
-    if (sample->has_usable) {
+    if (sample->has_usable && sample->has_available &&
+        sample->available_kib >= sample->usable_kib && sample->available_kib <= assigned) {
+        /* assigned comes from QEMU, usable and available from the guest's
+         * last report: while the balloon moves they disagree by what is in
+         * flight (measured: a 128 MiB inflation read as 128 MiB more
+         * demand for a cycle). MemTotal - MemAvailable is one consistent
+         * guest view; add the kernel's reserve, learnt when nothing moved. */
+        if (st->initialized && st->prev_assigned_kib == assigned &&
+            st->prev_available_kib == sample->available_kib) {
+            st->reserve_kib = assigned - sample->available_kib;
+            st->reserve_known = true;
+        }
+        if (st->reserve_known)
+            d.raw_kib = kib_add(sample->available_kib - sample->usable_kib, st->reserve_kib);
+        else
+            d.raw_kib = kib_sub(assigned, sample->usable_kib);
+    } else if (sample->has_usable) {
         /* includes the guest kernel's own reserve, which MemAvailable hides */
         d.raw_kib = kib_sub(assigned, sample->usable_kib);
     } else if (sample->has_unused) {
@@ -93,6 +109,8 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     st->demand_peak_kib = eff;
     st->demand_peak_us = ts;
     st->prev_timestamp_us = ts;
+    st->prev_assigned_kib = assigned;
+    st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
     st->prev_swap_in_kib = sample->swap_in_kib;
     st->prev_has_major_faults = sample->has_major_faults;

@@ -42,6 +42,8 @@ typedef struct {
     uint64_t balloon_kib;   /* balloon figure alone (boot + DIMMs - ballooned) */
     bool has_usable;        /* guest MemAvailable */
     uint64_t usable_kib;
+    bool has_available; /* guest MemTotal, from the same guest report as usable */
+    uint64_t available_kib;
     bool has_unused; /* guest MemFree and page cache (coarse fallback) */
     uint64_t unused_kib;
     uint64_t disk_caches_kib;
@@ -86,6 +88,12 @@ typedef struct {
     uint64_t demand_peak_kib;
     uint64_t demand_peak_us;
     uint64_t prev_timestamp_us;
+    /* The guest kernel's own reserve (assigned - MemTotal), learnt from a
+     * report in which neither figure moved; 0 until then. */
+    uint64_t reserve_kib;
+    bool reserve_known;
+    uint64_t prev_assigned_kib;
+    uint64_t prev_available_kib;
     uint64_t prev_swap_in_kib;
     uint64_t prev_major_faults;
     bool under_pressure;

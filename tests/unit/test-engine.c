@@ -3,6 +3,7 @@
  * The engine over many cycles, on simulated guests whose assigned memory
  * follows the actions (or, for an uncooperative guest, does not).
  */
+#include "demand.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -458,6 +459,55 @@ static void test_strings(void **state)
     policy_engine_free(NULL);
 }
 
+/* While the balloon moves, QEMU's figure and the guest's report disagree by
+ * what is in flight; demand is taken from the guest's own consistent view
+ * (MemTotal - MemAvailable) plus the kernel's reserve, learnt while
+ * nothing moved (figures from a real 512 MiB guest, docs/e2e-guest.md). */
+static void test_demand_during_inflation(void **state)
+{
+    (void)state;
+    PolicyTuning t = {0}; /* half-life 0: demand is the raw figure */
+    PolicyDomainState st = {0};
+    PolicyDemand d;
+    static const struct {
+        uint64_t assigned, available, usable, demand;
+    } steps[] = {
+        {512, 457, 400, 112}, /* first sight: assigned - usable */
+        {512, 457, 400, 112}, /* steady: reserve 55 MiB learnt */
+        {512, 329, 272, 112}, /* inflating by 128: QEMU still says 512 */
+        {384, 329, 272, 112}, /* settled */
+        {384, 329, 172, 212}, /* the workload grows by 100 */
+        {640, 329, 172, 212}, /* deflating: QEMU already says 640 */
+        {640, 585, 428, 212}, /* settled */
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        PolicyDomainSample s = {
+            .timestamp_us = (i + 1) * 1000000,
+            .has_balloon_stats = true,
+            .assigned_kib = steps[i].assigned * 1024,
+            .has_usable = true,
+            .usable_kib = steps[i].usable * 1024,
+            .has_available = true,
+            .available_kib = steps[i].available * 1024,
+        };
+        assert_int_equal(policy_demand_update(&t, &s, &st, s.timestamp_us, &d), 0);
+        st.initialized = true;
+        if (d.raw_kib != steps[i].demand * 1024)
+            fail_msg("step %zu: demand %" PRIu64 " KiB, want %" PRIu64 " MiB", i, d.raw_kib,
+                     steps[i].demand);
+    }
+    /* a hostile report (MemAvailable above MemTotal) falls back */
+    PolicyDomainSample bad = {.timestamp_us = 9000000,
+                              .has_balloon_stats = true,
+                              .assigned_kib = 640 * 1024,
+                              .has_usable = true,
+                              .usable_kib = 600 * 1024,
+                              .has_available = true,
+                              .available_kib = 100 * 1024};
+    assert_int_equal(policy_demand_update(&t, &bad, &st, bad.timestamp_us, &d), 0);
+    assert_int_equal(d.raw_kib, 40 * 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_demand_during_inflation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
