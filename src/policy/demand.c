@@ -48,8 +48,11 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
          * flight (measured: a 128 MiB inflation read as 128 MiB more
          * demand for a cycle). MemTotal - MemAvailable is one consistent
          * guest view; add the kernel's reserve, learnt when nothing moved. */
-        if (st->initialized && st->prev_assigned_kib == assigned &&
-            st->prev_available_kib == sample->available_kib) {
+        /* At first sight nothing of ours is in flight, so the first
+         * report is taken as settled too (an error there overstates
+         * demand, the safe way, until the next settled report). */
+        if (!st->reserve_known || (st->prev_assigned_kib == assigned &&
+                                   st->prev_available_kib == sample->available_kib)) {
             st->reserve_kib = assigned - sample->available_kib;
             st->reserve_known = true;
         }

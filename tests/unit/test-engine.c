@@ -472,8 +472,8 @@ static void test_demand_during_inflation(void **state)
     static const struct {
         uint64_t assigned, available, usable, demand;
     } steps[] = {
-        {512, 457, 400, 112}, /* first sight: assigned - usable */
-        {512, 457, 400, 112}, /* steady: reserve 55 MiB learnt */
+        {512, 457, 400, 112}, /* first sight: reserve 55 MiB learnt */
+        {512, 457, 400, 112}, /* steady */
         {512, 329, 272, 112}, /* inflating by 128: QEMU still says 512 */
         {384, 329, 272, 112}, /* settled */
         {384, 329, 172, 212}, /* the workload grows by 100 */
