@@ -30,7 +30,16 @@ typedef struct {
     uint64_t maximum_kib;
     uint64_t base_kib; /* max(assigned, grow in flight) */
     uint64_t target_kib;
+    uint64_t comfy_kib; /* below this a small grow is not skipped */
 } EngineWork;
+
+/* A grow smaller than the minimum step is skipped (churn) only while the
+ * guest still has at least half its buffer: measured on a real 160 MiB
+ * guest, a 25 MiB grow skipped that way was an OOM kill a second later. */
+static uint64_t comfy_kib(uint64_t need_kib, uint64_t desired_kib)
+{
+    return need_kib + (desired_kib > need_kib ? (desired_kib - need_kib) / 2 : 0);
+}
 
 struct PolicyEngine {
     PolicyAllocScratch scratch;
@@ -462,7 +471,7 @@ static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target
         }
         return target;
     }
-    if (target > a && target - a < step && a >= w->minimum_kib)
+    if (target > a && target - a < step && a >= w->minimum_kib && a >= w->comfy_kib)
         return a;
     return target;
 }
@@ -484,7 +493,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     size_t n_actions;
 
     /* a partial grant may have fallen below the step */
-    if (target > a && target - a < step && !restores_bound(e, target))
+    if (target > a && target - a < step && !restores_bound(e, target) &&
+        a >= comfy_kib(e->need_kib, e->desired_kib))
         target = a;
     e->target_kib = target;
     if (target == a) {
@@ -511,7 +521,7 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         return;
     }
     if (result != a && (result > a ? result - a : a - result) < step &&
-        !restores_bound(e, result)) {
+        !restores_bound(e, result) && (result < a || a >= comfy_kib(e->need_kib, e->desired_kib))) {
         /* alignment left only a change too small to be worth making */
         e->target_kib = a;
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
@@ -575,6 +585,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
             .minimum_kib = e->minimum_kib,
             .maximum_kib = e->maximum_kib,
             .base_kib = kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib),
+            .comfy_kib = comfy_kib(e->need_kib, e->desired_kib),
         };
         engine->item_entry[n_items++] = i;
     }

@@ -94,6 +94,8 @@ typedef struct {
     bool reserve_known;
     uint64_t prev_assigned_kib;
     uint64_t prev_available_kib;
+    uint64_t prev_raw_demand_kib; /* last report's demand, for the trend */
+    bool prev_saturated;          /* ... and it was only a lower bound */
     uint64_t prev_swap_in_kib;
     uint64_t prev_major_faults;
     bool under_pressure;

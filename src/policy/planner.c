@@ -154,12 +154,17 @@ static uint64_t plan_shrink(const PolicyDomainCaps *caps, uint64_t balloon, uint
 
     target = kib_max(target, lo);
 
-    /* 1. virtio-mem first, last device first: a real unplug. Rounded up
-     * (shrinking less), the balloon takes what is left below a block. */
+    /* 1. virtio-mem first, last device first: a real unplug. Rounded down
+     * (unplugging up to a block more than asked), so the balloon is not
+     * inflated by a sub-block remainder while virtio-mem memory is still
+     * plugged; rounded up only where down would pass the minimum. */
     for (size_t j = n_vm; j-- > 0 && have > target;) {
         const PolicyVirtioMem *vm = &caps->virtio_mem[j];
         uint64_t block = block_of(vm);
-        uint64_t req = kib_round_up(kib_sub(vm->current_kib, have - target), block);
+        uint64_t req = kib_round_down(kib_sub(vm->current_kib, have - target), block);
+
+        if (have - (vm->current_kib - req) < lo)
+            req = kib_round_up(kib_sub(vm->current_kib, have - target), block);
 
         if (req >= vm->current_kib)
             continue;

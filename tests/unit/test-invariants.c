@@ -290,19 +290,31 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
         CHECK(t >= u64_min(e->minimum_kib, a));
         if (a >= e->minimum_kib && a <= e->maximum_kib)
             CHECK(t >= e->minimum_kib && t <= e->maximum_kib);
-        /* no change below the step unless it restores a bound */
+        /* no change below the step unless it restores a bound, or is a
+         * grow for a guest down to less than half its buffer (safety
+         * first: such a guest is a second from its OOM killer) */
         if (t != a) {
             bool restores = (a < e->minimum_kib && t > a) || (a > e->maximum_kib && t < a);
+            uint64_t half_buffer = e->desired_kib > e->need_kib
+                                       ? e->need_kib + (e->desired_kib - e->need_kib) / 2
+                                       : e->need_kib;
+            bool short_of_buffer = t > a && a < half_buffer;
             uint64_t d = t > a ? t - a : a - t;
 
-            CHECK(d >= step_of(&h->cfg.tuning, a) || restores);
+            CHECK(d >= step_of(&h->cfg.tuning, a) || restores || short_of_buffer);
         }
         /* stale and uncooperative guests are never shrunk */
         if (e->status == POLICY_STATUS_STALE || e->status == POLICY_STATUS_UNCOOPERATIVE)
             CHECK(t >= a);
         if (fresh) {
+            /* a change is made by this plan's actions, or is under way
+             * already (a virtio-mem request the guest has not met yet) */
+            bool under_way = false;
+            for (size_t v = 0; v < h->in[i].caps->n_virtio_mem; v++)
+                under_way |= h->in[i].caps->virtio_mem[v].requested_kib !=
+                             h->in[i].caps->virtio_mem[v].current_kib;
             if (t != a)
-                CHECK(e->n_actions > 0);
+                CHECK(e->n_actions > 0 || under_way);
             /* no change: only cancellations of unplugs under way */
             for (size_t k = 0; t == a && k < e->n_actions; k++) {
                 const PolicyAction *act = &e->actions[k];

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# e2e: a workload steps up and memory follows: by the balloon on a guest
+# that has only a balloon, balloon then virtio-mem on one with virtio-mem,
+# balloon then a DIMM on one with DIMM slots. The workloads get what they
+# ask for and nobody is OOM-killed. When they drop, memory is reclaimed,
+# virtio-mem unplugged before the balloon inflates.
+set -uo pipefail
+# shellcheck source=lib.sh
+. "$SRCDIR/tests/e2e/lib.sh"
+e2e_setup
+
+min=160 rate=24 step_t=40 drop_t=90
+{
+    e2e_policy_head
+    cat <<YAML
+domains:
+  - match: "$E2E_PREFIX-*"
+    mode: dynamic
+    minimum: ${min}MiB
+    buffer: 25%
+YAML
+} >"$e2e_tmp/policy.yaml"
+
+guests=(bal vmem dimm)
+# workloads ramp at $rate MiB/s, as a real one does, from second $step_t
+e2e_guest bal 640 --plan "0:32,$step_t:320,$drop_t:32" --rate $rate
+e2e_guest vmem 256 --virtio-mem 1024 --plan "0:32,$step_t:480,$drop_t:32" --rate $rate
+e2e_guest dimm 384 --dimm-slots 2 --max-mib 1408 --plan "0:32,$step_t:500,$drop_t:32" \
+    --rate $rate
+e2e_start_daemon
+e2e_wait_booted "${guests[@]}"
+
+at_least_t() { [ "$(e2e_report "$1" t)" -ge "$2" ] 2>/dev/null; }
+oom_watch() { e2e_no_oom "${guests[@]}" || { fail "a guest ran out of memory"; return 1; }; }
+
+# -- idle first: all trimmed before the step
+for g in "${guests[@]}"; do
+    wait_until 90 at_least_t "$g" $((step_t - 2)) || fail "$g: workload clock stuck"
+done
+declare -A before
+for g in "${guests[@]}"; do
+    before[$g]=$(e2e_assigned_mib "$g")
+    echo "# $g before the step: assigned ${before[$g]} MiB"
+done
+[ "${before[bal]}" -lt 640 ] && pass "bal trimmed before the step" || fail "bal not trimmed"
+[ "$(e2e_virtio_mem_mib vmem)" = 0 ] && pass "vmem: nothing plugged while idle" ||
+    fail "vmem: $(e2e_virtio_mem_mib vmem) MiB plugged while idle"
+[ "${before[dimm]}" -lt 384 ] && pass "dimm trimmed before the step" || fail "dimm not trimmed"
+
+# -- the step: each workload gets all it wants, nobody is OOM-killed
+granted() { [ "$(e2e_report "$1" held)" = "$(e2e_report "$1" want)" ] &&
+    [ "$(e2e_report "$1" want)" -gt 32 ]; }
+declare -A lag
+for g in "${guests[@]}"; do
+    if wait_until 120 granted "$g"; then
+        t=$(e2e_report "$g" t)
+        want=$(e2e_report "$g" want)
+        # the ramp alone takes (want - 32) / rate seconds
+        lag[$g]=$((t - step_t - (want - 32 + rate - 1) / rate))
+        pass "$g: workload holds $want MiB at t=$t (lag ${lag[$g]} s beyond its own ramp)"
+        echo "METRIC spike_lag_s guest=$g value=${lag[$g]}"
+    else
+        fail "$g: workload never got what it wants (held $(e2e_report "$g" held) of $(e2e_report "$g" want))"
+    fi
+done
+oom_watch && pass "no OOM kill during the step"
+[ "$(e2e_assigned_mib bal)" -gt "${before[bal]}" ] && pass "bal grew by the balloon" ||
+    fail "bal did not grow"
+peak_vmem=$(e2e_virtio_mem_mib vmem)
+[ "$peak_vmem" -gt 0 ] && pass "vmem grew by virtio-mem ($peak_vmem MiB plugged)" ||
+    fail "vmem: no virtio-mem plugged"
+[ "$(e2e_balloon_mib vmem)" -ge 250 ] && pass "vmem's balloon is fully out first" ||
+    fail "vmem's balloon at $(e2e_balloon_mib vmem) MiB while virtio-mem is plugged"
+[ "$(e2e_dimms dimm)" -ge 1 ] && pass "dimm grew by a DIMM ($(e2e_dimms dimm) attached)" ||
+    fail "dimm: no DIMM attached"
+declare -A peak
+for g in "${guests[@]}"; do peak[$g]=$(e2e_assigned_mib "$g"); done
+
+# -- the drop: memory comes back; virtio-mem goes before the balloon
+for g in "${guests[@]}"; do
+    wait_until 120 at_least_t "$g" "$drop_t" || fail "$g: workload clock stuck"
+done
+balloon_held_while_plugged() {
+    # while virtio-mem still has memory plugged, the balloon is not inflated
+    local v b
+    v=$(e2e_virtio_mem_mib vmem)
+    b=$(e2e_balloon_mib vmem)
+    [ "$v" -eq 0 ] || [ "$b" -ge 250 ] || {
+        fail "vmem: balloon inflated to $b MiB with $v MiB of virtio-mem still plugged"
+        return 1
+    }
+}
+reclaimed() {
+    local g
+    for g in "${guests[@]}"; do
+        [ "$(e2e_assigned_mib "$g")" -lt $((peak[$g] - 128)) ] || return 1
+    done
+    [ "$(e2e_virtio_mem_mib vmem)" -lt "$peak_vmem" ]
+}
+deadline=$(($(now_ms) + 120000))
+until reclaimed || [ "$(now_ms)" -ge "$deadline" ]; do
+    balloon_held_while_plugged || break
+    oom_watch || break
+    sleep 1
+done
+reclaimed && pass "memory reclaimed after the drop" || fail "not reclaimed within 120 s"
+for g in "${guests[@]}"; do
+    echo "# $g: peak ${peak[$g]} MiB, now $(e2e_assigned_mib "$g") MiB"
+done
+echo "# vmem: virtio-mem $peak_vmem -> $(e2e_virtio_mem_mib vmem) MiB"
+[ "$(e2e_dimms dimm)" -ge 1 ] && pass "the DIMM stays attached (never detached)" ||
+    fail "a DIMM vanished"
+oom_watch && pass "no OOM kill in any guest, ever"
+# changes made, from the daemon's log
+changes=$(grep -c ': memory .* MiB by ' "$e2e_tmp"/daemon*.log)
+echo "METRIC spike_changes=$changes"
+[ "$failures" = 0 ]
