@@ -24,6 +24,16 @@ bool policy_sample_is_stale(const PolicyTuning *tuning, const PolicyDomainCaps *
     return age > (int64_t)periods * (int64_t)caps->stats_period_s;
 }
 
+/* value halved every half_life_us over elapsed_us (half-life 0: gone). */
+static uint64_t decay(uint64_t value, uint64_t elapsed_us, uint64_t half_life_us)
+{
+    if (half_life_us == 0)
+        return 0;
+    if (elapsed_us == 0 || value == 0)
+        return value;
+    return (uint64_t)((double)value * exp2(-(double)elapsed_us / (double)half_life_us));
+}
+
 /* delta / dt_us above threshold_per_s? (threshold 0: the signal is off) */
 static bool rate_above(uint64_t delta, uint64_t dt_us, uint64_t threshold_per_s)
 {
@@ -94,8 +104,8 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
      * much again before more memory can arrive: the stats period, the
      * cycle and the guest taking the memory each cost about a second
      * (measured on real guests: a 24 MiB/s ramp with a 25 % buffer of a
-     * small guest was OOM-killed every time without this). So count two
-     * more such rises, at most doubling the demand. */
+     * small guest was OOM-killed every time without this). So expect two
+     * more such rises (at most the demand again) as headroom. */
     /* A guest with (next to) nothing available, or swapping, shows only a
      * lower bound of its demand; a rise from such a report is the
      * unhidden demand, not a trend. */
@@ -103,8 +113,11 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     uint64_t now_demand = d.raw_kib;
     if (have_prev && !st->prev_saturated && st->prev_raw_demand_kib > 0 &&
         d.raw_kib > st->prev_raw_demand_kib)
-        now_demand = kib_add(now_demand,
-                             kib_min(kib_mul(d.raw_kib - st->prev_raw_demand_kib, 2), d.raw_kib));
+        d.trend_kib = kib_min(kib_mul(d.raw_kib - st->prev_raw_demand_kib, 2), d.raw_kib);
+    /* held like the demand peak: a ramp seen once a report (the guest
+     * reports once a second, we may look more often) keeps its headroom */
+    uint64_t held = have_prev ? decay(st->trend_peak_kib, dt, tuning->demand_half_life_us) : 0;
+    d.trend_kib = kib_max(d.trend_kib, held);
     if (d.pressure)
         now_demand =
             kib_add(now_demand, kib_max(kib_pct(assigned, tuning->pressure_boost_pct), swapped_in));
@@ -117,11 +130,7 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
         uint64_t excess = st->demand_peak_kib - now_demand;
         uint64_t since = ts > st->demand_peak_us ? ts - st->demand_peak_us : 0;
 
-        if (tuning->demand_half_life_us == 0)
-            excess = 0;
-        else if (since > 0)
-            excess = (uint64_t)((double)excess *
-                                exp2(-(double)since / (double)tuning->demand_half_life_us));
+        excess = decay(excess, since, tuning->demand_half_life_us);
         eff = now_demand + excess;
     } else {
         d.rising = st->initialized && now_demand > st->demand_peak_kib;
@@ -134,6 +143,7 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     st->prev_assigned_kib = assigned;
     st->prev_raw_demand_kib = d.raw_kib;
     st->prev_saturated = saturated;
+    st->trend_peak_kib = d.trend_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
     st->prev_swap_in_kib = sample->swap_in_kib;

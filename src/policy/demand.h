@@ -14,6 +14,10 @@ typedef struct {
     bool coarse;         /* no MemAvailable: estimated from unused + caches */
     bool pressure;       /* swap-in or major-fault rate above the thresholds */
     bool rising;         /* this sample set a new peak */
+    /* how much more the demand will likely be by the time memory arrives,
+     * from its rise since the last report: headroom, part of the desired
+     * memory (given up first when the host is short), not of the need */
+    uint64_t trend_kib;
 } PolicyDemand;
 
 /* Stats too old (older than tuning.stale_periods × the stats period, by

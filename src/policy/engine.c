@@ -312,7 +312,10 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         e->need_kib = e->floor_kib;
         e->desired_kib = e->floor_kib;
     } else {
-        uint64_t buffered = kib_pct(dem.demand_kib, 100 + (uint64_t)p->buffer_pct);
+        /* the buffer over the demand a rising workload will have by the
+         * time memory arrives; the rise itself is headroom, not need */
+        uint64_t buffered =
+            kib_pct(kib_add(dem.demand_kib, dem.trend_kib), 100 + (uint64_t)p->buffer_pct);
 
         e->demand_kib = dem.demand_kib;
         e->coarse_demand = dem.coarse;
@@ -454,14 +457,15 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
 
 /* Pass 2: damping (DESIGN.md §3.7). Small changes are skipped unless a
  * bound is broken, shrinking is rate-limited, growth waits for pass 3. */
-static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target)
+static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target, bool over_budget)
 {
     uint64_t a = w->assigned_kib, step = min_step_kib(t, a);
 
     if (target < a) {
         bool above_max = a > w->maximum_kib;
 
-        if (a - target < step && !above_max)
+        /* over the budget (a pool, the host), even a small reclaim counts */
+        if (a - target < step && !above_max && !over_budget)
             return a;
         if (t->max_shrink_kib > 0) {
             /* never a rate so small that every step is below the min step */
@@ -485,7 +489,7 @@ static bool restores_bound(const PolicyPlanEntry *e, uint64_t to)
 
 /* Pass 4: the mechanisms, and the step checked again after alignment. */
 static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, PolicyPlanEntry *e,
-                       unsigned *flags, uint64_t *free_kib)
+                       unsigned *flags, uint64_t *free_kib, bool over_budget)
 {
     const PolicyDomainState *st = d->state;
     uint64_t a = e->assigned_kib, target = e->target_kib, step = min_step_kib(t, a);
@@ -521,7 +525,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         return;
     }
     if (result != a && (result > a ? result - a : a - result) < step &&
-        !restores_bound(e, result) && (result < a || a >= comfy_kib(e->need_kib, e->desired_kib))) {
+        !restores_bound(e, result) &&
+        (result < a ? !over_budget : a >= comfy_kib(e->need_kib, e->desired_kib))) {
         /* alignment left only a change too small to be worth making */
         e->target_kib = a;
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
@@ -599,7 +604,8 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     for (size_t k = 0; k < n_items; k++) {
         EngineWork *w = &engine->work[k];
 
-        w->target_kib = damp(t, w, engine->items[k].result_kib);
+        w->target_kib = damp(t, w, engine->items[k].result_kib,
+                             bin.sum_managed_assigned_kib > budget.budget_kib);
         taken = kib_add(taken, w->base_kib);
     }
 
@@ -619,7 +625,8 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
         if (!e->managed)
             continue;
         e->target_kib = engine->work[k++].target_kib;
-        plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib);
+        plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib,
+                   bin.sum_managed_assigned_kib > budget.budget_kib);
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
         domains[i].state->last_target_kib = e->target_kib;
 

@@ -96,6 +96,7 @@ typedef struct {
     uint64_t prev_available_kib;
     uint64_t prev_raw_demand_kib; /* last report's demand, for the trend */
     bool prev_saturated;          /* ... and it was only a lower bound */
+    uint64_t trend_peak_kib;      /* headroom for a rising demand, decaying */
     uint64_t prev_swap_in_kib;
     uint64_t prev_major_faults;
     bool under_pressure;

@@ -299,9 +299,11 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
                                        ? e->need_kib + (e->desired_kib - e->need_kib) / 2
                                        : e->need_kib;
             bool short_of_buffer = t > a && a < half_buffer;
+            /* over the budget, even a small reclaim is made */
+            bool over_budget = t < a && sum->sum_assigned_kib > sum->budget_kib;
             uint64_t d = t > a ? t - a : a - t;
 
-            CHECK(d >= step_of(&h->cfg.tuning, a) || restores || short_of_buffer);
+            CHECK(d >= step_of(&h->cfg.tuning, a) || restores || short_of_buffer || over_budget);
         }
         /* stale and uncooperative guests are never shrunk */
         if (e->status == POLICY_STATUS_STALE || e->status == POLICY_STATUS_UNCOOPERATIVE)
