@@ -311,6 +311,9 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         e->floor_kib = kib_max(assigned, e->minimum_kib);
         e->need_kib = e->floor_kib;
         e->desired_kib = e->floor_kib;
+        /* a guest still booting has not loaded its balloon driver yet */
+        if (st->seen_boot && now < kib_add(st->started_us, t->grace_us))
+            *flags |= DOM_GRACE;
     } else {
         /* the buffer over the demand a rising workload will have by the
          * time memory arrives; the rise itself is headroom, not need */
@@ -405,6 +408,11 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
 
         snprintf(secs, sizeof(secs), "%" PRIu64 "s", timeout / POLICY_USEC_PER_SEC);
         set_reason3(e, "uncooperative: balloon did not move in ", secs, NULL);
+        return;
+    }
+    if ((flags & DOM_STALE) && (flags & DOM_GRACE)) {
+        e->status = POLICY_STATUS_STARTING;
+        set_reason3(e, "starting: no stats from the guest yet, holding ", tgt, NULL);
         return;
     }
     if (flags & DOM_STALE) {
