@@ -296,6 +296,18 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         st->initialized = true;
         return false;
     }
+    if (s->has_balloon_stats)
+        st->seen_stats = true;
+    /* A balloon device whose guest never reported (no driver loaded, or a
+     * guest that does not do stats) is not ours to balance; one that
+     * reported and went quiet is stale (held, never shrunk). A guest still
+     * booting gets its grace period to load the driver. */
+    if (!st->seen_stats && !(st->seen_boot && now < kib_add(st->started_us, t->grace_us))) {
+        e->status = POLICY_STATUS_UNMANAGED;
+        set_reason(e, "no balloon driver in the guest (it never reported stats)");
+        st->initialized = true;
+        return false;
+    }
 
     e->managed = true;
     track_in_flight(st, t, assigned, now);

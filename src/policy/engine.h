@@ -85,6 +85,7 @@ typedef struct {
     bool initialized;
     uint64_t started_us; /* when the domain was seen starting (grace period) */
     bool seen_boot;      /* started_us is a real boot, not "found running" */
+    bool seen_stats;     /* the guest's balloon driver has reported at least once */
     uint64_t demand_peak_kib;
     uint64_t demand_peak_us;
     uint64_t prev_timestamp_us;

@@ -1,2 +1,67 @@
-#!/bin/sh
-exit 1
+#!/usr/bin/env bash
+# e2e: a guest without a balloon driver, and one without a balloon device,
+# are reported unmanaged and left alone; libvirtd killed and restarted under
+# the daemon: it notices, acts on nothing meanwhile, reconnects and carries
+# on balancing.
+set -uo pipefail
+# shellcheck source=lib.sh
+. "$SRCDIR/tests/e2e/lib.sh"
+e2e_setup
+
+{
+    e2e_policy_head
+    cat <<YAML
+domains:
+  - match: "$E2E_PREFIX-*"
+    mode: dynamic
+    minimum: 160MiB
+YAML
+} >"$e2e_tmp/policy.yaml"
+guests=(ok nodriver nodevice)
+# ok's workload steps up at t=70, after libvirtd's restart below
+e2e_guest ok 512 --plan "0:32,70:300" --rate 24
+e2e_guest nodriver 512 --no-balloon-driver --plan 0:32
+e2e_guest nodevice 512 --no-balloon --plan 0:32
+e2e_start_daemon
+e2e_wait_booted "${guests[@]}"
+
+status_is() { [ "$(e2e_dom "$1" status)" = "$2" ]; }
+# past the grace period (15 s) the two without balloon are unmanaged
+for g in nodriver nodevice; do
+    wait_until 40 status_is "$g" unmanaged && pass "$g is reported unmanaged" ||
+        fail "$g is '$(e2e_dom "$g" status)'"
+done
+wait_until 60 sh -c "[ \$(virsh -q -c $E2E_URI domstats --balloon $E2E_PREFIX-ok |
+    sed -n 's/.*balloon.current=//p') -lt 400000 ]" && pass "ok is trimmed" || fail "ok not trimmed"
+for g in nodriver nodevice; do
+    [ "$(e2e_assigned_mib "$g")" = 512 ] && pass "$g left alone at 512 MiB" ||
+        fail "$g changed to $(e2e_assigned_mib "$g") MiB"
+done
+grep -q "$E2E_PREFIX-no.*memory .* by " "$e2e_tmp"/daemon*.log &&
+    fail "the daemon changed an unmanaged guest" || pass "no change logged for them"
+
+# -- libvirtd killed under the daemon (only one we started ourselves)
+if [ -z "$e2e_started_libvirtd" ]; then
+    skip_or_fail "libvirtd was already running: not ours to kill"
+fi
+connected() { e2e_ctl dump | grep -q '^connect: .*(connected)'; }
+disconnected() { e2e_ctl dump | grep -q '^connect: .*(disconnected)'; }
+kill -9 "$e2e_started_libvirtd"
+wait_until 20 disconnected && pass "the daemon noticed libvirtd is gone" ||
+    fail "still 'connected' 20 s after libvirtd died"
+wait_until 5 sh -c "[ -z \"\$('$DYNMEMCTL' --json status | grep -o '\"name\": \"$E2E_PREFIX')\" ]" &&
+    pass "no domain is kept while disconnected" || fail "stale domains kept"
+libvirtd -d || fail "libvirtd did not restart"
+wait_until 10 sh -c '[ -s /run/libvirtd.pid ] && kill -0 $(cat /run/libvirtd.pid)'
+e2e_started_libvirtd=$(cat /run/libvirtd.pid)
+wait_until 45 connected && pass "reconnected after libvirtd came back" ||
+    fail "not reconnected within 45 s"
+for g in "${guests[@]}"; do
+    wait_until 10 e2e_known "$g" && pass "$g rediscovered" || fail "$g not rediscovered"
+done
+# and it carries on: ok's workload steps up to 300 MiB and gets it
+granted() { [ "$(e2e_report ok held)" = 300 ]; }
+wait_until 150 granted && pass "balancing goes on: ok's workload got its 300 MiB" ||
+    fail "ok's workload short: $(e2e_report ok held) MiB"
+e2e_no_oom ok && pass "no OOM kill" || fail "OOM kill in ok"
+[ "$failures" = 0 ]

@@ -477,6 +477,8 @@ static void test_unmanaged_static_and_stats_period(void **state)
     FakeDomain *nb = fake_backend_add(c->fb, "noballoon", 2 * GiB, 256 * MiB);
     nb->caps.has_balloon = false;
     nb->stats = false;
+    FakeDomain *nd = fake_backend_add(c->fb, "nodriver", 2 * GiB, 256 * MiB);
+    nd->stats = false; /* a balloon device, but the guest never reports */
     FakeDomain *db = fake_backend_add(c->fb, "db", 2 * GiB, 256 * MiB);
     FakeDomain *np = fake_backend_add(c->fb, "noperiod", 2 * GiB, 256 * MiB);
     np->caps.stats_period_s = 0;
@@ -484,6 +486,8 @@ static void test_unmanaged_static_and_stats_period(void **state)
     for (int i = 0; i < 5; i++)
         cycle(c);
     assert_int_equal(md(c, nb)->entry.status, POLICY_STATUS_UNMANAGED);
+    assert_int_equal(md(c, nd)->entry.status, POLICY_STATUS_UNMANAGED);
+    assert_int_equal(nd->applies, 0);
     assert_int_equal(md(c, db)->entry.status, POLICY_STATUS_STATIC);
     assert_int_equal(nb->applies, 0);
     assert_int_equal(db->applies, 0);
