@@ -74,13 +74,14 @@ void dynmem_log(int level, const char *fmt, ...)
 }
 
 void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
-                       const char *mechanism, const char *reason, bool dry_run)
+                       const char *mechanism, const char *detail, const char *reason, bool dry_run)
 {
     if (LOG_NOTICE > log_target.max_level)
         return;
-    g_autofree char *msg = g_strdup_printf(
-        "%s: %s %" G_GUINT64_FORMAT " MiB -> %" G_GUINT64_FORMAT " MiB by %s (%s)", domain,
-        dry_run ? "would change" : "memory", from_kib / 1024, to_kib / 1024, mechanism, reason);
+    g_autofree char *msg =
+        g_strdup_printf("%s: %s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " MiB by %s (%s): %s",
+                        domain, dry_run ? "would change memory" : "memory", from_kib / 1024,
+                        to_kib / 1024, mechanism, detail, reason);
     if (!log_target.journal) {
         emit_line(LOG_NOTICE, msg);
         return;
@@ -88,7 +89,8 @@ void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
     sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", LOG_NOTICE, "SYSLOG_IDENTIFIER=dynmemd",
                     "DYNMEM_DOMAIN=%s", domain, "DYNMEM_FROM_KIB=%" G_GUINT64_FORMAT, from_kib,
                     "DYNMEM_TO_KIB=%" G_GUINT64_FORMAT, to_kib, "DYNMEM_MECHANISM=%s", mechanism,
-                    "DYNMEM_REASON=%s", reason, "DYNMEM_DRY_RUN=%d", dry_run ? 1 : 0, NULL);
+                    "DYNMEM_DETAIL=%s", detail, "DYNMEM_REASON=%s", reason, "DYNMEM_DRY_RUN=%d",
+                    dry_run ? 1 : 0, NULL);
 }
 
 void dynmem_log_action_error(const char *domain, const char *action, const char *message)

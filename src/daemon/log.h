@@ -24,10 +24,12 @@ int dynmem_log_get_level(void);
 
 void dynmem_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-/* One change of a domain's memory, with fields DYNMEM_DOMAIN, DYNMEM_FROM_KIB,
- * DYNMEM_TO_KIB, DYNMEM_MECHANISM, DYNMEM_REASON in the journal. */
+/* One change of a domain's memory (from its assigned figure to its target)
+ * by one or more mechanisms ("balloon+virtio-mem"), with the devices'
+ * figures in detail; journal fields DYNMEM_DOMAIN, DYNMEM_FROM_KIB,
+ * DYNMEM_TO_KIB, DYNMEM_MECHANISM, DYNMEM_DETAIL, DYNMEM_REASON. */
 void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
-                       const char *mechanism, const char *reason, bool dry_run);
+                       const char *mechanism, const char *detail, const char *reason, bool dry_run);
 
 /* A failed action on one domain, with DYNMEM_DOMAIN and DYNMEM_ACTION. */
 void dynmem_log_action_error(const char *domain, const char *action, const char *message);

@@ -581,13 +581,14 @@ static bool is_shrink(const PolicyAction *a)
 static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool shrinks, uint64_t now,
                        bool *ret_removed)
 {
-    bool issued = false, failed = false;
+    bool issued = false, failed = false, act = !m->dry_run && !m->paused;
+    g_autoptr(GString) mechs = g_string_new(NULL);
+    g_autoptr(GString) detail = g_string_new(NULL);
     for (size_t k = 0; k < e->n_actions; k++) {
         const PolicyAction *a = &e->actions[k];
         if (is_shrink(a) != shrinks)
             continue;
         const char *mech = policy_action_kind_to_string(a->kind);
-        bool act = !m->dry_run && !m->paused;
         if (act) {
             g_autofree char *err = NULL;
             int r = m->backend->ops->apply(m->backend, d->uuid, a, &err);
@@ -609,9 +610,16 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
                 d->caps_dirty = true; /* re-read the device, re-plan next cycle */
             issued = true;
         }
-        dynmem_log_change(d->name, a->from_kib, a->to_kib, mech, e->reason, !act);
+        if (!strstr(mechs->str, mech))
+            g_string_append_printf(mechs, "%s%s", mechs->len ? "+" : "", mech);
+        g_string_append_printf(detail, "%s%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " MiB",
+                               detail->len ? ", " : "", mech, a->from_kib / 1024, a->to_kib / 1024);
         EMIT(m, adjusted, d, a, e->reason, act);
     }
+    /* one line per domain and change, whatever the devices involved */
+    if (detail->len)
+        dynmem_log_change(d->name, e->assigned_kib, e->target_kib, mechs->str, detail->str,
+                          e->reason, !act);
     if (issued)
         policy_domain_state_note_issued(&d->state, e, now);
     else if (failed)

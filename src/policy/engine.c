@@ -58,6 +58,7 @@ enum {
     DOM_GRACE = 1u << 2,
     DOM_PRESSURE = 1u << 3,
     DOM_RISING = 1u << 4,
+    DOM_SHORT = 1u << 7, /* the host cannot give every domain what it desires */
     DOM_IN_FLIGHT = 1u << 5,
 };
 
@@ -455,7 +456,7 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
             set_reason3(e, "above maximum: shrink to ", tgt, NULL);
         else if (e->target_kib > e->desired_kib)
             set_reason3(e, "trim idle: demand ", dem, ", step by step");
-        else if (e->desired_kib > e->target_kib)
+        else if ((flags & DOM_SHORT) && e->desired_kib >= kib_add(e->target_kib, step))
             set_reason3(e, "reclaim for others: demand ", dem, NULL);
         else
             set_reason3(e, "trim idle: demand ", dem, NULL);
@@ -647,6 +648,8 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
         e->target_kib = engine->work[k++].target_kib;
         plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib,
                    bin.sum_managed_assigned_kib > budget.budget_kib);
+        if (regime != POLICY_REGIME_DESIRED)
+            engine->flags[i] |= DOM_SHORT;
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
         domains[i].state->last_target_kib = e->target_kib;
 

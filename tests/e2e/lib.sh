@@ -13,7 +13,7 @@
 . "$SRCDIR/tests/lib/common.sh"
 
 E2E_URI=qemu:///system
-E2E_PREFIX=dynmem-e2e
+E2E_PREFIX=${E2E_PREFIX:-dynmem-e2e}
 E2E_GUEST_DIR=${DYNMEM_GUEST_DIR:-$SRCDIR/tests/e2e/cache}
 
 e2e_tmp=
