@@ -11,25 +11,11 @@ echo "dynmem demo: building the test guest and starting libvirtd if needed..."
 e2e_setup
 trap 'exit 0' INT TERM
 
-cat >"$e2e_tmp/policy.yaml" <<YAML
-daemon:
-  interval: 1s
-host:
-  reserve: 1GiB
-  overhead: 0
-tuning:
-  grace: 15s
-  demand-half-life: 10s
-  max-shrink: 128MiB
-defaults:
-  mode: static          # only the demo's guests are balanced
-domains:
-  - match: "$E2E_PREFIX-*"
-    mode: dynamic
-    minimum: 160MiB
-    buffer: 25%
+# only the demo's guests are balanced; "build" is served first when short
+e2e_write_policy 160 25
+cat >>"$e2e_tmp/policy.yaml" <<YAML
   - name: "$E2E_PREFIX-build"
-    weight: 8000        # served first if memory runs short
+    weight: 8000
 YAML
 
 # Each workload loops: idle, then a burst ramping at 24 MiB/s, then idle.

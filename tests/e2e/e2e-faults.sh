@@ -8,15 +8,7 @@ set -uo pipefail
 . "$SRCDIR/tests/e2e/lib.sh"
 e2e_setup
 
-{
-    e2e_policy_head
-    cat <<YAML
-domains:
-  - match: "$E2E_PREFIX-*"
-    mode: dynamic
-    minimum: 160MiB
-YAML
-} >"$e2e_tmp/policy.yaml"
+e2e_write_policy 160
 guests=(ok nodriver nodevice)
 # ok's workload steps up at t=70, after libvirtd's restart below
 e2e_guest ok 512 --plan "0:32,70:300" --rate 24

@@ -7,16 +7,7 @@ set -uo pipefail
 e2e_setup
 
 min=160 buffer=20 max_shrink=128
-{
-    e2e_policy_head
-    cat <<YAML
-domains:
-  - match: "$E2E_PREFIX-*"
-    mode: dynamic
-    minimum: ${min}MiB
-    buffer: ${buffer}%
-YAML
-} >"$e2e_tmp/policy.yaml"
+e2e_write_policy $min $buffer
 
 guests=(idle1 idle2 idle3)
 e2e_guest idle1 512 --plan 0:16

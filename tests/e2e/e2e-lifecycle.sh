@@ -7,15 +7,7 @@ set -uo pipefail
 . "$SRCDIR/tests/e2e/lib.sh"
 e2e_setup
 
-{
-    e2e_policy_head
-    cat <<YAML
-domains:
-  - match: "$E2E_PREFIX-*"
-    mode: dynamic
-    minimum: 160MiB
-YAML
-} >"$e2e_tmp/policy.yaml"
+e2e_write_policy 160
 e2e_start_daemon
 
 start_ms=$(now_ms)

@@ -10,16 +10,7 @@ set -uo pipefail
 e2e_setup
 
 min=160 rate=24 step_t=40 drop_t=90
-{
-    e2e_policy_head
-    cat <<YAML
-domains:
-  - match: "$E2E_PREFIX-*"
-    mode: dynamic
-    minimum: ${min}MiB
-    buffer: 25%
-YAML
-} >"$e2e_tmp/policy.yaml"
+e2e_write_policy $min 25
 
 guests=(bal vmem dimm)
 # workloads ramp at $rate MiB/s, as a real one does, from second $step_t

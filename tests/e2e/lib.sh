@@ -191,6 +191,19 @@ defaults:
 YAML
 }
 
+# e2e_write_policy MINIMUM_MIB [BUFFER_PCT]: the head above and one rule
+# making our guests dynamic; extra rules may be appended to the file.
+e2e_write_policy() {
+    {
+        e2e_policy_head
+        echo "domains:"
+        echo "  - match: \"$E2E_PREFIX-*\""
+        echo "    mode: dynamic"
+        echo "    minimum: ${1}MiB"
+        [ -z "${2:-}" ] || echo "    buffer: ${2}%"
+    } >"$e2e_tmp/policy.yaml"
+}
+
 e2e_start_daemon() {
     local n
     n=$(find "$e2e_tmp" -maxdepth 1 -name 'daemon*.log' | wc -l)
