@@ -252,6 +252,9 @@ static ManagerDomain *domain_add(Manager *m, const char *uuid, const char *name)
         d->state = *saved;
         d->state.shrink_pending = false;
         d->state.grow_pending_to_kib = 0;
+        /* no trend across the outage */
+        d->state.prev_raw_demand_kib = 0;
+        d->state.trend_peak_kib = 0;
         g_hash_table_remove(m->saved_states, uuid);
     }
     g_hash_table_insert(m->domains, d->uuid, p);
@@ -565,6 +568,10 @@ static bool collect(Manager *m, uint64_t now)
 static void complete_sample(ManagerDomain *d)
 {
     uint64_t vmem = virtio_mem_current_kib(&d->caps);
+    /* with autodeflate the guest counts ballooned pages as used memory in
+     * its MemTotal: the engine must not take MemTotal as its view */
+    if (d->caps.balloon_autodeflate)
+        d->sample.has_available = false;
     if (((DomainPriv *)d)->balloon_only)
         d->sample.assigned_kib = d->sample.balloon_kib + vmem;
     else

@@ -239,6 +239,8 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
     g_autoptr(DynmemXmlChar) model = balloon ? xmlGetProp(balloon, BAD_CAST "model") : NULL;
     caps.has_balloon = model && !xmlStrEqual(model, BAD_CAST "none");
     if (caps.has_balloon) {
+        g_autoptr(DynmemXmlChar) deflate = xmlGetProp(balloon, BAD_CAST "autodeflate");
+        caps.balloon_autodeflate = deflate && xmlStrEqual(deflate, BAD_CAST "on");
         xmlNode *stats = xpath_node(ctx, balloon, "stats");
         long long period = 0;
         if (stats && xml_uint_prop(stats, "period", 0, INT_MAX, &period) == -EINVAL) {

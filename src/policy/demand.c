@@ -51,9 +51,17 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     bool have_prev = st->initialized && st->prev_timestamp_us > 0 && ts > st->prev_timestamp_us;
     uint64_t dt = have_prev ? ts - st->prev_timestamp_us : 0;
 
+    /* A new report from the guest (with no last_update, every sample is
+     * taken as one): the guest reports once a stats period, we may look
+     * more often, and a report seen twice says nothing new. */
+    bool new_report = sample->last_update_s <= 0 || !st->initialized ||
+                      sample->last_update_s != st->prev_last_update_s;
+    bool consistent = false, relearnt = false;
+
     if (sample->has_usable && sample->has_available &&
         sample->available_kib >= sample->usable_kib &&
         (st->reserve_known || sample->available_kib <= assigned)) {
+        consistent = true;
         /* assigned comes from QEMU, usable and available from the guest's
          * last report: while the balloon moves they disagree by what is in
          * flight (measured: a 128 MiB inflation read as 128 MiB more
@@ -65,9 +73,13 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
         /* (Hot-plugged memory shows in the guest's MemTotal before
          * libvirt's figure catches up: only a report with MemTotal within
          * assigned teaches anything.) */
+        /* Settled: a new report whose MemTotal equals the last one's, and
+         * QEMU's figure unchanged since the last cycle. (An old report
+         * read again after a grow would teach a reserve too big by it.) */
         if (sample->available_kib <= assigned &&
-            (!st->reserve_known || (st->prev_assigned_kib == assigned &&
+            (!st->reserve_known || (new_report && st->prev_assigned_kib == assigned &&
                                     st->prev_available_kib == sample->available_kib))) {
+            relearnt = st->reserve_known && st->reserve_kib != assigned - sample->available_kib;
             st->reserve_kib = assigned - sample->available_kib;
             st->reserve_known = true;
         }
@@ -109,10 +121,15 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     /* A guest with (next to) nothing available, or swapping, shows only a
      * lower bound of its demand; a rise from such a report is the
      * unhidden demand, not a trend. */
+    /* Only from report to report; on the consistent path our own grants
+     * do not move the figure (MemTotal and MemAvailable rise together),
+     * unless the reserve was just relearnt; on the assigned - usable path
+     * they do, so there only while assigned stood still. */
     bool saturated = d.pressure || (sample->has_usable && sample->usable_kib < assigned / 100);
     uint64_t now_demand = d.raw_kib;
-    if (have_prev && !st->prev_saturated && st->prev_raw_demand_kib > 0 &&
-        d.raw_kib > st->prev_raw_demand_kib)
+    if (have_prev && new_report && !st->prev_saturated && st->prev_raw_demand_kib > 0 &&
+        d.raw_kib > st->prev_raw_demand_kib &&
+        (consistent ? !relearnt : assigned == st->prev_assigned_kib))
         d.trend_kib = kib_min(kib_mul(d.raw_kib - st->prev_raw_demand_kib, 2), d.raw_kib);
     /* held like the demand peak: a ramp seen once a report (the guest
      * reports once a second, we may look more often) keeps its headroom */
@@ -141,8 +158,11 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     st->demand_peak_us = ts;
     st->prev_timestamp_us = ts;
     st->prev_assigned_kib = assigned;
-    st->prev_raw_demand_kib = d.raw_kib;
-    st->prev_saturated = saturated;
+    if (new_report) {
+        st->prev_raw_demand_kib = d.raw_kib;
+        st->prev_saturated = saturated;
+    }
+    st->prev_last_update_s = sample->last_update_s;
     st->trend_peak_kib = d.trend_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;

@@ -320,6 +320,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     if (policy_sample_is_stale(t, caps, s) || policy_demand_update(t, s, st, now, &dem) < 0) {
         /* no fresh word from the guest: hold what it has, never shrink */
         *flags |= DOM_STALE;
+        st->prev_raw_demand_kib = 0; /* no trend across the silence */
         e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
         e->floor_kib = kib_max(assigned, e->minimum_kib);
         e->need_kib = e->floor_kib;
@@ -537,7 +538,13 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     balloon = d->sample->balloon_kib;
     if (balloon == 0) /* derive it when the backend only knows the sum */
         balloon = kib_sub(a, policy_caps_assigned_kib(d->caps, 0));
-    lo = kib_min(e->minimum_kib, target);
+    /* How far below the target alignment may round a shrink: never into
+     * the floor (memory in use) or below half the buffer, and by less
+     * than half a step, so it cannot be grown back next cycle (a 128 MiB
+     * virtio-mem block would flap otherwise). */
+    lo = kib_min(target, kib_max(kib_max(e->minimum_kib, e->floor_kib),
+                                 kib_max(comfy_kib(e->need_kib, e->desired_kib),
+                                         kib_sub(target, step / 2))));
     /* alignment may round a grow up into memory that is still free */
     hi = kib_max(kib_min(e->maximum_kib, kib_add(target, *free_kib)), target);
     if (policy_plan_mechanisms(d->caps, balloon, target, lo, hi, e->actions, &n_actions, &result) <
@@ -568,6 +575,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     const PolicyTuning *t;
     PolicyBudget budget;
     PolicyRegime regime;
+    bool over_budget;
     uint64_t taken = 0, free_kib;
     size_t n_items = 0;
     int r;
@@ -620,13 +628,15 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     if (r < 0)
         return r;
     regime = policy_allocate(engine->items, n_items, budget.budget_kib, &engine->scratch);
+    /* over the budget by more than a step (a little noise in the host's
+     * figures must not make every guest flap): small reclaims count */
+    over_budget = bin.sum_managed_assigned_kib > kib_add(budget.budget_kib, t->min_step_kib);
 
     /* pass 2: damping; what the managed domains hold now */
     for (size_t k = 0; k < n_items; k++) {
         EngineWork *w = &engine->work[k];
 
-        w->target_kib = damp(t, w, engine->items[k].result_kib,
-                             bin.sum_managed_assigned_kib > budget.budget_kib);
+        w->target_kib = damp(t, w, engine->items[k].result_kib, over_budget);
         taken = kib_add(taken, w->base_kib);
     }
 
@@ -646,8 +656,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
         if (!e->managed)
             continue;
         e->target_kib = engine->work[k++].target_kib;
-        plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib,
-                   bin.sum_managed_assigned_kib > budget.budget_kib);
+        plan_entry(t, &domains[i], e, &engine->flags[i], &free_kib, over_budget);
         if (regime != POLICY_REGIME_DESIRED)
             engine->flags[i] |= DOM_SHORT;
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));

@@ -68,6 +68,9 @@ typedef struct {
 /* What a domain can physically do, from its live XML. */
 typedef struct {
     bool has_balloon;
+    /* <memballoon autodeflate='on'>: the guest keeps ballooned pages in
+     * its MemTotal (they show as used), so MemTotal says nothing of them */
+    bool balloon_autodeflate;
     uint32_t stats_period_s;  /* 0: balloon stats not enabled */
     uint64_t balloon_max_kib; /* boot memory + attached DIMMs: the balloon's ceiling */
     size_t n_virtio_mem;
@@ -98,6 +101,7 @@ typedef struct {
     uint64_t prev_raw_demand_kib; /* last report's demand, for the trend */
     bool prev_saturated;          /* ... and it was only a lower bound */
     uint64_t trend_peak_kib;      /* headroom for a rising demand, decaying */
+    int64_t prev_last_update_s;   /* the guest report seen last cycle */
     uint64_t prev_swap_in_kib;
     uint64_t prev_major_faults;
     bool under_pressure;

@@ -21,7 +21,8 @@ static const char live_xml[] =
     "  <features><acpi/></features>\n"
     "  <cpu><numa><cell id='0' cpus='0' memory='524288' unit='KiB'/></numa></cpu>\n"
     "  <devices>\n"
-    "    <memballoon model='virtio'><stats period='1'/><alias name='balloon0'/></memballoon>\n"
+    "    <memballoon model='virtio' autodeflate='on'><stats period='1'/><alias "
+    "name='balloon0'/></memballoon>\n"
     "    <memory model='dimm'><target><size unit='KiB'>262144</size><node>0</node></target>"
     "<alias name='dimm0'/></memory>\n"
     "    <memory model='virtio-mem'>\n"
@@ -39,6 +40,7 @@ static void test_parse_full(void **state)
     g_autofree char *err = NULL;
     assert_int_equal(domain_xml_parse_caps(live_xml, &caps, &err), 0);
     assert_true(caps.has_balloon);
+    assert_true(caps.balloon_autodeflate);
     assert_int_equal(caps.stats_period_s, 1);
     assert_int_equal(caps.total_memory_kib, 1835008);
     /* boot 512 MiB + DIMM 256 MiB: the balloon's ceiling */

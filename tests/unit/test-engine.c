@@ -471,14 +471,17 @@ static void test_demand_during_inflation(void **state)
     PolicyDemand d;
     static const struct {
         uint64_t assigned, available, usable, demand;
+        int64_t report; /* the guest report's last_update */
     } steps[] = {
-        {512, 457, 400, 112}, /* first sight: reserve 55 MiB learnt */
-        {512, 457, 400, 112}, /* steady */
-        {512, 329, 272, 112}, /* inflating by 128: QEMU still says 512 */
-        {384, 329, 272, 112}, /* settled */
-        {384, 329, 172, 212}, /* the workload grows by 100 */
-        {640, 329, 172, 212}, /* deflating: QEMU already says 640 */
-        {640, 585, 428, 212}, /* settled */
+        {512, 457, 400, 112, 1}, /* first sight: reserve 55 MiB learnt */
+        {512, 457, 400, 112, 2}, /* steady */
+        {512, 329, 272, 112, 3}, /* inflating by 128: QEMU still says 512 */
+        {384, 329, 272, 112, 4}, /* settled */
+        {384, 329, 172, 212, 5}, /* the workload grows by 100 */
+        {640, 329, 172, 212, 6}, /* deflating: QEMU already says 640 */
+        {640, 329, 172, 212, 6}, /* the same old report, read again */
+        {640, 585, 428, 212, 7}, /* settled */
+        {640, 585, 428, 212, 8}, /* steady */
     };
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         PolicyDomainSample s = {
@@ -489,6 +492,7 @@ static void test_demand_during_inflation(void **state)
             .usable_kib = steps[i].usable * 1024,
             .has_available = true,
             .available_kib = steps[i].available * 1024,
+            .last_update_s = steps[i].report,
         };
         assert_int_equal(policy_demand_update(&t, &s, &st, s.timestamp_us, &d), 0);
         st.initialized = true;
@@ -497,7 +501,8 @@ static void test_demand_during_inflation(void **state)
                      steps[i].demand);
     }
     /* a hostile report (MemAvailable above MemTotal) falls back */
-    PolicyDomainSample bad = {.timestamp_us = 9000000,
+    PolicyDomainSample bad = {.timestamp_us = 99000000,
+                              .last_update_s = 99,
                               .has_balloon_stats = true,
                               .assigned_kib = 640 * 1024,
                               .has_usable = true,
