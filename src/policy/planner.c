@@ -124,12 +124,23 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
         have += req - vm->current_kib;
     }
 
-    /* 3. one DIMM; the next cycle re-reads the domain and plans again */
+    /* 3. one DIMM; the next cycle re-reads the domain and plans again.
+     * Slots are few and a DIMM is never detached, so it is not sized to
+     * this cycle's shortfall alone: at least its share of the room left
+     * (room / free slots). What it brings beyond the target is free memory
+     * the balloon takes back over the next cycles; sized to the shortfall,
+     * a ramping guest used up its slots in small DIMMs and was OOM-killed
+     * (measured, bench/e2e-measure.sh). */
     if (have < target) {
         uint64_t block =
             caps->dimm_block_kib ? caps->dimm_block_kib : POLICY_DIMM_BLOCK_KIB_DEFAULT;
         uint64_t room = policy_caps_dimm_room_kib(caps);
-        uint64_t size = kib_min(kib_round_up(target - have, block), room);
+        uint64_t shortfall = kib_round_up(target - have, block);
+        uint64_t share =
+            caps->free_dimm_slots ? kib_round_down(room / caps->free_dimm_slots, block) : 0;
+        /* ... but no more than four times the shortfall: what the budget
+         * counts as taken until the balloon has it back */
+        uint64_t size = kib_min(kib_max(shortfall, kib_min(share, kib_mul(shortfall, 4))), room);
 
         if (size > hi - have)
             size = kib_round_down(hi - have, block);

@@ -210,7 +210,9 @@ static const PlanCase cases[] = {
      600 * M,
      1,
      {{POLICY_ACTION_BALLOON, 1 * G, 600 * M, -1}}},
-    /* 200 MiB more with the balloon full: one DIMM of 256 MiB on node 0 */
+    /* 200 MiB more with the balloon full: one DIMM on node 0, not of the
+     * 256 MiB shortfall but of its share of the room (3 GiB / 2 slots),
+     * at most four times the shortfall: 1 GiB */
     {"dimm attach",
      1 * G,
      0,
@@ -226,9 +228,9 @@ static const PlanCase cases[] = {
      0,
      4 * G,
      0,
-     1280 * M,
+     2 * G,
      1,
-     {{POLICY_ACTION_DIMM, 0, 256 * M, 0}}},
+     {{POLICY_ACTION_DIMM, 0, 1 * G, 0}}},
     /* rounding up would pass the maximum: 128 MiB */
     {"dimm rounds down at max",
      1 * G,
@@ -323,7 +325,8 @@ static const PlanCase cases[] = {
      2 * G,
      1,
      {{POLICY_ACTION_DIMM, 0, 256 * M, 0}}},
-    /* all three in order */
+    /* all three in order; the last slot's DIMM is four times the
+     * 384 MiB shortfall */
     {"balloon, virtio-mem, dimm",
      1 * G,
      512 * M,
@@ -339,11 +342,11 @@ static const PlanCase cases[] = {
      0,
      8 * G,
      0,
-     1920 * M,
+     3 * G,
      3,
      {{POLICY_ACTION_BALLOON, 900 * M, 1 * G, -1},
       {POLICY_ACTION_VIRTIO_MEM, 0, 512 * M, 0},
-      {POLICY_ACTION_DIMM, 0, 384 * M, 0}}},
+      {POLICY_ACTION_DIMM, 0, 1536 * M, 0}}},
     {"lo above hi",
      1 * G,
      0,
