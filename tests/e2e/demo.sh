@@ -12,16 +12,16 @@ e2e_setup
 trap 'exit 0' INT TERM
 
 # only the demo's guests are balanced; "build" is served first when short
-e2e_write_policy 160 25
+e2e_write_policy 192 25
 cat >>"$e2e_tmp/policy.yaml" <<YAML
   - name: "$E2E_PREFIX-build"
     weight: 8000
 YAML
 
-# Each workload loops: idle, then a burst ramping at 24 MiB/s, then idle.
-e2e_guest office 768 --plan "0:32,30:300,70:32" --loop 100 --rate 24
-e2e_guest build 256 --virtio-mem 1024 --plan "0:32,45:600,90:32" --loop 120 --rate 24
-e2e_guest web 384 --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" --loop 140 --rate 24
+# Each workload loops: idle, then a burst ramping at 16 MiB/s, then idle.
+e2e_guest office 768 --plan "0:32,30:300,70:32" --loop 100 --rate 16
+e2e_guest build 256 --virtio-mem 1024 --plan "0:32,45:600,90:32" --loop 120 --rate 16
+e2e_guest web 384 --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" --loop 140 --rate 16
 e2e_start_daemon
 
 cat <<TEXT

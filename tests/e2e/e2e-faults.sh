@@ -8,10 +8,10 @@ set -uo pipefail
 . "$SRCDIR/tests/e2e/lib.sh"
 e2e_setup
 
-e2e_write_policy 160
+e2e_write_policy 192
 guests=(ok nodriver nodevice)
 # ok's workload steps up at t=70, after libvirtd's restart below
-e2e_guest ok 512 --plan "0:32,70:300" --rate 24
+e2e_guest ok 512 --plan "0:32,70:300" --rate 16
 e2e_guest nodriver 512 --no-balloon-driver --plan 0:32
 e2e_guest nodevice 512 --no-balloon --plan 0:32
 e2e_start_daemon

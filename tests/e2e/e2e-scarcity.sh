@@ -32,8 +32,8 @@ YAML
 # under scarcity is a race a lighter guest can lose, see docs/e2e.md).
 write_policy unlimited
 guests=(heavy light)
-e2e_guest heavy 640 --plan "0:32,10:300" --rate 24
-e2e_guest light 640 --plan "0:32,10:300" --rate 24
+e2e_guest heavy 640 --plan "0:32,10:300" --rate 16
+e2e_guest light 640 --plan "0:32,10:300" --rate 16
 e2e_start_daemon
 e2e_wait_booted "${guests[@]}"
 

@@ -9,7 +9,7 @@ set -uo pipefail
 . "$SRCDIR/tests/e2e/lib.sh"
 e2e_setup
 
-min=160 rate=24 step_t=40 drop_t=90
+min=192 rate=16 step_t=40 drop_t=90
 e2e_write_policy $min 25
 
 guests=(bal vmem dimm)
