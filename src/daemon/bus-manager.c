@@ -220,9 +220,11 @@ static int read_settings(sd_bus_message *msg, const PolicySettings *base, Policy
     return 0;
 }
 
-static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+/* The start of a changing call on one domain: the caller must be root,
+ * the first argument names the domain. */
+static int begin_domain_change(sd_bus_message *msg, DynmemBus *b, sd_bus_error *error,
+                               ManagerDomain **ret)
 {
-    DynmemBus *b = userdata;
     int r = bus_check_privileged(msg, error);
     if (r < 0)
         return r;
@@ -230,9 +232,17 @@ static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_
     r = sd_bus_message_read(msg, "s", &name);
     if (r < 0)
         return r;
-    ManagerDomain *d = bus_find_domain(b->manager, name, error);
-    if (!d)
-        return -ENOENT;
+    *ret = bus_find_domain(b->manager, name, error);
+    return *ret ? 0 : -ENOENT;
+}
+
+static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    ManagerDomain *d;
+    int r = begin_domain_change(msg, b, error, &d);
+    if (r < 0)
+        return r;
     /* New keys are laid over the domain's current override. */
     PolicySettings s;
     r = read_settings(msg, manager_get_override(b->manager, d->uuid), &s, error);
@@ -254,16 +264,10 @@ static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_
 static int method_reset_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
     DynmemBus *b = userdata;
-    int r = bus_check_privileged(msg, error);
+    ManagerDomain *d;
+    int r = begin_domain_change(msg, b, error, &d);
     if (r < 0)
         return r;
-    const char *name;
-    r = sd_bus_message_read(msg, "s", &name);
-    if (r < 0)
-        return r;
-    ManagerDomain *d = bus_find_domain(b->manager, name, error);
-    if (!d)
-        return -ENOENT;
     g_autofree char *err = NULL;
     r = manager_reset_override(b->manager, d, &err);
     if (r < 0) {

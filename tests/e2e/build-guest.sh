@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: LGPL-2.1-or-later
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # build-guest.sh [OUTDIR]: build the tiny e2e test guest from Debian packages only.
 #

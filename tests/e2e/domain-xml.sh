@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: LGPL-2.1-or-later
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # domain-xml.sh NAME MEM_MIB [options]: print the libvirt XML of an e2e test guest.
 #

@@ -230,7 +230,7 @@ e2e_dom() {
 e2e_host_state() { e2e_ctl dump | sed -n 's/.*, host \([a-z]*\).*/\1/p' | head -n 1; }
 e2e_known() { e2e_ctl --json show "$E2E_PREFIX-$1" >/dev/null 2>&1; }
 
-# e2e_sample_loop SECONDS FUNC: call FUNC once a second for SECONDS (FUNC
+# e2e_watch SECONDS FUNC: call FUNC once a second for SECONDS (FUNC
 # returns non-zero to stop early). Not a synchronisation: it is how the
 # tests watch an invariant hold over time.
 e2e_watch() {

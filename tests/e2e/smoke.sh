@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: LGPL-2.1-or-later
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # smoke.sh: boot one test guest under the running libvirtd and prove the memory paths
 # dynmem relies on: balloon stats, balloon down/up, virtio-mem up/down, DIMM hot-add.
