@@ -91,12 +91,8 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
                           size_t *n, bool *touched)
 {
     size_t n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
-    uint64_t have0 = have, reach = caps->balloon_max_kib;
 
     target = kib_min(target, hi);
-    for (size_t i = 0; i < n_vm; i++)
-        reach = kib_add(
-            reach, kib_round_down(caps->virtio_mem[i].size_kib, block_of(&caps->virtio_mem[i])));
 
     /* 1. the balloon, KiB-exact, up to its ceiling */
     if (have < target && balloon < caps->balloon_max_kib) {
@@ -135,18 +131,11 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
      * the balloon takes back over the next cycles; sized to the shortfall,
      * a ramping guest used up its slots in small DIMMs and was OOM-killed
      * (measured, bench/e2e-measure.sh). */
-    /* A hot-added DIMM takes the guest a second or two to online, so when
-     * the balloon and virtio-mem cannot take another grow like this one,
-     * the DIMM comes now, not once the guest has run out (measured: a
-     * guest ramping 24 MiB/s was OOM-killed waiting for its DIMM). */
-    uint64_t ahead = 0;
-    if (have >= target && target > have0 && kib_sub(reach, have) < target - have0)
-        ahead = (target - have0) - kib_sub(reach, have);
-    if (have < target || ahead > 0) {
+    if (have < target) {
         uint64_t block =
             caps->dimm_block_kib ? caps->dimm_block_kib : POLICY_DIMM_BLOCK_KIB_DEFAULT;
         uint64_t room = policy_caps_dimm_room_kib(caps);
-        uint64_t shortfall = kib_round_up(have < target ? target - have : ahead, block);
+        uint64_t shortfall = kib_round_up(target - have, block);
         uint64_t share =
             caps->free_dimm_slots ? kib_round_down(room / caps->free_dimm_slots, block) : 0;
         /* ... but no more than four times the shortfall: what the budget

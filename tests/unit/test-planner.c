@@ -231,27 +231,6 @@ static const PlanCase cases[] = {
      2 * G,
      1,
      {{POLICY_ACTION_DIMM, 0, 1 * G, 0}}},
-    /* the balloon covers this grow (900 -> 1000 MiB) but could not cover
-     * another like it: the DIMM comes now, sized 4 x the 76 MiB short
-     * next time (rounded to 128): 512 MiB */
-    {"dimm ahead of need",
-     1 * G,
-     0,
-     0,
-     0,
-     0,
-     4 * G,
-     1 * G,
-     2,
-     0,
-     900 * M,
-     1000 * M,
-     0,
-     4 * G,
-     0,
-     1512 * M,
-     2,
-     {{POLICY_ACTION_BALLOON, 900 * M, 1000 * M, -1}, {POLICY_ACTION_DIMM, 0, 512 * M, 0}}},
     /* rounding up would pass the maximum: 128 MiB */
     {"dimm rounds down at max",
      1 * G,
