@@ -5,15 +5,19 @@
 # failed allocations, changes per guest-hour, daemon CPU and RSS.
 #
 #   ./dev build && sudo SRCDIR=$PWD DYNMEMD=$PWD/build/src/daemon/dynmemd \
-#       DYNMEMCTL=$PWD/build/src/ctl/dynmemctl bench/e2e-measure.sh [DURATION]
+#       DYNMEMCTL=$PWD/build/src/ctl/dynmemctl [RATE=24] [MINIMUM=160] \
+#       bench/e2e-measure.sh [DURATION]
+#
+# RATE is how fast the workloads ramp (MiB/s), MINIMUM the guests' minimum
+# (MiB): the harsher the ramp against the headroom, the likelier an OOM.
 set -uo pipefail
 duration=${1:-300}
 E2E_PREFIX=dynmem-bench
 # shellcheck source=../tests/e2e/lib.sh
 . "$SRCDIR/tests/e2e/lib.sh"
 e2e_setup
-rate=24
-e2e_write_policy 160 25
+rate=${RATE:-24}
+e2e_write_policy "${MINIMUM:-160}" 25
 guests=(office build web)
 # what each is defined with: the most it could ever have statically
 declare -A defined=([office]=768 [build]=1280 [web]=384)
@@ -72,5 +76,6 @@ for g in "${guests[@]}"; do
         "($((changes * 3600 / elapsed_s)) per guest-hour); OOM kills ${oom:-?}, failed allocations" \
         "${failed:-?}, pressure-seconds $pressure; lag beyond ramp per burst [s]: ${lags:-none}"
 done
+echo "workloads ramping at $rate MiB/s, minimum ${MINIMUM:-160} MiB, buffer 25 %"
 echo "total: avg ${tot_avg} MiB assigned vs ${tot_def} MiB defined (saved $((100 - 100 * tot_avg / tot_def))%)" \
     "and vs ${tot_peak} MiB if each kept its own peak (saved $((100 - 100 * tot_avg / tot_peak))%), over ${elapsed_s} s"
