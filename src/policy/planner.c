@@ -87,8 +87,8 @@ size_t policy_plan_cancel_unplugs(const PolicyDomainCaps *caps, const bool *touc
 
 /* Grow from `have` toward target, staying <= hi. */
 static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64_t have,
-                          uint64_t target, uint64_t lo, uint64_t hi, PolicyAction *actions,
-                          size_t *n, bool *touched)
+                          uint64_t target, uint64_t hi, PolicyAction *actions, size_t *n,
+                          bool *touched)
 {
     size_t n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
 
@@ -152,7 +152,6 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
             have += size;
         }
     }
-    (void)lo;
     return have;
 }
 
@@ -210,8 +209,7 @@ int policy_plan_mechanisms(const PolicyDomainCaps *caps, uint64_t balloon_kib, u
         return -EINVAL;
 
     if (target_kib > have && have < hi_kib)
-        result =
-            plan_grow(caps, balloon_kib, have, target_kib, lo_kib, hi_kib, actions, &n, touched);
+        result = plan_grow(caps, balloon_kib, have, target_kib, hi_kib, actions, &n, touched);
     else if (target_kib < have && have > lo_kib)
         result = plan_shrink(caps, balloon_kib, have, target_kib, lo_kib, actions, &n, touched);
     else
