@@ -74,7 +74,8 @@ typedef struct {
     /* since when each virtio-mem device's `current` has not matched its
      * `requested` (0: it matches), and when we last (re)sent it */
     uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
-    bool balloon_only; /* the sample's balloon figure excludes virtio-mem */
+    bool balloon_only;      /* the sample's balloon figure excludes virtio-mem */
+    bool live_read_failing; /* the last live reading failed (logged once) */
 } DomainPriv;
 
 #define EMIT(m, cb, ...)                                                                           \
@@ -563,6 +564,40 @@ static bool collect(Manager *m, uint64_t now)
     return true;
 }
 
+/* QEMU computes a balloon event's figure when the guest moves its balloon,
+ * counting the DIMMs plugged at that moment, and may send it up to a
+ * second later (it throttles the event). A DIMM plugged in between leaves
+ * libvirt's balloon.current short by the DIMM's size until the balloon
+ * moves again (seen in CI: the daemon read 640 MiB for a guest it had just
+ * grown to 1152 and set it to 512). So a domain with DIMMs has its
+ * balloon figure asked of QEMU itself each cycle; when that cannot be
+ * done, it is held (no sample) rather than balanced on a wrong figure. */
+static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    if (!d->has_sample || p->balloon_only || d->caps.n_dimms == 0 || !m->backend->ops->read_sample)
+        return;
+    d->has_sample = false;
+    if (!d->sample.has_balloon_stats)
+        return; /* busy in a job (NOWAIT): asking now would wait for it */
+    g_autofree char *err = NULL;
+    PolicyDomainSample live;
+    int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &err);
+    if (r < 0) {
+        if (r != -ENOENT && !p->live_read_failing)
+            log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->name,
+                        err);
+        p->live_read_failing = true;
+        return;
+    }
+    if (p->live_read_failing)
+        log_info("%s: its balloon is readable again", d->name);
+    p->live_read_failing = false;
+    d->sample = live;
+    d->has_sample = true;
+    p->balloon_only = true;
+}
+
 /* Complete a sample with what only the caps know: bulk stats give
  * balloon + virtio-mem together, virDomainMemoryStats the balloon alone. */
 static void complete_sample(ManagerDomain *d)
@@ -711,6 +746,7 @@ int manager_run_cycle(Manager *m)
             refresh_caps(m, d);
         if (!domain_lookup_uuid(m, d->uuid))
             continue;
+        refresh_dimm_sample(m, d, now);
         complete_sample(d);
         domain_resolve_policy(m, d);
         g_ptr_array_add(m->order, d);

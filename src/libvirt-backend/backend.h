@@ -60,6 +60,11 @@ typedef struct {
      * BackendDomainStats whose clear function frees the names). */
     int (*collect)(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error);
     int (*read_caps)(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error);
+    /* One domain's figures asked of the hypervisor now, for when the bulk
+     * ones cannot be trusted; balloon_kib is the balloon figure alone
+     * (without virtio-mem) and assigned_kib is left 0. */
+    int (*read_sample)(Backend *b, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
+                       char **ret_error);
     int (*set_stats_period)(Backend *b, const char *uuid, unsigned period_s, char **ret_error);
     int (*apply)(Backend *b, const char *uuid, const PolicyAction *action, char **ret_error);
     void (*free)(Backend *b);

@@ -271,6 +271,8 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
             vmem_size_sum += vm.size_kib;
             if (caps.n_virtio_mem < POLICY_MAX_VIRTIO_MEM)
                 caps.virtio_mem[caps.n_virtio_mem++] = vm;
+        } else if (m && xmlStrEqual(m, BAD_CAST "dimm")) {
+            caps.n_dimms++;
         }
     }
     if (vmem_size_sum > caps.total_memory_kib) {

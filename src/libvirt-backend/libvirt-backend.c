@@ -374,15 +374,16 @@ static void sample_from_params(const virTypedParameter *params, int n, PolicyDom
     }
 }
 
-/* The test driver path: one virDomainMemoryStats() per domain. */
-static int sample_from_memory_stats(LibvirtBackend *lb, virDomainPtr dom, PolicyDomainSample *s)
+/* One virDomainMemoryStats() call: the test driver's only source, and the
+ * live balloon figure (QEMU's query-balloon) where the bulk one may be
+ * stale. balloon_kib is the balloon figure alone, without virtio-mem. */
+static int sample_from_memory_stats(LibvirtBackend *lb, virDomainPtr dom, PolicyDomainSample *s,
+                                    char **ret_error)
 {
     virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
     int n = virDomainMemoryStats(dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-    if (n < 0) {
-        virResetLastError();
-        return -EIO;
-    }
+    if (n < 0)
+        return last_error_dom(lb, dom, "reading the memory stats", ret_error);
     bool has_actual = false;
     for (int i = 0; i < n; i++) {
         uint64_t v = st[i].val;
@@ -428,8 +429,10 @@ static int sample_from_memory_stats(LibvirtBackend *lb, virDomainPtr dom, Policy
             break;
         }
     }
-    if (!has_actual)
+    if (!has_actual) {
+        *ret_error = g_strdup("reading the memory stats: no balloon figure");
         return -EIO;
+    }
     return 0;
 }
 
@@ -491,7 +494,8 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
             s->balloon_kib = s->assigned_kib;
         } else if (lb->test_driver) {
             /* ACTUAL is the balloon figure alone; the manager adds virtio-mem */
-            ds.has_sample = sample_from_memory_stats(lb, recs[i]->dom, s) == 0;
+            g_autofree char *err = NULL;
+            ds.has_sample = sample_from_memory_stats(lb, recs[i]->dom, s, &err) == 0;
             ds.balloon_only = true;
             s->has_balloon_stats = s->has_usable || s->has_unused;
         }
@@ -500,6 +504,24 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
     }
     virDomainStatsRecordListFree(recs);
     *ret_stats = g_steal_pointer(&out);
+    return 0;
+}
+
+static int lv_read_sample(Backend *b, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
+                          char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    int r = 0;
+    g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
+    if (!dom)
+        return r;
+    PolicyDomainSample s = {.timestamp_us = now_us,
+                            .wallclock_s = g_get_real_time() / G_USEC_PER_SEC};
+    r = sample_from_memory_stats(lb, dom, &s, ret_error);
+    if (r < 0)
+        return r;
+    s.has_balloon_stats = s.has_usable || s.has_unused;
+    *ret = s;
     return 0;
 }
 
@@ -582,6 +604,7 @@ static const BackendOps libvirt_ops = {
     .is_open = lv_is_open,
     .collect = lv_collect,
     .read_caps = lv_read_caps,
+    .read_sample = lv_read_sample,
     .set_stats_period = lv_set_stats_period,
     .apply = lv_apply,
     .free = lv_free,

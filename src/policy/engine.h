@@ -78,6 +78,9 @@ typedef struct {
     uint64_t max_memory_kib;   /* <maxMemory>, 0 when there is none */
     uint64_t total_memory_kib; /* <memory>: boot + DIMMs + virtio-mem sizes */
     uint32_t free_dimm_slots;
+    /* DIMMs plugged: libvirt's balloon figure for such a domain can be
+     * stale (docs/architecture.md, "Reading a DIMM guest's memory") */
+    uint32_t n_dimms;
     int dimm_node;           /* NUMA cell for DIMMs, -1: DIMMs impossible */
     uint64_t dimm_block_kib; /* guest memory block size (128 MiB on x86-64) */
 } PolicyDomainCaps;

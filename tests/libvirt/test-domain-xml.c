@@ -49,6 +49,8 @@ static void test_parse_full(void **state)
     /* the DIMM and the virtio-mem device both take a slot */
     assert_int_equal(caps.free_dimm_slots, 2);
     assert_int_equal(caps.dimm_node, 0);
+    /* a virtio-mem device is not a DIMM */
+    assert_int_equal(caps.n_dimms, 1);
     assert_int_equal(caps.n_virtio_mem, 1);
     assert_string_equal(caps.virtio_mem[0].alias, "virtiomem0");
     assert_int_equal(caps.virtio_mem[0].size_kib, 1048576);
@@ -67,6 +69,7 @@ static void test_no_balloon_no_acpi(void **state)
     g_autofree char *err = NULL;
     assert_int_equal(domain_xml_parse_caps(xml, &caps, &err), 0);
     assert_false(caps.has_balloon);
+    assert_int_equal(caps.n_dimms, 0);
     assert_int_equal(caps.total_memory_kib, 2097152);
     assert_int_equal(caps.max_memory_kib, 8388608);
     /* QEMU refuses memory hotplug without ACPI */

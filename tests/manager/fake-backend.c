@@ -58,6 +58,23 @@ static bool fake_is_open(Backend *b)
     return fake(b)->open && !fake(b)->down;
 }
 
+/* What the guest reports: assigned_kib is the true figure (balloon and
+ * virtio-mem), usable what the workload leaves. */
+static void fill_sample(const FakeDomain *d, PolicyDomainSample *p)
+{
+    p->assigned_kib = fake_domain_assigned_kib(d);
+    p->has_balloon_stats = d->stats;
+    if (d->stats) {
+        p->has_usable = true;
+        p->usable_kib = p->assigned_kib > d->used_kib ? p->assigned_kib - d->used_kib : 0;
+        p->has_unused = true;
+        p->unused_kib = p->usable_kib;
+        p->has_swap_in = true;
+        p->swap_in_kib = d->swap_in_kib;
+        p->last_update_s = d->last_update_s;
+    }
+}
+
 static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error)
 {
     FakeBackend *fb = fake(b);
@@ -84,18 +101,10 @@ static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **
         uint64_t assigned = fake_domain_assigned_kib(d);
         if (d->used_kib > assigned)
             d->swap_in_kib += d->used_kib - assigned;
-        p->assigned_kib = fake_domain_assigned_kib(d);
+        fill_sample(d, p);
+        if (d->stale_bulk_kib)
+            p->assigned_kib = d->stale_bulk_kib;
         p->balloon_kib = p->assigned_kib;
-        p->has_balloon_stats = d->stats;
-        if (d->stats) {
-            p->has_usable = true;
-            p->usable_kib = p->assigned_kib > d->used_kib ? p->assigned_kib - d->used_kib : 0;
-            p->has_unused = true;
-            p->unused_kib = p->usable_kib;
-            p->has_swap_in = true;
-            p->swap_in_kib = d->swap_in_kib;
-            p->last_update_s = d->last_update_s;
-        }
         g_array_append_val(out, s);
     }
     *ret_stats = out;
@@ -110,6 +119,29 @@ static int fake_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, c
         return -ENOENT;
     }
     *ret = d->caps;
+    return 0;
+}
+
+static int fake_read_sample(Backend *b, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
+                            char **ret_error)
+{
+    FakeBackend *fb = fake(b);
+    FakeDomain *d = find(fb, uuid);
+    if (!fb->open || fb->down) {
+        *ret_error = g_strdup("fake: not connected");
+        return -ENOTCONN;
+    }
+    if (!d || !d->running) {
+        *ret_error = g_strdup("fake: no such domain");
+        return -ENOENT;
+    }
+    PolicyDomainSample s = {.timestamp_us = now_us,
+                            .wallclock_s = 1000 + (int64_t)(now_us / 1000000)};
+    fill_sample(d, &s);
+    s.balloon_kib = d->balloon_kib; /* the balloon figure alone */
+    s.assigned_kib = 0;
+    d->live_reads++;
+    *ret = s;
     return 0;
 }
 
@@ -154,6 +186,9 @@ static int fake_apply(Backend *b, const char *uuid, const PolicyAction *a, char 
             *ret_error = g_strdup("fake: cannot set memory higher than max memory");
             return -EIO;
         }
+        if (a->to_kib < d->balloon_kib)
+            d->largest_balloon_drop_kib =
+                MAX(d->largest_balloon_drop_kib, d->balloon_kib - a->to_kib);
         if (d->cooperative)
             d->balloon_kib = a->to_kib;
         break;
@@ -182,6 +217,7 @@ static int fake_apply(Backend *b, const char *uuid, const PolicyAction *a, char 
             return -EIO;
         }
         d->caps.free_dimm_slots--;
+        d->caps.n_dimms++;
         d->caps.total_memory_kib += a->to_kib;
         d->caps.balloon_max_kib += a->to_kib;
         d->balloon_kib += a->to_kib; /* the balloon figure rises with it */
@@ -206,6 +242,7 @@ static const BackendOps fake_ops = {
     .is_open = fake_is_open,
     .collect = fake_collect,
     .read_caps = fake_read_caps,
+    .read_sample = fake_read_sample,
     .set_stats_period = fake_set_stats_period,
     .apply = fake_apply,
     .free = fake_free,

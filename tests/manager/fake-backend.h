@@ -28,6 +28,12 @@ typedef struct {
     unsigned vmem_requests; /* virtio-mem requests received */
     unsigned applies;       /* successful actions */
     unsigned set_period_calls;
+    /* non-zero: the bulk collection reports this balloon figure instead of
+     * the true one (libvirt's stale balloon.current after a DIMM hot-add);
+     * read_sample always tells the truth */
+    uint64_t stale_bulk_kib;
+    unsigned live_reads;               /* read_sample calls */
+    uint64_t largest_balloon_drop_kib; /* the largest single balloon shrink asked */
 } FakeDomain;
 
 FakeBackend *fake_backend_new(void);

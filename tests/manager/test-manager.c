@@ -337,6 +337,54 @@ static void test_dimm_hot_add(void **state)
     ctx_free(c);
 }
 
+/* libvirt's balloon.current of a DIMM guest can stay short by the DIMM
+ * (a throttled balloon event QEMU computed before the hot-add). The
+ * manager asks the hypervisor for the figure instead, so it never shrinks
+ * the guest by more than max-shrink from what it truly has; and a DIMM
+ * guest busy in a job (no guest stats in the bulk collection) is held. */
+static void test_dimm_guest_stale_balloon_figure(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 700 * MiB);
+    fake_backend_add_dimm_slots(d, 4, 8 * GiB);
+    manager_start(c->m);
+    cycle(c);
+    d->used_kib = 1536 * MiB;
+    for (int i = 0; i < 8 && d->caps.n_dimms == 0; i++)
+        cycle(c);
+    assert_int_equal(d->caps.n_dimms, 1);
+    cycle(c);
+    uint64_t grown = fake_domain_assigned_kib(d);
+    assert_true(grown > 1 * GiB);
+
+    d->stale_bulk_kib = 1 * GiB; /* what libvirt says from now on */
+    d->largest_balloon_drop_kib = 0;
+    unsigned reads = d->live_reads;
+    d->used_kib = 400 * MiB;
+    for (int i = 0; i < 30; i++) {
+        uint64_t truth = fake_domain_assigned_kib(d);
+        cycle(c);
+        assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    }
+    assert_true(d->live_reads >= reads + 30);
+    assert_true(d->largest_balloon_drop_kib > 0);          /* it was trimmed... */
+    assert_true(d->largest_balloon_drop_kib <= 256 * MiB); /* ...step by step */
+    assert_true(fake_domain_assigned_kib(d) < grown);
+    assert_true(fake_domain_assigned_kib(d) >= 400 * MiB);
+
+    /* busy: the bulk collection has no guest stats; nothing is asked */
+    d->stats = false;
+    reads = d->live_reads;
+    unsigned applies = d->applies;
+    d->used_kib = 1200 * MiB;
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    assert_int_equal(d->live_reads, reads);
+    assert_int_equal(d->applies, applies);
+    assert_false(md(c, d)->has_sample);
+    ctx_free(c);
+}
+
 /* A domain destroyed between the stats and its action is forgotten; the
  * others are still served. */
 static void test_destroyed_between_stats_and_action(void **state)
@@ -605,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_virtio_mem_stuck_unplug_resent),
         cmocka_unit_test(test_large_blocks_do_not_flap),
         cmocka_unit_test(test_dimm_hot_add),
+        cmocka_unit_test(test_dimm_guest_stale_balloon_figure),
         cmocka_unit_test(test_destroyed_between_stats_and_action),
         cmocka_unit_test(test_error_on_one_domain),
         cmocka_unit_test(test_connection_lost_and_regained),
