@@ -3,11 +3,19 @@
 # shellcheck shell=bash
 
 failures=0
+failure_msgs=()
 
 pass() { echo "ok - $*"; }
 fail() {
     echo "FAIL - $*"
     failures=$((failures + 1))
+    failure_msgs+=("$*")
+}
+# Repeat the failures last, where a log's tail (CI's) shows them.
+print_failures() {
+    [ "${#failure_msgs[@]}" -gt 0 ] || return 0
+    echo "---- $failures failure(s):" >&2
+    printf 'FAIL - %s\n' "${failure_msgs[@]}" >&2
 }
 # expect WHAT EXPECTED ACTUAL
 expect() {
