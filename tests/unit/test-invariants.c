@@ -219,6 +219,10 @@ static void random_host(Host *h, uint64_t now)
             .balloon_kib = balloon,
             .has_usable = rnd_pct(85),
             .usable_kib = rnd_range(0, assigned),
+            /* MemTotal: mostly consistent, sometimes below MemAvailable or
+             * above what QEMU says (hot-plugged memory seen early) */
+            .has_available = rnd_pct(60),
+            .available_kib = rnd_range(0, assigned + 256 * M),
             .has_unused = rnd_pct(90),
             .unused_kib = rnd_range(0, assigned / 2),
             .disk_caches_kib = rnd_range(0, assigned / 2),
