@@ -151,6 +151,8 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
         eff = now_demand + excess;
     } else {
         d.rising = st->initialized && now_demand > st->demand_peak_kib;
+        if (d.rising)
+            d.rise_kib = now_demand - st->demand_peak_kib;
     }
     d.demand_kib = eff;
 

@@ -14,6 +14,7 @@ typedef struct {
     bool coarse;         /* no MemAvailable: estimated from unused + caches */
     bool pressure;       /* swap-in or major-fault rate above the thresholds */
     bool rising;         /* this sample set a new peak */
+    uint64_t rise_kib;   /* by how much (0 unless rising) */
     /* how much more the demand will likely be by the time memory arrives,
      * from its rise since the last report: headroom, part of the desired
      * memory (given up first when the host is short), not of the need */

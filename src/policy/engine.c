@@ -61,6 +61,7 @@ enum {
     DOM_SHORT = 1u << 7, /* the host cannot give every domain what it desires */
     DOM_IN_FLIGHT = 1u << 5,
     DOM_TRIM_HELD = 1u << 6, /* above desired, not trimmed: its demand is rising */
+    DOM_RAMPING = 1u << 8,   /* rising by at least a step a report: a real ramp */
 };
 
 const char *policy_status_to_string(PolicyStatus status)
@@ -341,6 +342,12 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
             *flags |= DOM_PRESSURE;
         if (dem.rising)
             *flags |= DOM_RISING;
+        /* rising by half a step or more (the trend is twice the rise of
+         * a report; it is not taken on every path): a ramp. A guest
+         * creeping up by a few MiB is still trimmed. */
+        if (dem.rising &&
+            kib_max(dem.trend_kib, kib_mul(dem.rise_kib, 2)) >= min_step_kib(t, assigned))
+            *flags |= DOM_RAMPING;
         e->desired_kib = kib_clamp(buffered, e->minimum_kib, e->maximum_kib);
         if (st->seen_boot && now < kib_add(st->started_us, t->grace_us)) {
             *flags |= DOM_GRACE;
@@ -640,14 +647,14 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
         EngineWork *w = &engine->work[k];
 
         w->target_kib = damp(t, w, engine->items[k].result_kib, over_budget);
-        /* A guest whose demand is still rising is not trimmed while the
-         * host has room for every desire: what it gave up now it would
-         * ask back within seconds (measured after a DIMM: trimmed 896 ->
-         * 523 MiB in three cycles, grown back to 691 in four). Memory
-         * others need, or an over-full host, still reclaims it. */
+        /* A guest whose demand is ramping up is not trimmed while the host
+         * has room for every desire: what it gave up now it would ask
+         * back within seconds (measured after a DIMM: trimmed 896 -> 523
+         * MiB in three cycles, grown back to 691 in four). Memory others
+         * need, an over-full host or a bound still shrink it. */
         if (w->target_kib < w->assigned_kib && regime == POLICY_REGIME_DESIRED && !over_budget &&
             w->assigned_kib <= w->maximum_kib &&
-            (engine->flags[engine->item_entry[k]] & DOM_RISING)) {
+            (engine->flags[engine->item_entry[k]] & DOM_RAMPING)) {
             w->target_kib = w->assigned_kib;
             engine->flags[engine->item_entry[k]] |= DOM_TRIM_HELD;
         }

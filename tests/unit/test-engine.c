@@ -519,6 +519,45 @@ static void test_rising_guest_not_trimmed(void **state)
     assert_true(guest_assigned(g) < first);
     assert_true(guest_assigned(needy) > 1 * G);
     sim_free(&s);
+
+    /* creeping up by 64 KiB a second is no ramp: trimmed as if idle */
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "creep", 8 * G, 8 * G, 1 * G);
+    for (int i = 0; i < 60; i++) {
+        g->used += 64;
+        sim_cycle(&s);
+    }
+    assert_true(guest_assigned(g) < 2 * G);
+    sim_free(&s);
+
+    /* over its maximum, or on a host holding more than its budget, a
+     * ramping guest is shrunk all the same */
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ramp", 4 * G, 4 * G, 1 * G);
+    sim_cycle(&s);
+    for (int i = 0; i < 3; i++) {
+        g->used += 40 * M;
+        sim_cycle(&s);
+    }
+    assert_non_null(strstr(s.out[0].reason, "not trimmed while rising"));
+    g->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * G};
+    g->used += 40 * M;
+    sim_cycle(&s);
+    assert_int_equal(guest_assigned(g), 2 * G);
+    sim_free(&s);
+
+    /* B = 5 - 1 - 1 = 3 GiB: its desire fits, its 4 GiB does not */
+    sim_init(&s, 5 * G);
+    g = sim_add(&s, "ramp", 4 * G, 4 * G, 1 * G);
+    sim_cycle(&s);
+    uint64_t before = guest_assigned(g);
+    for (int i = 0; i < 3; i++) {
+        g->used += 40 * M;
+        sim_cycle(&s);
+    }
+    assert_int_equal(s.sum.state, POLICY_HOST_OK);
+    assert_true(guest_assigned(g) < before);
+    sim_free(&s);
 }
 
 /* While the balloon moves, QEMU's figure and the guest's report disagree by
