@@ -74,8 +74,12 @@ typedef struct {
     /* since when each virtio-mem device's `current` has not matched its
      * `requested` (0: it matches), and when we last (re)sent it */
     uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
-    bool balloon_only;      /* the sample's balloon figure excludes virtio-mem */
-    bool live_read_failing; /* the last live reading failed (logged once) */
+    bool balloon_only; /* the sample's balloon figure excludes virtio-mem */
+    /* DIMM domains: the balloon figure last asked of the hypervisor */
+    bool has_live_balloon;
+    uint64_t live_balloon_kib;
+    bool live_read_failing; /* reading it failed, and the log said so */
+    bool live_unsupported;  /* the backend cannot: libvirt's figure is used */
 } DomainPriv;
 
 #define EMIT(m, cb, ...)                                                                           \
@@ -570,31 +574,62 @@ static bool collect(Manager *m, uint64_t now)
  * libvirt's balloon.current short by the DIMM's size until the balloon
  * moves again (seen in CI: the daemon read 640 MiB for a guest it had just
  * grown to 1152 and set it to 512). So a domain with DIMMs has its
- * balloon figure asked of QEMU itself each cycle; when that cannot be
- * done, it is held (no sample) rather than balanced on a wrong figure. */
+ * balloon figure asked of QEMU itself each cycle. When that cannot be
+ * done, the domain is held: its guest figures are dropped, so the engine
+ * neither shrinks nor grows it (stale), and it is counted at the figure
+ * QEMU last gave. */
+static void hold_dimm_domain(ManagerDomain *d)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    PolicyDomainSample *s = &d->sample;
+
+    s->has_balloon_stats = false;
+    s->has_usable = false;
+    s->has_available = false;
+    s->has_unused = false;
+    if (p->has_live_balloon) {
+        s->balloon_kib = p->live_balloon_kib;
+        p->balloon_only = true;
+    }
+}
+
 static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
 {
     DomainPriv *p = (DomainPriv *)d;
-    if (!d->has_sample || p->balloon_only || d->caps.n_dimms == 0 || !m->backend->ops->read_sample)
+    if (!d->has_sample || p->balloon_only || d->caps.n_dimms == 0 || p->live_unsupported ||
+        !m->backend->ops->read_sample)
         return;
-    d->has_sample = false;
-    if (!d->sample.has_balloon_stats)
-        return; /* busy in a job (NOWAIT): asking now would wait for it */
+    if (!d->sample.has_balloon_stats) {
+        /* busy in a job (NOWAIT) or no balloon driver: asking now would
+         * wait for the job; without guest figures the engine holds it */
+        hold_dimm_domain(d);
+        return;
+    }
     g_autofree char *err = NULL;
     PolicyDomainSample live;
     int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &err);
+    if (r == -EOPNOTSUPP) {
+        log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's", d->name,
+                   err);
+        p->live_unsupported = true;
+        return;
+    }
     if (r < 0) {
-        if (r != -ENOENT && !p->live_read_failing)
+        /* gone, or the connection with it: the next collection says so */
+        if (r != -ENOENT && r != -ENOTCONN && !p->live_read_failing) {
             log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->name,
                         err);
-        p->live_read_failing = true;
+            p->live_read_failing = true;
+        }
+        hold_dimm_domain(d);
         return;
     }
     if (p->live_read_failing)
         log_info("%s: its balloon is readable again", d->name);
     p->live_read_failing = false;
+    p->has_live_balloon = true;
+    p->live_balloon_kib = live.balloon_kib;
     d->sample = live;
-    d->has_sample = true;
     p->balloon_only = true;
 }
 

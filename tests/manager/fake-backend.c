@@ -135,12 +135,16 @@ static int fake_read_sample(Backend *b, const char *uuid, uint64_t now_us, Polic
         *ret_error = g_strdup("fake: no such domain");
         return -ENOENT;
     }
+    d->live_reads++;
+    if (d->fail_live_reads) {
+        *ret_error = g_strdup("fake: injected failure reading the memory stats");
+        return d->fail_live_reads;
+    }
     PolicyDomainSample s = {.timestamp_us = now_us,
                             .wallclock_s = 1000 + (int64_t)(now_us / 1000000)};
     fill_sample(d, &s);
     s.balloon_kib = d->balloon_kib; /* the balloon figure alone */
     s.assigned_kib = 0;
-    d->live_reads++;
     *ret = s;
     return 0;
 }

@@ -33,6 +33,7 @@ typedef struct {
      * read_sample always tells the truth */
     uint64_t stale_bulk_kib;
     unsigned live_reads;               /* read_sample calls */
+    int fail_live_reads;               /* negative errno read_sample returns, 0: none */
     uint64_t largest_balloon_drop_kib; /* the largest single balloon shrink asked */
 } FakeDomain;
 

@@ -372,16 +372,60 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     assert_true(fake_domain_assigned_kib(d) < grown);
     assert_true(fake_domain_assigned_kib(d) >= 400 * MiB);
 
-    /* busy: the bulk collection has no guest stats; nothing is asked */
+    /* settle, so the last live figure is the truth */
+    for (int i = 0; i < 20; i++) {
+        unsigned before = d->applies;
+        cycle(c);
+        if (d->applies == before)
+            break;
+    }
+    uint64_t truth = fake_domain_assigned_kib(d);
+
+    /* busy: the bulk collection has no guest stats; nothing is asked, and
+     * the domain is held (stale), counted at the figure QEMU last gave,
+     * not libvirt's stale one */
     d->stats = false;
     reads = d->live_reads;
     unsigned applies = d->applies;
     d->used_kib = 1200 * MiB;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 5; i++) {
         cycle(c);
+        assert_true(md(c, d)->entry.managed);
+        assert_int_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
+        assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    }
     assert_int_equal(d->live_reads, reads);
     assert_int_equal(d->applies, applies);
-    assert_false(md(c, d)->has_sample);
+
+    /* the live read fails: held the same way */
+    d->stats = true;
+    d->fail_live_reads = -EIO;
+    for (int i = 0; i < 3; i++) {
+        cycle(c);
+        assert_int_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
+        assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    }
+    assert_int_equal(d->live_reads, reads + 3);
+    assert_int_equal(d->applies, applies);
+
+    /* readable again: balanced again, and it needs 1.2 GiB */
+    d->fail_live_reads = 0;
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    assert_true(d->applies > applies);
+    assert_true(fake_domain_assigned_kib(d) >= 1200 * MiB);
+
+    /* a backend that cannot read it live: libvirt's figure from then on */
+    d->stale_bulk_kib = 0;
+    d->fail_live_reads = -EOPNOTSUPP;
+    reads = d->live_reads;
+    for (int i = 0; i < 3; i++) {
+        truth = fake_domain_assigned_kib(d);
+        cycle(c);
+    }
+    assert_int_equal(d->live_reads, reads + 1);
+    assert_int_not_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
+    assert_int_equal(md(c, d)->sample.assigned_kib, truth);
     ctx_free(c);
 }
 
