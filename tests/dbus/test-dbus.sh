@@ -110,8 +110,15 @@ start_daemon() {
 }
 daemon_has_cycled() { [ "$(cycles)" -ge 1 ] 2>/dev/null; }
 
+# Stopped, it must exit 0: under the sanitizers a leak or a memory error
+# at exit shows here.
 stop_daemon() {
-    kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    local rc=0
+    if kill "$daemon_pid" 2>/dev/null; then
+        wait "$daemon_pid" 2>/dev/null
+        rc=$?
+    fi
+    [ "$rc" = 0 ] || fail "dynmemd exited with status $rc when stopped (see its log below)"
     daemon_pid=
 }
 
