@@ -60,8 +60,8 @@ enum {
     DOM_RISING = 1u << 4,
     DOM_SHORT = 1u << 7, /* the host cannot give every domain what it desires */
     DOM_IN_FLIGHT = 1u << 5,
-    DOM_TRIM_HELD = 1u << 6, /* above desired, not trimmed: its demand is rising */
-    DOM_RAMPING = 1u << 8,   /* rising by at least a step a report: a real ramp */
+    DOM_TRIM_HELD = 1u << 6, /* above desired, not trimmed: it is ramping up */
+    DOM_RAMPING = 1u << 8,   /* rising by half a step or more a report: a ramp */
 };
 
 const char *policy_status_to_string(PolicyStatus status)
