@@ -129,8 +129,9 @@ static uint64_t plan_grow(const PolicyDomainCaps *caps, uint64_t balloon, uint64
      * this cycle's shortfall alone: at least its share of the room left
      * (room / free slots). What it brings beyond the target is free memory
      * the balloon takes back over the next cycles; sized to the shortfall,
-     * a ramping guest used up its slots in small DIMMs and was OOM-killed
-     * (measured, bench/e2e-measure.sh). */
+     * a ramping guest used up its slots in small DIMMs (measured,
+     * bench/e2e-measure.sh; its OOM kills there came from its small idle
+     * headroom, docs/benchmarks.md, not from the DIMMs). */
     if (have < target) {
         uint64_t block =
             caps->dimm_block_kib ? caps->dimm_block_kib : POLICY_DIMM_BLOCK_KIB_DEFAULT;

@@ -320,16 +320,26 @@ static void test_large_blocks_do_not_flap(void **state)
     ctx_free(c);
 }
 
-/* A guest with only DIMM slots gets a DIMM when the balloon is exhausted. */
-static void test_dimm_hot_add(void **state)
+/* A guest of 1 GiB with only DIMM slots whose workload grows to 1.5 GiB,
+ * run for up to 8 cycles until it has a DIMM. */
+static FakeDomain *dimm_guest_grown(Ctx *c)
 {
-    Ctx *c = ctx_new(NULL, false);
     FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 700 * MiB);
     fake_backend_add_dimm_slots(d, 4, 8 * GiB);
     manager_start(c->m);
     cycle(c);
     d->used_kib = 1536 * MiB;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 8 && d->caps.n_dimms == 0; i++)
+        cycle(c);
+    return d;
+}
+
+/* A guest with only DIMM slots gets a DIMM when the balloon is exhausted. */
+static void test_dimm_hot_add(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = dimm_guest_grown(c);
+    for (int i = 0; i < 3; i++)
         cycle(c);
     assert_true(d->caps.free_dimm_slots < 4);
     assert_true(d->caps.balloon_max_kib > 1 * GiB);
@@ -345,13 +355,7 @@ static void test_dimm_hot_add(void **state)
 static void test_dimm_guest_stale_balloon_figure(void **state)
 {
     Ctx *c = ctx_new(NULL, false);
-    FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 700 * MiB);
-    fake_backend_add_dimm_slots(d, 4, 8 * GiB);
-    manager_start(c->m);
-    cycle(c);
-    d->used_kib = 1536 * MiB;
-    for (int i = 0; i < 8 && d->caps.n_dimms == 0; i++)
-        cycle(c);
+    FakeDomain *d = dimm_guest_grown(c);
     assert_int_equal(d->caps.n_dimms, 1);
     cycle(c);
     uint64_t grown = fake_domain_assigned_kib(d);
