@@ -12,6 +12,9 @@
 #   --plan PLAN               workload plan, e.g. 0:64,20:300,60:64
 #   --loop SECONDS            repeat the plan every SECONDS
 #   --rate MIB                the workload grows by at most MIB a second
+#   --cue                     the plan's clock starts at a cue sent on a second serial
+#                             port (a host pty; lib.sh's e2e_cue), not at boot
+#   --autodeflate             the balloon has deflate-on-oom (autodeflate='on')
 #   --vcpus N                 vCPUs (default 1)
 #   --guest-dir DIR           where vmlinuz and initrd.gz are (default tests/e2e/cache)
 #   --serial FILE             serial console log (default /var/log/libvirt/qemu/NAME.serial)
@@ -22,7 +25,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '4,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '4,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -43,6 +46,8 @@ balloon_driver=1
 plan=
 loop=
 rate=
+cue=0
+autodeflate=0
 vcpus=1
 guest_dir=$here/cache
 serial=
@@ -62,6 +67,8 @@ while (($# > 0)); do
         plan=$2; shift 2 ;;
     --loop) need_number "$1" "${2:-}"; loop=$2; shift 2 ;;
     --rate) need_number "$1" "${2:-}"; rate=$2; shift 2 ;;
+    --cue) cue=1; shift ;;
+    --autodeflate) autodeflate=1; shift ;;
     --vcpus) need_number "$1" "${2:-}"; vcpus=$2; shift 2 ;;
     --guest-dir) guest_dir=$(cd "${2:?}" && pwd); shift 2 ;;
     --serial) serial=${2:?}; shift 2 ;;
@@ -83,6 +90,7 @@ cmdline="console=ttyS0 memhp_default_state=online_movable swiotlb=noforce loglev
 [[ -n $loop ]] && cmdline+=" dynmem.loop=$loop"
 [[ -n $rate ]] && cmdline+=" dynmem.rate=$rate"
 ((balloon_driver)) || cmdline+=" dynmem.noballoon=1"
+((cue)) && cmdline+=" dynmem.cue=/dev/ttyS1"
 [[ -n $extra ]] && cmdline+=" $extra"
 
 xml_escape() {
@@ -125,9 +133,18 @@ cat <<EOF
       <target port='0'/>
     </serial>
 EOF
-if ((balloon)); then
+if ((cue)); then
     cat <<EOF
-    <memballoon model='virtio'>
+    <serial type='pty'>
+      <target port='1'/>
+    </serial>
+EOF
+fi
+if ((balloon)); then
+    deflate=
+    ((autodeflate)) && deflate=" autodeflate='on'"
+    cat <<EOF
+    <memballoon model='virtio'$deflate>
       <stats period='1'/>
     </memballoon>
 EOF

@@ -9,13 +9,22 @@
  *   dynmem.chunk=4                  grow/shrink in 4 MiB mappings (optional)
  *   dynmem.rate=32                  grow by at most 32 MiB a second (optional; as a
  *                                   real workload ramps up, rather than all at once)
+ *   dynmem.cue=/dev/ttyS1           the plan's clock starts at a cue, not at boot
+ *                                   (optional): until a line "go" arrives on that
+ *                                   device, the workload holds what the plan wants at
+ *                                   second 0. The test harness gives the cue to every
+ *                                   guest at once, when all have booted and the daemon
+ *                                   is steady, however long libvirt took to create them.
  *
  * and prints one machine-readable line per second on stdout (the serial console):
  *
  *   DYNMEM t=12 want=300 held=300 failed=0 oom_kills=0 restarts=0 memtotal=457 memavail=101
+ *          up=80 cued=1
  *
- * All sizes are MiB. t counts from the first start of the workload, and survives a
- * restart. held is memory that is mapped and fully touched; failed counts mmap failures
+ * All sizes are MiB. t is the plan's clock: seconds since the first start of the
+ * workload, or since the cue (0 until then); it survives a restart. up counts seconds
+ * since the first start; cued says whether the cue has come. held is memory that is
+ * mapped and fully touched; failed counts mmap failures
  * (cumulative); oom_kills is the guest's /proc/vmstat oom_kill; memtotal and memavail
  * come from /proc/meminfo.
  *
@@ -33,6 +42,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +51,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,10 +67,21 @@ typedef struct {
 typedef struct {
     PlanStep steps[PLAN_MAX_STEPS];
     size_t n_steps;
-    long loop_s;     /* 0: no repetition */
-    long chunk_mib;  /* size of one mapping */
-    long rate_mib_s; /* growth limit, 0: as fast as the guest allows */
+    long loop_s;       /* 0: no repetition */
+    long chunk_mib;    /* size of one mapping */
+    long rate_mib_s;   /* growth limit, 0: as fast as the guest allows */
+    char cue_path[64]; /* "": the plan starts at boot */
 } Plan;
+
+/* Where the cue's arrival is kept (seconds after the first start), so that a
+ * worker restarted after an OOM kill keeps the same plan clock. */
+#define CUE_STATE_PATH "/tmp/dynmem-cue"
+
+typedef struct {
+    int fd;        /* the cue device, -1 when closed */
+    bool cued;     /* the plan clock runs */
+    double cue_at; /* when it started, seconds after t0 */
+} Cue;
 
 typedef struct {
     void *chunks[CHUNKS_MAX];
@@ -146,6 +168,15 @@ static int plan_parse_cmdline(const char *cmdline, Plan *ret)
     v = cmdline_get(cmdline, "dynmem.rate");
     if (v != NULL)
         plan.rate_mib_s = strtol(v, NULL, 10);
+    v = cmdline_get(cmdline, "dynmem.cue");
+    if (v != NULL) {
+        size_t len = strcspn(v, " \n");
+
+        if (len == 0 || len >= sizeof(plan.cue_path))
+            return -EINVAL;
+        memcpy(plan.cue_path, v, len);
+        plan.cue_path[len] = '\0';
+    }
     if (plan.loop_s < 0 || plan.chunk_mib <= 0 || plan.chunk_mib > 1024 || plan.rate_mib_s < 0)
         return -EINVAL;
     *ret = plan;
@@ -242,7 +273,77 @@ static void holding_shrink(Holding *h)
     h->held_mib -= h->chunk_mib[h->n_chunks];
 }
 
-static void report(const Holding *h, long t, long want, unsigned restarts)
+/* Opens the cue device in raw mode, or finds the cue an earlier worker saw. */
+static void cue_open(Cue *cue, const Plan *plan)
+{
+    char buf[64];
+    struct termios tio;
+
+    *cue = (Cue){.fd = -1, .cued = plan->cue_path[0] == '\0'};
+    if (cue->cued)
+        return;
+    if (read_small_file(CUE_STATE_PATH, buf, sizeof(buf)) > 0) {
+        cue->cue_at = strtod(buf, NULL);
+        cue->cued = true;
+        return;
+    }
+    cue->fd = open(plan->cue_path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (cue->fd < 0) {
+        printf("DYNMEM error=cue-open path=%s errno=%d\n", plan->cue_path, errno);
+        return;
+    }
+    if (tcgetattr(cue->fd, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(cue->fd, TCSANOW, &tio);
+    }
+}
+
+/* Reads what came on the cue device; "go" starts the plan clock at now. */
+static void cue_check(Cue *cue, double now)
+{
+    char buf[256];
+    ssize_t n;
+
+    if (cue->cued || cue->fd < 0)
+        return;
+    while ((n = read(cue->fd, buf, sizeof(buf) - 1)) > 0) {
+        buf[n] = '\0';
+        if (strstr(buf, "go") != NULL) {
+            int fd = open(CUE_STATE_PATH, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+            cue->cued = true;
+            cue->cue_at = now;
+            if (fd >= 0) {
+                dprintf(fd, "%.3f\n", now);
+                close(fd);
+            }
+            printf("DYNMEM event=cue up=%.3f\n", now);
+            close(cue->fd);
+            cue->fd = -1;
+            return;
+        }
+    }
+}
+
+/* Sleeps up to seconds, waking early when something arrives on the cue device. */
+static void cue_wait(const Cue *cue, double seconds)
+{
+    if (seconds <= 0)
+        return;
+    if (cue->fd >= 0 && !cue->cued) {
+        struct pollfd pfd = {.fd = cue->fd, .events = POLLIN};
+
+        if (poll(&pfd, 1, (int)(seconds * 1000) + 1) > 0 && (pfd.revents & POLLIN))
+            return;
+        /* POLLHUP or an error without data: do not spin */
+        if (pfd.revents & (POLLHUP | POLLERR))
+            usleep((useconds_t)(seconds * 1e6) + 1000);
+        return;
+    }
+    usleep((useconds_t)(seconds * 1e6) + 1000);
+}
+
+static void report(const Holding *h, long t, long want, unsigned restarts, long up, bool cued)
 {
     static char buf[16384];
     long oom_kills = -1, memtotal = -1, memavail = -1;
@@ -254,9 +355,10 @@ static void report(const Holding *h, long t, long want, unsigned restarts)
         memavail = field_value(buf, "MemAvailable:");
     }
     printf("DYNMEM t=%ld want=%ld held=%ld failed=%lu oom_kills=%ld restarts=%u memtotal=%ld "
-           "memavail=%ld\n",
+           "memavail=%ld up=%ld cued=%d\n",
            t, want, h->held_mib, h->failed, oom_kills, restarts,
-           memtotal < 0 ? -1 : memtotal / 1024, memavail < 0 ? -1 : memavail / 1024);
+           memtotal < 0 ? -1 : memtotal / 1024, memavail < 0 ? -1 : memavail / 1024, up,
+           cued ? 1 : 0);
     fflush(stdout);
 }
 
@@ -266,23 +368,29 @@ static int worker_run(const Plan *plan, double t0, long duration_s, unsigned res
     static Holding h;
     long last_reported = -1;
     long grown_second = -1, grown_mib = 0; /* for the rate limit */
+    Cue cue;
 
+    cue_open(&cue, plan);
     for (;;) {
         double now = monotonic_s() - t0;
-        long t = (long)now;
-        long want = plan_want_mib(plan, t);
+        long up = (long)now;
+        long t;
+        long want;
         bool busy = false;
 
-        if (duration_s > 0 && t >= duration_s)
+        cue_check(&cue, now);
+        t = cue.cued ? (long)(now - cue.cue_at) : 0;
+        want = plan_want_mib(plan, t);
+        if (duration_s > 0 && up >= duration_s)
             return 0;
-        if (t != last_reported) {
-            report(&h, t, want, restarts);
-            last_reported = t;
+        if (up != last_reported) {
+            report(&h, t, want, restarts, up, cue.cued);
+            last_reported = up;
         }
         /* One chunk per pass keeps the once-a-second report on time; after a
          * failed mmap, fall through and wait for the next second to retry. */
-        if (t != grown_second) {
-            grown_second = t;
+        if (up != grown_second) {
+            grown_second = up;
             grown_mib = 0;
         }
         if (h.held_mib < want && (plan->rate_mib_s == 0 || grown_mib < plan->rate_mib_s)) {
@@ -298,11 +406,8 @@ static int worker_run(const Plan *plan, double t0, long duration_s, unsigned res
             holding_shrink(&h);
             busy = true;
         }
-        if (!busy) {
-            double rest = (double)(t + 1) - (monotonic_s() - t0);
-            if (rest > 0)
-                usleep((useconds_t)(rest * 1e6) + 1000);
-        }
+        if (!busy)
+            cue_wait(&cue, (double)(up + 1) - (monotonic_s() - t0));
     }
 }
 
@@ -339,8 +444,8 @@ int main(int argc, char **argv)
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("DYNMEM event=start steps=%zu loop=%ld chunk=%ld rate=%ld\n", plan.n_steps, plan.loop_s,
-           plan.chunk_mib, plan.rate_mib_s);
+    printf("DYNMEM event=start steps=%zu loop=%ld chunk=%ld rate=%ld cue=%s\n", plan.n_steps,
+           plan.loop_s, plan.chunk_mib, plan.rate_mib_s, plan.cue_path[0] ? plan.cue_path : "none");
 
     t0 = monotonic_s();
     write_oom_score_adj("-1000"); /* the supervisor must survive */
