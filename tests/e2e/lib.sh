@@ -3,9 +3,22 @@
 # observed through libvirt, the guests' serial consoles and dynmemctl.
 #
 # Everything it starts it stops on exit, failure included: the guests
-# (transient, named dynmem-e2e-*), dynmemd, the bus, and libvirtd/virtlogd
-# when it had to start them (by the PIDs it recorded; a libvirtd that was
-# already running is left alone).
+# (transient, named dynmem-e2e-*), dynmemd, the bus, CPU hogs, and
+# libvirtd/virtlogd when it had to start them (by the PIDs it recorded; a
+# libvirtd that was already running is left alone).
+#
+# Nothing here depends on how long libvirt takes to create a guest or a
+# guest to boot (40-50 s each on a host whose /dev/kvm libvirt cannot use,
+# docs/e2e-guest.md): a workload's plan starts on a cue (e2e_cue) the test
+# gives once every guest is up and the daemon is steady, and the checks
+# wait on the guests' own reports.
+#
+# Who started libvirtd and virtlogd for the e2e tests is recorded under
+# $E2E_RUN_DIR ("PID suite" or "PID test"), so that a test killed on a
+# timeout leaves nothing that the next one cannot clean up: a daemon
+# recorded there is ours, whoever of us started it. The suite's setup
+# (suite.sh, run first by meson) starts them for all tests and its
+# teardown stops them; a test run alone starts and stops its own.
 # shellcheck shell=bash
 
 : "${SRCDIR:?}" "${DYNMEMD:?}" "${DYNMEMCTL:?}"
@@ -15,12 +28,14 @@
 E2E_URI=qemu:///system
 E2E_PREFIX=${E2E_PREFIX:-dynmem-e2e}
 E2E_GUEST_DIR=${DYNMEM_GUEST_DIR:-$SRCDIR/tests/e2e/cache}
+E2E_RUN_DIR=${E2E_RUN_DIR:-/run/dynmem-e2e}
 
 e2e_tmp=
 e2e_domains=()
 e2e_daemon_pid=
 e2e_started_libvirtd=
 e2e_started_virtlogd=
+e2e_hog_pids=()
 
 virsh_() { virsh -q -c "$E2E_URI" "$@"; }
 
@@ -34,6 +49,8 @@ e2e_require() {
 
 e2e_cleanup() {
     local rc=$? d
+    trap - INT TERM
+    e2e_stop_hogs
     for d in "${e2e_domains[@]}"; do
         virsh_ destroy "$d" >/dev/null 2>&1
     done
@@ -56,13 +73,23 @@ e2e_cleanup() {
     print_failures
 }
 
-# e2e_setup: the guest image, libvirtd, a private bus, a temp dir.
+# e2e_setup: the guest image, libvirtd, a private bus, a temp dir; with
+# E2E_TIMEOUT_S (meson sets it a little below its own timeout), the test
+# gives up by itself after that long, cleaning up, rather than being
+# killed with its guests left running; with E2E_CPU_HOG=1, every core is
+# kept busy at normal priority for the whole test.
 e2e_setup() {
+    if [ -n "${E2E_TIMEOUT_S:-}" ] && [ -z "${E2E_UNDER_TIMEOUT:-}" ]; then
+        # timeout signals its whole process group: a virsh call in progress
+        # ends too, so the EXIT trap below runs at once
+        E2E_UNDER_TIMEOUT=1 exec timeout -k 120 "$E2E_TIMEOUT_S" "$0"
+    fi
     e2e_require
     e2e_tmp=$(mktemp -d /tmp/dynmem-e2e.XXXXXX)
     chmod 755 "$e2e_tmp"
     trap e2e_cleanup EXIT
-    trap 'exit 1' INT TERM
+    trap 'echo "e2e: terminated: cleaning up" >&2; exit 1' INT TERM
+    [ "${E2E_CPU_HOG:-}" = 1 ] && e2e_start_hogs
     "$SRCDIR/tests/e2e/build-guest.sh" "$E2E_GUEST_DIR" >"$e2e_tmp/build-guest.log" 2>&1 || {
         cat "$e2e_tmp/build-guest.log" >&2
         echo "building the test guest failed" >&2
@@ -73,21 +100,84 @@ e2e_setup() {
     start_private_bus "$e2e_tmp" "$bus_rules_open" || exit 1
 }
 
-e2e_start_libvirt() {
-    virsh -c "$E2E_URI" version >/dev/null 2>&1 && return 0
-    # QEMU domains fail to start without virtlogd (ENVIRONMENT.md)
-    if ! pgrep -x virtlogd >/dev/null; then
-        virtlogd -d || exit 1
-        wait_until 10 test -s /run/virtlogd.pid || exit 1
-        e2e_started_virtlogd=$(cat /run/virtlogd.pid)
+# e2e_recorded DAEMON: the PID and owner ("suite"/"test") recorded for a
+# libvirtd or virtlogd that an e2e run started and that still runs.
+e2e_recorded() {
+    local pid owner
+    read -r pid owner <"$E2E_RUN_DIR/$1" 2>/dev/null || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || {
+        rm -f "$E2E_RUN_DIR/$1"
+        return 1
+    }
+    echo "$pid $owner"
+}
+e2e_record() { mkdir -p "$E2E_RUN_DIR" && echo "$2 $3" >"$E2E_RUN_DIR/$1"; }
+
+# e2e_launch DAEMON OWNER: start libvirtd or virtlogd (daemonized,
+# it writes /run/DAEMON.pid) and record it; prints its PID.
+e2e_launch() {
+    local pid
+    rm -f "/run/$1.pid"
+    # (its stdout is this function's output: the daemon must not hold it)
+    "$1" -d >/dev/null || return 1
+    wait_until 30 test -s "/run/$1.pid" || return 1
+    pid=$(cat "/run/$1.pid")
+    e2e_record "$1" "$pid" "$2"
+    echo "$pid"
+}
+
+# e2e_use_daemon DAEMON OWNER: make sure DAEMON runs. Prints the PID this
+# caller must stop at its end, if any: one it started, or one a killed
+# e2e test left behind. One started by the suite (when OWNER is test) or
+# by nobody of ours is used and left alone.
+e2e_use_daemon() {
+    local rec pid owner
+    if rec=$(e2e_recorded "$1"); then
+        read -r pid owner <<<"$rec"
+        if [ "$owner" = suite ] && [ "$2" = test ]; then
+            return 0
+        fi
+        e2e_record "$1" "$pid" "$2" # a leftover: ours now
+        echo "$pid"
+        return 0
     fi
-    libvirtd -d || exit 1
-    wait_until 10 test -s /run/libvirtd.pid || exit 1
-    e2e_started_libvirtd=$(cat /run/libvirtd.pid)
-    wait_until 30 virsh -c "$E2E_URI" version || {
+    pgrep -x "$1" >/dev/null && return 0
+    e2e_launch "$1" "$2"
+}
+
+# e2e_start_libvirt [OWNER]: libvirtd (and virtlogd, without which QEMU
+# domains fail to start, ENVIRONMENT.md) for this test, or the suite.
+e2e_start_libvirt() {
+    local owner=${1:-test}
+    e2e_started_virtlogd=$(e2e_use_daemon virtlogd "$owner") || {
+        echo "virtlogd did not start" >&2
+        exit 1
+    }
+    e2e_started_libvirtd=$(e2e_use_daemon libvirtd "$owner") || {
+        echo "libvirtd did not start" >&2
+        exit 1
+    }
+    wait_until 60 virsh -c "$E2E_URI" version || {
         echo "libvirtd did not answer" >&2
         exit 1
     }
+}
+
+# e2e_kill_libvirtd: kill -9 the libvirtd an e2e run started (this test or
+# the suite: ours, so ours to kill); fails when the running one is not ours.
+# e2e_restart_libvirtd starts it again for the same owner.
+e2e_killed_owner=
+e2e_kill_libvirtd() {
+    local rec
+    rec=$(e2e_recorded libvirtd) || return 1
+    e2e_killed_owner=${rec##* }
+    kill -9 "${rec%% *}"
+}
+e2e_restart_libvirtd() {
+    local pid
+    pid=$(e2e_launch libvirtd "${e2e_killed_owner:-test}") || return 1
+    [ "${e2e_killed_owner:-test}" = test ] && e2e_started_libvirtd=$pid
+    return 0
 }
 
 # Stop only what we started, by the PID we recorded, and wait for it.
@@ -98,23 +188,49 @@ e2e_stop_pid() {
     wait_until 20 sh -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
 }
 e2e_stop_libvirt() {
-    e2e_stop_pid "$e2e_started_libvirtd"
+    if [ -n "$e2e_started_libvirtd" ]; then
+        e2e_stop_pid "$e2e_started_libvirtd"
+        rm -f "$E2E_RUN_DIR/libvirtd"
+    fi
     e2e_started_libvirtd=
-    e2e_stop_pid "$e2e_started_virtlogd"
+    if [ -n "$e2e_started_virtlogd" ]; then
+        e2e_stop_pid "$e2e_started_virtlogd"
+        rm -f "$E2E_RUN_DIR/virtlogd"
+    fi
     e2e_started_virtlogd=
 }
 
-# Guests of an earlier run that died without cleaning up carry our prefix.
+# CPU hogs at normal priority, one per core (E2E_CPU_HOG=1).
+e2e_start_hogs() {
+    local i
+    for i in $(seq "$(nproc)"); do
+        (exec >/dev/null 2>&1 </dev/null; while :; do :; done) &
+        e2e_hog_pids+=($!)
+    done
+    echo "# $(nproc) CPU hog(s) running: ${e2e_hog_pids[*]}"
+}
+e2e_stop_hogs() {
+    local p
+    for p in "${e2e_hog_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${e2e_hog_pids[@]}"; do wait "$p" 2>/dev/null; done
+    e2e_hog_pids=()
+}
+
+# Guests of an earlier run that was killed before it could clean up carry
+# our prefix (transient ones; smoke.sh's are defined, so undefined too).
 e2e_forget_leftovers() {
     local d
-    for d in $(virsh_ list --name 2>/dev/null | grep "^$E2E_PREFIX-"); do
-        echo "destroying leftover $d" >&2
+    for d in $(virsh_ list --all --name 2>/dev/null | grep "^$E2E_PREFIX-"); do
+        echo "removing leftover domain $d" >&2
         virsh_ destroy "$d" >/dev/null 2>&1
+        virsh_ undefine "$d" >/dev/null 2>&1
     done
+    return 0
 }
 
 # e2e_guest NAME MEM_MIB [domain-xml.sh options]: create a transient guest
 # (full name $E2E_PREFIX-NAME) and return without waiting for it to boot.
+# With --cue, its workload's plan waits for e2e_cue.
 e2e_guest() {
     local name=$E2E_PREFIX-$1 mem=$2
     shift 2
@@ -141,10 +257,59 @@ e2e_booted() { [ -n "$(e2e_report "$1" t)" ]; }
 e2e_wait_booted() {
     local g
     for g in "$@"; do
-        wait_until 120 e2e_booted "$g" || {
-            fail "$g did not boot within 120 s"
+        # a TCG guest boots in ~20 s; much longer on a loaded host
+        wait_until 300 e2e_booted "$g" || {
+            fail "$g did not boot within 300 s of its creation"
             exit 1
         }
+    done
+}
+
+# e2e_cue GUEST...: start the guests' plans (created with --cue) together:
+# "go" on each one's second serial port, whose host end is a pty, repeated
+# until every guest reports that it has its cue. QEMU notices a pty's
+# writer within a second, so the cues arrive within about a second of each
+# other; each guest's plan clock (t) starts at its own cue.
+e2e_cue() {
+    local g pty fds=() fd deadline all
+    for g in "$@"; do
+        pty=$(virsh_ dumpxml "$E2E_PREFIX-$g" | grep -o "/dev/pts/[0-9]*" | head -n 1)
+        [ -c "$pty" ] || {
+            fail "$g has no cue pty"
+            return 1
+        }
+        exec {fd}>"$pty"
+        fds+=("$fd")
+    done
+    deadline=$(($(now_ms) + 60000))
+    while :; do
+        for fd in "${fds[@]}"; do echo go >&"$fd"; done
+        all=1
+        for g in "$@"; do
+            wait_until 2 sh -c "grep -aq '^DYNMEM event=cue' /var/log/libvirt/qemu/$E2E_PREFIX-$g.serial" ||
+                all=0
+        done
+        [ "$all" = 1 ] || [ "$(now_ms)" -ge "$deadline" ] && break
+    done
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    [ "$all" = 1 ] || {
+        fail "not every guest took its cue within 60 s"
+        return 1
+    }
+    echo "# cue given to $*"
+}
+
+# e2e_until_t GUEST TMAX CMD...: poll CMD until it succeeds; give up when
+# GUEST's own plan clock is past TMAX (its reports, not the host's clock,
+# say how long the workload has had; the test's own timeout covers a
+# guest that stops reporting).
+e2e_until_t() {
+    local g=$1 tmax=$2 t
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        t=$(e2e_report "$g" t)
+        [ -n "$t" ] && [ "$t" -gt "$tmax" ] && return 1
+        sleep 0.2
     done
 }
 # No OOM kill and no dead worker in any of the guests, ever.
@@ -237,6 +402,17 @@ e2e_ctl() { "$DYNMEMCTL" "$@"; }
 e2e_dom() {
     e2e_ctl --json show "$E2E_PREFIX-$1" 2>/dev/null | tr ',{}' '\n\n\n' |
         sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" | head -n 1
+}
+# e2e_settled GUEST...: the daemon has nothing more to do for them: each
+# one's assigned memory is within a minimum step (32 MiB) of its target.
+e2e_settled() {
+    local g a t
+    for g in "$@"; do
+        a=$(e2e_dom "$g" assigned)
+        t=$(e2e_dom "$g" target)
+        [ -n "$a" ] && [ -n "$t" ] || return 1
+        [ $(((a - t) / 1048576)) -le 32 ] && [ $(((t - a) / 1048576)) -le 32 ] || return 1
+    done
 }
 e2e_host_state() { e2e_ctl dump | sed -n 's/.*, host \([a-z]*\).*/\1/p' | head -n 1; }
 e2e_known() { e2e_ctl --json show "$E2E_PREFIX-$1" >/dev/null 2>&1; }

@@ -6,12 +6,12 @@
 #
 # Needs a running virtlogd + libvirtd (qemu:///system). Exits 77 (skip) when they or
 # QEMU are absent, except under CI=true where a skip is a failure (DESIGN.md §6).
-# Every domain it defines is named e2e-smoke-PID and is destroyed on exit.
+# Every domain it defines is named dynmem-e2e-smoke-PID and is destroyed on exit.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 uri=${DYNMEM_E2E_URI:-qemu:///system}
-name=e2e-smoke-$$
+name=dynmem-e2e-smoke-$$
 serial=/var/log/libvirt/qemu/$name.serial
 tmp=$(mktemp -d)
 failures=0
