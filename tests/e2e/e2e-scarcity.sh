@@ -30,16 +30,24 @@ YAML
 }
 # First a roomy host, while the workloads grow to 300 MiB each (a ramp
 # under scarcity is a race a lighter guest can lose, see docs/e2e.md).
+# Both start on a cue once both guests are up and trimmed; times are the
+# guests' own plan clocks. With E2E_CPU_HOG=1 (e2e-scarcity-loaded) every
+# core is kept busy throughout.
 write_policy unlimited
 guests=(heavy light)
-e2e_guest heavy 640 --plan "0:32,10:300" --rate 16
-e2e_guest light 640 --plan "0:32,10:300" --rate 16
+e2e_guest heavy 640 --cue --plan "0:32,2:300" --rate 16
+e2e_guest light 640 --cue --plan "0:32,2:300" --rate 16
 e2e_start_daemon
 e2e_wait_booted "${guests[@]}"
+trimmed() { [ "$(e2e_assigned_mib heavy)" -lt 640 ] && [ "$(e2e_assigned_mib light)" -lt 640 ] &&
+    e2e_settled "${guests[@]}"; }
+wait_until 300 trimmed && pass "both trimmed while idle" || fail "not trimmed while idle"
+e2e_cue "${guests[@]}" || exit 1
 
 granted() { [ "$(e2e_report "$1" held)" = 300 ]; }
 for g in "${guests[@]}"; do
-    wait_until 120 granted "$g" && pass "$g's workload got its 300 MiB" ||
+    # the ramp takes 17 s; a minute and a half of the guest's own time
+    e2e_until_t "$g" 90 granted "$g" && pass "$g's workload got its 300 MiB at t=$(e2e_report "$g" t)" ||
         fail "$g's workload short: $(e2e_report "$g" held) MiB"
 done
 e2e_no_oom "${guests[@]}" && pass "no OOM kill while growing" || fail "OOM kill"
