@@ -10,6 +10,7 @@
  * cannot exhaust memory or the stack of the recursive schema walk).
  */
 #include "config.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -97,34 +98,6 @@ static const char *nearest_key(const char *word, const char *const *keys)
     return NULL;
 }
 
-/* Text quoted in a message: control characters and quotes escaped, UTF-8
- * kept readable, and cut after 64 characters so that a hostile key or value
- * cannot flood the output. Text that is not valid UTF-8 (possible from
- * policy_settings_set_key() callers; libyaml has checked file text) is
- * escaped byte by byte. */
-static char *quote_utf8(const char *text)
-{
-    enum { QUOTE_MAX = 64 };
-    static const char high_bytes[] = {
-#define ROW(x)                                                                                     \
-    (char)(x), (char)(x + 1), (char)(x + 2), (char)(x + 3), (char)(x + 4), (char)(x + 5),          \
-        (char)(x + 6), (char)(x + 7)
-        ROW(0x80), ROW(0x88), ROW(0x90), ROW(0x98), ROW(0xa0), ROW(0xa8), ROW(0xb0), ROW(0xb8),
-        ROW(0xc0), ROW(0xc8), ROW(0xd0), ROW(0xd8), ROW(0xe0), ROW(0xe8), ROW(0xf0), ROW(0xf8),
-#undef ROW
-        0,
-    };
-    g_autofree char *head = NULL;
-    g_autofree char *escaped = NULL;
-    bool utf8 = g_utf8_validate(text, -1, NULL);
-
-    if (utf8 ? g_utf8_strlen(text, -1) <= QUOTE_MAX : strlen(text) <= QUOTE_MAX)
-        return g_strescape(text, utf8 ? high_bytes : NULL);
-    head = utf8 ? g_utf8_substring(text, 0, QUOTE_MAX) : g_strndup(text, QUOTE_MAX);
-    escaped = g_strescape(head, utf8 ? high_bytes : NULL);
-    return g_strconcat(escaped, "...", NULL);
-}
-
 /* A whole number in [min, max]; detail messages as for settings. */
 static int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *ret,
                       char **ret_detail)
@@ -142,14 +115,16 @@ static int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *re
             v = v * 10 + d;
     }
     if (p == text || *p != '\0') {
-        g_autofree char *q = quote_utf8(text);
+        g_autofree char *q = policy_quote(text);
 
         *ret_detail = g_strdup_printf(
             "expected a whole number %" PRIu64 "..%" PRIu64 ", found \"%s\"", min, max, q);
         return -EINVAL;
     }
     if (overflow || v < min || v > max) {
-        *ret_detail = g_strdup_printf("%s is out of range %" PRIu64 "..%" PRIu64, text, min, max);
+        g_autofree char *q = policy_quote(text);
+
+        *ret_detail = g_strdup_printf("%s is out of range %" PRIu64 "..%" PRIu64, q, min, max);
         return -ERANGE;
     }
     *ret = v;
@@ -170,7 +145,7 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         else if (strcmp(value, "static") == 0)
             n.mode = POLICY_MODE_STATIC;
         else {
-            g_autofree char *q = quote_utf8(value);
+            g_autofree char *q = policy_quote(value);
 
             *ret_detail = g_strdup_printf("expected \"dynamic\" or \"static\", found \"%s\"", q);
             return -EINVAL;
@@ -193,7 +168,9 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
             /* A maximum of nothing would stop the domain entirely; that is
              * what mode: static or shutting it down is for. */
             if (a.value == 0) {
-                *ret_detail = g_strdup_printf("must be above 0, found \"%s\"", value);
+                g_autofree char *q = policy_quote(value);
+
+                *ret_detail = g_strdup_printf("must be above 0, found \"%s\"", q);
                 return -ERANGE;
             }
             n.maximum = a;
@@ -214,7 +191,7 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         n.set |= POLICY_FIELD_WEIGHT;
     } else {
         const char *hint = nearest_key(key, policy_settings_keys);
-        g_autofree char *q = quote_utf8(key);
+        g_autofree char *q = policy_quote(key);
 
         if (hint)
             *ret_detail = g_strdup_printf("unknown key \"%s\"; did you mean \"%s\"?", q, hint);
@@ -499,7 +476,7 @@ char *policy_config_describe(const PolicyConfig *cfg)
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const PolicyRule *rule = &cfg->rules[i];
         PolicySettings eff = cfg->defaults;
-        g_autofree char *pattern = quote_utf8(rule->pattern);
+        g_autofree char *pattern = policy_quote(rule->pattern);
 
         g_string_append_printf(out, "  domains[%zu] (line %u): %s \"%s\"\n", i, rule->line,
                                rule->kind < POLICY_MATCH_LAST ? match_keys[rule->kind] : "?",
@@ -682,13 +659,13 @@ static void check_anchor_tag(Loader *ld, const Node *n, const yaml_char_t *ancho
                              const yaml_char_t *tag)
 {
     if (anchor) {
-        g_autofree char *q = quote_utf8((const char *)anchor);
+        g_autofree char *q = policy_quote((const char *)anchor);
 
         add_error(ld, n->line, n->column,
                   "anchor &%s: anchors and aliases are not supported in a policy file", q);
     }
     if (tag) {
-        g_autofree char *q = quote_utf8((const char *)tag);
+        g_autofree char *q = policy_quote((const char *)tag);
 
         add_error(ld, n->line, n->column, "YAML tags (%s) are not supported in a policy file", q);
     }
@@ -756,7 +733,7 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
             }
             break;
         case YAML_ALIAS_EVENT: {
-            g_autofree char *q = quote_utf8((const char *)ev.data.alias.anchor);
+            g_autofree char *q = policy_quote((const char *)ev.data.alias.anchor);
 
             n = node_new(NODE_SCALAR, &ev.start_mark);
             n->value = g_strdup("");
@@ -853,7 +830,7 @@ static void mapping_fields(Loader *ld, const Node *map, const char *where, const
                 break;
         if (!keys[idx]) {
             const char *hint = nearest_key(k->value, keys);
-            g_autofree char *q = quote_utf8(k->value);
+            g_autofree char *q = policy_quote(k->value);
 
             if (hint)
                 add_error(ld, k->line, k->column, "unknown key \"%s\" in %s; did you mean \"%s\"?",
@@ -863,6 +840,7 @@ static void mapping_fields(Loader *ld, const Node *map, const char *where, const
             continue;
         }
         if (key_nodes[idx]) {
+            /* k->value is one of `keys` here */
             add_error(ld, k->line, k->column, "duplicate key \"%s\" in %s (first set on line %u)",
                       k->value, where, key_nodes[idx]->line);
             continue;
@@ -925,9 +903,10 @@ static void get_duration(Loader *ld, const Node *v, const char *key, const char 
     if (us < min_us || us > max_us) {
         g_autofree char *lo = policy_format_duration_us(min_us);
         g_autofree char *hi = policy_format_duration_us(max_us);
+        g_autofree char *q = policy_quote(text);
 
-        add_error(ld, v->line, v->column, "%s in %s: %s is out of range %s..%s", key, where, text,
-                  lo, hi);
+        add_error(ld, v->line, v->column, "%s in %s: %s is out of range %s..%s", key, where, q, lo,
+                  hi);
         return;
     }
     *ret_us = us;
@@ -947,8 +926,9 @@ static void get_size(Loader *ld, const Node *v, const char *key, const char *whe
         return;
     }
     if (kib < min_kib) {
-        add_error(ld, v->line, v->column, "%s in %s: must be above 0, found \"%s\"", key, where,
-                  text);
+        g_autofree char *q = policy_quote(text);
+
+        add_error(ld, v->line, v->column, "%s in %s: must be above 0, found \"%s\"", key, where, q);
         return;
     }
     *ret_kib = kib;
@@ -968,9 +948,11 @@ static void get_percent(Loader *ld, const Node *v, const char *key, const char *
         return;
     }
     if (pct < min_pct) {
+        g_autofree char *q = policy_quote(text);
+
         add_error(ld, v->line, v->column,
                   "%s in %s: percentage \"%s\" is out of range %" PRIu32 "..%" PRIu32 "%%", key,
-                  where, text, min_pct, max_pct);
+                  where, q, min_pct, max_pct);
         return;
     }
     *ret_pct = pct;
@@ -1030,12 +1012,14 @@ static void load_host(Loader *ld, const Node *map, PolicyConfig *cfg)
             if (policy_parse_size_kib(text, &kib, &detail) < 0)
                 add_error(ld, v[1]->line, v[1]->column, "pool in host: %s, or \"unlimited\"",
                           detail);
-            else if (kib == 0)
+            else if (kib == 0) {
+                g_autofree char *q = policy_quote(text);
+
                 add_error(ld, v[1]->line, v[1]->column,
                           "pool in host: must be above 0, found \"%s\" (write \"unlimited\" for "
                           "no cap)",
-                          text);
-            else
+                          q);
+            } else
                 cfg->pool_kib = kib;
         }
     }
@@ -1172,7 +1156,7 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
         ok = false;
     } else if (pattern && match_kinds[chosen] == POLICY_MATCH_UUID &&
                !g_uuid_string_is_valid(pattern)) {
-        g_autofree char *q = quote_utf8(pattern);
+        g_autofree char *q = policy_quote(pattern);
 
         add_error(ld, v[chosen]->line, v[chosen]->column,
                   "uuid in %s: expected a UUID such as 4dea22b3-1d52-d8f3-2516-782e98ab3fa0, "
