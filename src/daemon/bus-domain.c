@@ -118,8 +118,9 @@ static int find_domain(sd_bus *bus, const char *path, const char *interface, voi
     g_autofree char *uuid = NULL;
     if (sd_bus_path_decode(path, DYNMEM_BUS_DOMAIN_PREFIX, &uuid) <= 0)
         return 0;
-    ManagerDomain *found = manager_find_domain(b->manager, uuid);
-    if (!found || strcmp(found->uuid, uuid) != 0)
+    /* by UUID only: a domain named like another's UUID must not answer */
+    ManagerDomain *found = manager_find_domain_by_uuid(b->manager, uuid);
+    if (!found)
         return 0;
     *ret_found = found;
     return 1;

@@ -13,6 +13,9 @@
  * makes it try at once (measured, docs/e2e-guest.md). */
 #define VIRTIO_MEM_RESEND_US (5 * G_USEC_PER_SEC)
 
+/* Most of a failed load's error text given back (log, D-Bus reply). */
+#define MANAGER_ERROR_TEXT_MAX (16 * 1024)
+
 #define RECONNECT_MIN_S 1
 #define RECONNECT_MAX_S 30
 
@@ -129,8 +132,20 @@ static int load_config(Manager *m, PolicyConfig **ret, char **ret_error)
     int r = dynmem_config_load_file(m->config_path, ret, &errors);
     if (r < 0) {
         g_autoptr(GString) s = g_string_new(NULL);
-        for (guint i = 0; errors && i < errors->len; i++)
-            g_string_append_printf(s, "%s%s", i ? "\n" : "", (char *)errors->pdata[i]);
+        guint n = errors ? errors->len : 0, i;
+        /* Each error is short, but there may be a thousand: the text goes
+         * into a D-Bus reply and a log line, so it is bounded as a whole. */
+        for (i = 0; i < n; i++) {
+            const char *e = errors->pdata[i];
+            if (i > 0 && s->len + strlen(e) > MANAGER_ERROR_TEXT_MAX)
+                break;
+            g_string_append_printf(s, "%s%s", i ? "\n" : "", e);
+        }
+        if (i < n)
+            g_string_append_printf(s,
+                                   "\n%u more errors not shown; dynmemd --check-config %s "
+                                   "lists them all",
+                                   n - i, m->config_path);
         *ret_error = g_string_free(g_steal_pointer(&s), FALSE);
     }
     return r;
@@ -277,22 +292,33 @@ static void domain_remove(Manager *m, ManagerDomain *d, const char *why)
     g_hash_table_remove(m->domains, d->uuid);
 }
 
+static GPtrArray *sorted_domains(Manager *m);
+
 static ManagerDomain *domain_lookup_uuid(Manager *m, const char *uuid)
 {
     DomainPriv *p = g_hash_table_lookup(m->domains, uuid);
     return p ? &p->pub : NULL;
 }
 
+ManagerDomain *manager_find_domain_by_uuid(Manager *m, const char *uuid)
+{
+    return uuid ? domain_lookup_uuid(m, uuid) : NULL;
+}
+
 ManagerDomain *manager_find_domain(Manager *m, const char *name_or_uuid)
 {
     if (!name_or_uuid)
         return NULL;
-    GHashTableIter it;
-    void *v;
-    g_hash_table_iter_init(&it, m->domains);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        ManagerDomain *d = v;
-        if (strcmp(d->name, name_or_uuid) == 0 || g_ascii_strcasecmp(d->uuid, name_or_uuid) == 0)
+    /* A domain may be named like another domain's UUID; a UUID given must
+     * still reach the domain that has it, so it is never taken as a name. */
+    if (g_uuid_string_is_valid(name_or_uuid)) {
+        g_autofree char *uuid = g_ascii_strdown(name_or_uuid, -1);
+        return domain_lookup_uuid(m, uuid);
+    }
+    GPtrArray *all = sorted_domains(m);
+    for (guint i = 0; i < all->len; i++) {
+        ManagerDomain *d = all->pdata[i];
+        if (strcmp(d->name, name_or_uuid) == 0)
             return d;
     }
     return NULL;

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "text.h"
+#include "yaml-tree.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -19,9 +20,8 @@
 #include <string.h>
 #include <yaml.h>
 
-/* Our schema nests three levels (root, domains list, rule); anything much
- * deeper is a mistake or an attack. */
-#define MAX_DEPTH 16
+/* Our schema nests three levels (root, domains list, rule). */
+#define MAX_DEPTH POLICY_YAML_MAX_DEPTH
 /* Beyond this many errors a file is clearly not a policy file; keep the
  * output (and memory) bounded and say how many were left out. */
 #define MAX_ERRORS 1000
@@ -496,22 +496,14 @@ char *policy_config_describe(const PolicyConfig *cfg)
 
 /* ---- the YAML tree -------------------------------------------------------- */
 
-typedef enum {
-    NODE_SCALAR,
-    NODE_LIST,
-    NODE_MAPPING,
-} NodeKind;
+/* The tree's types are shared with the overrides reader (yaml-tree.h). */
+typedef struct PolicyYamlNode Node;
+typedef PolicyYamlKind NodeKind;
+#define NODE_SCALAR  POLICY_YAML_SCALAR
+#define NODE_LIST    POLICY_YAML_LIST
+#define NODE_MAPPING POLICY_YAML_MAPPING
 
-typedef struct Node {
-    NodeKind kind;
-    unsigned line, column; /* 1-based */
-    bool is_null;          /* a plain "", "~" or "null" */
-    bool bad;              /* an error was already reported for this node */
-    char *value;           /* NODE_SCALAR */
-    GPtrArray *items;      /* NODE_LIST: nodes; NODE_MAPPING: key, value, key, ... */
-} Node;
-
-static void node_free(Node *n)
+void policy_yaml_node_free(Node *n)
 {
     if (!n)
         return;
@@ -520,7 +512,7 @@ static void node_free(Node *n)
         g_ptr_array_unref(n->items);
     g_free(n);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Node, node_free)
+#define node_free policy_yaml_node_free
 
 static const char *node_kind_name(const Node *n)
 {
@@ -544,6 +536,7 @@ typedef struct {
     const char *filename;
     GArray *errors; /* LoadError */
     size_t n_dropped;
+    const char *what; /* "a policy file", for the tree's messages */
 } Loader;
 
 static void load_error_clear(gpointer p)
@@ -661,13 +654,13 @@ static void check_anchor_tag(Loader *ld, const Node *n, const yaml_char_t *ancho
     if (anchor) {
         g_autofree char *q = policy_quote((const char *)anchor);
 
-        add_error(ld, n->line, n->column,
-                  "anchor &%s: anchors and aliases are not supported in a policy file", q);
+        add_error(ld, n->line, n->column, "anchor &%s: anchors and aliases are not supported in %s",
+                  q, ld->what);
     }
     if (tag) {
         g_autofree char *q = policy_quote((const char *)tag);
 
-        add_error(ld, n->line, n->column, "YAML tags (%s) are not supported in a policy file", q);
+        add_error(ld, n->line, n->column, "YAML tags (%s) are not supported in %s", q, ld->what);
     }
 }
 
@@ -687,7 +680,7 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
 {
     g_auto(yaml_parser_t) parser = {0};
     g_autoptr(GPtrArray) stack = g_ptr_array_new();
-    g_autoptr(Node) root = NULL;
+    g_autoptr(PolicyYamlNode) root = NULL;
     unsigned n_documents = 0;
 
     if (!yaml_parser_initialize(&parser)) {
@@ -713,7 +706,7 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
         case YAML_DOCUMENT_START_EVENT:
             if (++n_documents > 1) {
                 add_error(ld, (unsigned)ev.start_mark.line + 1, (unsigned)ev.start_mark.column + 1,
-                          "a policy file holds one YAML document; found a second one");
+                          "%s holds one YAML document; found a second one", ld->what);
                 return false;
             }
             continue;
@@ -739,14 +732,14 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
             n->value = g_strdup("");
             n->bad = true;
             add_error(ld, n->line, n->column,
-                      "alias *%s: anchors and aliases are not supported in a policy file", q);
+                      "alias *%s: anchors and aliases are not supported in %s", q, ld->what);
             break;
         }
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (stack->len >= MAX_DEPTH) {
                 add_error(ld, (unsigned)ev.start_mark.line + 1, (unsigned)ev.start_mark.column + 1,
-                          "nesting is deeper than %d levels; a policy file needs 3", MAX_DEPTH);
+                          "nesting is deeper than %d levels; %s needs 3", MAX_DEPTH, ld->what);
                 return false;
             }
             if (ev.type == YAML_SEQUENCE_START_EVENT) {
@@ -1245,13 +1238,42 @@ static gint compare_errors(gconstpointer a, gconstpointer b)
     return 0;
 }
 
+/* The loader's errors as strings in file order: "file:line:column: message"
+ * (with_file), or "line:column: message". */
+static GPtrArray *loader_take_errors(Loader *ld, bool with_file)
+{
+    GPtrArray *out;
+
+    /* Report in file order; g_array_sort is a stable merge sort, so errors
+     * at one position keep the order they were found in. */
+    g_array_sort(ld->errors, compare_errors);
+    out = g_ptr_array_new_full(ld->errors->len + 1, g_free);
+    for (size_t i = 0; i < ld->errors->len; i++) {
+        const LoadError *e = &g_array_index(ld->errors, LoadError, i);
+
+        if (!with_file)
+            g_ptr_array_add(out, g_strdup_printf("%u:%u: %s", e->line, e->column, e->message));
+        else if (e->line == 0)
+            g_ptr_array_add(out, g_strdup_printf("%s: %s", ld->filename, e->message));
+        else
+            g_ptr_array_add(
+                out, g_strdup_printf("%s:%u:%u: %s", ld->filename, e->line, e->column, e->message));
+    }
+    if (ld->n_dropped > 0)
+        g_ptr_array_add(
+            out, with_file
+                     ? g_strdup_printf("%s: %zu more errors not shown", ld->filename, ld->n_dropped)
+                     : g_strdup_printf("%zu more errors not shown", ld->n_dropped));
+    return out;
+}
+
 int policy_config_load_buf(const char *buf, size_t len, const char *filename,
                            PolicyConfig **ret_cfg, GPtrArray **ret_errors)
 {
     g_autoptr(GArray) errors = g_array_new(FALSE, FALSE, sizeof(LoadError));
     g_autoptr(PolicyConfig) cfg = policy_config_new_default();
-    g_autoptr(Node) root = NULL;
-    Loader ld = {filename ? filename : "<policy>", errors, 0};
+    g_autoptr(PolicyYamlNode) root = NULL;
+    Loader ld = {filename ? filename : "<policy>", errors, 0, "a policy file"};
     GPtrArray *out;
 
     g_array_set_clear_func(errors, load_error_clear);
@@ -1268,26 +1290,26 @@ int policy_config_load_buf(const char *buf, size_t len, const char *filename,
             *ret_cfg = g_steal_pointer(&cfg);
         return 0;
     }
-
-    /* Report in file order; g_array_sort is a stable merge sort, so errors
-     * at one position keep the order they were found in. */
-    g_array_sort(errors, compare_errors);
-    out = g_ptr_array_new_full(errors->len + 1, g_free);
-    for (size_t i = 0; i < errors->len; i++) {
-        const LoadError *e = &g_array_index(errors, LoadError, i);
-
-        if (e->line == 0)
-            g_ptr_array_add(out, g_strdup_printf("%s: %s", ld.filename, e->message));
-        else
-            g_ptr_array_add(
-                out, g_strdup_printf("%s:%u:%u: %s", ld.filename, e->line, e->column, e->message));
-    }
-    if (ld.n_dropped > 0)
-        g_ptr_array_add(
-            out, g_strdup_printf("%s: %zu more errors not shown", ld.filename, ld.n_dropped));
+    out = loader_take_errors(&ld, true);
     if (ret_errors)
         *ret_errors = out;
     else
         g_ptr_array_unref(out);
+    return -EINVAL;
+}
+
+int policy_yaml_parse(const char *buf, size_t len, const char *what, PolicyYamlNode **ret_root,
+                      GPtrArray **ret_errors)
+{
+    g_autoptr(GArray) errors = g_array_new(FALSE, FALSE, sizeof(LoadError));
+    g_autoptr(PolicyYamlNode) root = NULL;
+    Loader ld = {NULL, errors, 0, what ? what : "this file"};
+
+    g_array_set_clear_func(errors, load_error_clear);
+    if (build_tree(&ld, buf ? buf : "", buf ? len : 0, &root) && errors->len == 0) {
+        *ret_root = g_steal_pointer(&root);
+        return 0;
+    }
+    *ret_errors = loader_take_errors(&ld, false);
     return -EINVAL;
 }

@@ -526,6 +526,81 @@ static void test_reload_good_and_bad(void **state)
     ctx_free(c);
 }
 
+/* A policy file over the documented size is refused with a clear error
+ * and the running policy is kept. */
+static void test_reload_too_large(void **state)
+{
+    Ctx *c = ctx_new("domains:\n  - name: a\n    buffer: 30%\n", false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    g_autoptr(GString) big = g_string_new(base_policy);
+    g_string_append(big, "domains:\n  - name: a\n    buffer: 50%\n");
+    while (big->len <= 1024 * 1024)
+        g_string_append(big, "# a comment line to make the file larger than a megabyte\n");
+    write_file(c->dir, "policy.yaml", big->str);
+    g_autofree char *err = NULL;
+    assert_true(manager_reload(c->m, &err) < 0);
+    assert_non_null(strstr(err, "policy.yaml: larger than 1024 KiB"));
+    cycle(c);
+    assert_int_equal(md(c, a)->policy.buffer_pct, 30);
+    ctx_free(c);
+}
+
+/* A file with a thousand errors gives a bounded error text (it is a D-Bus
+ * reply) that says how many were left out. */
+static void test_reload_errors_bounded(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    manager_start(c->m);
+    g_autoptr(GString) bad = g_string_new("domains:\n");
+    for (int i = 0; i < 1500; i++)
+        g_string_append_printf(bad, "  - name: d%d\n    weight: x%0200d\n", i, 1);
+    write_file(c->dir, "policy.yaml", bad->str);
+    g_autofree char *err = NULL;
+    assert_true(manager_reload(c->m, &err) < 0);
+    if (strlen(err) > 17 * 1024)
+        fail_msg("a %zu-byte error text", strlen(err));
+    assert_non_null(strstr(err, "more errors not shown"));
+    ctx_free(c);
+}
+
+/* A domain named like another domain's UUID cannot take its place: a UUID
+ * reaches only the domain that has it, a name only a domain so called. */
+static void test_uuid_named_impostor(void **state)
+{
+    enum { PAIRS = 8 };
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *real[PAIRS], *impostor[PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        g_autofree char *name = g_strdup_printf("real%d", i);
+        real[i] = fake_backend_add(c->fb, name, 4 * GiB, 256 * MiB);
+    }
+    for (int i = 0; i < PAIRS; i++) {
+        impostor[i] = fake_backend_add(c->fb, "x", 4 * GiB, 256 * MiB);
+        g_strlcpy(impostor[i]->name, real[i]->uuid, sizeof(impostor[i]->name));
+    }
+    manager_start(c->m);
+    cycle(c);
+    g_autoptr(GPtrArray) all = manager_list_domains(c->m);
+    assert_int_equal(all->len, 2 * PAIRS);
+    for (int i = 0; i < PAIRS; i++) {
+        ManagerDomain *d = manager_find_domain(c->m, real[i]->uuid);
+        assert_non_null(d);
+        assert_string_equal(d->uuid, real[i]->uuid);
+        g_autofree char *upper = g_ascii_strup(real[i]->uuid, -1);
+        assert_ptr_equal(manager_find_domain(c->m, upper), d);
+        assert_ptr_equal(manager_find_domain_by_uuid(c->m, real[i]->uuid), d);
+        assert_string_equal(md(c, real[i])->uuid, real[i]->uuid);
+        /* the impostor is reached by its own UUID */
+        ManagerDomain *x = manager_find_domain(c->m, impostor[i]->uuid);
+        assert_non_null(x);
+        assert_string_equal(x->name, real[i]->uuid);
+    }
+    assert_null(manager_find_domain(c->m, "00000000-0000-4000-8000-00000000ffff"));
+    ctx_free(c);
+}
+
 /* Dry-run plans and logs but changes nothing. */
 static void test_dry_run_changes_nothing(void **state)
 {
@@ -706,6 +781,9 @@ int main(void)
         cmocka_unit_test(test_error_on_one_domain),
         cmocka_unit_test(test_connection_lost_and_regained),
         cmocka_unit_test(test_reload_good_and_bad),
+        cmocka_unit_test(test_reload_too_large),
+        cmocka_unit_test(test_reload_errors_bounded),
+        cmocka_unit_test(test_uuid_named_impostor),
         cmocka_unit_test(test_dry_run_changes_nothing),
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_uncooperative),
