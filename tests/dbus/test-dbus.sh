@@ -173,6 +173,31 @@ expect "GetDomain by name" 'o "/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b
 expect "GetDomain by UUID (any case)" "$by_name" "$by_uuid"
 expect "GetDomain unknown" org.dynmem1.Error.NoSuchDomain "$(mgr_call GetDomain nosuch)"
 
+# -- hostile names: any user may call GetDomain, so its error must stay small
+# whatever the name: a reply over the bus's 32 MiB limit makes dbus-daemon
+# drop dynmemd from the bus. The largest name is the most a request can
+# carry.
+owns_name() {
+    busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+        NameHasOwner s org.dynmem1
+}
+for bytes in 255 256 1048576 $((32 * 1048576 - 160)); do
+    out=$(as_nobody "$BUS_HELPER" getdomain "$bytes")
+    read -r kind name len <<<"$out"
+    want=org.dynmem1.Error.InvalidArgument
+    [ "$bytes" -le 255 ] && want=org.dynmem1.Error.NoSuchDomain
+    if [ "$kind" = error ] && [ "$name" = "$want" ] && [ "$len" -lt 200 ]; then
+        pass "GetDomain with a $bytes-byte name: $name, $len-byte message"
+    else
+        fail "GetDomain with a $bytes-byte name: $out"
+    fi
+    expect "still owns org.dynmem1 after a $bytes-byte name" "b true" "$(owns_name)"
+done
+msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 --method \
+    org.dynmem1.Manager.GetDomain 0d5b2f6e-1111-4a4a-9b9b-00000000ffff 2>&1)
+grep -q 'NoSuchDomain: no running domain has the UUID 0d5b2f6e-1111-4a4a-9b9b-00000000ffff' \
+    <<<"$msg" && pass "an unknown UUID is named as a UUID" || fail "unknown UUID: $msg"
+
 # -- domain properties
 expect "Domain Name" 's "alpha"' "$(dom_prop alpha Name)"
 expect "Domain Uuid" 's "0d5b2f6e-1111-4a4a-9b9b-000000000001"' "$(dom_prop alpha Uuid)"
