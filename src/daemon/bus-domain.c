@@ -211,7 +211,7 @@ static void announce(DynmemBus *b, ManagerDomain *d)
     g_autofree char *path = bus_domain_path(d);
     int r = sd_bus_emit_interfaces_added(b->bus, path, DYNMEM_BUS_DOMAIN_IFACE, NULL);
     if (r < 0)
-        log_debug("D-Bus: cannot emit InterfacesAdded for %s: %s", d->name, g_strerror(-r));
+        log_debug("D-Bus: cannot emit InterfacesAdded for %s: %s", d->label, g_strerror(-r));
 }
 
 static void on_domain_added(Manager *m, ManagerDomain *d, void *userdata)
@@ -226,7 +226,7 @@ static void on_domain_removed(Manager *m, ManagerDomain *d, void *userdata)
         g_autofree char *path = bus_domain_path(d);
         int r = sd_bus_emit_interfaces_removed(b->bus, path, DYNMEM_BUS_DOMAIN_IFACE, NULL);
         if (r < 0)
-            log_debug("D-Bus: cannot emit InterfacesRemoved for %s: %s", d->name, g_strerror(-r));
+            log_debug("D-Bus: cannot emit InterfacesRemoved for %s: %s", d->label, g_strerror(-r));
     }
     g_clear_pointer(&d->bus_data, g_free);
 }
@@ -252,7 +252,7 @@ static void on_cycle_done(Manager *m, void *userdata)
         g_autofree char *path = bus_domain_path(d);
         int r = sd_bus_emit_properties_changed_strv(b->bus, path, DYNMEM_BUS_DOMAIN_IFACE, names);
         if (r < 0)
-            log_debug("D-Bus: cannot emit PropertiesChanged for %s: %s", d->name, g_strerror(-r));
+            log_debug("D-Bus: cannot emit PropertiesChanged for %s: %s", d->label, g_strerror(-r));
     }
 }
 

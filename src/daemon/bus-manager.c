@@ -255,7 +255,7 @@ static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_
     g_autofree char *err = NULL;
     r = manager_set_override(b->manager, d, &s, persist, &err);
     if (r < 0) {
-        log_debug("D-Bus: SetDomainPolicy %s refused: %s", d->name, err);
+        log_debug("D-Bus: SetDomainPolicy %s refused: %s", d->label, err);
         return bus_error_from_manager(error, r, err);
     }
     return sd_bus_reply_method_return(msg, NULL);
@@ -271,7 +271,7 @@ static int method_reset_domain_policy(sd_bus_message *msg, void *userdata, sd_bu
     g_autofree char *err = NULL;
     r = manager_reset_override(b->manager, d, &err);
     if (r < 0) {
-        log_warning("D-Bus: ResetDomainPolicy %s failed: %s", d->name, err);
+        log_warning("D-Bus: ResetDomainPolicy %s failed: %s", d->label, err);
         return bus_error_from_manager(error, r, err);
     }
     return sd_bus_reply_method_return(msg, NULL);

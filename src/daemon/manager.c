@@ -4,6 +4,7 @@
 #include "log.h"
 #include "meminfo.h"
 #include "overrides.h"
+#include "text.h"
 
 #include <errno.h>
 #include <string.h>
@@ -114,6 +115,7 @@ static void domain_free(void *p)
 {
     DomainPriv *d = p;
     g_free(d->pub.name);
+    g_free(d->pub.label);
     g_free(d);
 }
 
@@ -264,6 +266,7 @@ static ManagerDomain *domain_add(Manager *m, const char *uuid, const char *name)
     ManagerDomain *d = &p->pub;
     g_strlcpy(d->uuid, uuid, sizeof(d->uuid));
     d->name = g_strdup(name ? name : uuid);
+    d->label = policy_escape(d->name, 0);
     d->caps_dirty = true;
     PolicyDomainState *saved = g_hash_table_lookup(m->saved_states, uuid);
     if (saved) {
@@ -279,14 +282,14 @@ static ManagerDomain *domain_add(Manager *m, const char *uuid, const char *name)
     }
     g_hash_table_insert(m->domains, d->uuid, p);
     g_clear_pointer(&m->sorted, g_ptr_array_unref);
-    log_info("%s: found (uuid %s)", d->name, d->uuid);
+    log_info("%s: found (uuid %s)", d->label, d->uuid);
     EMIT(m, domain_added, d);
     return d;
 }
 
 static void domain_remove(Manager *m, ManagerDomain *d, const char *why)
 {
-    log_info("%s: %s; forgotten", d->name, why);
+    log_info("%s: %s; forgotten", d->label, why);
     EMIT(m, domain_removed, d);
     g_clear_pointer(&m->sorted, g_ptr_array_unref);
     g_hash_table_remove(m->domains, d->uuid);
@@ -443,7 +446,10 @@ static void on_backend_event(BackendEventKind kind, const char *uuid, const char
 {
     Manager *m = userdata;
     ManagerDomain *d = uuid ? domain_lookup_uuid(m, uuid) : NULL;
-    log_debug("event %s for %s", backend_event_kind_to_string(kind), name ? name : "-");
+    if (dynmem_log_get_level() >= LOG_DEBUG) {
+        g_autofree char *label = policy_escape(name ? name : "-", 0);
+        log_debug("event %s for %s", backend_event_kind_to_string(kind), label);
+    }
     switch (kind) {
     case BACKEND_EVENT_DOMAIN_STARTED:
         if (d)
@@ -515,7 +521,7 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
     PolicyDomainCaps caps;
     int r = m->backend->ops->read_caps(m->backend, d->uuid, &caps, &err);
     if (r < 0) {
-        log_warning("%s: cannot read capabilities: %s", d->name, err);
+        log_warning("%s: cannot read capabilities: %s", d->label, err);
         if (!d->caps_valid)
             memset(&d->caps, 0, sizeof(d->caps)); /* unmanaged until readable */
         return;
@@ -530,11 +536,12 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
         unsigned period = (unsigned)MAX(1, manager_get_interval_us(m) / G_USEC_PER_SEC);
         g_autofree char *perr = NULL;
         if (m->dry_run) {
-            log_notice("%s: balloon stats are off; would set their period to %us", d->name, period);
+            log_notice("%s: balloon stats are off; would set their period to %us", d->label,
+                       period);
         } else if (m->backend->ops->set_stats_period(m->backend, d->uuid, period, &perr) < 0) {
-            log_warning("%s: balloon stats are off and enabling them failed: %s", d->name, perr);
+            log_warning("%s: balloon stats are off and enabling them failed: %s", d->label, perr);
         } else {
-            log_notice("%s: balloon stats were off; set their period to %us (live)", d->name,
+            log_notice("%s: balloon stats were off; set their period to %us (live)", d->label,
                        period);
             d->caps.stats_period_s = period;
         }
@@ -571,6 +578,8 @@ static bool collect(Manager *m, uint64_t now)
         if (s->name && strcmp(s->name, d->name) != 0) {
             g_free(d->name);
             d->name = g_strdup(s->name);
+            g_free(d->label);
+            d->label = policy_escape(d->name, 0);
             g_clear_pointer(&m->sorted, g_ptr_array_unref);
             ((DomainPriv *)d)->policy_generation = 0; /* rules match names */
         }
@@ -635,15 +644,15 @@ static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
     PolicyDomainSample live;
     int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &err);
     if (r == -EOPNOTSUPP) {
-        log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's", d->name,
-                   err);
+        log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's",
+                   d->label, err);
         p->live_unsupported = true;
         return;
     }
     if (r < 0) {
         /* gone, or the connection with it: the next collection says so */
         if (r != -ENOENT && r != -ENOTCONN && !p->live_read_failing) {
-            log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->name,
+            log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->label,
                         err);
             p->live_read_failing = true;
         }
@@ -651,7 +660,7 @@ static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
         return;
     }
     if (p->live_read_failing)
-        log_info("%s: its balloon is readable again", d->name);
+        log_info("%s: its balloon is readable again", d->label);
     p->live_read_failing = false;
     p->has_live_balloon = true;
     p->live_balloon_kib = live.balloon_kib;
@@ -706,7 +715,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             if (r < 0) {
                 d->action_errors++;
                 failed = true;
-                dynmem_log_action_error(d->name, mech, err);
+                dynmem_log_action_error(d->label, mech, err);
                 continue;
             }
             if (a->kind != POLICY_ACTION_BALLOON)
@@ -721,7 +730,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     }
     /* one line per domain and change, whatever the devices involved */
     if (detail->len)
-        dynmem_log_change(d->name, e->assigned_kib, e->target_kib, mechs->str, detail->str,
+        dynmem_log_change(d->label, e->assigned_kib, e->target_kib, mechs->str, detail->str,
                           e->reason, !act);
     if (issued)
         policy_domain_state_note_issued(&d->state, e, now);
@@ -761,13 +770,13 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
         g_autofree char *err = NULL;
         log_info("%s: virtio-mem %s still at %" G_GUINT64_FORMAT " MiB of %" G_GUINT64_FORMAT
                  " MiB requested; asking again",
-                 d->name, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
+                 d->label, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
         int r = m->backend->ops->apply(m->backend, d->uuid, &a, &err);
         if (r == -ENOTCONN)
             return r;
         if (r < 0) {
             d->action_errors++;
-            dynmem_log_action_error(d->name, "virtio-mem", err);
+            dynmem_log_action_error(d->label, "virtio-mem", err);
         }
         p->vmem_pending_since_us[i] = now;
         d->caps_dirty = true;
@@ -974,7 +983,7 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     }
     g_hash_table_replace(m->overrides, g_strdup(d->uuid), g_memdup2(settings, sizeof(*settings)));
     m->policy_generation++;
-    log_notice("%s: policy override set%s", d->name, persist ? " (persistent)" : "");
+    log_notice("%s: policy override set%s", d->label, persist ? " (persistent)" : "");
     return 0;
 }
 
@@ -987,7 +996,7 @@ int manager_reset_override(Manager *m, ManagerDomain *d, char **ret_error)
     }
     if (g_hash_table_remove(m->overrides, d->uuid)) {
         m->policy_generation++;
-        log_notice("%s: policy override removed", d->name);
+        log_notice("%s: policy override removed", d->label);
     }
     return 0;
 }
@@ -1095,7 +1104,7 @@ char *manager_dump(Manager *m)
             out,
             "domain %s uuid=%s status=%s assigned=%" G_GUINT64_FORMAT " target=%" G_GUINT64_FORMAT
             " errors=%" G_GUINT64_FORMAT " override=%s\n",
-            d->name, d->uuid, d->has_entry ? policy_status_to_string(d->entry.status) : "new",
+            d->label, d->uuid, d->has_entry ? policy_status_to_string(d->entry.status) : "new",
             d->has_entry ? d->entry.assigned_kib : 0, d->has_entry ? d->entry.target_kib : 0,
             d->action_errors, g_hash_table_contains(m->overrides, d->uuid) ? "yes" : "no");
     }

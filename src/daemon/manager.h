@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     char uuid[BACKEND_UUID_STRING_LEN];
     char *name;
+    char *label; /* the name as logs and Dump show it (policy_escape) */
     PolicyDomainCaps caps;
     bool caps_valid;
     bool caps_dirty; /* re-read the live XML before the next plan */

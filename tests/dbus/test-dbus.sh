@@ -455,6 +455,39 @@ ctl dump | grep -q '^overrides: .*moved aside' && pass "Dump reports the corrupt
     fail "Dump does not report it"
 grep -q 'persistent overrides: ' "$tmp/daemon$daemon_runs.log" && pass "logged" || fail "not logged"
 
+# -- a hostile domain name (CR, TAB, U+202E, C1 controls) is escaped in the
+# daemon's log, dynmemctl's tables and Dump, and JSON stays valid JSON
+stop_daemon
+start_daemon --connect "test://$here/node-hostile.xml"
+hostile=$'evil\rtab\trlo\u202enel\u0085csi\u009b2J"q\\b'
+raw_controls() { LC_ALL=C grep -c $'[\r\t\x1b]\|\xe2\x80\xae\|\xc2[\x80-\x9f]' || true; }
+ctl status >"$tmp/hostile.status"
+expect "status table: no raw control characters" 0 "$(raw_controls <"$tmp/hostile.status")"
+grep -qF 'evil\rtab\trlo\u202Enel\u0085csi\u009B2J\"q\\b' "$tmp/hostile.status" &&
+    pass "status table shows the name escaped" || fail "status: $(cat -A "$tmp/hostile.status")"
+ctl show 0d5b2f6e-1111-4a4a-9b9b-0000000000e1 >"$tmp/hostile.show"
+expect "show: no raw control characters" 0 "$(raw_controls <"$tmp/hostile.show")"
+ctl dump >"$tmp/hostile.dump"
+expect "Dump: no raw control characters" 0 "$(raw_controls <"$tmp/hostile.dump")"
+wait_until 10 grep -q 'memory .* by balloon' "$tmp/daemon$daemon_runs.log"
+expect "daemon log: no raw control characters" 0 "$(raw_controls <"$tmp/daemon$daemon_runs.log")"
+grep -qF 'evil\rtab\trlo\u202Enel\u0085csi\u009B2J\"q\\b: found' "$tmp/daemon$daemon_runs.log" &&
+    pass "daemon log shows the name escaped" || fail "log: $(cat -A "$tmp/daemon$daemon_runs.log")"
+for cmd in "status" "show 0d5b2f6e-1111-4a4a-9b9b-0000000000e1" "dump"; do
+    # shellcheck disable=SC2086
+    name=$(ctl --json $cmd | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+if "domains" in d: print(d["domains"][0]["name"], end="")
+elif "name" in d: print(d["name"], end="")
+else: print("evil" if "evil" in d["dump"] else "?", end="")') &&
+        pass "dynmemctl --json $cmd is valid JSON" || fail "dynmemctl --json $cmd: not JSON"
+    [ "$cmd" = dump ] || expect "JSON $cmd gives the name back exactly" "$hostile" "$name"
+done
+expect "GetDomain finds the hostile name" \
+    'o "/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b9b_2d0000000000e1"' \
+    "$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager GetDomain s "$hostile")"
+
 # -- golden dynmemctl output, on a dry-run daemon (nothing moves)
 stop_daemon
 rm -f "$tmp/state"/*
