@@ -176,9 +176,10 @@ static int read_properties(sd_bus_message *msg, const Field *fields, size_t n, v
                     *(char **)p = g_strdup(s);
                 }
             } else if (f->type == F_BOOL) {
-                int b;
+                int b = 0;
                 r = sd_bus_message_read(msg, "b", &b);
-                *(bool *)p = b;
+                if (r >= 0)
+                    *(bool *)p = b;
             } else if (f->type == F_U32) {
                 r = sd_bus_message_read(msg, "u", (uint32_t *)p);
             } else if (f->type == F_U64) {

@@ -17,6 +17,10 @@
 /* Most of a failed load's error text given back (log, D-Bus reply). */
 #define MANAGER_ERROR_TEXT_MAX (16 * 1024)
 
+/* An action failing every cycle is logged once, then at most this often
+ * with a count, and once more when it succeeds again. */
+#define ACTION_ERROR_SUMMARY_US (60 * G_USEC_PER_SEC)
+
 #define RECONNECT_MIN_S 1
 #define RECONNECT_MAX_S 30
 
@@ -84,6 +88,11 @@ typedef struct {
     uint64_t live_balloon_kib;
     bool live_read_failing; /* reading it failed, and the log said so */
     bool live_unsupported;  /* the backend cannot: libvirt's figure is used */
+    /* failing actions: the first is logged, then a summary a minute */
+    bool action_failing;
+    uint64_t action_failures;   /* since the last line about them */
+    uint64_t action_logged_us;  /* when that line was written */
+    uint64_t action_fail_total; /* since the first failure */
 } DomainPriv;
 
 #define EMIT(m, cb, ...)                                                                           \
@@ -683,6 +692,40 @@ static void complete_sample(ManagerDomain *d)
         d->sample.balloon_kib = d->sample.assigned_kib > vmem ? d->sample.assigned_kib - vmem : 0;
 }
 
+static void note_action_failure(ManagerDomain *d, const char *mech, const char *err, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    d->action_errors++;
+    p->action_fail_total++;
+    if (!p->action_failing) {
+        p->action_failing = true;
+        p->action_failures = 0;
+        p->action_logged_us = now;
+        dynmem_log_action_error(d->label, mech, err);
+        return;
+    }
+    p->action_failures++;
+    if (now - p->action_logged_us < ACTION_ERROR_SUMMARY_US)
+        return;
+    g_autofree char *msg = g_strdup_printf(
+        "%s (failed %" G_GUINT64_FORMAT " more times in the last %" G_GUINT64_FORMAT " s)", err,
+        p->action_failures, (now - p->action_logged_us) / G_USEC_PER_SEC);
+    dynmem_log_action_error(d->label, mech, msg);
+    p->action_failures = 0;
+    p->action_logged_us = now;
+}
+
+static void note_action_success(ManagerDomain *d)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    if (!p->action_failing)
+        return;
+    log_notice("%s: changes succeed again after %" G_GUINT64_FORMAT " failures", d->label,
+               p->action_fail_total);
+    p->action_failing = false;
+    p->action_fail_total = 0;
+}
+
 static bool is_shrink(const PolicyAction *a)
 {
     return a->kind != POLICY_ACTION_DIMM && a->to_kib < a->from_kib;
@@ -713,11 +756,11 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
                 return 0;
             }
             if (r < 0) {
-                d->action_errors++;
                 failed = true;
-                dynmem_log_action_error(d->label, mech, err);
+                note_action_failure(d, mech, err, now);
                 continue;
             }
+            note_action_success(d);
             if (a->kind != POLICY_ACTION_BALLOON)
                 d->caps_dirty = true; /* re-read the device, re-plan next cycle */
             issued = true;
@@ -774,10 +817,10 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
         int r = m->backend->ops->apply(m->backend, d->uuid, &a, &err);
         if (r == -ENOTCONN)
             return r;
-        if (r < 0) {
-            d->action_errors++;
-            dynmem_log_action_error(d->label, "virtio-mem", err);
-        }
+        if (r < 0)
+            note_action_failure(d, "virtio-mem", err, now);
+        else
+            note_action_success(d);
         p->vmem_pending_since_us[i] = now;
         d->caps_dirty = true;
     }
@@ -973,8 +1016,11 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     if (r < 0)
         return r;
     if (persist && !m->store) {
-        *ret_error = g_strdup("persistent overrides are unavailable (see Dump)");
-        return -EINVAL;
+        /* not the caller's mistake: docs/dbus.md answers Failed */
+        *ret_error =
+            g_strdup_printf("persistent overrides are unavailable: %s",
+                            m->overrides_problem ? m->overrides_problem : "no state directory");
+        return -EIO;
     }
     if (persist) {
         r = override_store_put(m->store, d->uuid, d->name, settings, ret_error);
