@@ -15,7 +15,11 @@
 #include <string.h>
 
 typedef struct {
-    const char *name; /* a running domain cannot be renamed: constant */
+    /* Name is declared const: libvirt renames only domains that are not
+     * running. Should the backend still report a new name, the manager
+     * takes it (logs, GetDomain) and reads of Name give it, but no
+     * PropertiesChanged announces it. */
+    const char *name;
     const char *uuid;
     const char *mode;
     const char *status;

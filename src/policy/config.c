@@ -1033,7 +1033,8 @@ static void load_tuning(Loader *ld, const Node *map, PolicyConfig *cfg)
     get_duration(ld, v[1], "demand-half-life", "tuning", 100 * 1000, day, &t->demand_half_life_us);
     get_size(ld, v[2], "min-step", "tuning", 0, &t->min_step_kib);
     get_percent(ld, v[3], "min-step-percent", "tuning", 0, 100, &t->min_step_pct);
-    /* 0 would mean "never shrink", which mode: static says better. */
+    /* The engine reads 0 as "no cap" (the invariant tests use that); a
+     * policy file always bounds how fast a domain is shrunk. */
     get_size(ld, v[4], "max-shrink", "tuning", 1, &t->max_shrink_kib);
     get_duration(ld, v[5], "uncooperative-timeout", "tuning", sec, 3600 * sec,
                  &t->uncooperative_timeout_us);
