@@ -478,7 +478,7 @@ for cmd in "status" "show 0d5b2f6e-1111-4a4a-9b9b-0000000000e1" "dump"; do
     name=$(ctl --json $cmd | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-if "domains" in d: print(d["domains"][0]["name"], end="")
+if "domains" in d: print([x for x in d["domains"] if x["uuid"].endswith("e1")][0]["name"], end="")
 elif "name" in d: print(d["name"], end="")
 else: print("evil" if "evil" in d["dump"] else "?", end="")') &&
         pass "dynmemctl --json $cmd is valid JSON" || fail "dynmemctl --json $cmd: not JSON"
@@ -487,6 +487,27 @@ done
 expect "GetDomain finds the hostile name" \
     'o "/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b9b_2d0000000000e1"' \
     "$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager GetDomain s "$hostile")"
+
+# -- a domain named like another domain's UUID does not take its place
+real_path=/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b9b_2d0000000000e2
+expect "GetDomain(real's UUID) is the real domain" "o \"$real_path\"" \
+    "$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager GetDomain s \
+        0d5b2f6e-1111-4a4a-9b9b-0000000000e2)"
+expect "the real domain's object answers" 's "real"' \
+    "$(busctl --system get-property org.dynmem1 "$real_path" org.dynmem1.Domain Name)"
+n=$(busctl --system call org.dynmem1 /org/dynmem1 org.freedesktop.DBus.ObjectManager \
+    GetManagedObjects | grep -o '/org/dynmem1/domain/[^"]*' | sort -u | wc -l)
+expect "GetManagedObjects lists all three domains" 3 "$n"
+ctl status | grep -q '^ real ' && pass "status lists the real domain" || fail "status: no real"
+expect "persist an override by the real UUID" 0 \
+    "$(ctl set --persist 0d5b2f6e-1111-4a4a-9b9b-0000000000e2 weight=1234; echo $?)"
+grep -A1 '# real$' "$tmp/state/overrides.yaml" | grep -q '0d5b2f6e-1111-4a4a-9b9b-0000000000e2:' &&
+    pass "the override is written under the real domain's UUID" ||
+    fail "overrides.yaml: $(cat "$tmp/state/overrides.yaml")"
+ctl rebalance
+expect "the real domain got it" "u 1234" "$(busctl --system get-property org.dynmem1 "$real_path" \
+    org.dynmem1.Domain Weight)"
+ctl reset 0d5b2f6e-1111-4a4a-9b9b-0000000000e2
 
 # -- golden dynmemctl output, on a dry-run daemon (nothing moves)
 stop_daemon

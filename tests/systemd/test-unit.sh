@@ -54,6 +54,17 @@ else
     fail "\$STATE_DIRECTORY not used: $(ls "$tmp/state"); $(cat "$tmp/out")"
 fi
 
+# -- --interval has the policy file's range (a larger one overflowed the
+# timer's millisecond cast)
+for bad in 2h 99999999999999999999s 50ms; do
+    rc=0
+    "$dynmemd" --interval "$bad" --connect test:///default --once --dry-run \
+        --config "$tmp/policy.yaml" --proc-root "$tmp/proc" >/dev/null 2>"$tmp/err" || rc=$?
+    [ "$rc" = 2 ] && grep -q '^dynmemd: --interval: ' "$tmp/err" ||
+        fail "--interval $bad: exit $rc, $(cat "$tmp/err")"
+done
+echo "--interval bounds: ok"
+
 # -- systemd-analyze, on a copy whose ExecStart names the binary just built
 # (the installed path does not exist here); nothing else is changed
 sed -e "s|^ExecStart=[^ ]*/dynmemd|ExecStart=$dynmemd|" "$unit" >"$tmp/dynmemd.service"
