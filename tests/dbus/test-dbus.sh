@@ -193,6 +193,17 @@ for bytes in 255 256 1048576 $((32 * 1048576 - 160)); do
     fi
     expect "still owns org.dynmem1 after a $bytes-byte name" "b true" "$(owns_name)"
 done
+for bytes in 100 $((32 * 1048576 - 256)); do
+    out=$("$BUS_HELPER" setpolicy alpha "$bytes")
+    read -r kind name len <<<"$out"
+    if [ "$kind" = error ] && [ "$name" = org.dynmem1.Error.InvalidArgument ] &&
+        [ "$len" -lt 200 ]; then
+        pass "SetDomainPolicy with a $bytes-byte key: $name, $len-byte message"
+    else
+        fail "SetDomainPolicy with a $bytes-byte key: $out"
+    fi
+    expect "still owns org.dynmem1 after a $bytes-byte key" "b true" "$(owns_name)"
+done
 msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 --method \
     org.dynmem1.Manager.GetDomain 0d5b2f6e-1111-4a4a-9b9b-00000000ffff 2>&1)
 grep -q 'NoSuchDomain: no running domain has the UUID 0d5b2f6e-1111-4a4a-9b9b-00000000ffff' \

@@ -25,6 +25,7 @@ grep -qx 'ProtectSystem=strict' "$unit" || fail "not ProtectSystem=strict"
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 if [[ $exec_start =~ --state-dir[=\ ]([^ ]*) ]]; then
     dir=${BASH_REMATCH[1]}
+    # shellcheck disable=SC2016 # systemd expands these, not the shell
     case $dir in
     /var/lib/dynmem | '${STATE_DIRECTORY}' | '$STATE_DIRECTORY') ;;
     *) fail "ExecStart writes state to $dir, read-only under ProtectSystem=strict" ;;
@@ -48,7 +49,8 @@ printf 'MemTotal: 33554432 kB\nMemAvailable: 25165824 kB\n' >"$tmp/proc/meminfo"
 STATE_DIRECTORY="$tmp/state:$tmp/other" "$dynmemd" --once --dry-run --connect test:///default \
     --config "$tmp/policy.yaml" --proc-root "$tmp/proc" >"$tmp/out" 2>&1 ||
     fail "dynmemd --once: $(cat "$tmp/out")"
-if ls "$tmp/state" | grep -q '^overrides.yaml.corrupt-'; then
+aside=("$tmp"/state/overrides.yaml.corrupt-*)
+if [ -e "${aside[0]}" ]; then
     echo "\$STATE_DIRECTORY: ok"
 else
     fail "\$STATE_DIRECTORY not used: $(ls "$tmp/state"); $(cat "$tmp/out")"
