@@ -530,7 +530,8 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
     PolicyDomainCaps caps;
     int r = m->backend->ops->read_caps(m->backend, d->uuid, &caps, &err);
     if (r < 0) {
-        log_warning("%s: cannot read capabilities: %s", d->label, err);
+        g_autofree char *e = policy_escape(err, 0); /* libvirt may quote the name */
+        log_warning("%s: cannot read capabilities: %s", d->label, e);
         if (!d->caps_valid)
             memset(&d->caps, 0, sizeof(d->caps)); /* unmanaged until readable */
         return;
@@ -548,7 +549,8 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
             log_notice("%s: balloon stats are off; would set their period to %us", d->label,
                        period);
         } else if (m->backend->ops->set_stats_period(m->backend, d->uuid, period, &perr) < 0) {
-            log_warning("%s: balloon stats are off and enabling them failed: %s", d->label, perr);
+            g_autofree char *e = policy_escape(perr, 0);
+            log_warning("%s: balloon stats are off and enabling them failed: %s", d->label, e);
         } else {
             log_notice("%s: balloon stats were off; set their period to %us (live)", d->label,
                        period);
@@ -649,9 +651,10 @@ static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
         hold_dimm_domain(d);
         return;
     }
-    g_autofree char *err = NULL;
+    g_autofree char *raw_err = NULL;
     PolicyDomainSample live;
-    int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &err);
+    int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &raw_err);
+    g_autofree char *err = r < 0 ? policy_escape(raw_err, 0) : NULL;
     if (r == -EOPNOTSUPP) {
         log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's",
                    d->label, err);
