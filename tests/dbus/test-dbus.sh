@@ -340,6 +340,23 @@ echo "defaults: { weight: lots }" >>"$tmp/policy.yaml"
 expect "Reload of a broken policy" org.dynmem1.Error.ReloadFailed "$(mgr_call Reload)"
 mgr_call Rebalance >/dev/null
 expect "running policy kept" 's "static"' "$(dom_prop delta Mode)"
+# over 1 MiB: refused whole, with a clear error
+cp "$tmp/policy.good" "$tmp/policy.yaml"
+head -c 1100000 /dev/zero | tr '\0' '#' >>"$tmp/policy.yaml"
+msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 \
+    --method org.dynmem1.Manager.Reload 2>&1)
+grep -q 'ReloadFailed: ' <<<"$msg" && grep -q 'policy.yaml: larger than 1024 KiB' <<<"$msg" &&
+    pass "Reload of a policy over 1 MiB: ReloadFailed, says why" || fail "big Reload: $msg"
+mgr_call Rebalance >/dev/null
+expect "running policy kept after the big file" 's "static"' "$(dom_prop delta Mode)"
+# a thousand errors: the reply stays small and counts what it left out
+cp "$tmp/policy.good" "$tmp/policy.yaml"
+for i in $(seq 1500); do printf '  - name: d%s\n    weight: lots-%0100d\n' "$i" 0; done |
+    sed '1i domains:' >"$tmp/policy.yaml"
+msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 \
+    --method org.dynmem1.Manager.Reload 2>&1)
+[ ${#msg} -lt 20000 ] && grep -q 'more errors not shown' <<<"$msg" &&
+    pass "Reload with 1,500 errors: a ${#msg}-byte reply" || fail "Reload errors: ${#msg} bytes"
 cp "$tmp/policy.good" "$tmp/policy.yaml"
 
 # -- non-root: may read, may not change
