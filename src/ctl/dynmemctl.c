@@ -5,6 +5,7 @@
  * 3 the daemon cannot be reached.
  */
 #include "bus-names.h"
+#include "text.h"
 #include "units.h"
 
 #include <errno.h>
@@ -175,9 +176,10 @@ static int read_properties(sd_bus_message *msg, const Field *fields, size_t n, v
                     *(char **)p = g_strdup(s);
                 }
             } else if (f->type == F_BOOL) {
-                int b;
+                int b = 0;
                 r = sd_bus_message_read(msg, "b", &b);
-                *(bool *)p = b;
+                if (r >= 0)
+                    *(bool *)p = b;
             } else if (f->type == F_U32) {
                 r = sd_bus_message_read(msg, "u", (uint32_t *)p);
             } else if (f->type == F_U64) {
@@ -364,20 +366,13 @@ static const char *str(const char *s)
     return s ? s : "";
 }
 
+/* JSON string contents are what the one escaping helper writes for UTF-8,
+ * and D-Bus strings are UTF-8 (sd-bus checks). */
 static void json_string(GString *out, const char *s)
 {
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)str(s); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            g_string_append_printf(out, "\\%c", *p);
-        else if (*p == '\n')
-            g_string_append(out, "\\n");
-        else if (*p < 0x20)
-            g_string_append_printf(out, "\\u%04x", *p);
-        else
-            g_string_append_c(out, (char)*p);
-    }
-    g_string_append_c(out, '"');
+    g_autofree char *valid = g_utf8_make_valid(str(s), -1);
+    g_autofree char *escaped = policy_escape(valid, 0);
+    g_string_append_printf(out, "\"%s\"", escaped);
 }
 
 /* "HostTotal" -> "host_total" */
@@ -445,8 +440,12 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
 {
     GString *out = g_string_new(NULL);
     int w = 4;
-    for (guint i = 0; i < domains->len; i++)
-        w = MAX(w, (int)strlen(str(((DomainInfo *)domains->pdata[i])->name)));
+    /* names as the daemon's log shows them: control characters escaped */
+    g_auto(GStrv) names = g_new0(char *, domains->len + 1);
+    for (guint i = 0; i < domains->len; i++) {
+        names[i] = policy_escape(((DomainInfo *)domains->pdata[i])->name, 0);
+        w = MAX(w, (int)strlen(names[i]));
+    }
     g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s\n", w, "Name",
                            "Status", "Assigned", "Demand", "Target", "Minimum", "Maximum", "Buffer",
                            "Weight", "Pressure");
@@ -465,8 +464,8 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         g_autofree char *pressure = g_strdup_printf("%u%%", d->pressure);
         g_autofree char *status = g_strdup_printf("%s%s", str(d->status), d->overridden ? "*" : "");
         g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s\n", w,
-                               str(d->name), status, assigned, demand, target, minimum, maximum,
-                               buffer, d->weight, pressure);
+                               names[i], status, assigned, demand, target, minimum, maximum, buffer,
+                               d->weight, pressure);
     }
     g_autofree char *budget = size(m->budget);
     g_autofree char *assigned = size(m->assigned);
@@ -495,15 +494,17 @@ static char *format_domain_text(const DomainInfo *d)
     g_autofree char *maximum = size(d->maximum);
     g_autofree char *mech =
         d->mechanisms && d->mechanisms[0] ? g_strjoinv(", ", d->mechanisms) : g_strdup("none");
+    g_autofree char *name = policy_escape(d->name, 0);
+    g_autofree char *reason = policy_escape(d->reason, 0);
     g_string_append_printf(out,
                            "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
                            "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"
                            "Target:      %s\nPressure:    %u%%\nMinimum:     %s\nStartup:     %s\n"
                            "Maximum:     %s\nBuffer:      %u%%\nWeight:      %u\n"
                            "Mechanisms:  %s\nOverridden:  %s\n",
-                           str(d->name), str(d->uuid), str(d->path), str(d->mode), str(d->status),
-                           str(d->reason), assigned, demand, target, d->pressure, minimum, startup,
-                           maximum, d->buffer, d->weight, mech, d->overridden ? "yes" : "no");
+                           name, str(d->uuid), str(d->path), str(d->mode), str(d->status), reason,
+                           assigned, demand, target, d->pressure, minimum, startup, maximum,
+                           d->buffer, d->weight, mech, d->overridden ? "yes" : "no");
     return g_string_free(out, FALSE);
 }
 

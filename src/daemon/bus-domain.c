@@ -15,7 +15,11 @@
 #include <string.h>
 
 typedef struct {
-    const char *name; /* a running domain cannot be renamed: constant */
+    /* Name is declared const: libvirt renames only domains that are not
+     * running. Should the backend still report a new name, the manager
+     * takes it (logs, GetDomain) and reads of Name give it, but no
+     * PropertiesChanged announces it. */
+    const char *name;
     const char *uuid;
     const char *mode;
     const char *status;
@@ -118,8 +122,9 @@ static int find_domain(sd_bus *bus, const char *path, const char *interface, voi
     g_autofree char *uuid = NULL;
     if (sd_bus_path_decode(path, DYNMEM_BUS_DOMAIN_PREFIX, &uuid) <= 0)
         return 0;
-    ManagerDomain *found = manager_find_domain(b->manager, uuid);
-    if (!found || strcmp(found->uuid, uuid) != 0)
+    /* by UUID only: a domain named like another's UUID must not answer */
+    ManagerDomain *found = manager_find_domain_by_uuid(b->manager, uuid);
+    if (!found)
         return 0;
     *ret_found = found;
     return 1;
@@ -210,7 +215,7 @@ static void announce(DynmemBus *b, ManagerDomain *d)
     g_autofree char *path = bus_domain_path(d);
     int r = sd_bus_emit_interfaces_added(b->bus, path, DYNMEM_BUS_DOMAIN_IFACE, NULL);
     if (r < 0)
-        log_debug("D-Bus: cannot emit InterfacesAdded for %s: %s", d->name, g_strerror(-r));
+        log_debug("D-Bus: cannot emit InterfacesAdded for %s: %s", d->label, g_strerror(-r));
 }
 
 static void on_domain_added(Manager *m, ManagerDomain *d, void *userdata)
@@ -225,7 +230,7 @@ static void on_domain_removed(Manager *m, ManagerDomain *d, void *userdata)
         g_autofree char *path = bus_domain_path(d);
         int r = sd_bus_emit_interfaces_removed(b->bus, path, DYNMEM_BUS_DOMAIN_IFACE, NULL);
         if (r < 0)
-            log_debug("D-Bus: cannot emit InterfacesRemoved for %s: %s", d->name, g_strerror(-r));
+            log_debug("D-Bus: cannot emit InterfacesRemoved for %s: %s", d->label, g_strerror(-r));
     }
     g_clear_pointer(&d->bus_data, g_free);
 }
@@ -251,7 +256,7 @@ static void on_cycle_done(Manager *m, void *userdata)
         g_autofree char *path = bus_domain_path(d);
         int r = sd_bus_emit_properties_changed_strv(b->bus, path, DYNMEM_BUS_DOMAIN_IFACE, names);
         if (r < 0)
-            log_debug("D-Bus: cannot emit PropertiesChanged for %s: %s", d->name, g_strerror(-r));
+            log_debug("D-Bus: cannot emit PropertiesChanged for %s: %s", d->label, g_strerror(-r));
     }
 }
 

@@ -6,6 +6,7 @@
  */
 #include "bus.h"
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -131,10 +132,12 @@ static int variant_to_text(sd_bus_message *msg, const char *key, const char *con
 {
     char type = contents[0];
     if (contents[1] != '\0' || !strchr("syqutnix", type)) {
+        g_autofree char *k = policy_quote(key);
+        g_autofree char *c = policy_quote(contents);
         sd_bus_message_skip(msg, "v");
         return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
-                                 "%s: expected a string or an integer, got a value of type '%s'",
-                                 key, contents);
+                                 "%s: expected a string or an integer, got a value of type '%s'", k,
+                                 c);
     }
     int r = sd_bus_message_enter_container(msg, 'v', contents);
     if (r < 0)
@@ -160,9 +163,11 @@ static int variant_to_text(sd_bus_message *msg, const char *key, const char *con
         return 0;
     }
     int64_t sval = type == 'n' ? v.n : type == 'i' ? v.i : type == 'x' ? v.x : 0;
-    if (sval < 0)
+    if (sval < 0) {
+        g_autofree char *k = policy_quote(key);
         return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
-                                 "%s: must not be negative (got %" PRId64 ")", key, sval);
+                                 "%s: must not be negative (got %" PRId64 ")", k, sval);
+    }
     uint64_t val = type == 'y'   ? v.y
                    : type == 'q' ? v.q
                    : type == 'u' ? v.u
@@ -255,7 +260,7 @@ static int method_set_domain_policy(sd_bus_message *msg, void *userdata, sd_bus_
     g_autofree char *err = NULL;
     r = manager_set_override(b->manager, d, &s, persist, &err);
     if (r < 0) {
-        log_debug("D-Bus: SetDomainPolicy %s refused: %s", d->name, err);
+        log_debug("D-Bus: SetDomainPolicy %s refused: %s", d->label, err);
         return bus_error_from_manager(error, r, err);
     }
     return sd_bus_reply_method_return(msg, NULL);
@@ -271,7 +276,7 @@ static int method_reset_domain_policy(sd_bus_message *msg, void *userdata, sd_bu
     g_autofree char *err = NULL;
     r = manager_reset_override(b->manager, d, &err);
     if (r < 0) {
-        log_warning("D-Bus: ResetDomainPolicy %s failed: %s", d->name, err);
+        log_warning("D-Bus: ResetDomainPolicy %s failed: %s", d->label, err);
         return bus_error_from_manager(error, r, err);
     }
     return sd_bus_reply_method_return(msg, NULL);

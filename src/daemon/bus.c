@@ -7,6 +7,7 @@
  */
 #include "bus.h"
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -238,10 +239,24 @@ int bus_check_privileged(sd_bus_message *msg, sd_bus_error *error)
 
 ManagerDomain *bus_find_domain(Manager *m, const char *name_or_uuid, sd_bus_error *error)
 {
+    size_t len = strlen(name_or_uuid);
+    if (len > BUS_DOMAIN_NAME_MAX) {
+        g_autofree char *q = policy_quote(name_or_uuid);
+        sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
+                          "a domain name is at most %d bytes, this one has %zu: \"%s\"",
+                          BUS_DOMAIN_NAME_MAX, len, q);
+        return NULL;
+    }
     ManagerDomain *d = manager_find_domain(m, name_or_uuid);
-    if (!d)
-        sd_bus_error_setf(error, DYNMEM_ERROR_NO_SUCH_DOMAIN,
-                          "no running domain is called \"%s\" or has that UUID", name_or_uuid);
+    if (!d) {
+        g_autofree char *q = policy_quote(name_or_uuid);
+        if (g_uuid_string_is_valid(name_or_uuid))
+            sd_bus_error_setf(error, DYNMEM_ERROR_NO_SUCH_DOMAIN,
+                              "no running domain has the UUID %s", q);
+        else
+            sd_bus_error_setf(error, DYNMEM_ERROR_NO_SUCH_DOMAIN,
+                              "no running domain is called \"%s\"", q);
+    }
     return d;
 }
 

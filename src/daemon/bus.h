@@ -50,7 +50,14 @@ struct DynmemBus {
  * *error set to org.freedesktop.DBus.Error.AccessDenied. */
 int bus_check_privileged(sd_bus_message *msg, sd_bus_error *error);
 
-/* Resolve a name or UUID; on failure sets NoSuchDomain and returns NULL. */
+/* Longer names are refused before any lookup: libvirt keeps a running
+ * QEMU domain's state in a file named after it (NAME_MAX, 255 bytes, less
+ * ".xml"), so no running domain has one. */
+#define BUS_DOMAIN_NAME_MAX 255
+
+/* The domain a method argument names (manager_find_domain()); NULL with a
+ * bounded error set: InvalidArgument for a name longer than libvirt
+ * allows, NoSuchDomain for one that no running domain has. */
 ManagerDomain *bus_find_domain(Manager *m, const char *name_or_uuid, sd_bus_error *error);
 
 /* Set *error from a negative errno and a manager message: InvalidArgument

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -95,7 +96,9 @@ void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
 
 void dynmem_log_action_error(const char *domain, const char *action, const char *message)
 {
-    g_autofree char *msg = g_strdup_printf("%s: %s failed: %s", domain, action, message);
+    /* libvirt's messages may quote the domain's name */
+    g_autofree char *escaped = policy_escape(message, 0);
+    g_autofree char *msg = g_strdup_printf("%s: %s failed: %s", domain, action, escaped);
     if (!log_target.journal) {
         emit_line(LOG_WARNING, msg);
         return;

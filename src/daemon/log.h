@@ -24,6 +24,10 @@ int dynmem_log_get_level(void);
 
 void dynmem_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* Domain names given to these functions and in log lines are
+ * ManagerDomain.label: escaped with policy_escape(), so a name cannot end
+ * a line, move the cursor or reorder text. */
+
 /* One change of a domain's memory (from its assigned figure to its target)
  * by one or more mechanisms ("balloon+virtio-mem"), with the devices'
  * figures in detail; journal fields DYNMEM_DOMAIN, DYNMEM_FROM_KIB,
@@ -31,7 +35,9 @@ void dynmem_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
                        const char *mechanism, const char *detail, const char *reason, bool dry_run);
 
-/* A failed action on one domain, with DYNMEM_DOMAIN and DYNMEM_ACTION. */
+/* A failed action on one domain, with DYNMEM_DOMAIN and DYNMEM_ACTION.
+ * `domain` is the escaped name (ManagerDomain.label); `message` is
+ * escaped here. */
 void dynmem_log_action_error(const char *domain, const char *action, const char *message);
 
 #define log_error(...)   dynmem_log(LOG_ERR, __VA_ARGS__)

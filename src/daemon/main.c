@@ -10,11 +10,17 @@
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
+#include "text.h"
 
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* --interval: the range daemon.interval has in the policy file */
+#define INTERVAL_MIN_US (100 * G_TIME_SPAN_MILLISECOND)
+#define INTERVAL_MAX_US (3600 * G_TIME_SPAN_SECOND)
 
 enum {
     EXIT_OK = 0,
@@ -93,7 +99,8 @@ static int parse_args(int argc, char **argv, Args *a)
         {"log-level", 0, 0, G_OPTION_ARG_STRING, &a->log_level,
          "error, warning, notice, info (default) or debug", "LEVEL"},
         {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->state_dir,
-         "Where persistent overrides live (default " DYNMEM_STATEDIR ")", "DIR"},
+         "Where persistent overrides live (default $STATE_DIRECTORY, else " DYNMEM_STATEDIR ")",
+         "DIR"},
         {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->proc_root,
          "Read host memory from this directory instead of /proc (tests)", "DIR"},
         {"require-bus", 0, 0, G_OPTION_ARG_NONE, &a->require_bus,
@@ -151,11 +158,26 @@ int main(int argc, char **argv)
     uint64_t interval_us = 0;
     if (a.interval) {
         g_autofree char *err = NULL;
-        if (policy_parse_duration_us(a.interval, &interval_us, &err) < 0 || interval_us < 100000) {
-            fprintf(stderr, "dynmemd: --interval: %s\n", err ? err : "must be at least 100ms");
+        /* the same range as daemon.interval in the policy file */
+        if (policy_parse_duration_us(a.interval, &interval_us, &err) < 0) {
+            fprintf(stderr, "dynmemd: --interval: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (interval_us < INTERVAL_MIN_US || interval_us > INTERVAL_MAX_US) {
+            g_autofree char *q = policy_quote(a.interval);
+            fprintf(stderr, "dynmemd: --interval: must be between 100ms and 1h, found \"%s\"\n", q);
             return EXIT_USAGE;
         }
     }
+
+    /* systemd passes StateDirectory= (the only place ProtectSystem=strict
+     * leaves writable) as $STATE_DIRECTORY, a list separated by ':'. */
+    g_autofree char *state_dir = g_strdup(a.state_dir);
+    const char *env_state = g_getenv("STATE_DIRECTORY");
+    if (!state_dir && env_state && env_state[0] != '\0')
+        state_dir = g_strndup(env_state, strcspn(env_state, ":"));
+    if (!state_dir)
+        state_dir = g_strdup(DYNMEM_STATEDIR);
 
     ManagerOptions opts = {
         .config_path = a.config_path ? a.config_path : DYNMEM_SYSCONFDIR "/policy.yaml",
@@ -163,7 +185,7 @@ int main(int argc, char **argv)
         .interval_us = interval_us,
         .dry_run = a.dry_run,
         .proc_root = a.proc_root,
-        .state_dir = a.state_dir ? a.state_dir : DYNMEM_STATEDIR,
+        .state_dir = state_dir,
         .no_timer = a.once,
     };
     /* A missing default policy means the built-in defaults. */

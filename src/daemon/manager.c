@@ -4,6 +4,7 @@
 #include "log.h"
 #include "meminfo.h"
 #include "overrides.h"
+#include "text.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,6 +13,13 @@
  * retries by itself only after about 50 s; sending the same request again
  * makes it try at once (measured, docs/e2e-guest.md). */
 #define VIRTIO_MEM_RESEND_US (5 * G_USEC_PER_SEC)
+
+/* Most of a failed load's error text given back (log, D-Bus reply). */
+#define MANAGER_ERROR_TEXT_MAX (16 * 1024)
+
+/* An action failing every cycle is logged once, then at most this often
+ * with a count, and once more when it succeeds again. */
+#define ACTION_ERROR_SUMMARY_US (60 * G_USEC_PER_SEC)
 
 #define RECONNECT_MIN_S 1
 #define RECONNECT_MAX_S 30
@@ -80,6 +88,11 @@ typedef struct {
     uint64_t live_balloon_kib;
     bool live_read_failing; /* reading it failed, and the log said so */
     bool live_unsupported;  /* the backend cannot: libvirt's figure is used */
+    /* failing actions: the first is logged, then a summary a minute */
+    bool action_failing;
+    uint64_t action_failures;   /* since the last line about them */
+    uint64_t action_logged_us;  /* when that line was written */
+    uint64_t action_fail_total; /* since the first failure */
 } DomainPriv;
 
 #define EMIT(m, cb, ...)                                                                           \
@@ -111,6 +124,7 @@ static void domain_free(void *p)
 {
     DomainPriv *d = p;
     g_free(d->pub.name);
+    g_free(d->pub.label);
     g_free(d);
 }
 
@@ -129,8 +143,20 @@ static int load_config(Manager *m, PolicyConfig **ret, char **ret_error)
     int r = dynmem_config_load_file(m->config_path, ret, &errors);
     if (r < 0) {
         g_autoptr(GString) s = g_string_new(NULL);
-        for (guint i = 0; errors && i < errors->len; i++)
-            g_string_append_printf(s, "%s%s", i ? "\n" : "", (char *)errors->pdata[i]);
+        guint n = errors ? errors->len : 0, i;
+        /* Each error is short, but there may be a thousand: the text goes
+         * into a D-Bus reply and a log line, so it is bounded as a whole. */
+        for (i = 0; i < n; i++) {
+            const char *e = errors->pdata[i];
+            if (i > 0 && s->len + strlen(e) > MANAGER_ERROR_TEXT_MAX)
+                break;
+            g_string_append_printf(s, "%s%s", i ? "\n" : "", e);
+        }
+        if (i < n)
+            g_string_append_printf(s,
+                                   "\n%u more errors not shown; dynmemd --check-config %s "
+                                   "lists them all",
+                                   n - i, m->config_path);
         *ret_error = g_string_free(g_steal_pointer(&s), FALSE);
     }
     return r;
@@ -249,6 +275,7 @@ static ManagerDomain *domain_add(Manager *m, const char *uuid, const char *name)
     ManagerDomain *d = &p->pub;
     g_strlcpy(d->uuid, uuid, sizeof(d->uuid));
     d->name = g_strdup(name ? name : uuid);
+    d->label = policy_escape(d->name, 0);
     d->caps_dirty = true;
     PolicyDomainState *saved = g_hash_table_lookup(m->saved_states, uuid);
     if (saved) {
@@ -264,18 +291,20 @@ static ManagerDomain *domain_add(Manager *m, const char *uuid, const char *name)
     }
     g_hash_table_insert(m->domains, d->uuid, p);
     g_clear_pointer(&m->sorted, g_ptr_array_unref);
-    log_info("%s: found (uuid %s)", d->name, d->uuid);
+    log_info("%s: found (uuid %s)", d->label, d->uuid);
     EMIT(m, domain_added, d);
     return d;
 }
 
 static void domain_remove(Manager *m, ManagerDomain *d, const char *why)
 {
-    log_info("%s: %s; forgotten", d->name, why);
+    log_info("%s: %s; forgotten", d->label, why);
     EMIT(m, domain_removed, d);
     g_clear_pointer(&m->sorted, g_ptr_array_unref);
     g_hash_table_remove(m->domains, d->uuid);
 }
+
+static GPtrArray *sorted_domains(Manager *m);
 
 static ManagerDomain *domain_lookup_uuid(Manager *m, const char *uuid)
 {
@@ -283,16 +312,25 @@ static ManagerDomain *domain_lookup_uuid(Manager *m, const char *uuid)
     return p ? &p->pub : NULL;
 }
 
+ManagerDomain *manager_find_domain_by_uuid(Manager *m, const char *uuid)
+{
+    return uuid ? domain_lookup_uuid(m, uuid) : NULL;
+}
+
 ManagerDomain *manager_find_domain(Manager *m, const char *name_or_uuid)
 {
     if (!name_or_uuid)
         return NULL;
-    GHashTableIter it;
-    void *v;
-    g_hash_table_iter_init(&it, m->domains);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        ManagerDomain *d = v;
-        if (strcmp(d->name, name_or_uuid) == 0 || g_ascii_strcasecmp(d->uuid, name_or_uuid) == 0)
+    /* A domain may be named like another domain's UUID; a UUID given must
+     * still reach the domain that has it, so it is never taken as a name. */
+    if (g_uuid_string_is_valid(name_or_uuid)) {
+        g_autofree char *uuid = g_ascii_strdown(name_or_uuid, -1);
+        return domain_lookup_uuid(m, uuid);
+    }
+    GPtrArray *all = sorted_domains(m);
+    for (guint i = 0; i < all->len; i++) {
+        ManagerDomain *d = all->pdata[i];
+        if (strcmp(d->name, name_or_uuid) == 0)
             return d;
     }
     return NULL;
@@ -417,7 +455,10 @@ static void on_backend_event(BackendEventKind kind, const char *uuid, const char
 {
     Manager *m = userdata;
     ManagerDomain *d = uuid ? domain_lookup_uuid(m, uuid) : NULL;
-    log_debug("event %s for %s", backend_event_kind_to_string(kind), name ? name : "-");
+    if (dynmem_log_get_level() >= LOG_DEBUG) {
+        g_autofree char *label = policy_escape(name ? name : "-", 0);
+        log_debug("event %s for %s", backend_event_kind_to_string(kind), label);
+    }
     switch (kind) {
     case BACKEND_EVENT_DOMAIN_STARTED:
         if (d)
@@ -489,7 +530,8 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
     PolicyDomainCaps caps;
     int r = m->backend->ops->read_caps(m->backend, d->uuid, &caps, &err);
     if (r < 0) {
-        log_warning("%s: cannot read capabilities: %s", d->name, err);
+        g_autofree char *e = policy_escape(err, 0); /* libvirt may quote the name */
+        log_warning("%s: cannot read capabilities: %s", d->label, e);
         if (!d->caps_valid)
             memset(&d->caps, 0, sizeof(d->caps)); /* unmanaged until readable */
         return;
@@ -504,11 +546,13 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
         unsigned period = (unsigned)MAX(1, manager_get_interval_us(m) / G_USEC_PER_SEC);
         g_autofree char *perr = NULL;
         if (m->dry_run) {
-            log_notice("%s: balloon stats are off; would set their period to %us", d->name, period);
+            log_notice("%s: balloon stats are off; would set their period to %us", d->label,
+                       period);
         } else if (m->backend->ops->set_stats_period(m->backend, d->uuid, period, &perr) < 0) {
-            log_warning("%s: balloon stats are off and enabling them failed: %s", d->name, perr);
+            g_autofree char *e = policy_escape(perr, 0);
+            log_warning("%s: balloon stats are off and enabling them failed: %s", d->label, e);
         } else {
-            log_notice("%s: balloon stats were off; set their period to %us (live)", d->name,
+            log_notice("%s: balloon stats were off; set their period to %us (live)", d->label,
                        period);
             d->caps.stats_period_s = period;
         }
@@ -545,6 +589,8 @@ static bool collect(Manager *m, uint64_t now)
         if (s->name && strcmp(s->name, d->name) != 0) {
             g_free(d->name);
             d->name = g_strdup(s->name);
+            g_free(d->label);
+            d->label = policy_escape(d->name, 0);
             g_clear_pointer(&m->sorted, g_ptr_array_unref);
             ((DomainPriv *)d)->policy_generation = 0; /* rules match names */
         }
@@ -605,19 +651,20 @@ static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
         hold_dimm_domain(d);
         return;
     }
-    g_autofree char *err = NULL;
+    g_autofree char *raw_err = NULL;
     PolicyDomainSample live;
-    int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &err);
+    int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &raw_err);
+    g_autofree char *err = r < 0 ? policy_escape(raw_err, 0) : NULL;
     if (r == -EOPNOTSUPP) {
-        log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's", d->name,
-                   err);
+        log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's",
+                   d->label, err);
         p->live_unsupported = true;
         return;
     }
     if (r < 0) {
         /* gone, or the connection with it: the next collection says so */
         if (r != -ENOENT && r != -ENOTCONN && !p->live_read_failing) {
-            log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->name,
+            log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->label,
                         err);
             p->live_read_failing = true;
         }
@@ -625,7 +672,7 @@ static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
         return;
     }
     if (p->live_read_failing)
-        log_info("%s: its balloon is readable again", d->name);
+        log_info("%s: its balloon is readable again", d->label);
     p->live_read_failing = false;
     p->has_live_balloon = true;
     p->live_balloon_kib = live.balloon_kib;
@@ -646,6 +693,40 @@ static void complete_sample(ManagerDomain *d)
         d->sample.assigned_kib = d->sample.balloon_kib + vmem;
     else
         d->sample.balloon_kib = d->sample.assigned_kib > vmem ? d->sample.assigned_kib - vmem : 0;
+}
+
+static void note_action_failure(ManagerDomain *d, const char *mech, const char *err, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    d->action_errors++;
+    p->action_fail_total++;
+    if (!p->action_failing) {
+        p->action_failing = true;
+        p->action_failures = 0;
+        p->action_logged_us = now;
+        dynmem_log_action_error(d->label, mech, err);
+        return;
+    }
+    p->action_failures++;
+    if (now - p->action_logged_us < ACTION_ERROR_SUMMARY_US)
+        return;
+    g_autofree char *msg = g_strdup_printf(
+        "%s (failed %" G_GUINT64_FORMAT " more times in the last %" G_GUINT64_FORMAT " s)", err,
+        p->action_failures, (now - p->action_logged_us) / G_USEC_PER_SEC);
+    dynmem_log_action_error(d->label, mech, msg);
+    p->action_failures = 0;
+    p->action_logged_us = now;
+}
+
+static void note_action_success(ManagerDomain *d)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    if (!p->action_failing)
+        return;
+    log_notice("%s: changes succeed again after %" G_GUINT64_FORMAT " failures", d->label,
+               p->action_fail_total);
+    p->action_failing = false;
+    p->action_fail_total = 0;
 }
 
 static bool is_shrink(const PolicyAction *a)
@@ -678,11 +759,11 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
                 return 0;
             }
             if (r < 0) {
-                d->action_errors++;
                 failed = true;
-                dynmem_log_action_error(d->name, mech, err);
+                note_action_failure(d, mech, err, now);
                 continue;
             }
+            note_action_success(d);
             if (a->kind != POLICY_ACTION_BALLOON)
                 d->caps_dirty = true; /* re-read the device, re-plan next cycle */
             issued = true;
@@ -695,7 +776,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     }
     /* one line per domain and change, whatever the devices involved */
     if (detail->len)
-        dynmem_log_change(d->name, e->assigned_kib, e->target_kib, mechs->str, detail->str,
+        dynmem_log_change(d->label, e->assigned_kib, e->target_kib, mechs->str, detail->str,
                           e->reason, !act);
     if (issued)
         policy_domain_state_note_issued(&d->state, e, now);
@@ -735,14 +816,14 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
         g_autofree char *err = NULL;
         log_info("%s: virtio-mem %s still at %" G_GUINT64_FORMAT " MiB of %" G_GUINT64_FORMAT
                  " MiB requested; asking again",
-                 d->name, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
+                 d->label, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
         int r = m->backend->ops->apply(m->backend, d->uuid, &a, &err);
         if (r == -ENOTCONN)
             return r;
-        if (r < 0) {
-            d->action_errors++;
-            dynmem_log_action_error(d->name, "virtio-mem", err);
-        }
+        if (r < 0)
+            note_action_failure(d, "virtio-mem", err, now);
+        else
+            note_action_success(d);
         p->vmem_pending_since_us[i] = now;
         d->caps_dirty = true;
     }
@@ -938,8 +1019,11 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     if (r < 0)
         return r;
     if (persist && !m->store) {
-        *ret_error = g_strdup("persistent overrides are unavailable (see Dump)");
-        return -EINVAL;
+        /* not the caller's mistake: docs/dbus.md answers Failed */
+        *ret_error =
+            g_strdup_printf("persistent overrides are unavailable: %s",
+                            m->overrides_problem ? m->overrides_problem : "no state directory");
+        return -EIO;
     }
     if (persist) {
         r = override_store_put(m->store, d->uuid, d->name, settings, ret_error);
@@ -948,7 +1032,7 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     }
     g_hash_table_replace(m->overrides, g_strdup(d->uuid), g_memdup2(settings, sizeof(*settings)));
     m->policy_generation++;
-    log_notice("%s: policy override set%s", d->name, persist ? " (persistent)" : "");
+    log_notice("%s: policy override set%s", d->label, persist ? " (persistent)" : "");
     return 0;
 }
 
@@ -961,7 +1045,7 @@ int manager_reset_override(Manager *m, ManagerDomain *d, char **ret_error)
     }
     if (g_hash_table_remove(m->overrides, d->uuid)) {
         m->policy_generation++;
-        log_notice("%s: policy override removed", d->name);
+        log_notice("%s: policy override removed", d->label);
     }
     return 0;
 }
@@ -1069,7 +1153,7 @@ char *manager_dump(Manager *m)
             out,
             "domain %s uuid=%s status=%s assigned=%" G_GUINT64_FORMAT " target=%" G_GUINT64_FORMAT
             " errors=%" G_GUINT64_FORMAT " override=%s\n",
-            d->name, d->uuid, d->has_entry ? policy_status_to_string(d->entry.status) : "new",
+            d->label, d->uuid, d->has_entry ? policy_status_to_string(d->entry.status) : "new",
             d->has_entry ? d->entry.assigned_kib : 0, d->has_entry ? d->entry.target_kib : 0,
             d->action_errors, g_hash_table_contains(m->overrides, d->uuid) ? "yes" : "no");
     }

@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     char uuid[BACKEND_UUID_STRING_LEN];
     char *name;
+    char *label; /* the name as logs and Dump show it (policy_escape) */
     PolicyDomainCaps caps;
     bool caps_valid;
     bool caps_dirty; /* re-read the live XML before the next plan */
@@ -95,8 +96,11 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
 int manager_reset_override(Manager *m, ManagerDomain *d, char **ret_error);
 const PolicySettings *manager_get_override(Manager *m, const char *uuid);
 
-/* Look a domain up by name or UUID. */
+/* Look a domain up as a user names it: text shaped like a UUID (any case)
+ * matches only a domain's UUID, anything else only a name. */
 ManagerDomain *manager_find_domain(Manager *m, const char *name_or_uuid);
+/* The domain with exactly this UUID (as the backend writes it), or NULL. */
+ManagerDomain *manager_find_domain_by_uuid(Manager *m, const char *uuid);
 /* Domains sorted by name, a newly allocated array of borrowed pointers. */
 GPtrArray *manager_list_domains(Manager *m);
 

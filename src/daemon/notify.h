@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * systemd notifications: READY=1 after the first cycle (or the first failed
- * connection attempt: the service is up and waiting), STATUS= once per
- * cycle when it changes, WATCHDOG=1 when the unit asks for it, RELOADING=1
- * and STOPPING=1. Without $NOTIFY_SOCKET all of it is a no-op.
+ * systemd notifications: READY=1 after the first cycle, or 5 s after start
+ * when no cycle has run by then (libvirtd unreachable: the service is up and
+ * waiting), and again after each reload; STATUS= after a cycle when it
+ * changed, WATCHDOG=1 at half the unit's WatchdogSec=, RELOADING=1 and
+ * STOPPING=1. Without $NOTIFY_SOCKET all of it is a no-op.
  */
 #pragma once
 

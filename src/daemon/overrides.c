@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "overrides.h"
+#include "config-file.h"
+#include "text.h"
+#include "yaml-tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 struct OverrideStore {
     char *path;
@@ -39,12 +42,8 @@ static OverrideEntry *entry_copy(const OverrideEntry *e)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-static void yaml_parser_cleanup(yaml_parser_t *p)
-{
-    yaml_parser_delete(p);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(yaml_parser_t, yaml_parser_cleanup)
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(yaml_document_t, yaml_document_delete)
+/* The text goes through the policy loader's YAML reader (yaml-tree.h), with
+ * its limits: no anchors or aliases, bounded nesting. */
 
 static bool is_uuid(const char *s)
 {
@@ -58,52 +57,57 @@ static bool is_uuid(const char *s)
     return true;
 }
 
-static char *at(const yaml_node_t *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static char *at(const yaml_node_t *n, const char *fmt, ...)
+static char *at(const PolicyYamlNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static char *at(const PolicyYamlNode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    return g_strdup_printf("%zu:%zu: %s", n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    return g_strdup_printf("%u:%u: %s", n->line, n->column, msg);
 }
 
-static const char *scalar(const yaml_node_t *n)
+static const char *scalar(const PolicyYamlNode *n)
 {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    return n && n->kind == POLICY_YAML_SCALAR ? n->value : NULL;
+}
+
+static bool is_empty(const PolicyYamlNode *n)
+{
+    return n->kind == POLICY_YAML_SCALAR && n->is_null;
 }
 
 /* The writer puts the domain's name in a comment on the line above its
- * UUID; keep it so that rewriting the file keeps it too. */
-static char *name_from_comment(char **lines, size_t n_lines, size_t key_line)
+ * UUID; keep it so that rewriting the file keeps it too. key_line is
+ * 1-based. */
+static char *name_from_comment(char **lines, size_t n_lines, unsigned key_line)
 {
-    if (key_line == 0 || key_line > n_lines)
+    if (key_line < 2 || key_line - 1 > n_lines)
         return NULL;
-    const char *l = lines[key_line - 1];
+    const char *l = lines[key_line - 2];
     l += strspn(l, " ");
     if (!g_str_has_prefix(l, "# "))
         return NULL;
     return g_strdup(l + 2);
 }
 
-static int parse_entry(yaml_document_t *doc, yaml_node_t *key, yaml_node_t *val,
-                       OverrideEntry **ret, char **ret_error)
+static int parse_entry(const PolicyYamlNode *key, const PolicyYamlNode *val, OverrideEntry **ret,
+                       char **ret_error)
 {
     const char *uuid = scalar(key);
     if (!uuid || !is_uuid(uuid)) {
         *ret_error = at(key, "expected a domain UUID as the key");
         return -EINVAL;
     }
-    if (val->type != YAML_MAPPING_NODE) {
+    if (val->kind != POLICY_YAML_MAPPING) {
         *ret_error = at(val, "%s: expected a mapping of settings", uuid);
         return -EINVAL;
     }
     g_autoptr(OverrideEntry) e = g_new0(OverrideEntry, 1);
     e->uuid = g_ascii_strdown(uuid, -1);
-    for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = yaml_document_get_node(doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+    for (guint i = 0; i + 1 < val->items->len; i += 2) {
+        const PolicyYamlNode *k = val->items->pdata[i];
+        const PolicyYamlNode *v = val->items->pdata[i + 1];
         if (!scalar(k) || !scalar(v)) {
             *ret_error = at(k, "%s: expected \"key: value\"", uuid);
             return -EINVAL;
@@ -125,54 +129,51 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *key, yaml_node_t *val,
 
 int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, char **ret_error)
 {
-    g_auto(yaml_parser_t) parser;
-    g_auto(yaml_document_t) doc;
-    memset(&doc, 0, sizeof(doc));
-    if (!yaml_parser_initialize(&parser))
-        return -ENOMEM;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        *ret_error = g_strdup_printf("%zu:%zu: %s", parser.problem_mark.line + 1,
-                                     parser.problem_mark.column + 1,
-                                     parser.problem ? parser.problem : "malformed YAML");
+    g_autoptr(PolicyYamlNode) root = NULL;
+    g_autoptr(GPtrArray) errors = NULL;
+    if (len > DYNMEM_FILE_MAX_BYTES) {
+        *ret_error = g_strdup_printf("1:1: larger than %d KiB, the most dynmemd reads",
+                                     DYNMEM_FILE_MAX_BYTES / 1024);
+        return -EINVAL;
+    }
+    if (policy_yaml_parse(text, len, "the overrides file", &root, &errors) < 0) {
+        /* the first problem is enough: the file is dynmemd's own */
+        *ret_error = g_strdup(errors->len ? (const char *)errors->pdata[0] : "0:0: not YAML");
         return -EINVAL;
     }
     g_autoptr(GHashTable) table = overrides_table_new();
-    g_autofree char *copy = g_strndup(text, len);
-    g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
-    size_t n_lines = g_strv_length(lines);
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
+    if (!root || is_empty(root)) {
         *ret_table = g_steal_pointer(&table); /* empty file */
         return 0;
     }
-    if (root->type != YAML_MAPPING_NODE) {
+    if (root->kind != POLICY_YAML_MAPPING) {
         *ret_error = at(root, "expected a mapping with the key \"overrides\"");
         return -EINVAL;
     }
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+    g_autofree char *copy = g_strndup(text, len);
+    g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
+    size_t n_lines = g_strv_length(lines);
+    for (guint i = 0; i + 1 < root->items->len; i += 2) {
+        const PolicyYamlNode *k = root->items->pdata[i];
+        const PolicyYamlNode *v = root->items->pdata[i + 1];
         if (g_strcmp0(scalar(k), "overrides") != 0) {
-            *ret_error =
-                at(k, "unknown key \"%s\" (expected \"overrides\")", scalar(k) ? scalar(k) : "?");
+            g_autofree char *q = policy_quote(scalar(k) ? scalar(k) : "?");
+            *ret_error = at(k, "unknown key \"%s\" (expected \"overrides\")", q);
             return -EINVAL;
         }
-        if (v->type == YAML_SCALAR_NODE && scalar(v)[0] == '\0')
+        if (is_empty(v))
             continue; /* "overrides:" with nothing under it */
-        if (v->type != YAML_MAPPING_NODE) {
+        if (v->kind != POLICY_YAML_MAPPING) {
             *ret_error = at(v, "overrides: expected a mapping of domain UUIDs");
             return -EINVAL;
         }
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
-             q++) {
+        for (guint j = 0; j + 1 < v->items->len; j += 2) {
             OverrideEntry *e = NULL;
-            yaml_node_t *ek = yaml_document_get_node(&doc, q->key);
-            int r = parse_entry(&doc, ek, yaml_document_get_node(&doc, q->value), &e, ret_error);
+            const PolicyYamlNode *ek = v->items->pdata[j];
+            int r = parse_entry(ek, v->items->pdata[j + 1], &e, ret_error);
             if (r < 0)
                 return r;
-            e->name = name_from_comment(lines, n_lines, ek->start_mark.line);
+            e->name = name_from_comment(lines, n_lines, ek->line);
             if (g_hash_table_contains(table, e->uuid)) {
                 *ret_error = at(ek, "%s: listed twice", e->uuid);
                 override_entry_free(e);
@@ -337,19 +338,24 @@ int override_store_open(const char *state_dir, OverrideStore **ret, char **ret_p
     g_autoptr(OverrideStore) store = g_new0(OverrideStore, 1);
     store->path = g_build_filename(state_dir, OVERRIDES_FILE_NAME, NULL);
     g_autofree char *text = NULL;
-    gsize len = 0;
-    g_autoptr(GError) gerr = NULL;
-    if (!g_file_get_contents(store->path, &text, &len, &gerr)) {
-        if (!g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            *ret_problem = g_strdup_printf("cannot read %s: %s", store->path, gerr->message);
-            return -EIO;
-        }
+    size_t len = 0;
+    g_autofree char *err = NULL;
+    int r = dynmem_read_file_bounded(store->path, DYNMEM_FILE_MAX_BYTES, &text, &len, &err);
+    if (r == -ENOENT) {
         store->entries = overrides_table_new();
         *ret = g_steal_pointer(&store);
         return 0;
     }
-    g_autofree char *err = NULL;
-    if (overrides_parse_buf(text, len, &store->entries, &err) == 0) {
+    if (r < 0 && r != -EFBIG) {
+        *ret_problem = g_strdup_printf("cannot read %s", err);
+        return r;
+    }
+    if (r == -EFBIG) {
+        /* "path: larger than ...": the same shape as a parse error */
+        g_free(err);
+        err = g_strdup_printf(" larger than %d KiB, the most dynmemd reads",
+                              DYNMEM_FILE_MAX_BYTES / 1024);
+    } else if (overrides_parse_buf(text, len, &store->entries, &err) == 0) {
         *ret = g_steal_pointer(&store);
         return 0;
     }
@@ -358,7 +364,7 @@ int override_store_open(const char *state_dir, OverrideStore **ret, char **ret_p
     g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
     g_autofree char *aside = g_strdup_printf("%s.corrupt-%s", store->path, stamp);
     if (rename(store->path, aside) < 0) {
-        int r = -errno;
+        r = -errno;
         *ret_problem = g_strdup_printf("%s:%s (and moving it aside failed: %s)", store->path, err,
                                        g_strerror(-r));
         return r;

@@ -305,8 +305,10 @@ int domain_xml_virtio_mem_update(const char *domain_xml, const char *alias, uint
     if (!doc)
         return -EINVAL;
     g_autoptr(xmlXPathContext) ctx = xmlXPathNewContext(doc);
-    if (!ctx)
+    if (!ctx) {
+        *ret_error = g_strdup("domain XML: out of memory");
         return -ENOMEM;
+    }
     xmlNode *root = xmlDocGetRootElement(doc);
     ctx->node = root;
     g_autoptr(xmlXPathObject) devs =
@@ -336,8 +338,10 @@ int domain_xml_virtio_mem_update(const char *domain_xml, const char *alias, uint
             xmlFreeNode(cur);
         }
         g_autoptr(xmlBuffer) buf = xmlBufferCreate();
-        if (!buf || xmlNodeDump(buf, doc, dev, 0, 0) < 0)
+        if (!buf || xmlNodeDump(buf, doc, dev, 0, 0) < 0) {
+            *ret_error = g_strdup_printf("domain XML: out of memory writing virtio-mem %s", alias);
             return -ENOMEM;
+        }
         *ret_xml = g_strdup((const char *)xmlBufferContent(buf));
         return 0;
     }

@@ -10,3 +10,7 @@
 
 /* Borrowed; NULL when not connected. */
 virConnectPtr backend_libvirt_get_connection(Backend *b);
+
+/* The negative errno a libvirt error code (virErrorNumber) maps to, with
+ * no domain involved: -ENOTCONN only for a connection that is gone. */
+int backend_libvirt_map_error(Backend *b, int code);

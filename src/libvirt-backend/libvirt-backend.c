@@ -87,8 +87,39 @@ static void libvirt_init_once(void)
     }
 }
 
-/* Map libvirt's last error to a negative errno and a message. dom (may be
- * NULL) tells "the domain is gone" apart from other refusals. */
+/* Map a libvirt error code to a negative errno. dom (may be NULL) tells
+ * "the domain is gone" apart from other refusals. */
+static int map_error_code(LibvirtBackend *lb, virDomainPtr dom, int code)
+{
+    switch (code) {
+    case VIR_ERR_NO_DOMAIN:
+        return -ENOENT;
+    case VIR_ERR_OPERATION_INVALID:
+        /* "domain is not running" means it went away; the same code also
+         * refuses things a running domain cannot do (no free slot, no
+         * balloon driver), which must not make us forget it */
+        if (!lb->conn || virConnectIsAlive(lb->conn) != 1)
+            return -ENOTCONN;
+        if (dom && virDomainIsActive(dom) == 1)
+            return -EIO;
+        return -ENOENT;
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+        return -EOPNOTSUPP;
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_RPC:
+        return -ENOTCONN;
+    case VIR_ERR_SYSTEM_ERROR:
+        /* also a failed system call for one domain (a QEMU monitor
+         * refusing, a cgroup write): only a dead connection makes every
+         * domain unknown */
+    default:
+        return (!lb->conn || virConnectIsAlive(lb->conn) != 1) ? -ENOTCONN : -EIO;
+    }
+}
+
+/* Map libvirt's last error to a negative errno and a message. */
 static int last_error_dom(LibvirtBackend *lb, virDomainPtr dom, const char *what, char **ret_error)
 {
     virErrorPtr err = virGetLastError();
@@ -96,36 +127,7 @@ static int last_error_dom(LibvirtBackend *lb, virDomainPtr dom, const char *what
     const char *msg = err && err->message ? err->message : "unknown libvirt error";
     if (ret_error)
         *ret_error = g_strdup_printf("%s: %s", what, msg);
-    int r;
-    switch (code) {
-    case VIR_ERR_NO_DOMAIN:
-        r = -ENOENT;
-        break;
-    case VIR_ERR_OPERATION_INVALID:
-        /* "domain is not running" means it went away; the same code also
-         * refuses things a running domain cannot do (no free slot, no
-         * balloon driver), which must not make us forget it */
-        if (!lb->conn || virConnectIsAlive(lb->conn) != 1)
-            r = -ENOTCONN;
-        else if (dom && virDomainIsActive(dom) == 1)
-            r = -EIO;
-        else
-            r = -ENOENT;
-        break;
-    case VIR_ERR_NO_SUPPORT:
-    case VIR_ERR_OPERATION_UNSUPPORTED:
-    case VIR_ERR_CONFIG_UNSUPPORTED:
-        r = -EOPNOTSUPP;
-        break;
-    case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_RPC:
-    case VIR_ERR_SYSTEM_ERROR:
-        r = -ENOTCONN;
-        break;
-    default:
-        r = (lb->conn && virConnectIsAlive(lb->conn) != 1) ? -ENOTCONN : -EIO;
-        break;
-    }
+    int r = map_error_code(lb, dom, code);
     virResetLastError();
     return r;
 }
@@ -618,6 +620,11 @@ Backend *backend_libvirt_new(void)
     for (int i = 0; i < EV_LAST; i++)
         lb->event_ids[i] = -1;
     return &lb->base;
+}
+
+int backend_libvirt_map_error(Backend *b, int code)
+{
+    return map_error_code((LibvirtBackend *)b, NULL, code);
 }
 
 virConnectPtr backend_libvirt_get_connection(Backend *b)

@@ -10,6 +10,8 @@
  * cannot exhaust memory or the stack of the recursive schema walk).
  */
 #include "config.h"
+#include "text.h"
+#include "yaml-tree.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -18,9 +20,8 @@
 #include <string.h>
 #include <yaml.h>
 
-/* Our schema nests three levels (root, domains list, rule); anything much
- * deeper is a mistake or an attack. */
-#define MAX_DEPTH 16
+/* Our schema nests three levels (root, domains list, rule). */
+#define MAX_DEPTH POLICY_YAML_MAX_DEPTH
 /* Beyond this many errors a file is clearly not a policy file; keep the
  * output (and memory) bounded and say how many were left out. */
 #define MAX_ERRORS 1000
@@ -97,34 +98,6 @@ static const char *nearest_key(const char *word, const char *const *keys)
     return NULL;
 }
 
-/* Text quoted in a message: control characters and quotes escaped, UTF-8
- * kept readable, and cut after 64 characters so that a hostile key or value
- * cannot flood the output. Text that is not valid UTF-8 (possible from
- * policy_settings_set_key() callers; libyaml has checked file text) is
- * escaped byte by byte. */
-static char *quote_utf8(const char *text)
-{
-    enum { QUOTE_MAX = 64 };
-    static const char high_bytes[] = {
-#define ROW(x)                                                                                     \
-    (char)(x), (char)(x + 1), (char)(x + 2), (char)(x + 3), (char)(x + 4), (char)(x + 5),          \
-        (char)(x + 6), (char)(x + 7)
-        ROW(0x80), ROW(0x88), ROW(0x90), ROW(0x98), ROW(0xa0), ROW(0xa8), ROW(0xb0), ROW(0xb8),
-        ROW(0xc0), ROW(0xc8), ROW(0xd0), ROW(0xd8), ROW(0xe0), ROW(0xe8), ROW(0xf0), ROW(0xf8),
-#undef ROW
-        0,
-    };
-    g_autofree char *head = NULL;
-    g_autofree char *escaped = NULL;
-    bool utf8 = g_utf8_validate(text, -1, NULL);
-
-    if (utf8 ? g_utf8_strlen(text, -1) <= QUOTE_MAX : strlen(text) <= QUOTE_MAX)
-        return g_strescape(text, utf8 ? high_bytes : NULL);
-    head = utf8 ? g_utf8_substring(text, 0, QUOTE_MAX) : g_strndup(text, QUOTE_MAX);
-    escaped = g_strescape(head, utf8 ? high_bytes : NULL);
-    return g_strconcat(escaped, "...", NULL);
-}
-
 /* A whole number in [min, max]; detail messages as for settings. */
 static int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *ret,
                       char **ret_detail)
@@ -142,14 +115,16 @@ static int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *re
             v = v * 10 + d;
     }
     if (p == text || *p != '\0') {
-        g_autofree char *q = quote_utf8(text);
+        g_autofree char *q = policy_quote(text);
 
         *ret_detail = g_strdup_printf(
             "expected a whole number %" PRIu64 "..%" PRIu64 ", found \"%s\"", min, max, q);
         return -EINVAL;
     }
     if (overflow || v < min || v > max) {
-        *ret_detail = g_strdup_printf("%s is out of range %" PRIu64 "..%" PRIu64, text, min, max);
+        g_autofree char *q = policy_quote(text);
+
+        *ret_detail = g_strdup_printf("%s is out of range %" PRIu64 "..%" PRIu64, q, min, max);
         return -ERANGE;
     }
     *ret = v;
@@ -170,7 +145,7 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         else if (strcmp(value, "static") == 0)
             n.mode = POLICY_MODE_STATIC;
         else {
-            g_autofree char *q = quote_utf8(value);
+            g_autofree char *q = policy_quote(value);
 
             *ret_detail = g_strdup_printf("expected \"dynamic\" or \"static\", found \"%s\"", q);
             return -EINVAL;
@@ -193,7 +168,9 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
             /* A maximum of nothing would stop the domain entirely; that is
              * what mode: static or shutting it down is for. */
             if (a.value == 0) {
-                *ret_detail = g_strdup_printf("must be above 0, found \"%s\"", value);
+                g_autofree char *q = policy_quote(value);
+
+                *ret_detail = g_strdup_printf("must be above 0, found \"%s\"", q);
                 return -ERANGE;
             }
             n.maximum = a;
@@ -214,7 +191,7 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         n.set |= POLICY_FIELD_WEIGHT;
     } else {
         const char *hint = nearest_key(key, policy_settings_keys);
-        g_autofree char *q = quote_utf8(key);
+        g_autofree char *q = policy_quote(key);
 
         if (hint)
             *ret_detail = g_strdup_printf("unknown key \"%s\"; did you mean \"%s\"?", q, hint);
@@ -499,7 +476,7 @@ char *policy_config_describe(const PolicyConfig *cfg)
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const PolicyRule *rule = &cfg->rules[i];
         PolicySettings eff = cfg->defaults;
-        g_autofree char *pattern = quote_utf8(rule->pattern);
+        g_autofree char *pattern = policy_quote(rule->pattern);
 
         g_string_append_printf(out, "  domains[%zu] (line %u): %s \"%s\"\n", i, rule->line,
                                rule->kind < POLICY_MATCH_LAST ? match_keys[rule->kind] : "?",
@@ -519,22 +496,14 @@ char *policy_config_describe(const PolicyConfig *cfg)
 
 /* ---- the YAML tree -------------------------------------------------------- */
 
-typedef enum {
-    NODE_SCALAR,
-    NODE_LIST,
-    NODE_MAPPING,
-} NodeKind;
+/* The tree's types are shared with the overrides reader (yaml-tree.h). */
+typedef struct PolicyYamlNode Node;
+typedef PolicyYamlKind NodeKind;
+#define NODE_SCALAR  POLICY_YAML_SCALAR
+#define NODE_LIST    POLICY_YAML_LIST
+#define NODE_MAPPING POLICY_YAML_MAPPING
 
-typedef struct Node {
-    NodeKind kind;
-    unsigned line, column; /* 1-based */
-    bool is_null;          /* a plain "", "~" or "null" */
-    bool bad;              /* an error was already reported for this node */
-    char *value;           /* NODE_SCALAR */
-    GPtrArray *items;      /* NODE_LIST: nodes; NODE_MAPPING: key, value, key, ... */
-} Node;
-
-static void node_free(Node *n)
+void policy_yaml_node_free(Node *n)
 {
     if (!n)
         return;
@@ -543,7 +512,7 @@ static void node_free(Node *n)
         g_ptr_array_unref(n->items);
     g_free(n);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Node, node_free)
+#define node_free policy_yaml_node_free
 
 static const char *node_kind_name(const Node *n)
 {
@@ -567,6 +536,7 @@ typedef struct {
     const char *filename;
     GArray *errors; /* LoadError */
     size_t n_dropped;
+    const char *what; /* "a policy file", for the tree's messages */
 } Loader;
 
 static void load_error_clear(gpointer p)
@@ -682,15 +652,15 @@ static void check_anchor_tag(Loader *ld, const Node *n, const yaml_char_t *ancho
                              const yaml_char_t *tag)
 {
     if (anchor) {
-        g_autofree char *q = quote_utf8((const char *)anchor);
+        g_autofree char *q = policy_quote((const char *)anchor);
 
-        add_error(ld, n->line, n->column,
-                  "anchor &%s: anchors and aliases are not supported in a policy file", q);
+        add_error(ld, n->line, n->column, "anchor &%s: anchors and aliases are not supported in %s",
+                  q, ld->what);
     }
     if (tag) {
-        g_autofree char *q = quote_utf8((const char *)tag);
+        g_autofree char *q = policy_quote((const char *)tag);
 
-        add_error(ld, n->line, n->column, "YAML tags (%s) are not supported in a policy file", q);
+        add_error(ld, n->line, n->column, "YAML tags (%s) are not supported in %s", q, ld->what);
     }
 }
 
@@ -710,7 +680,7 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
 {
     g_auto(yaml_parser_t) parser = {0};
     g_autoptr(GPtrArray) stack = g_ptr_array_new();
-    g_autoptr(Node) root = NULL;
+    g_autoptr(PolicyYamlNode) root = NULL;
     unsigned n_documents = 0;
 
     if (!yaml_parser_initialize(&parser)) {
@@ -736,7 +706,7 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
         case YAML_DOCUMENT_START_EVENT:
             if (++n_documents > 1) {
                 add_error(ld, (unsigned)ev.start_mark.line + 1, (unsigned)ev.start_mark.column + 1,
-                          "a policy file holds one YAML document; found a second one");
+                          "%s holds one YAML document; found a second one", ld->what);
                 return false;
             }
             continue;
@@ -756,20 +726,20 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
             }
             break;
         case YAML_ALIAS_EVENT: {
-            g_autofree char *q = quote_utf8((const char *)ev.data.alias.anchor);
+            g_autofree char *q = policy_quote((const char *)ev.data.alias.anchor);
 
             n = node_new(NODE_SCALAR, &ev.start_mark);
             n->value = g_strdup("");
             n->bad = true;
             add_error(ld, n->line, n->column,
-                      "alias *%s: anchors and aliases are not supported in a policy file", q);
+                      "alias *%s: anchors and aliases are not supported in %s", q, ld->what);
             break;
         }
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (stack->len >= MAX_DEPTH) {
                 add_error(ld, (unsigned)ev.start_mark.line + 1, (unsigned)ev.start_mark.column + 1,
-                          "nesting is deeper than %d levels; a policy file needs 3", MAX_DEPTH);
+                          "nesting is deeper than %d levels; %s needs 3", MAX_DEPTH, ld->what);
                 return false;
             }
             if (ev.type == YAML_SEQUENCE_START_EVENT) {
@@ -853,7 +823,7 @@ static void mapping_fields(Loader *ld, const Node *map, const char *where, const
                 break;
         if (!keys[idx]) {
             const char *hint = nearest_key(k->value, keys);
-            g_autofree char *q = quote_utf8(k->value);
+            g_autofree char *q = policy_quote(k->value);
 
             if (hint)
                 add_error(ld, k->line, k->column, "unknown key \"%s\" in %s; did you mean \"%s\"?",
@@ -863,6 +833,7 @@ static void mapping_fields(Loader *ld, const Node *map, const char *where, const
             continue;
         }
         if (key_nodes[idx]) {
+            /* k->value is one of `keys` here */
             add_error(ld, k->line, k->column, "duplicate key \"%s\" in %s (first set on line %u)",
                       k->value, where, key_nodes[idx]->line);
             continue;
@@ -925,9 +896,10 @@ static void get_duration(Loader *ld, const Node *v, const char *key, const char 
     if (us < min_us || us > max_us) {
         g_autofree char *lo = policy_format_duration_us(min_us);
         g_autofree char *hi = policy_format_duration_us(max_us);
+        g_autofree char *q = policy_quote(text);
 
-        add_error(ld, v->line, v->column, "%s in %s: %s is out of range %s..%s", key, where, text,
-                  lo, hi);
+        add_error(ld, v->line, v->column, "%s in %s: %s is out of range %s..%s", key, where, q, lo,
+                  hi);
         return;
     }
     *ret_us = us;
@@ -947,8 +919,9 @@ static void get_size(Loader *ld, const Node *v, const char *key, const char *whe
         return;
     }
     if (kib < min_kib) {
-        add_error(ld, v->line, v->column, "%s in %s: must be above 0, found \"%s\"", key, where,
-                  text);
+        g_autofree char *q = policy_quote(text);
+
+        add_error(ld, v->line, v->column, "%s in %s: must be above 0, found \"%s\"", key, where, q);
         return;
     }
     *ret_kib = kib;
@@ -968,9 +941,11 @@ static void get_percent(Loader *ld, const Node *v, const char *key, const char *
         return;
     }
     if (pct < min_pct) {
+        g_autofree char *q = policy_quote(text);
+
         add_error(ld, v->line, v->column,
                   "%s in %s: percentage \"%s\" is out of range %" PRIu32 "..%" PRIu32 "%%", key,
-                  where, text, min_pct, max_pct);
+                  where, q, min_pct, max_pct);
         return;
     }
     *ret_pct = pct;
@@ -1030,12 +1005,14 @@ static void load_host(Loader *ld, const Node *map, PolicyConfig *cfg)
             if (policy_parse_size_kib(text, &kib, &detail) < 0)
                 add_error(ld, v[1]->line, v[1]->column, "pool in host: %s, or \"unlimited\"",
                           detail);
-            else if (kib == 0)
+            else if (kib == 0) {
+                g_autofree char *q = policy_quote(text);
+
                 add_error(ld, v[1]->line, v[1]->column,
                           "pool in host: must be above 0, found \"%s\" (write \"unlimited\" for "
                           "no cap)",
-                          text);
-            else
+                          q);
+            } else
                 cfg->pool_kib = kib;
         }
     }
@@ -1056,7 +1033,8 @@ static void load_tuning(Loader *ld, const Node *map, PolicyConfig *cfg)
     get_duration(ld, v[1], "demand-half-life", "tuning", 100 * 1000, day, &t->demand_half_life_us);
     get_size(ld, v[2], "min-step", "tuning", 0, &t->min_step_kib);
     get_percent(ld, v[3], "min-step-percent", "tuning", 0, 100, &t->min_step_pct);
-    /* 0 would mean "never shrink", which mode: static says better. */
+    /* The engine reads 0 as "no cap" (the invariant tests use that); a
+     * policy file always bounds how fast a domain is shrunk. */
     get_size(ld, v[4], "max-shrink", "tuning", 1, &t->max_shrink_kib);
     get_duration(ld, v[5], "uncooperative-timeout", "tuning", sec, 3600 * sec,
                  &t->uncooperative_timeout_us);
@@ -1172,7 +1150,7 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
         ok = false;
     } else if (pattern && match_kinds[chosen] == POLICY_MATCH_UUID &&
                !g_uuid_string_is_valid(pattern)) {
-        g_autofree char *q = quote_utf8(pattern);
+        g_autofree char *q = policy_quote(pattern);
 
         add_error(ld, v[chosen]->line, v[chosen]->column,
                   "uuid in %s: expected a UUID such as 4dea22b3-1d52-d8f3-2516-782e98ab3fa0, "
@@ -1261,13 +1239,42 @@ static gint compare_errors(gconstpointer a, gconstpointer b)
     return 0;
 }
 
+/* The loader's errors as strings in file order: "file:line:column: message"
+ * (with_file), or "line:column: message". */
+static GPtrArray *loader_take_errors(Loader *ld, bool with_file)
+{
+    GPtrArray *out;
+
+    /* Report in file order; g_array_sort is a stable merge sort, so errors
+     * at one position keep the order they were found in. */
+    g_array_sort(ld->errors, compare_errors);
+    out = g_ptr_array_new_full(ld->errors->len + 1, g_free);
+    for (size_t i = 0; i < ld->errors->len; i++) {
+        const LoadError *e = &g_array_index(ld->errors, LoadError, i);
+
+        if (!with_file)
+            g_ptr_array_add(out, g_strdup_printf("%u:%u: %s", e->line, e->column, e->message));
+        else if (e->line == 0)
+            g_ptr_array_add(out, g_strdup_printf("%s: %s", ld->filename, e->message));
+        else
+            g_ptr_array_add(
+                out, g_strdup_printf("%s:%u:%u: %s", ld->filename, e->line, e->column, e->message));
+    }
+    if (ld->n_dropped > 0)
+        g_ptr_array_add(
+            out, with_file
+                     ? g_strdup_printf("%s: %zu more errors not shown", ld->filename, ld->n_dropped)
+                     : g_strdup_printf("%zu more errors not shown", ld->n_dropped));
+    return out;
+}
+
 int policy_config_load_buf(const char *buf, size_t len, const char *filename,
                            PolicyConfig **ret_cfg, GPtrArray **ret_errors)
 {
     g_autoptr(GArray) errors = g_array_new(FALSE, FALSE, sizeof(LoadError));
     g_autoptr(PolicyConfig) cfg = policy_config_new_default();
-    g_autoptr(Node) root = NULL;
-    Loader ld = {filename ? filename : "<policy>", errors, 0};
+    g_autoptr(PolicyYamlNode) root = NULL;
+    Loader ld = {filename ? filename : "<policy>", errors, 0, "a policy file"};
     GPtrArray *out;
 
     g_array_set_clear_func(errors, load_error_clear);
@@ -1284,26 +1291,26 @@ int policy_config_load_buf(const char *buf, size_t len, const char *filename,
             *ret_cfg = g_steal_pointer(&cfg);
         return 0;
     }
-
-    /* Report in file order; g_array_sort is a stable merge sort, so errors
-     * at one position keep the order they were found in. */
-    g_array_sort(errors, compare_errors);
-    out = g_ptr_array_new_full(errors->len + 1, g_free);
-    for (size_t i = 0; i < errors->len; i++) {
-        const LoadError *e = &g_array_index(errors, LoadError, i);
-
-        if (e->line == 0)
-            g_ptr_array_add(out, g_strdup_printf("%s: %s", ld.filename, e->message));
-        else
-            g_ptr_array_add(
-                out, g_strdup_printf("%s:%u:%u: %s", ld.filename, e->line, e->column, e->message));
-    }
-    if (ld.n_dropped > 0)
-        g_ptr_array_add(
-            out, g_strdup_printf("%s: %zu more errors not shown", ld.filename, ld.n_dropped));
+    out = loader_take_errors(&ld, true);
     if (ret_errors)
         *ret_errors = out;
     else
         g_ptr_array_unref(out);
+    return -EINVAL;
+}
+
+int policy_yaml_parse(const char *buf, size_t len, const char *what, PolicyYamlNode **ret_root,
+                      GPtrArray **ret_errors)
+{
+    g_autoptr(GArray) errors = g_array_new(FALSE, FALSE, sizeof(LoadError));
+    g_autoptr(PolicyYamlNode) root = NULL;
+    Loader ld = {NULL, errors, 0, what ? what : "this file"};
+
+    g_array_set_clear_func(errors, load_error_clear);
+    if (build_tree(&ld, buf ? buf : "", buf ? len : 0, &root) && errors->len == 0) {
+        *ret_root = g_steal_pointer(&root);
+        return 0;
+    }
+    *ret_errors = loader_take_errors(&ld, false);
     return -EINVAL;
 }

@@ -92,7 +92,8 @@ typedef struct {
     uint64_t demand_half_life_us; /* decay of the demand peak */
     uint64_t min_step_kib;        /* changes below max(min_step, pct of A) are skipped */
     uint32_t min_step_pct;
-    uint64_t max_shrink_kib;           /* most one domain is shrunk per cycle */
+    uint64_t max_shrink_kib;           /* most one domain is shrunk per cycle; 0: no cap
+                                        * (the loader takes at least 1KiB) */
     uint64_t uncooperative_timeout_us; /* a shrink that does not move within this */
     uint64_t uncooperative_retry_us;   /* ... is retried after this */
     uint32_t stale_periods;            /* stats older than this many periods are stale */

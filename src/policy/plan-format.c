@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine.h"
+#include "text.h"
 
 #include <glib.h>
 #include <inttypes.h>
@@ -47,7 +48,8 @@ char *policy_plan_format_table(const PolicyDomainInput *domains, const PolicyPla
                            "ACTIONS", "REASON");
     for (size_t i = 0; i < n; i++) {
         const PolicyPlanEntry *e = &entries[i];
-        const char *name = domains && domains[i].name ? domains[i].name : "?";
+        g_autofree char *name =
+            policy_escape(domains && domains[i].name ? domains[i].name : "?", 0);
         g_autoptr(GString) acts = g_string_new(NULL);
         char press[16];
 

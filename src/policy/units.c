@@ -9,6 +9,7 @@
  * "18446744073709551616KiB" is reported as too large instead of wrapping.
  */
 #include "units.h"
+#include "text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -56,24 +57,6 @@ static const struct {
     {"GB", "GiB"}, {"gb", "GiB"}, {"TB", "TiB"}, {"tb", "TiB"},
 };
 
-/* Longer input is cut short in messages so a hostile value cannot flood a
- * log; no valid value comes near this. */
-#define QUOTE_MAX 64
-
-/* The text as it may be quoted in a message: escaped, so control characters
- * and bytes that are not ASCII cannot garble a terminal or a log line. */
-static char *quote_text(const char *text)
-{
-    g_autofree char *head = NULL;
-    g_autofree char *escaped = NULL;
-
-    if (strlen(text) <= QUOTE_MAX)
-        return g_strescape(text, NULL);
-    head = g_strndup(text, QUOTE_MAX);
-    escaped = g_strescape(head, NULL);
-    return g_strconcat(escaped, "...", NULL);
-}
-
 static int fail(char **ret_error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static int fail(char **ret_error, int err, const char *fmt, ...)
@@ -88,9 +71,17 @@ static int fail(char **ret_error, int err, const char *fmt, ...)
     return err;
 }
 
+/* fail() with one argument, %s (or %1$s, used more than once): the text,
+ * quoted and cut short. */
+#define fail_quoted(ret_error, err, fmt, text)                                                     \
+    ({                                                                                             \
+        g_autofree char *q_ = policy_quote(text);                                                  \
+        fail(ret_error, err, fmt, q_);                                                             \
+    })
+
 static int fail_expected(char **ret_error, const char *expected, const char *text)
 {
-    g_autofree char *q = quote_text(text);
+    g_autofree char *q = policy_quote(text);
 
     return fail(ret_error, -EINVAL, "expected %s, found \"%s\"", expected, q);
 }
@@ -188,8 +179,8 @@ static int parse_size(const char *text, const char *expected, uint64_t *ret_kib,
             *ret_kib = 0;
             return 0;
         }
-        return fail(ret_error, -EINVAL, "size \"%s\" has no unit; write e.g. \"%sMiB\"", text,
-                    text);
+        return fail_quoted(ret_error, -EINVAL, "size \"%1$s\" has no unit; write e.g. \"%1$sMiB\"",
+                           text);
     }
 
     if (strcmp(n.unit, "B") == 0) {
@@ -197,11 +188,13 @@ static int parse_size(const char *text, const char *expected, uint64_t *ret_kib,
 
         /* Balloon and memory-device sizes are whole KiB; refuse to guess. */
         if (n.frac_digits)
-            return fail(ret_error, -EINVAL, "size \"%s\" is not a whole number of KiB", text);
+            return fail_quoted(ret_error, -EINVAL, "size \"%s\" is not a whole number of KiB",
+                               text);
         if (!number_scale(&n, 1, &bytes))
-            return fail(ret_error, -ERANGE, "size \"%s\" is too large", text);
+            return fail_quoted(ret_error, -ERANGE, "size \"%s\" is too large", text);
         if (bytes % 1024 != 0)
-            return fail(ret_error, -EINVAL, "size \"%s\" is not a whole number of KiB", text);
+            return fail_quoted(ret_error, -EINVAL, "size \"%s\" is not a whole number of KiB",
+                               text);
         *ret_kib = bytes / 1024;
         return 0;
     }
@@ -209,21 +202,28 @@ static int parse_size(const char *text, const char *expected, uint64_t *ret_kib,
     unit = find_unit(size_units, G_N_ELEMENTS(size_units), n.unit);
     if (!unit) {
         for (size_t i = 0; i < G_N_ELEMENTS(decimal_units); i++)
-            if (strcmp(decimal_units[i].decimal, n.unit) == 0)
+            if (strcmp(decimal_units[i].decimal, n.unit) == 0) {
+                g_autofree char *q = policy_quote(text);
+
                 return fail(ret_error, -EINVAL,
                             "size \"%s\": \"%s\" is a decimal unit in libvirt and is not "
                             "accepted here; did you mean \"%s\"?",
-                            text, n.unit, decimal_units[i].binary);
+                            q, n.unit, decimal_units[i].binary);
+            }
         for (size_t i = 0; i < G_N_ELEMENTS(size_units); i++)
-            if (g_ascii_strcasecmp(size_units[i].name, n.unit) == 0)
+            if (g_ascii_strcasecmp(size_units[i].name, n.unit) == 0) {
+                g_autofree char *q = policy_quote(text);
+
+                /* the unit matched a known one: it is short */
                 return fail(ret_error, -EINVAL,
-                            "size \"%s\": unknown unit \"%s\"; did you mean \"%s\"?", text, n.unit,
+                            "size \"%s\": unknown unit \"%s\"; did you mean \"%s\"?", q, n.unit,
                             size_units[i].name);
+            }
         return fail_expected(ret_error, expected, text);
     }
 
     if (!number_scale(&n, unit->factor, &kib))
-        return fail(ret_error, -ERANGE, "size \"%s\" is too large", text);
+        return fail_quoted(ret_error, -ERANGE, "size \"%s\" is too large", text);
     *ret_kib = kib;
     return 0;
 }
@@ -241,10 +241,13 @@ int policy_parse_percent(const char *text, uint32_t max_pct, uint32_t *ret_pct, 
     if (!text || !split_number(text, &n) || strcmp(n.unit, "%") != 0)
         return fail_expected(ret_error, EXPECT_PERCENT, text ? text : "");
     if (n.frac_digits)
-        return fail(ret_error, -EINVAL, "percentage \"%s\" is not a whole number", text);
-    if (!number_scale(&n, 1, &pct) || pct > max_pct)
-        return fail(ret_error, -ERANGE, "percentage \"%s\" is out of range 0..%" PRIu32 "%%", text,
+        return fail_quoted(ret_error, -EINVAL, "percentage \"%s\" is not a whole number", text);
+    if (!number_scale(&n, 1, &pct) || pct > max_pct) {
+        g_autofree char *q = policy_quote(text);
+
+        return fail(ret_error, -ERANGE, "percentage \"%s\" is out of range 0..%" PRIu32 "%%", q,
                     max_pct);
+    }
     *ret_pct = (uint32_t)pct;
     return 0;
 }
@@ -288,14 +291,14 @@ int policy_parse_duration_us(const char *text, uint64_t *ret_us, char **ret_erro
             *ret_us = 0;
             return 0;
         }
-        return fail(ret_error, -EINVAL, "duration \"%s\" has no unit; write e.g. \"%ss\"", text,
-                    text);
+        return fail_quoted(ret_error, -EINVAL,
+                           "duration \"%1$s\" has no unit; write e.g. \"%1$ss\"", text);
     }
     unit = find_unit(duration_units, G_N_ELEMENTS(duration_units), n.unit);
     if (!unit)
         return fail_expected(ret_error, EXPECT_DURATION, text);
     if (!number_scale(&n, unit->factor, &us))
-        return fail(ret_error, -ERANGE, "duration \"%s\" is too large", text);
+        return fail_quoted(ret_error, -ERANGE, "duration \"%s\" is too large", text);
     *ret_us = us;
     return 0;
 }

@@ -9,6 +9,12 @@
  *                             GetManagedObjects in turn),
  *                             up to 32 in flight; exit 0 when every one got
  *                             a reply
+ *   bus-helper getdomain BYTES  GetDomain with a name of BYTES 'x's; print
+ *                             "error NAME LENGTH" (the error's name and
+ *                             the length of its message) or "path PATH"
+ *   bus-helper setpolicy DOMAIN BYTES  SetDomainPolicy on DOMAIN with one
+ *                             key of BYTES 'k's (a boolean value); print
+ *                             "error NAME LENGTH" or "ok"
  */
 #include "bus-names.h"
 
@@ -134,6 +140,46 @@ static int flood(sd_bus *bus, long n)
     return f.errors ? 1 : 0;
 }
 
+static int get_domain_long_name(sd_bus *bus, long bytes)
+{
+    g_autofree char *name = g_malloc((gsize)bytes + 1);
+    memset(name, 'x', (size_t)bytes);
+    name[bytes] = '\0';
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    g_autoptr(sd_bus_message) reply = NULL;
+    int r = sd_bus_call_method(bus, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE,
+                               "GetDomain", &error, &reply, "s", name);
+    if (r < 0) {
+        printf("error %s %zu\n", error.name ? error.name : g_strerror(-r),
+               error.message ? strlen(error.message) : (size_t)0);
+        sd_bus_error_free(&error);
+        return 0;
+    }
+    const char *path = NULL;
+    r = sd_bus_message_read(reply, "o", &path);
+    printf("path %s\n", r < 0 ? "?" : path);
+    return 0;
+}
+
+static int set_policy_long_key(sd_bus *bus, const char *domain, long bytes)
+{
+    g_autofree char *key = g_malloc((gsize)bytes + 1);
+    memset(key, 'k', (size_t)bytes);
+    key[bytes] = '\0';
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r =
+        sd_bus_call_method(bus, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE,
+                           "SetDomainPolicy", &error, NULL, "sa{sv}b", domain, 1, key, "b", 1, 0);
+    if (r < 0) {
+        printf("error %s %zu\n", error.name ? error.name : g_strerror(-r),
+               error.message ? strlen(error.message) : (size_t)0);
+        sd_bus_error_free(&error);
+        return 0;
+    }
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(sd_bus) bus = NULL;
@@ -146,6 +192,11 @@ int main(int argc, char **argv)
         return watch(bus);
     if (argc == 3 && strcmp(argv[1], "flood") == 0)
         return flood(bus, strtol(argv[2], NULL, 10));
-    fprintf(stderr, "usage: bus-helper watch | flood N\n");
+    if (argc == 3 && strcmp(argv[1], "getdomain") == 0)
+        return get_domain_long_name(bus, strtol(argv[2], NULL, 10));
+    if (argc == 4 && strcmp(argv[1], "setpolicy") == 0)
+        return set_policy_long_key(bus, argv[2], strtol(argv[3], NULL, 10));
+    fprintf(stderr,
+            "usage: bus-helper watch | flood N | getdomain BYTES | setpolicy DOMAIN BYTES\n");
     return 2;
 }

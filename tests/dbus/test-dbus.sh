@@ -173,6 +173,42 @@ expect "GetDomain by name" 'o "/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b
 expect "GetDomain by UUID (any case)" "$by_name" "$by_uuid"
 expect "GetDomain unknown" org.dynmem1.Error.NoSuchDomain "$(mgr_call GetDomain nosuch)"
 
+# -- hostile names: any user may call GetDomain, so its error must stay small
+# whatever the name: a reply over the bus's 32 MiB limit makes dbus-daemon
+# drop dynmemd from the bus. The largest name is the most a request can
+# carry.
+owns_name() {
+    busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+        NameHasOwner s org.dynmem1
+}
+for bytes in 255 256 1048576 $((32 * 1048576 - 160)); do
+    out=$(as_nobody "$BUS_HELPER" getdomain "$bytes")
+    read -r kind name len <<<"$out"
+    want=org.dynmem1.Error.InvalidArgument
+    [ "$bytes" -le 255 ] && want=org.dynmem1.Error.NoSuchDomain
+    if [ "$kind" = error ] && [ "$name" = "$want" ] && [ "$len" -lt 200 ]; then
+        pass "GetDomain with a $bytes-byte name: $name, $len-byte message"
+    else
+        fail "GetDomain with a $bytes-byte name: $out"
+    fi
+    expect "still owns org.dynmem1 after a $bytes-byte name" "b true" "$(owns_name)"
+done
+for bytes in 100 $((32 * 1048576 - 256)); do
+    out=$("$BUS_HELPER" setpolicy alpha "$bytes")
+    read -r kind name len <<<"$out"
+    if [ "$kind" = error ] && [ "$name" = org.dynmem1.Error.InvalidArgument ] &&
+        [ "$len" -lt 200 ]; then
+        pass "SetDomainPolicy with a $bytes-byte key: $name, $len-byte message"
+    else
+        fail "SetDomainPolicy with a $bytes-byte key: $out"
+    fi
+    expect "still owns org.dynmem1 after a $bytes-byte key" "b true" "$(owns_name)"
+done
+msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 --method \
+    org.dynmem1.Manager.GetDomain 0d5b2f6e-1111-4a4a-9b9b-00000000ffff 2>&1)
+grep -q 'NoSuchDomain: no running domain has the UUID 0d5b2f6e-1111-4a4a-9b9b-00000000ffff' \
+    <<<"$msg" && pass "an unknown UUID is named as a UUID" || fail "unknown UUID: $msg"
+
 # -- domain properties
 expect "Domain Name" 's "alpha"' "$(dom_prop alpha Name)"
 expect "Domain Uuid" 's "0d5b2f6e-1111-4a4a-9b9b-000000000001"' "$(dom_prop alpha Uuid)"
@@ -304,6 +340,23 @@ echo "defaults: { weight: lots }" >>"$tmp/policy.yaml"
 expect "Reload of a broken policy" org.dynmem1.Error.ReloadFailed "$(mgr_call Reload)"
 mgr_call Rebalance >/dev/null
 expect "running policy kept" 's "static"' "$(dom_prop delta Mode)"
+# over 1 MiB: refused whole, with a clear error
+cp "$tmp/policy.good" "$tmp/policy.yaml"
+head -c 1100000 /dev/zero | tr '\0' '#' >>"$tmp/policy.yaml"
+msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 \
+    --method org.dynmem1.Manager.Reload 2>&1)
+grep -q 'ReloadFailed: ' <<<"$msg" && grep -q 'policy.yaml: larger than 1024 KiB' <<<"$msg" &&
+    pass "Reload of a policy over 1 MiB: ReloadFailed, says why" || fail "big Reload: $msg"
+mgr_call Rebalance >/dev/null
+expect "running policy kept after the big file" 's "static"' "$(dom_prop delta Mode)"
+# a thousand errors: the reply stays small and counts what it left out
+cp "$tmp/policy.good" "$tmp/policy.yaml"
+for i in $(seq 1500); do printf '  - name: d%s\n    weight: lots-%0100d\n' "$i" 0; done |
+    sed '1i domains:' >"$tmp/policy.yaml"
+msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 \
+    --method org.dynmem1.Manager.Reload 2>&1)
+[ ${#msg} -lt 20000 ] && grep -q 'more errors not shown' <<<"$msg" &&
+    pass "Reload with 1,500 errors: a ${#msg}-byte reply" || fail "Reload errors: ${#msg} bytes"
 cp "$tmp/policy.good" "$tmp/policy.yaml"
 
 # -- non-root: may read, may not change
@@ -429,6 +482,60 @@ ls "$tmp/state" | grep -q '^overrides.yaml.corrupt-' && pass "corrupt file moved
 ctl dump | grep -q '^overrides: .*moved aside' && pass "Dump reports the corrupt file" ||
     fail "Dump does not report it"
 grep -q 'persistent overrides: ' "$tmp/daemon$daemon_runs.log" && pass "logged" || fail "not logged"
+
+# -- a hostile domain name (CR, TAB, U+202E, C1 controls) is escaped in the
+# daemon's log, dynmemctl's tables and Dump, and JSON stays valid JSON
+stop_daemon
+start_daemon --connect "test://$here/node-hostile.xml"
+hostile=$'evil\rtab\trlo\u202enel\u0085csi\u009b2J"q\\b'
+raw_controls() { LC_ALL=C grep -c $'[\r\t\x1b]\|\xe2\x80\xae\|\xc2[\x80-\x9f]' || true; }
+ctl status >"$tmp/hostile.status"
+expect "status table: no raw control characters" 0 "$(raw_controls <"$tmp/hostile.status")"
+grep -qF 'evil\rtab\trlo\u202Enel\u0085csi\u009B2J\"q\\b' "$tmp/hostile.status" &&
+    pass "status table shows the name escaped" || fail "status: $(cat -A "$tmp/hostile.status")"
+ctl show 0d5b2f6e-1111-4a4a-9b9b-0000000000e1 >"$tmp/hostile.show"
+expect "show: no raw control characters" 0 "$(raw_controls <"$tmp/hostile.show")"
+ctl dump >"$tmp/hostile.dump"
+expect "Dump: no raw control characters" 0 "$(raw_controls <"$tmp/hostile.dump")"
+wait_until 10 grep -q 'memory .* by balloon' "$tmp/daemon$daemon_runs.log"
+expect "daemon log: no raw control characters" 0 "$(raw_controls <"$tmp/daemon$daemon_runs.log")"
+grep -qF 'evil\rtab\trlo\u202Enel\u0085csi\u009B2J\"q\\b: found' "$tmp/daemon$daemon_runs.log" &&
+    pass "daemon log shows the name escaped" || fail "log: $(cat -A "$tmp/daemon$daemon_runs.log")"
+for cmd in "status" "show 0d5b2f6e-1111-4a4a-9b9b-0000000000e1" "dump"; do
+    # shellcheck disable=SC2086
+    name=$(ctl --json $cmd | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+if "domains" in d: print([x for x in d["domains"] if x["uuid"].endswith("e1")][0]["name"], end="")
+elif "name" in d: print(d["name"], end="")
+else: print("evil" if "evil" in d["dump"] else "?", end="")') &&
+        pass "dynmemctl --json $cmd is valid JSON" || fail "dynmemctl --json $cmd: not JSON"
+    [ "$cmd" = dump ] || expect "JSON $cmd gives the name back exactly" "$hostile" "$name"
+done
+expect "GetDomain finds the hostile name" \
+    'o "/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b9b_2d0000000000e1"' \
+    "$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager GetDomain s "$hostile")"
+
+# -- a domain named like another domain's UUID does not take its place
+real_path=/org/dynmem1/domain/_30d5b2f6e_2d1111_2d4a4a_2d9b9b_2d0000000000e2
+expect "GetDomain(real's UUID) is the real domain" "o \"$real_path\"" \
+    "$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager GetDomain s \
+        0d5b2f6e-1111-4a4a-9b9b-0000000000e2)"
+expect "the real domain's object answers" 's "real"' \
+    "$(busctl --system get-property org.dynmem1 "$real_path" org.dynmem1.Domain Name)"
+n=$(busctl --system call org.dynmem1 /org/dynmem1 org.freedesktop.DBus.ObjectManager \
+    GetManagedObjects | grep -o '/org/dynmem1/domain/[^"]*' | sort -u | wc -l)
+expect "GetManagedObjects lists all three domains" 3 "$n"
+ctl status | grep -q '^ real ' && pass "status lists the real domain" || fail "status: no real"
+expect "persist an override by the real UUID" 0 \
+    "$(ctl set --persist 0d5b2f6e-1111-4a4a-9b9b-0000000000e2 weight=1234; echo $?)"
+grep -A1 '# real$' "$tmp/state/overrides.yaml" | grep -q '0d5b2f6e-1111-4a4a-9b9b-0000000000e2:' &&
+    pass "the override is written under the real domain's UUID" ||
+    fail "overrides.yaml: $(cat "$tmp/state/overrides.yaml")"
+ctl rebalance
+expect "the real domain got it" "u 1234" "$(busctl --system get-property org.dynmem1 "$real_path" \
+    org.dynmem1.Domain Weight)"
+ctl reset 0d5b2f6e-1111-4a4a-9b9b-0000000000e2
 
 # -- golden dynmemctl output, on a dry-run daemon (nothing moves)
 stop_daemon

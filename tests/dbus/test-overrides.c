@@ -105,6 +105,61 @@ static void test_parse_errors(void **state)
     }
 }
 
+/* Hostile structure: deep nesting and alias bombs are refused quickly by
+ * the policy loader's YAML reader (the file used to have its own, whose
+ * time grew with the square of the nesting: 80,000 levels took 16 s). */
+static void test_parse_hostile_structure(void **state)
+{
+    enum { DEPTH = 80000 };
+    GString *deep_list = g_string_new("overrides:\n  " UUID1 ":\n    weight: ");
+    GString *deep_block = g_string_new("overrides:\n");
+    GString *bomb = g_string_new("overrides:\n  " UUID1 ":\n    weight: 1\n");
+    for (int i = 0; i < DEPTH; i++) {
+        g_string_append_c(deep_list, '[');
+        g_string_append(deep_block, "- ");
+    }
+    g_string_append(bomb, "a: &a [x, x, x, x, x, x, x, x, x]\n");
+    for (char c = 'b'; c <= 'z'; c++)
+        g_string_append_printf(bomb, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", c,
+                               c, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+    const struct {
+        GString *text;
+        const char *needle;
+    } cases[] = {
+        {deep_list, "nesting is deeper than 16 levels; the overrides file needs 3"},
+        {deep_block, "nesting is deeper than 16 levels"},
+        {bomb, "anchors and aliases are not supported in the overrides file"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GHashTable *t = (GHashTable *)(void *)0x1;
+        g_autofree char *err = NULL;
+        int64_t start = g_get_monotonic_time();
+        int r = overrides_parse_buf(cases[i].text->str, cases[i].text->len, &t, &err);
+        int64_t took_ms = (g_get_monotonic_time() - start) / 1000;
+        assert_int_equal(r, -EINVAL);
+        assert_ptr_equal(t, (void *)0x1);
+        if (!strstr(err, cases[i].needle))
+            fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].needle, err);
+        if (took_ms > 500)
+            fail_msg("case %zu: refused after %" G_GINT64_FORMAT " ms", i, took_ms);
+        g_string_free(cases[i].text, TRUE);
+    }
+}
+
+/* Text beyond the documented size is refused without being parsed. */
+static void test_parse_too_large(void **state)
+{
+    size_t len = 1024 * 1024 + 1;
+    g_autofree char *text = g_malloc(len + 1);
+    memset(text, '#', len);
+    text[len] = '\0';
+    GHashTable *t = (GHashTable *)(void *)0x1;
+    g_autofree char *err = NULL;
+    assert_int_equal(overrides_parse_buf(text, len, &t, &err), -EINVAL);
+    assert_ptr_equal(t, (void *)0x1);
+    assert_non_null(strstr(err, "larger than 1024 KiB"));
+}
+
 static void put(GHashTable *t, const char *uuid, const char *name, const char *const *kv)
 {
     OverrideEntry *e = g_new0(OverrideEntry, 1);
@@ -244,6 +299,44 @@ static void test_store_corrupt_moved_aside(void **state)
     rm_rf(dir);
 }
 
+/* A file over the size limit or too deeply nested is not loaded; it is
+ * moved aside whole, so what the operator had is kept. */
+static void test_store_hostile_file_kept_aside(void **state)
+{
+    for (int which = 0; which < 2; which++) {
+        g_autofree char *dir = tmpdir();
+        g_autofree char *path = g_build_filename(dir, OVERRIDES_FILE_NAME, NULL);
+        GString *text = g_string_new("overrides:\n  " UUID1 ":\n    weight: 1\n");
+        if (which == 1)
+            g_string_assign(text, "overrides:\n  " UUID1 ":\n    weight: ");
+        if (which == 0)
+            while (text->len <= 1024 * 1024)
+                g_string_append(text, "# padding padding padding padding padding padding\n");
+        else
+            for (int i = 0; i < 80000; i++)
+                g_string_append(text, "[");
+        assert_true(g_file_set_contents(path, text->str, (gssize)text->len, NULL));
+        g_autoptr(OverrideStore) store = NULL;
+        g_autofree char *problem = NULL;
+        assert_int_equal(override_store_open(dir, &store, &problem), 0);
+        assert_non_null(problem);
+        assert_non_null(strstr(problem, which == 0 ? "larger than 1024 KiB" : "nesting"));
+        assert_non_null(strstr(problem, "moved aside"));
+        assert_int_equal(g_hash_table_size(override_store_entries(store)), 0);
+        GDir *d = g_dir_open(dir, 0, NULL);
+        const char *name = g_dir_read_name(d);
+        assert_non_null(name);
+        g_autofree char *aside = g_build_filename(dir, name, NULL);
+        g_dir_close(d);
+        g_autofree char *kept = NULL;
+        gsize kept_len = 0;
+        assert_true(g_file_get_contents(aside, &kept, &kept_len, NULL));
+        assert_int_equal(kept_len, text->len);
+        g_string_free(text, TRUE);
+        rm_rf(dir);
+    }
+}
+
 static void test_store_write_failure_changes_nothing(void **state)
 {
     g_autofree char *dir = tmpdir();
@@ -274,10 +367,13 @@ int main(void)
         cmocka_unit_test(test_parse_empty),
         cmocka_unit_test(test_parse_uppercase_uuid),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_hostile_structure),
+        cmocka_unit_test(test_parse_too_large),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_format_value),
         cmocka_unit_test(test_store_put_and_reopen),
         cmocka_unit_test(test_store_corrupt_moved_aside),
+        cmocka_unit_test(test_store_hostile_file_kept_aside),
         cmocka_unit_test(test_store_write_failure_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

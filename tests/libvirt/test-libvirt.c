@@ -6,6 +6,8 @@
  * domain destroyed under the daemon.
  */
 #include "libvirt-backend-private.h"
+
+#include <libvirt/virterror.h>
 #include "manager.h"
 
 #include <errno.h>
@@ -212,6 +214,20 @@ static void test_read_sample(void **state)
     assert_non_null(err2);
 }
 
+/* A system error on one domain's action is not a lost connection while
+ * the connection is alive (it used to make the manager forget every
+ * domain); once the connection is gone, it is. */
+static void test_system_error_is_not_a_disconnect(void **state)
+{
+    Ctx *c = *state;
+    assert_int_equal(backend_libvirt_map_error(c->backend, VIR_ERR_SYSTEM_ERROR), -EIO);
+    assert_int_equal(backend_libvirt_map_error(c->backend, VIR_ERR_INTERNAL_ERROR), -EIO);
+    assert_int_equal(backend_libvirt_map_error(c->backend, VIR_ERR_NO_DOMAIN), -ENOENT);
+    assert_int_equal(backend_libvirt_map_error(c->backend, VIR_ERR_RPC), -ENOTCONN);
+    c->backend->ops->close(c->backend);
+    assert_int_equal(backend_libvirt_map_error(c->backend, VIR_ERR_SYSTEM_ERROR), -ENOTCONN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +236,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_domain_started_gets_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_system_error_is_not_a_disconnect, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

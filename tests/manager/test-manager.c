@@ -7,6 +7,9 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -526,6 +529,167 @@ static void test_reload_good_and_bad(void **state)
     ctx_free(c);
 }
 
+/* A policy file over the documented size is refused with a clear error
+ * and the running policy is kept. */
+static void test_reload_too_large(void **state)
+{
+    Ctx *c = ctx_new("domains:\n  - name: a\n    buffer: 30%\n", false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    g_autoptr(GString) big = g_string_new(base_policy);
+    g_string_append(big, "domains:\n  - name: a\n    buffer: 50%\n");
+    while (big->len <= 1024 * 1024)
+        g_string_append(big, "# a comment line to make the file larger than a megabyte\n");
+    write_file(c->dir, "policy.yaml", big->str);
+    g_autofree char *err = NULL;
+    assert_true(manager_reload(c->m, &err) < 0);
+    assert_non_null(strstr(err, "policy.yaml: larger than 1024 KiB"));
+    cycle(c);
+    assert_int_equal(md(c, a)->policy.buffer_pct, 30);
+    ctx_free(c);
+}
+
+/* A file with a thousand errors gives a bounded error text (it is a D-Bus
+ * reply) that says how many were left out. */
+static void test_reload_errors_bounded(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    manager_start(c->m);
+    g_autoptr(GString) bad = g_string_new("domains:\n");
+    for (int i = 0; i < 1500; i++)
+        g_string_append_printf(bad, "  - name: d%d\n    weight: x%0200d\n", i, 1);
+    write_file(c->dir, "policy.yaml", bad->str);
+    g_autofree char *err = NULL;
+    assert_true(manager_reload(c->m, &err) < 0);
+    if (strlen(err) > 17 * 1024)
+        fail_msg("a %zu-byte error text", strlen(err));
+    assert_non_null(strstr(err, "more errors not shown"));
+    ctx_free(c);
+}
+
+/* A domain named like another domain's UUID cannot take its place: a UUID
+ * reaches only the domain that has it, a name only a domain so called. */
+static void test_uuid_named_impostor(void **state)
+{
+    enum { PAIRS = 8 };
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *real[PAIRS], *impostor[PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        g_autofree char *name = g_strdup_printf("real%d", i);
+        real[i] = fake_backend_add(c->fb, name, 4 * GiB, 256 * MiB);
+    }
+    for (int i = 0; i < PAIRS; i++) {
+        impostor[i] = fake_backend_add(c->fb, "x", 4 * GiB, 256 * MiB);
+        g_strlcpy(impostor[i]->name, real[i]->uuid, sizeof(impostor[i]->name));
+    }
+    manager_start(c->m);
+    cycle(c);
+    g_autoptr(GPtrArray) all = manager_list_domains(c->m);
+    assert_int_equal(all->len, 2 * PAIRS);
+    for (int i = 0; i < PAIRS; i++) {
+        ManagerDomain *d = manager_find_domain(c->m, real[i]->uuid);
+        assert_non_null(d);
+        assert_string_equal(d->uuid, real[i]->uuid);
+        g_autofree char *upper = g_ascii_strup(real[i]->uuid, -1);
+        assert_ptr_equal(manager_find_domain(c->m, upper), d);
+        assert_ptr_equal(manager_find_domain_by_uuid(c->m, real[i]->uuid), d);
+        assert_string_equal(md(c, real[i])->uuid, real[i]->uuid);
+        /* the impostor is reached by its own UUID */
+        ManagerDomain *x = manager_find_domain(c->m, impostor[i]->uuid);
+        assert_non_null(x);
+        assert_string_equal(x->name, real[i]->uuid);
+    }
+    assert_null(manager_find_domain(c->m, "00000000-0000-4000-8000-00000000ffff"));
+    ctx_free(c);
+}
+
+/* Run `n` cycles with stderr (where the log goes in tests) in a file;
+ * returns what was logged. `fail` makes every action on `d` fail. */
+static char *cycles_logged(Ctx *c, int n, FakeDomain *d, bool fail)
+{
+    g_autofree char *path = g_build_filename(c->dir, "log", NULL);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    for (int i = 0; i < n; i++) {
+        if (fail)
+            d->fail_next_apply = -EIO;
+        cycle(c);
+    }
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *text = NULL;
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_unlink(path);
+    return text;
+}
+
+static unsigned count_lines(const char *text, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* An action failing every cycle is logged once, then once a minute with a
+ * count, and once more when it succeeds again: not every second. */
+static void test_failing_action_log_rate_limited(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 256 * MiB);
+    manager_start(c->m);
+    g_autofree char *log = cycles_logged(c, 150, a, true);
+    assert_true(md(c, a)->action_errors >= 100);
+    unsigned lines = count_lines(log, "a: balloon failed");
+    if (lines < 2 || lines > 3)
+        fail_msg("%u lines about the failure in 150 s:\n%s", lines, log);
+    assert_non_null(strstr(log, "more times in the last 60 s"));
+    g_autofree char *after = cycles_logged(c, 3, a, false);
+    assert_int_equal(count_lines(after, "a: changes succeed again after"), 1);
+    assert_int_equal(count_lines(after, "failed"), 0);
+    ctx_free(c);
+}
+
+/* SetDomainPolicy(persist) without a usable state directory is a failure
+ * of the daemon (Failed), not a bad argument, and changes nothing. */
+static void test_persist_unavailable_is_not_invalid(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("dynmem-manager-XXXXXX", NULL);
+    g_autofree char *state_dir = g_build_filename(dir, "state", NULL);
+    g_autofree char *blocker = g_build_filename(state_dir, "overrides.yaml", NULL);
+    assert_int_equal(g_mkdir_with_parents(blocker, 0700), 0); /* unreadable: a directory */
+    write_file(dir, "meminfo", meminfo);
+    FakeBackend *fb = fake_backend_new();
+    fake_backend_add(fb, "a", 4 * GiB, 256 * MiB);
+    ManagerOptions o = {
+        .connect_uri = "fake:///", .proc_root = dir, .state_dir = state_dir, .no_timer = true};
+    g_autoptr(Manager) m = NULL;
+    g_autofree char *err = NULL;
+    assert_int_equal(manager_new(&o, fake_backend_base(fb), &m, &err), 0);
+    manager_start(m);
+    assert_int_equal(manager_run_cycle(m), 0);
+    ManagerDomain *d = manager_find_domain(m, "a");
+    assert_non_null(d);
+    PolicySettings s = {0};
+    assert_int_equal(policy_settings_set_key(&s, "weight", "9000", NULL), 0);
+    int r = manager_set_override(m, d, &s, true, &err);
+    assert_int_equal(r, -EIO);
+    assert_non_null(strstr(err, "persistent overrides are unavailable: "));
+    assert_null(manager_get_override(m, d->uuid));
+    g_clear_pointer(&m, manager_free);
+    g_rmdir(blocker);
+    g_rmdir(state_dir);
+    g_autofree char *mi = g_build_filename(dir, "meminfo", NULL);
+    g_unlink(mi);
+    g_rmdir(dir);
+}
+
 /* Dry-run plans and logs but changes nothing. */
 static void test_dry_run_changes_nothing(void **state)
 {
@@ -706,6 +870,11 @@ int main(void)
         cmocka_unit_test(test_error_on_one_domain),
         cmocka_unit_test(test_connection_lost_and_regained),
         cmocka_unit_test(test_reload_good_and_bad),
+        cmocka_unit_test(test_reload_too_large),
+        cmocka_unit_test(test_reload_errors_bounded),
+        cmocka_unit_test(test_uuid_named_impostor),
+        cmocka_unit_test(test_failing_action_log_rate_limited),
+        cmocka_unit_test(test_persist_unavailable_is_not_invalid),
         cmocka_unit_test(test_dry_run_changes_nothing),
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_uncooperative),

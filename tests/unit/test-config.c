@@ -227,6 +227,53 @@ static void test_set_key(void **state)
     }
 }
 
+/* Every echo of a value is bounded, whichever check refuses it. */
+static void test_long_values_bounded(void **state)
+{
+    enum { LEN = 1 << 20 };
+    g_autofree char *zeros = g_malloc(LEN + 1);
+    g_autofree char *digits = g_malloc(LEN + 1);
+    static const char *const setkeys[][2] = {
+        {"weight", "1"},    /* out of range */
+        {"maximum", "MiB"}, /* must be above 0 */
+    };
+    /* the value goes between each prefix and suffix */
+    static const char *const files[][2] = {
+        {"daemon:\n  interval: ", "1ms\n"},       /* duration out of range */
+        {"tuning:\n  max-shrink: ", "MiB\n"},     /* size below its minimum */
+        {"host:\n  psi-threshold: ", "%\n"},      /* percent below its minimum */
+        {"host:\n  pool: ", "MiB\n"},             /* zero pool */
+        {"defaults:\n  maximum: ", "GiB\n"},      /* zero maximum */
+        {"tuning:\n  stale-periods: ", "1000\n"}, /* whole number out of range */
+    };
+
+    (void)state;
+    memset(zeros, '0', LEN);
+    zeros[LEN] = '\0';
+    memset(digits, '9', LEN);
+    digits[LEN] = '\0';
+    for (size_t i = 0; i < G_N_ELEMENTS(setkeys); i++) {
+        PolicySettings s = {0};
+        g_autofree char *value =
+            g_strconcat(i == 0 ? digits : zeros, i == 0 ? "" : setkeys[i][1], NULL);
+        g_autofree char *error = NULL;
+
+        assert_true(policy_settings_set_key(&s, setkeys[i][0], value, &error) < 0);
+        if (strlen(error) > 300)
+            fail_msg("%s: a %zu-byte message", setkeys[i][0], strlen(error));
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *text = g_strconcat(files[i][0], zeros, files[i][1], NULL);
+        g_autoptr(GPtrArray) errors = NULL;
+
+        assert_int_equal(policy_config_load_buf(text, strlen(text), "t.yaml", NULL, &errors),
+                         -EINVAL);
+        assert_int_equal(errors->len, 1);
+        if (strlen(errors->pdata[0]) > 300)
+            fail_msg("%s: a %zu-byte message", files[i][0], strlen(errors->pdata[0]));
+    }
+}
+
 static void test_validate(void **state)
 {
     static const struct {
@@ -917,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_mode_and_keys),
         cmocka_unit_test(test_set_key),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_long_values_bounded),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_empty_means_defaults),
         cmocka_unit_test(test_every_key),

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "text.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Characters that would end a log line, move the cursor, hide text or
+ * reorder what a terminal shows. */
+static bool must_escape(gunichar c)
+{
+    if (c == '"' || c == '\\')
+        return true;
+    switch (g_unichar_type(c)) {
+    case G_UNICODE_CONTROL:             /* C0, DEL, C1 (NEL, CSI ...) */
+    case G_UNICODE_FORMAT:              /* U+202E, U+200B, U+2066 ... */
+    case G_UNICODE_LINE_SEPARATOR:      /* U+2028 */
+    case G_UNICODE_PARAGRAPH_SEPARATOR: /* U+2029 */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void append_escaped_char(GString *out, gunichar c)
+{
+    switch (c) {
+    case '"':
+        g_string_append(out, "\\\"");
+        return;
+    case '\\':
+        g_string_append(out, "\\\\");
+        return;
+    case '\b':
+        g_string_append(out, "\\b");
+        return;
+    case '\f':
+        g_string_append(out, "\\f");
+        return;
+    case '\n':
+        g_string_append(out, "\\n");
+        return;
+    case '\r':
+        g_string_append(out, "\\r");
+        return;
+    case '\t':
+        g_string_append(out, "\\t");
+        return;
+    default:
+        break;
+    }
+    if (c < 0x10000) {
+        g_string_append_printf(out, "\\u%04X", (unsigned)c);
+        return;
+    }
+    /* JSON spells characters beyond the BMP as a UTF-16 surrogate pair. */
+    c -= 0x10000;
+    g_string_append_printf(out, "\\u%04X\\u%04X", (unsigned)(0xD800 + (c >> 10)),
+                           (unsigned)(0xDC00 + (c & 0x3FF)));
+}
+
+static char *escape_bytes(const char *text, size_t max_chars)
+{
+    GString *out = g_string_new(NULL);
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++, n++) {
+        if (max_chars > 0 && n == max_chars) {
+            g_string_append(out, "...");
+            break;
+        }
+        if (*p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' ||
+            *p == '\t')
+            append_escaped_char(out, *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            g_string_append_printf(out, "\\%03o", (unsigned)*p);
+        else
+            g_string_append_c(out, (char)*p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *policy_escape(const char *text, size_t max_chars)
+{
+    GString *out;
+    size_t n = 0;
+
+    if (!text)
+        return g_strdup("");
+    if (!g_utf8_validate(text, -1, NULL))
+        return escape_bytes(text, max_chars);
+    out = g_string_new(NULL);
+    for (const char *p = text; *p; p = g_utf8_next_char(p), n++) {
+        gunichar c = g_utf8_get_char(p);
+
+        if (max_chars > 0 && n == max_chars) {
+            g_string_append(out, "...");
+            break;
+        }
+        if (must_escape(c))
+            append_escaped_char(out, c);
+        else
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *policy_quote(const char *text)
+{
+    return policy_escape(text, POLICY_QUOTE_MAX_CHARS);
+}
