@@ -8,6 +8,14 @@
 
 /* DESIGN.md §3.3: "older than 3 stats periods" when tuning leaves it 0 */
 #define STALE_PERIODS_DEFAULT 3
+/* Without a context: reports once a second (the stats period we set), and
+ * memory arrives two reports after a rise (the report, the cycle). */
+#define REPORT_PERIOD_US_DEFAULT 1000000
+#define REACTION_US_DEFAULT      2000000
+/* The learnt burst (the largest step in one report) is kept this many
+ * demand half-lives: a workload that stepped once will likely step again,
+ * later than a ramp resumes. */
+#define BURST_HALF_LIFE_FACTOR 10
 
 bool policy_sample_is_stale(const PolicyTuning *tuning, const PolicyDomainCaps *caps,
                             const PolicyDomainSample *sample)
@@ -42,9 +50,11 @@ static bool rate_above(uint64_t delta, uint64_t dt_us, uint64_t threshold_per_s)
     return (unsigned __int128)delta * 1000000u > (unsigned __int128)threshold_per_s * dt_us;
 }
 
-int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *sample,
-                         PolicyDomainState *st, uint64_t now_us, PolicyDemand *ret)
+int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *ctx,
+                         const PolicyDomainSample *sample, PolicyDomainState *st, uint64_t now_us,
+                         PolicyDemand *ret)
 {
+    static const PolicyDemandContext no_ctx = {0};
     PolicyDemand d = {0};
     uint64_t ts = sample->timestamp_us ? sample->timestamp_us : now_us;
     uint64_t assigned = sample->assigned_kib, swapped_in = 0;
@@ -57,6 +67,14 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     bool new_report = sample->last_update_s <= 0 || !st->initialized ||
                       sample->last_update_s != st->prev_last_update_s;
     bool consistent = false, relearnt = false;
+    uint64_t period = REPORT_PERIOD_US_DEFAULT, reaction = REACTION_US_DEFAULT;
+
+    if (!ctx)
+        ctx = &no_ctx;
+    if (ctx->report_period_us)
+        period = ctx->report_period_us;
+    if (ctx->reaction_us)
+        reaction = ctx->reaction_us;
 
     if (sample->has_usable && sample->has_available &&
         sample->available_kib >= sample->usable_kib &&
@@ -97,6 +115,18 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
         return -ENODATA;
     }
 
+    /* An autodeflate guest is measured by assigned - usable (its MemTotal
+     * keeps the ballooned pages). While a shrink of ours is in flight the
+     * guest's report may show the balloon inflated while QEMU's figure
+     * (libvirt's last, throttled balloon event) does not yet: the inflation
+     * reads as demand. A rise since the last report is taken as the
+     * balloon, up to what is still in flight, so neither this cycle nor
+     * the decaying peak keeps the misreading. A real rise hidden this way
+     * costs the guest nothing it cannot take back: it deflates on OOM. */
+    if (!consistent && ctx->autodeflate && ctx->in_flight_shrink_kib > 0 && st->initialized &&
+        st->prev_raw_demand_kib > 0 && d.raw_kib > st->prev_raw_demand_kib)
+        d.raw_kib -= kib_min(d.raw_kib - st->prev_raw_demand_kib, ctx->in_flight_shrink_kib);
+
     /* Swap-in or major faults since the last sample: the guest needs more
      * than it has, by at least what it had to read back. A counter that went
      * backwards (guest reboot) only rebases. */
@@ -125,19 +155,39 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
      * do not move the figure (MemTotal and MemAvailable rise together),
      * unless the reserve was just relearnt; on the assigned - usable path
      * they do, so there only while assigned stood still. */
+    /* The headroom is the rise of one report carried over the reaction
+     * time: reports every period, the rise consumes reaction / period
+     * reports' worth before memory arrives. */
     bool saturated = d.pressure || (sample->has_usable && sample->usable_kib < assigned / 100);
     uint64_t now_demand = d.raw_kib;
-    if (have_prev && new_report && !st->prev_saturated && st->prev_raw_demand_kib > 0 &&
-        d.raw_kib > st->prev_raw_demand_kib &&
-        (consistent ? !relearnt : assigned == st->prev_assigned_kib))
-        d.trend_kib = kib_min(kib_mul(d.raw_kib - st->prev_raw_demand_kib, 2), d.raw_kib);
+    bool comparable = have_prev && new_report && st->prev_raw_demand_kib > 0 &&
+                      d.raw_kib > st->prev_raw_demand_kib &&
+                      (consistent ? !relearnt : assigned == st->prev_assigned_kib);
+    if (comparable && !st->prev_saturated)
+        d.trend_kib = kib_min((uint64_t)((unsigned __int128)(d.raw_kib - st->prev_raw_demand_kib) *
+                                         reaction / period),
+                              d.raw_kib);
     /* held like the demand peak: a ramp seen once a report (the guest
      * reports once a second, we may look more often) keeps its headroom */
     uint64_t held = have_prev ? decay(st->trend_peak_kib, dt, tuning->demand_half_life_us) : 0;
     d.trend_kib = kib_max(d.trend_kib, held);
+    /* The largest step seen in one report (from a saturated report too:
+     * there the step was at least that), for burst-headroom: learn. */
+    d.burst_kib = have_prev ? decay(st->burst_peak_kib, dt,
+                                    kib_mul(tuning->demand_half_life_us, BURST_HALF_LIFE_FACTOR))
+                            : 0;
+    if (comparable)
+        d.burst_kib = kib_max(d.burst_kib, d.raw_kib - st->prev_raw_demand_kib);
+    /* Read back after a gap (stale stats, a domain held) the counter holds
+     * the whole gap's swap-in: spread it over the gap, one report's share
+     * is this cycle's pressure (seen on the fake backend: a guest grown to
+     * 6.6 GiB for a 1.2 GiB need after eight held cycles). */
+    if (dt > kib_mul(period, STALE_PERIODS_DEFAULT))
+        swapped_in = (uint64_t)((unsigned __int128)swapped_in * period / dt);
     if (d.pressure)
         now_demand =
             kib_add(now_demand, kib_max(kib_pct(assigned, tuning->pressure_boost_pct), swapped_in));
+    d.current_kib = now_demand;
 
     /* Fast rise, slow decay: the peak falls toward the current demand by
      * half its excess every half-life, so a pausing workload keeps its
@@ -166,6 +216,7 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDomainSample *s
     }
     st->prev_last_update_s = sample->last_update_s;
     st->trend_peak_kib = d.trend_kib;
+    st->burst_peak_kib = d.burst_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
     st->prev_swap_in_kib = sample->swap_in_kib;

@@ -595,7 +595,7 @@ static void test_demand_during_inflation(void **state)
             .available_kib = steps[i].available * 1024,
             .last_update_s = steps[i].report,
         };
-        assert_int_equal(policy_demand_update(&t, &s, &st, s.timestamp_us, &d), 0);
+        assert_int_equal(policy_demand_update(&t, NULL, &s, &st, s.timestamp_us, &d), 0);
         st.initialized = true;
         if (d.raw_kib != steps[i].demand * 1024)
             fail_msg("step %zu: demand %" PRIu64 " KiB, want %" PRIu64 " MiB", i, d.raw_kib,
@@ -610,7 +610,7 @@ static void test_demand_during_inflation(void **state)
                               .usable_kib = 600 * 1024,
                               .has_available = true,
                               .available_kib = 100 * 1024};
-    assert_int_equal(policy_demand_update(&t, &bad, &st, bad.timestamp_us, &d), 0);
+    assert_int_equal(policy_demand_update(&t, NULL, &bad, &st, bad.timestamp_us, &d), 0);
     assert_int_equal(d.raw_kib, 40 * 1024);
 }
 
