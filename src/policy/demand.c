@@ -176,8 +176,6 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
     d.burst_kib = have_prev ? decay(st->burst_peak_kib, dt,
                                     kib_mul(tuning->demand_half_life_us, BURST_HALF_LIFE_FACTOR))
                             : 0;
-    if (comparable)
-        d.burst_kib = kib_max(d.burst_kib, d.raw_kib - st->prev_raw_demand_kib);
     /* Read back after a gap (stale stats, a domain held) the counter holds
      * the whole gap's swap-in: spread it over the gap, one report's share
      * is this cycle's pressure (seen on the fake backend: a guest grown to
@@ -188,6 +186,13 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
         now_demand =
             kib_add(now_demand, kib_max(kib_pct(assigned, tuning->pressure_boost_pct), swapped_in));
     d.current_kib = now_demand;
+    /* ... measured with the pressure correction: a step the guest could
+     * not hold shows in MemAvailable only up to what it had, the rest in
+     * what it swapped */
+    if (have_prev && new_report && st->prev_report_current_kib > 0 &&
+        now_demand > st->prev_report_current_kib &&
+        (consistent ? !relearnt : assigned == st->prev_assigned_kib))
+        d.burst_kib = kib_max(d.burst_kib, now_demand - st->prev_report_current_kib);
 
     /* Fast rise, slow decay: the peak falls toward the current demand by
      * half its excess every half-life, so a pausing workload keeps its
@@ -211,6 +216,7 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
     st->prev_timestamp_us = ts;
     st->prev_assigned_kib = assigned;
     if (new_report) {
+        st->prev_report_current_kib = now_demand;
         st->prev_raw_demand_kib = d.raw_kib;
         st->prev_saturated = saturated;
     }

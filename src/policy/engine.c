@@ -444,6 +444,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         /* no fresh word from the guest: hold what it has, never shrink */
         *flags |= DOM_STALE;
         st->prev_raw_demand_kib = 0; /* no trend across the silence */
+        st->prev_report_current_kib = 0;
         e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
         e->floor_kib = kib_max(assigned, e->minimum_kib);
         e->need_kib = e->floor_kib;
@@ -665,7 +666,7 @@ static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target
         if (a - target < step && !above_max && !over_budget)
             return a;
         if (a - target < step && over_budget)
-            target = kib_max(kib_sub(a, step), kib_min(kib_max(w->floor_kib, target), a));
+            target = kib_min(target, kib_max(kib_sub(a, step), kib_min(w->floor_kib, a)));
         if (t->max_shrink_kib > 0) {
             /* never a rate so small that every step is below the min step */
             uint64_t limit = kib_max(t->max_shrink_kib, step);

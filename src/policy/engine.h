@@ -125,9 +125,10 @@ typedef struct {
     bool prev_has_swap_in;       /* the previous sample had the counter */
     bool prev_has_major_faults;
     /* the safety work (DESIGN.md §3.10): */
-    uint64_t prev_balloon_kib; /* the balloon figure last cycle, 0: none yet */
-    uint64_t self_deflate_us;  /* when an autodeflate guest last took balloon pages back */
-    uint64_t burst_peak_kib;   /* largest rise of demand in one report, decaying */
+    uint64_t prev_balloon_kib;        /* the balloon figure last cycle, 0: none yet */
+    uint64_t self_deflate_us;         /* when an autodeflate guest last took balloon pages back */
+    uint64_t burst_peak_kib;          /* largest rise of demand in one report, decaying */
+    uint64_t prev_report_current_kib; /* the last report's demand, pressure included */
 } PolicyDomainState;
 
 /* Mark a domain as just booted at now_us (starts its grace period). Call
