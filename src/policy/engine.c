@@ -631,7 +631,7 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
             set_reason3(e, "reclaim for others: demand ", dem, NULL);
         else
             set_reason3(e, "trim idle: demand ", dem, NULL);
-    } else if (flags & DOM_IN_FLIGHT) {
+    } else if ((flags & DOM_IN_FLIGHT) && !(flags & (DOM_TRIM_HELD | DOM_DEFLATE_HOLD))) {
         set_reason(e, "waiting: change in flight");
     } else if (e->status == POLICY_STATUS_WARNING) {
         if (flags & DOM_PRESSURE)

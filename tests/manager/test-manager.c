@@ -412,12 +412,15 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     assert_int_equal(d->live_reads, reads + 3);
     assert_int_equal(d->applies, applies);
 
-    /* readable again: balanced again, and it needs 1.2 GiB */
+    /* readable again: balanced again, and it needs 1.2 GiB. The swap-in
+     * counted while it was held is spread over those cycles, not read as
+     * one cycle's pressure (which grew it to 6.6 GiB) */
     d->fail_live_reads = 0;
     for (int i = 0; i < 5; i++)
         cycle(c);
     assert_true(d->applies > applies);
     assert_true(fake_domain_assigned_kib(d) >= 1200 * MiB);
+    assert_true(fake_domain_assigned_kib(d) <= 2 * GiB);
 
     /* a backend that cannot read it live: libvirt's figure from then on */
     d->stale_bulk_kib = 0;
@@ -430,6 +433,36 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     assert_int_equal(d->live_reads, reads + 1);
     assert_int_not_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
     assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    ctx_free(c);
+}
+
+/* A guest inflating slowly is still on its way to an old, lower target
+ * when its workload starts ramping and the trim is held: the balloon is
+ * asked again for the size it has now, so the inflation stops there. */
+static void test_held_trim_stops_inflation(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "slow", 4 * GiB, 256 * MiB);
+    d->balloon_rate_kib = 32 * MiB;
+    manager_start(c->m);
+    cycle(c);
+    assert_int_equal(d->balloon_goal_kib, 4 * GiB - 256 * MiB); /* max-shrink */
+    cycle(c);
+    assert_true(d->balloon_kib > d->balloon_goal_kib); /* still inflating */
+
+    /* the workload ramps by 200 MiB a second */
+    unsigned resends = d->balloon_resends;
+    d->used_kib += 200 * MiB;
+    cycle(c);
+    assert_int_equal(d->balloon_resends, resends + 1);
+    assert_int_equal(d->balloon_goal_kib, d->balloon_kib);
+    assert_non_null(strstr(md(c, d)->entry.reason, "not trimmed while rising"));
+    uint64_t held = d->balloon_kib;
+    for (int i = 0; i < 3; i++) {
+        d->used_kib += 200 * MiB;
+        cycle(c);
+        assert_true(d->balloon_kib >= held);
+    }
     ctx_free(c);
 }
 
@@ -710,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_uncooperative),
         cmocka_unit_test(test_stale_stats_never_shrink),
+        cmocka_unit_test(test_held_trim_stops_inflation),
         cmocka_unit_test(test_unmanaged_static_and_stats_period),
         cmocka_unit_test(test_stopped_event_forgets),
         cmocka_unit_test(test_weights_under_scarcity),
