@@ -66,6 +66,9 @@ typedef struct {
     uint32_t weight;
     char **mechanisms;
     bool overridden;
+    char *protection;
+    uint64_t absorbable;
+    uint64_t headroom;
 } DomainInfo;
 
 #define D(p, t, f)                                                                                 \
@@ -73,14 +76,25 @@ typedef struct {
         p, t, offsetof(DomainInfo, f)                                                              \
     }
 static const Field domain_fields[] = {
-    D("Name", F_STRING, name),           D("Uuid", F_STRING, uuid),
-    D("Mode", F_STRING, mode),           D("Status", F_STRING, status),
-    D("Reason", F_STRING, reason),       D("Assigned", F_U64, assigned),
-    D("Demand", F_U64, demand),          D("Target", F_U64, target),
-    D("Pressure", F_U32, pressure),      D("Minimum", F_U64, minimum),
-    D("Startup", F_U64, startup),        D("Maximum", F_U64, maximum),
-    D("Buffer", F_U32, buffer),          D("Weight", F_U32, weight),
-    D("Mechanisms", F_STRV, mechanisms), D("Overridden", F_BOOL, overridden),
+    D("Name", F_STRING, name),
+    D("Uuid", F_STRING, uuid),
+    D("Mode", F_STRING, mode),
+    D("Status", F_STRING, status),
+    D("Reason", F_STRING, reason),
+    D("Assigned", F_U64, assigned),
+    D("Demand", F_U64, demand),
+    D("Target", F_U64, target),
+    D("Pressure", F_U32, pressure),
+    D("Minimum", F_U64, minimum),
+    D("Startup", F_U64, startup),
+    D("Maximum", F_U64, maximum),
+    D("Buffer", F_U32, buffer),
+    D("Weight", F_U32, weight),
+    D("Mechanisms", F_STRV, mechanisms),
+    D("Overridden", F_BOOL, overridden),
+    D("Protection", F_STRING, protection),
+    D("Absorbable", F_U64, absorbable),
+    D("Headroom", F_U64, headroom),
 };
 #undef D
 
@@ -447,9 +461,9 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
     int w = 4;
     for (guint i = 0; i < domains->len; i++)
         w = MAX(w, (int)strlen(str(((DomainInfo *)domains->pdata[i])->name)));
-    g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s\n", w, "Name",
-                           "Status", "Assigned", "Demand", "Target", "Minimum", "Maximum", "Buffer",
-                           "Weight", "Pressure");
+    g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s  %-14s %10s\n",
+                           w, "Name", "Status", "Assigned", "Demand", "Target", "Minimum",
+                           "Maximum", "Buffer", "Weight", "Pressure", "Protection", "Absorbable");
     size_t width = out->len;
     for (size_t i = 0; i + 1 < width; i++)
         g_string_append_c(out, '-');
@@ -464,9 +478,11 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         g_autofree char *buffer = g_strdup_printf("%u%%", d->buffer);
         g_autofree char *pressure = g_strdup_printf("%u%%", d->pressure);
         g_autofree char *status = g_strdup_printf("%s%s", str(d->status), d->overridden ? "*" : "");
-        g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s\n", w,
+        g_autofree char *absorbable = size(d->absorbable);
+        g_string_append_printf(out,
+                               " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s  %-14s %10s\n", w,
                                str(d->name), status, assigned, demand, target, minimum, maximum,
-                               buffer, d->weight, pressure);
+                               buffer, d->weight, pressure, str(d->protection), absorbable);
     }
     g_autofree char *budget = size(m->budget);
     g_autofree char *assigned = size(m->assigned);
@@ -495,15 +511,19 @@ static char *format_domain_text(const DomainInfo *d)
     g_autofree char *maximum = size(d->maximum);
     g_autofree char *mech =
         d->mechanisms && d->mechanisms[0] ? g_strjoinv(", ", d->mechanisms) : g_strdup("none");
+    g_autofree char *absorbable = size(d->absorbable);
+    g_autofree char *headroom = size(d->headroom);
     g_string_append_printf(out,
                            "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
                            "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"
                            "Target:      %s\nPressure:    %u%%\nMinimum:     %s\nStartup:     %s\n"
                            "Maximum:     %s\nBuffer:      %u%%\nWeight:      %u\n"
-                           "Mechanisms:  %s\nOverridden:  %s\n",
+                           "Mechanisms:  %s\nOverridden:  %s\nProtection:  %s\nHeadroom:    %s\n"
+                           "Absorbable:  %s\n",
                            str(d->name), str(d->uuid), str(d->path), str(d->mode), str(d->status),
                            str(d->reason), assigned, demand, target, d->pressure, minimum, startup,
-                           maximum, d->buffer, d->weight, mech, d->overridden ? "yes" : "no");
+                           maximum, d->buffer, d->weight, mech, d->overridden ? "yes" : "no",
+                           str(d->protection), headroom, absorbable);
     return g_string_free(out, FALSE);
 }
 

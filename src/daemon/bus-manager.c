@@ -171,7 +171,8 @@ static int variant_to_text(sd_bus_message *msg, const char *key, const char *con
     if (strcmp(key, "buffer") == 0)
         *ret_text = g_strdup_printf("%" PRIu64 "%%", val);
     else if (strcmp(key, "minimum") == 0 || strcmp(key, "startup") == 0 ||
-             strcmp(key, "maximum") == 0)
+             strcmp(key, "maximum") == 0 || strcmp(key, "burst-headroom") == 0 ||
+             strcmp(key, "buffer-min") == 0)
         *ret_text = g_strdup_printf("%" PRIu64 "B", val);
     else
         *ret_text = g_strdup_printf("%" PRIu64, val);
