@@ -2,6 +2,7 @@
 #include "demand.h"
 
 #include "kib-math.h"
+#include "planner.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,6 +43,43 @@ static uint64_t decay(uint64_t value, uint64_t elapsed_us, uint64_t half_life_us
     return (uint64_t)((double)value * exp2(-(double)elapsed_us / (double)half_life_us));
 }
 
+/* How long memory takes to reach the guest after the cycle that grants
+ * it, by the mechanism the next grow would use (measured on this kind of
+ * machine, docs/benchmarks.md and docs/e2e-guest.md): the balloon deflates
+ * within the cycle it is asked in; a virtio-mem plug is in the guest well
+ * under a second later; a DIMM is online about a second after its attach. */
+#define LATENCY_BALLOON_US    0
+#define LATENCY_VIRTIO_MEM_US 500000
+#define LATENCY_DIMM_US       1000000
+
+/* Stats period + cycle + the latency of the mechanism the next grow
+ * would use: how long a rising demand goes on before memory arrives. */
+static uint64_t reaction_us(const PolicyDemandContext *ctx, uint64_t period)
+{
+    const PolicyDomainCaps *caps = ctx->caps;
+    uint64_t r = kib_add(period, ctx->interval_us ? ctx->interval_us : REPORT_PERIOD_US_DEFAULT);
+    size_t n_vm;
+
+    if (!caps)
+        return REACTION_US_DEFAULT;
+    if (ctx->balloon_kib < caps->balloon_max_kib)
+        return r + LATENCY_BALLOON_US;
+    n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
+    for (size_t i = 0; i < n_vm; i++)
+        if (caps->virtio_mem[i].current_kib < caps->virtio_mem[i].size_kib)
+            return r + LATENCY_VIRTIO_MEM_US;
+    if (policy_caps_dimm_room_kib(caps) > 0)
+        return r + LATENCY_DIMM_US;
+    return r;
+}
+
+uint64_t policy_demand_burst_kib(const PolicyTuning *tuning, const PolicyDomainState *st,
+                                 uint64_t now_us)
+{
+    return decay(st->burst_peak_kib, kib_sub(now_us, st->burst_peak_us),
+                 kib_mul(tuning->demand_half_life_us, BURST_HALF_LIFE_FACTOR));
+}
+
 /* delta / dt_us above threshold_per_s? (threshold 0: the signal is off) */
 static bool rate_above(uint64_t delta, uint64_t dt_us, uint64_t threshold_per_s)
 {
@@ -67,14 +105,12 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
     bool new_report = sample->last_update_s <= 0 || !st->initialized ||
                       sample->last_update_s != st->prev_last_update_s;
     bool consistent = false, relearnt = false;
-    uint64_t period = REPORT_PERIOD_US_DEFAULT, reaction = REACTION_US_DEFAULT;
+    uint64_t period = REPORT_PERIOD_US_DEFAULT;
 
     if (!ctx)
         ctx = &no_ctx;
     if (ctx->report_period_us)
         period = ctx->report_period_us;
-    if (ctx->reaction_us)
-        reaction = ctx->reaction_us;
 
     if (sample->has_usable && sample->has_available &&
         sample->available_kib >= sample->usable_kib &&
@@ -165,17 +201,12 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
                       (consistent ? !relearnt : assigned == st->prev_assigned_kib);
     if (comparable && !st->prev_saturated)
         d.trend_kib = kib_min((uint64_t)((unsigned __int128)(d.raw_kib - st->prev_raw_demand_kib) *
-                                         reaction / period),
+                                         reaction_us(ctx, period) / period),
                               d.raw_kib);
     /* held like the demand peak: a ramp seen once a report (the guest
      * reports once a second, we may look more often) keeps its headroom */
     uint64_t held = have_prev ? decay(st->trend_peak_kib, dt, tuning->demand_half_life_us) : 0;
     d.trend_kib = kib_max(d.trend_kib, held);
-    /* The largest step seen in one report (from a saturated report too:
-     * there the step was at least that), for burst-headroom: learn. */
-    d.burst_kib = have_prev ? decay(st->burst_peak_kib, dt,
-                                    kib_mul(tuning->demand_half_life_us, BURST_HALF_LIFE_FACTOR))
-                            : 0;
     /* Read back after a gap (stale stats, a domain held) the counter holds
      * the whole gap's swap-in: spread it over the gap, one report's share
      * is this cycle's pressure (seen on the fake backend: a guest grown to
@@ -191,8 +222,15 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
      * what it swapped */
     if (have_prev && new_report && st->prev_report_current_kib > 0 &&
         now_demand > st->prev_report_current_kib &&
-        (consistent ? !relearnt : assigned == st->prev_assigned_kib))
-        d.burst_kib = kib_max(d.burst_kib, now_demand - st->prev_report_current_kib);
+        (consistent ? !relearnt : assigned == st->prev_assigned_kib)) {
+        uint64_t rise = now_demand - st->prev_report_current_kib;
+
+        /* kept undecayed with its time: decayed only when compared or read */
+        if (rise >= st->burst_peak_kib || rise > policy_demand_burst_kib(tuning, st, ts)) {
+            st->burst_peak_kib = rise;
+            st->burst_peak_us = ts;
+        }
+    }
 
     /* Fast rise, slow decay: the peak falls toward the current demand by
      * half its excess every half-life, so a pausing workload keeps its
@@ -222,7 +260,6 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
     }
     st->prev_last_update_s = sample->last_update_s;
     st->trend_peak_kib = d.trend_kib;
-    st->burst_peak_kib = d.burst_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
     st->prev_swap_in_kib = sample->swap_in_kib;

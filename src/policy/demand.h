@@ -20,7 +20,6 @@ typedef struct {
      * memory (given up first when the host is short), not of the need */
     uint64_t trend_kib;
     uint64_t current_kib; /* this sample's demand, pressure included, no peak: what it uses */
-    uint64_t burst_kib;   /* the largest recent rise in one report, decaying slowly */
 } PolicyDemand;
 
 /* What the demand estimate needs to know of the domain and the daemon. */
@@ -31,9 +30,18 @@ typedef struct {
     /* a shrink we asked for that QEMU's figure does not show yet */
     uint64_t in_flight_shrink_kib;
     uint64_t report_period_us; /* the guest's stats period; 0: 1 s */
-    /* stats period + cycle + the grow mechanism's latency; 0: 2 s */
-    uint64_t reaction_us;
+    /* how long a rise goes on before memory arrives: the stats period,
+     * the cycle and the grow mechanism's latency (computed only when a
+     * rise is seen); caps NULL: 2 s */
+    const PolicyDomainCaps *caps;
+    uint64_t interval_us;
+    uint64_t balloon_kib;
 } PolicyDemandContext;
+
+/* The largest rise of demand in one report lately (burst-headroom:
+ * learn), decayed over ten demand half-lives to now_us. */
+uint64_t policy_demand_burst_kib(const PolicyTuning *tuning, const PolicyDomainState *st,
+                                 uint64_t now_us);
 
 /* Stats too old (older than tuning.stale_periods × the stats period, by
  * the guest's last_update against the sample's wall clock) or absent. */

@@ -22,14 +22,6 @@
 #define UNCOOPERATIVE_TIMEOUT_US_DEFAULT (30 * POLICY_USEC_PER_SEC)
 #define UNCOOPERATIVE_RETRY_US_DEFAULT   (300 * POLICY_USEC_PER_SEC)
 
-/* How long memory takes to reach the guest after the cycle that grants
- * it, by the mechanism the next grow would use (measured on this kind of
- * machine, docs/benchmarks.md and docs/e2e-guest.md): the balloon deflates
- * within the cycle it is asked in; a virtio-mem plug is in the guest well
- * under a second later; a DIMM is online about a second after its attach. */
-#define LATENCY_BALLOON_US    0
-#define LATENCY_VIRTIO_MEM_US (POLICY_USEC_PER_SEC / 2)
-#define LATENCY_DIMM_US       POLICY_USEC_PER_SEC
 /* A balloon figure that rose by at least this without a grow of ours is
  * the guest deflating on its own (QEMU's figure does not jitter by more
  * than a page or two). */
@@ -295,37 +287,18 @@ static uint64_t sample_balloon_kib(const PolicyDomainCaps *caps, const PolicyDom
     return kib_sub(s->assigned_kib, policy_caps_assigned_kib(caps, 0));
 }
 
-/* Stats period + cycle + the latency of the mechanism the next grow
- * would use: how long a rising demand goes on before memory arrives. */
-static uint64_t reaction_us(const PolicyConfig *cfg, const PolicyDomainCaps *caps,
-                            uint64_t balloon_kib)
-{
-    uint64_t period =
-        (uint64_t)(caps->stats_period_s ? caps->stats_period_s : 1) * POLICY_USEC_PER_SEC;
-    uint64_t r = kib_add(period, cfg->interval_us ? cfg->interval_us : POLICY_USEC_PER_SEC);
-    size_t n_vm = kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM);
-
-    if (balloon_kib < caps->balloon_max_kib)
-        return r + LATENCY_BALLOON_US;
-    for (size_t i = 0; i < n_vm; i++)
-        if (caps->virtio_mem[i].current_kib < caps->virtio_mem[i].size_kib)
-            return r + LATENCY_VIRTIO_MEM_US;
-    if (policy_caps_dimm_room_kib(caps) > 0)
-        return r + LATENCY_DIMM_US;
-    return r;
-}
-
 /* Burst headroom (DESIGN.md §3.10): the free memory trimming leaves for
  * an instant step. An autodeflate guest whose demand plus that step fits
  * under its balloon ceiling needs none: it takes the step from the
  * balloon. Sets e->headroom_kib and e->protection. */
-static void set_protection(const PolicyEffective *p, const PolicyDomainCaps *caps, uint64_t demand,
-                           uint64_t burst_kib, PolicyPlanEntry *e)
+static void set_protection(const PolicyTuning *t, const PolicyEffective *p,
+                           const PolicyDomainCaps *caps, const PolicyDomainState *st,
+                           uint64_t demand, uint64_t now, PolicyPlanEntry *e)
 {
     uint64_t headroom = p->burst_headroom.kib;
 
     if (p->burst_headroom.learn)
-        headroom = kib_max(headroom, burst_kib);
+        headroom = kib_max(headroom, policy_demand_burst_kib(t, st, now));
     if (caps->balloon_autodeflate && kib_add(demand, headroom) <= caps->balloon_max_kib) {
         e->headroom_kib = 0;
         e->protection = POLICY_PROTECTION_DEFLATE_ON_OOM;
@@ -437,7 +410,9 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         .in_flight_shrink_kib = in_flight,
         .report_period_us =
             (uint64_t)(caps->stats_period_s ? caps->stats_period_s : 1) * POLICY_USEC_PER_SEC,
-        .reaction_us = reaction_us(cfg, caps, balloon),
+        .caps = caps,
+        .interval_us = cfg->interval_us,
+        .balloon_kib = balloon,
     };
     if (policy_sample_is_stale(t, caps, s) ||
         policy_demand_update(t, &dctx, s, st, now, &dem) < 0) {
@@ -449,7 +424,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         e->floor_kib = kib_max(assigned, e->minimum_kib);
         e->need_kib = e->floor_kib;
         e->desired_kib = e->floor_kib;
-        set_protection(p, caps, e->demand_kib, st->burst_peak_kib, e);
+        set_protection(t, p, caps, st, e->demand_kib, now, e);
         /* a guest still booting has not loaded its balloon driver yet */
         if (st->seen_boot && now < kib_add(st->started_us, t->grace_us))
             *flags |= DOM_GRACE;
@@ -462,7 +437,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         uint64_t buffered = kib_max(kib_pct(ramped, 100 + (uint64_t)p->buffer_pct),
                                     kib_add(ramped, p->buffer_min_kib));
 
-        set_protection(p, caps, dem.demand_kib, dem.burst_kib, e);
+        set_protection(t, p, caps, st, dem.demand_kib, now, e);
         buffered = kib_max(buffered, kib_add(dem.demand_kib, e->headroom_kib));
 
         e->demand_kib = dem.demand_kib;
@@ -509,8 +484,9 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
 
 /* Grow granted_kib toward each item's top (its target, or with needs_only
  * the lower of target and need) from what is free, by weight when short;
- * whatever weight 0 left unclaimed goes out evenly in a second round. */
-static void fill_growth(PolicyEngine *engine, size_t n_items, bool needs_only, uint64_t *free_kib)
+ * whatever weight 0 left unclaimed goes out evenly in a second round.
+ * Returns whether every top was reached. */
+static bool fill_growth(PolicyEngine *engine, size_t n_items, bool needs_only, uint64_t *free_kib)
 {
     PolicyFillSlot *slots = engine->scratch.slots;
     EngineWork *work = engine->work;
@@ -535,7 +511,7 @@ static void fill_growth(PolicyEngine *engine, size_t n_items, bool needs_only, u
         for (size_t k = 0; k < n_slots; k++)
             work[slots[k].index].granted_kib += slots[k].room_kib;
         *free_kib -= want;
-        return;
+        return true;
     }
     given = policy_waterfill(slots, n_slots, *free_kib);
     *free_kib -= given;
@@ -550,6 +526,7 @@ static void fill_growth(PolicyEngine *engine, size_t n_items, bool needs_only, u
         for (size_t k = 0; k < n_slots; k++)
             work[slots[k].index].granted_kib += slots[k].give_kib;
     }
+    return false;
 }
 
 /* Pass 3, growth: only from memory free now. When short, every guest's
@@ -569,8 +546,9 @@ static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_ki
     }
     for (size_t k = 0; k < n_items; k++)
         work[k].granted_kib = work[k].base_kib;
-    fill_growth(engine, n_items, true, free_kib);
-    fill_growth(engine, n_items, false, free_kib);
+    /* needs that did not all fit took what was free (but rounding dust) */
+    if (fill_growth(engine, n_items, true, free_kib))
+        fill_growth(engine, n_items, false, free_kib);
     for (size_t k = 0; k < n_items; k++)
         if (work[k].target_kib > work[k].base_kib)
             work[k].target_kib = work[k].granted_kib;
