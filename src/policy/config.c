@@ -1136,7 +1136,7 @@ static void load_host(Loader *ld, const Node *map, PolicyConfig *cfg)
     {
         uint64_t u = cfg->deflate_reserve_guests;
 
-        get_uint(ld, v[4], "deflate-reserve", "host", 0, 10000, &u);
+        get_uint(ld, v[4], "deflate-reserve", "host", 0, 64, &u);
         cfg->deflate_reserve_guests = (uint32_t)u;
     }
 }

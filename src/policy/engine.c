@@ -460,14 +460,12 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         /* An uncooperative guest's memory is not counted on. And memory a
          * guest is using is never reclaimed, however short the host: our
          * guests have no page file, so taking it means the OOM killer. The
-         * floor is the demand the guest holds (capped by what it has, and
-         * by its maximum), so scarcity only decides who *grows*: buffers go
-         * first, then weights share what is free. */
-        /* The floor is what it uses now, not the decaying peak: over the
-         * budget the peaks are given up by weight (they are the need), and
-         * a host short by a GiB is not served by the peaks' decay, a MiB
-         * a second (measured). A guest that just deflated by itself keeps
-         * what it took. */
+         * floor is what the guest uses now (capped by what it has, and by
+         * its maximum), not its decaying peak: when short, buffers and
+         * headroom go first, then the peaks (the need), each by weight; a
+         * host over its budget by a GiB is not served by the peaks' decay,
+         * a MiB a second (measured on real guests). A guest that just
+         * deflated by itself keeps what it took. */
         if (*flags & DOM_UNCOOPERATIVE)
             e->floor_kib = kib_max(assigned, e->minimum_kib);
         else

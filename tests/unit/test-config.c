@@ -526,6 +526,11 @@ static const ErrorCase error_cases[] = {
      "\"unlimited\"\n"},
     {"psi threshold of zero", "host:\n  psi-threshold: 0%\n",
      "test.yaml:2:18: psi-threshold in host: percentage \"0%\" is out of range 1..100%\n"},
+    {"deflate reserve too large", "host:\n  deflate-reserve: 65\n",
+     "test.yaml:2:20: deflate-reserve in host: 65 is out of range 0..64\n"},
+    {"burst headroom not a size", "defaults:\n  burst-headroom: learn lots\n",
+     "test.yaml:2:19: burst-headroom in defaults: expected a size such as 512MiB or 2GiB, "
+     "found \"lots\"\n"},
     {"stale periods of zero", "tuning:\n  stale-periods: 0\n",
      "test.yaml:2:18: stale-periods in tuning: 0 is out of range 1..100\n"},
     {"minimum above maximum", "defaults:\n  minimum: 4GiB\n  maximum: 2GiB\n",
