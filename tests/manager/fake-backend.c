@@ -102,6 +102,15 @@ static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **
             d->balloon_kib = goal < have ? (have - goal > r ? have - r : goal)
                                          : (goal - have > r ? have + r : goal);
         }
+        /* deflate-on-oom: a guest short of memory takes balloon pages
+         * back (what it lacks, and a little), up to its boot size */
+        if (d->caps.balloon_autodeflate && d->stats && d->used_kib > fake_domain_assigned_kib(d) &&
+            d->balloon_kib < d->caps.balloon_max_kib) {
+            uint64_t lack = d->used_kib - fake_domain_assigned_kib(d) + 16 * 1024;
+            d->balloon_kib = MIN(d->caps.balloon_max_kib, d->balloon_kib + lack);
+            d->balloon_goal_kib = d->balloon_kib;
+            d->self_deflations++;
+        }
         /* a guest asked to hold more than it has swaps */
         uint64_t assigned = fake_domain_assigned_kib(d);
         if (d->used_kib > assigned)

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t balloon_rate_kib;
     uint64_t balloon_goal_kib;
     unsigned balloon_resends; /* balloon requests for the figure it has now */
+    unsigned self_deflations; /* caps.balloon_autodeflate: pages taken back on OOM */
 } FakeDomain;
 
 FakeBackend *fake_backend_new(void);

@@ -466,6 +466,48 @@ static void test_held_trim_stops_inflation(void **state)
     ctx_free(c);
 }
 
+/* An autodeflate guest is trimmed without burst headroom (its balloon is
+ * its net), counted in the budget for what it can take back, and when
+ * its workload steps it deflates by itself: no swap, the memory read as
+ * demand, and no re-inflation for a demand half-life (10 s here). */
+static void test_autodeflate_guest(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "ad", 4 * GiB, 400 * MiB);
+    d->caps.balloon_autodeflate = true;
+    manager_start(c->m);
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    assert_true(fake_domain_assigned_kib(d) <= 480 * MiB + 32 * MiB);
+    assert_int_equal(md(c, d)->entry.protection, POLICY_PROTECTION_DEFLATE_ON_OOM);
+    assert_int_equal(md(c, d)->entry.headroom_kib, 0);
+    assert_true(md(c, d)->entry.absorbable_kib >= 4 * GiB - 400 * MiB - 32 * MiB);
+    /* two guests' take-back kept apart by default: here the only one */
+    assert_int_equal(manager_get_summary(c->m)->deflate_reserve_kib,
+                     4 * GiB - fake_domain_assigned_kib(d));
+
+    d->used_kib = 1500 * MiB;
+    uint64_t swapped = d->swap_in_kib;
+    cycle(c);
+    assert_int_equal(d->self_deflations, 1);
+    assert_int_equal(d->swap_in_kib, swapped);
+    assert_true(md(c, d)->entry.demand_kib >= 1500 * MiB);
+    uint64_t took = fake_domain_assigned_kib(d);
+
+    d->used_kib = 400 * MiB;
+    d->largest_balloon_drop_kib = 0;
+    for (int i = 0; i < 8; i++) {
+        cycle(c);
+        assert_true(fake_domain_assigned_kib(d) >= took);
+    }
+    assert_int_equal(d->largest_balloon_drop_kib, 0);
+    for (int i = 0; i < 60; i++)
+        cycle(c);
+    assert_true(fake_domain_assigned_kib(d) <= 480 * MiB + 32 * MiB);
+    assert_int_equal(d->self_deflations, 1);
+    ctx_free(c);
+}
+
 /* A domain destroyed between the stats and its action is forgotten; the
  * others are still served. */
 static void test_destroyed_between_stats_and_action(void **state)
@@ -744,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_uncooperative),
         cmocka_unit_test(test_stale_stats_never_shrink),
         cmocka_unit_test(test_held_trim_stops_inflation),
+        cmocka_unit_test(test_autodeflate_guest),
         cmocka_unit_test(test_unmanaged_static_and_stats_period),
         cmocka_unit_test(test_stopped_event_forgets),
         cmocka_unit_test(test_weights_under_scarcity),
