@@ -112,6 +112,8 @@ typedef struct {
     uint64_t assigned;
     uint64_t demand;
     uint64_t cycles;
+    uint64_t deflate_reserve;
+    uint32_t unprotected;
 } ManagerInfo;
 
 #define M(p, t, f)                                                                                 \
@@ -119,13 +121,14 @@ typedef struct {
         p, t, offsetof(ManagerInfo, f)                                                             \
     }
 static const Field manager_fields[] = {
-    M("Version", F_STRING, version),   M("State", F_STRING, state),
-    M("Connected", F_BOOL, connected), M("Paused", F_BOOL, paused),
-    M("DryRun", F_BOOL, dry_run),      M("Interval", F_U64, interval),
-    M("HostTotal", F_U64, host_total), M("HostAvailable", F_U64, host_available),
-    M("Budget", F_U64, budget),        M("Reserve", F_U64, reserve),
-    M("Assigned", F_U64, assigned),    M("Demand", F_U64, demand),
-    M("Cycles", F_U64, cycles),
+    M("Version", F_STRING, version),      M("State", F_STRING, state),
+    M("Connected", F_BOOL, connected),    M("Paused", F_BOOL, paused),
+    M("DryRun", F_BOOL, dry_run),         M("Interval", F_U64, interval),
+    M("HostTotal", F_U64, host_total),    M("HostAvailable", F_U64, host_available),
+    M("Budget", F_U64, budget),           M("Reserve", F_U64, reserve),
+    M("Assigned", F_U64, assigned),       M("Demand", F_U64, demand),
+    M("Cycles", F_U64, cycles),           M("DeflateReserve", F_U64, deflate_reserve),
+    M("Unprotected", F_U32, unprotected),
 };
 #undef M
 
@@ -492,6 +495,16 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         out, "\nhost %s: %s assigned of a %s budget (demand %s, host %s)%s%s%s\n", str(m->state),
         assigned, budget, demand, total, m->connected ? "" : ", not connected to libvirt",
         m->paused ? ", paused" : "", m->dry_run ? ", dry-run" : "");
+    if (m->deflate_reserve > 0) {
+        g_autofree char *kept = size(m->deflate_reserve);
+        g_string_append_printf(out, "kept free for autodeflate guests taking memory back: %s\n",
+                               kept);
+    }
+    if (m->unprotected > 0)
+        g_string_append_printf(out,
+                               "%u guest(s) with protection none: a step beyond Absorbable "
+                               "is an OOM kill\n",
+                               m->unprotected);
     for (guint i = 0; i < domains->len; i++)
         if (((DomainInfo *)domains->pdata[i])->overridden) {
             g_string_append(out, "* a runtime override applies (dynmemctl show NAME)\n");
