@@ -23,9 +23,11 @@
 #define UNCOOPERATIVE_RETRY_US_DEFAULT   (300 * POLICY_USEC_PER_SEC)
 
 /* A balloon figure that rose by at least this without a grow of ours is
- * the guest deflating on its own (QEMU's figure does not jitter by more
- * than a page or two). */
-#define SELF_DEFLATE_MIN_KIB (4 * POLICY_KIB_PER_MIB)
+ * the guest deflating on its own. Linux's balloon driver gives back 256
+ * pages (1 MiB) each time its OOM notifier runs, so a guest short by a
+ * little deflates by little; the figure itself moves only when the guest
+ * moves the balloon. */
+#define SELF_DEFLATE_MIN_KIB POLICY_KIB_PER_MIB
 /* Most autodeflate guests whose take-back the budget keeps apart. */
 #define DEFLATE_RESERVE_MAX 64
 
