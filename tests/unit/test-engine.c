@@ -957,7 +957,12 @@ static void test_scarcity_needs_before_ramp_headroom(void **state)
                             s.out[y].target_kib <= s.out[y].need_kib);
         }
     }
-    (void)short_seen;
+    /* With MemAvailable alone the story reaches a grant short of a need;
+     * with MemTotal the ramp had taken every free MiB before the step, and
+     * the step guest is served by reclaiming the ramp's headroom instead
+     * (below) */
+    if (!guest_view)
+        assert_true(short_seen);
     /* the step guest got what it needs */
     sim_cycle(&s);
     assert_true(guest_assigned(step) >= step->used);
