@@ -923,49 +923,46 @@ static void test_over_budget_reclaim_fast(void **state)
     sim_free(&s);
 }
 
-/* Short of memory, every guest's need is served before anyone's ramp
- * headroom: a ramping guest does not take what a swapping one needs. */
-static void test_scarcity_needs_before_ramp_headroom(void **state)
+/* Short of memory now (what others give back is still in flight), every
+ * guest's need is served before anyone's headroom: a guest asking for more
+ * headroom, however heavy its weight, does not take what a swapping guest
+ * needs. */
+static void test_scarcity_needs_before_headroom(void **state)
 {
     Sim s;
-    Guest *ramp, *step;
-    bool short_seen = false;
+    Guest *idle, *wide, *step;
+    uint64_t wide_a, step_a;
 
     (void)state;
     sim_init(&s, 32 * G);
-    ramp = sim_add(&s, "ramp", 8 * G, 2 * G, 1 * G);
+    idle = sim_add(&s, "idle", 4 * G, 3 * G, 300 * M);
+    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * G};
+    wide = sim_add(&s, "wide", 8 * G, 2 * G, 1 * G);
+    wide->policy.burst_headroom.kib = 1 * G;
+    wide->policy.weight = 10000;
     step = sim_add(&s, "step", 8 * G, 2 * G, 1 * G);
-    ramp->policy.weight = 10000;
     step->policy.weight = 100;
     for (int i = 0; i < 20; i++)
         sim_cycle(&s);
-    s.cfg.pool_kib = guest_assigned(ramp) + guest_assigned(step) + 600 * M;
-    for (int i = 0; i < 6; i++) {
-        ramp->used += 100 * M;
-        if (i == 3)
-            step->used += 400 * M;
-        sim_cycle(&s);
-        /* nobody grows past its need while a growing guest lacks its own */
-        for (size_t x = 0; x < s.n; x++) {
-            const PolicyPlanEntry *ex = &s.out[x];
+    wide_a = guest_assigned(wide);
+    step_a = guest_assigned(step);
+    assert_int_equal(wide_a, 2 * G);
+    assert_int_equal(step_a, 1 * G + 204 * M + 819); /* 1.2 GiB */
 
-            if (ex->target_kib <= ex->assigned_kib || ex->target_kib >= ex->need_kib)
-                continue;
-            short_seen = true;
-            for (size_t y = 0; y < s.n; y++)
-                assert_true(s.out[y].target_kib <= s.out[y].assigned_kib ||
-                            s.out[y].target_kib <= s.out[y].need_kib);
-        }
-    }
-    /* With MemAvailable alone the story reaches a grant short of a need;
-     * with MemTotal the ramp had taken every free MiB before the step, and
-     * the step guest is served by reclaiming the ramp's headroom instead
-     * (below) */
-    if (!guest_view)
-        assert_true(short_seen);
-    /* the step guest got what it needs */
+    /* 100 MiB free; the idle guest may give 2.5 GiB back, not yet free */
+    s.cfg.pool_kib = guest_assigned(idle) + wide_a + step_a + 100 * M;
+    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 512 * M};
+    wide->policy.burst_headroom.kib = 2 * G; /* wants 1 GiB more headroom */
+    step->used = 1536 * M;                   /* needs 300 MiB more */
     sim_cycle(&s);
-    assert_true(guest_assigned(step) >= step->used);
+    assert_true(s.out[0].target_kib < s.out[0].assigned_kib);
+    assert_int_equal(s.out[1].target_kib, wide_a);
+    assert_true(s.out[2].target_kib >= step_a + 99 * M);
+    /* once the idle guest's memory is free, the headroom follows */
+    for (int i = 0; i < 10; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(step) >= 1536 * M);
+    assert_true(guest_assigned(wide) >= 3 * G - 32 * M);
     sim_free(&s);
 }
 
@@ -991,7 +988,7 @@ int main(void)
         cmocka_unit_test(test_ramp_headroom_decays),
         cmocka_unit_test(test_buffer_min),
         cmocka_unit_test(test_over_budget_reclaim_fast),
-        cmocka_unit_test(test_scarcity_needs_before_ramp_headroom),
+        cmocka_unit_test(test_scarcity_needs_before_headroom),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
