@@ -67,6 +67,9 @@ typedef struct {
     uint32_t weight;
     char **mechanisms;
     bool overridden;
+    char *protection;
+    uint64_t absorbable;
+    uint64_t headroom;
 } DomainInfo;
 
 #define D(p, t, f)                                                                                 \
@@ -74,14 +77,25 @@ typedef struct {
         p, t, offsetof(DomainInfo, f)                                                              \
     }
 static const Field domain_fields[] = {
-    D("Name", F_STRING, name),           D("Uuid", F_STRING, uuid),
-    D("Mode", F_STRING, mode),           D("Status", F_STRING, status),
-    D("Reason", F_STRING, reason),       D("Assigned", F_U64, assigned),
-    D("Demand", F_U64, demand),          D("Target", F_U64, target),
-    D("Pressure", F_U32, pressure),      D("Minimum", F_U64, minimum),
-    D("Startup", F_U64, startup),        D("Maximum", F_U64, maximum),
-    D("Buffer", F_U32, buffer),          D("Weight", F_U32, weight),
-    D("Mechanisms", F_STRV, mechanisms), D("Overridden", F_BOOL, overridden),
+    D("Name", F_STRING, name),
+    D("Uuid", F_STRING, uuid),
+    D("Mode", F_STRING, mode),
+    D("Status", F_STRING, status),
+    D("Reason", F_STRING, reason),
+    D("Assigned", F_U64, assigned),
+    D("Demand", F_U64, demand),
+    D("Target", F_U64, target),
+    D("Pressure", F_U32, pressure),
+    D("Minimum", F_U64, minimum),
+    D("Startup", F_U64, startup),
+    D("Maximum", F_U64, maximum),
+    D("Buffer", F_U32, buffer),
+    D("Weight", F_U32, weight),
+    D("Mechanisms", F_STRV, mechanisms),
+    D("Overridden", F_BOOL, overridden),
+    D("Protection", F_STRING, protection),
+    D("Absorbable", F_U64, absorbable),
+    D("Headroom", F_U64, headroom),
 };
 #undef D
 
@@ -99,6 +113,8 @@ typedef struct {
     uint64_t assigned;
     uint64_t demand;
     uint64_t cycles;
+    uint64_t deflate_reserve;
+    uint32_t unprotected;
 } ManagerInfo;
 
 #define M(p, t, f)                                                                                 \
@@ -106,13 +122,14 @@ typedef struct {
         p, t, offsetof(ManagerInfo, f)                                                             \
     }
 static const Field manager_fields[] = {
-    M("Version", F_STRING, version),   M("State", F_STRING, state),
-    M("Connected", F_BOOL, connected), M("Paused", F_BOOL, paused),
-    M("DryRun", F_BOOL, dry_run),      M("Interval", F_U64, interval),
-    M("HostTotal", F_U64, host_total), M("HostAvailable", F_U64, host_available),
-    M("Budget", F_U64, budget),        M("Reserve", F_U64, reserve),
-    M("Assigned", F_U64, assigned),    M("Demand", F_U64, demand),
-    M("Cycles", F_U64, cycles),
+    M("Version", F_STRING, version),      M("State", F_STRING, state),
+    M("Connected", F_BOOL, connected),    M("Paused", F_BOOL, paused),
+    M("DryRun", F_BOOL, dry_run),         M("Interval", F_U64, interval),
+    M("HostTotal", F_U64, host_total),    M("HostAvailable", F_U64, host_available),
+    M("Budget", F_U64, budget),           M("Reserve", F_U64, reserve),
+    M("Assigned", F_U64, assigned),       M("Demand", F_U64, demand),
+    M("Cycles", F_U64, cycles),           M("DeflateReserve", F_U64, deflate_reserve),
+    M("Unprotected", F_U32, unprotected),
 };
 #undef M
 
@@ -446,9 +463,9 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         names[i] = policy_escape(((DomainInfo *)domains->pdata[i])->name, 0);
         w = MAX(w, (int)strlen(names[i]));
     }
-    g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s\n", w, "Name",
-                           "Status", "Assigned", "Demand", "Target", "Minimum", "Maximum", "Buffer",
-                           "Weight", "Pressure");
+    g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s  %-14s %10s\n",
+                           w, "Name", "Status", "Assigned", "Demand", "Target", "Minimum",
+                           "Maximum", "Buffer", "Weight", "Pressure", "Protection", "Absorbable");
     size_t width = out->len;
     for (size_t i = 0; i + 1 < width; i++)
         g_string_append_c(out, '-');
@@ -463,9 +480,11 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         g_autofree char *buffer = g_strdup_printf("%u%%", d->buffer);
         g_autofree char *pressure = g_strdup_printf("%u%%", d->pressure);
         g_autofree char *status = g_strdup_printf("%s%s", str(d->status), d->overridden ? "*" : "");
-        g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s\n", w,
+        g_autofree char *absorbable = size(d->absorbable);
+        g_string_append_printf(out,
+                               " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s  %-14s %10s\n", w,
                                names[i], status, assigned, demand, target, minimum, maximum, buffer,
-                               d->weight, pressure);
+                               d->weight, pressure, str(d->protection), absorbable);
     }
     g_autofree char *budget = size(m->budget);
     g_autofree char *assigned = size(m->assigned);
@@ -475,6 +494,16 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         out, "\nhost %s: %s assigned of a %s budget (demand %s, host %s)%s%s%s\n", str(m->state),
         assigned, budget, demand, total, m->connected ? "" : ", not connected to libvirt",
         m->paused ? ", paused" : "", m->dry_run ? ", dry-run" : "");
+    if (m->deflate_reserve > 0) {
+        g_autofree char *kept = size(m->deflate_reserve);
+        g_string_append_printf(out, "kept free for autodeflate guests taking memory back: %s\n",
+                               kept);
+    }
+    if (m->unprotected > 0)
+        g_string_append_printf(out,
+                               "%u guest(s) with protection none: a step beyond Absorbable "
+                               "is an OOM kill\n",
+                               m->unprotected);
     for (guint i = 0; i < domains->len; i++)
         if (((DomainInfo *)domains->pdata[i])->overridden) {
             g_string_append(out, "* a runtime override applies (dynmemctl show NAME)\n");
@@ -496,15 +525,19 @@ static char *format_domain_text(const DomainInfo *d)
         d->mechanisms && d->mechanisms[0] ? g_strjoinv(", ", d->mechanisms) : g_strdup("none");
     g_autofree char *name = policy_escape(d->name, 0);
     g_autofree char *reason = policy_escape(d->reason, 0);
+    g_autofree char *absorbable = size(d->absorbable);
+    g_autofree char *headroom = size(d->headroom);
     g_string_append_printf(out,
                            "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
                            "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"
                            "Target:      %s\nPressure:    %u%%\nMinimum:     %s\nStartup:     %s\n"
                            "Maximum:     %s\nBuffer:      %u%%\nWeight:      %u\n"
-                           "Mechanisms:  %s\nOverridden:  %s\n",
+                           "Mechanisms:  %s\nOverridden:  %s\nProtection:  %s\nHeadroom:    %s\n"
+                           "Absorbable:  %s\n",
                            name, str(d->uuid), str(d->path), str(d->mode), str(d->status), reason,
                            assigned, demand, target, d->pressure, minimum, startup, maximum,
-                           d->buffer, d->weight, mech, d->overridden ? "yes" : "no");
+                           d->buffer, d->weight, mech, d->overridden ? "yes" : "no",
+                           str(d->protection), headroom, absorbable);
     return g_string_free(out, FALSE);
 }
 

@@ -35,6 +35,9 @@ typedef struct {
     uint32_t weight;
     uint32_t mechanisms;
     bool overridden;
+    const char *protection;
+    uint64_t absorbable;
+    uint64_t headroom;
 } DomainProps;
 
 /* What the front end keeps per domain (ManagerDomain.bus_data). */
@@ -64,6 +67,9 @@ static const BusProp domain_props[] = {
     P("Weight", BUS_PROP_U32, weight, true),
     P("Mechanisms", BUS_PROP_MECHANISMS, mechanisms, true),
     P("Overridden", BUS_PROP_BOOL, overridden, true),
+    P("Protection", BUS_PROP_STRING, protection, true),
+    P("Absorbable", BUS_PROP_U64, absorbable, true),
+    P("Headroom", BUS_PROP_U64, headroom, true),
 };
 #undef P
 
@@ -102,6 +108,10 @@ static void domain_snapshot(const ManagerDomain *d, DomainProps *ret)
         .weight = d->policy.weight,
         .mechanisms = domain_mechanisms(d),
         .overridden = d->policy.overridden,
+        /* unmanaged, static, not planned yet: nothing of ours protects it */
+        .protection = e && e->managed ? policy_protection_to_string(e->protection) : "none",
+        .absorbable = e ? e->absorbable_kib * 1024 : 0,
+        .headroom = e && e->managed ? e->headroom_kib * 1024 : 0,
     };
 }
 
@@ -175,7 +185,8 @@ const sd_bus_vtable bus_domain_vtable[] = {
     PROP("Assigned", "t", EMITS),    PROP("Demand", "t", EMITS),     PROP("Target", "t", EMITS),
     PROP("Pressure", "u", EMITS),    PROP("Minimum", "t", EMITS),    PROP("Startup", "t", EMITS),
     PROP("Maximum", "t", EMITS),     PROP("Buffer", "u", EMITS),     PROP("Weight", "u", EMITS),
-    PROP("Mechanisms", "as", EMITS), PROP("Overridden", "b", EMITS), SD_BUS_VTABLE_END,
+    PROP("Mechanisms", "as", EMITS), PROP("Overridden", "b", EMITS), PROP("Protection", "s", EMITS),
+    PROP("Absorbable", "t", EMITS),  PROP("Headroom", "t", EMITS),   SD_BUS_VTABLE_END,
 };
 
 int bus_domain_export(DynmemBus *b)

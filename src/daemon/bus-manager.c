@@ -27,6 +27,8 @@ struct BusManagerProps {
     uint64_t demand;
     const char *state;
     uint64_t cycles;
+    uint64_t deflate_reserve;
+    uint32_t unprotected;
 };
 
 #define P(name, kind, field, emits)                                                                \
@@ -47,6 +49,8 @@ static const BusProp manager_props[] = {
     P("Demand", BUS_PROP_U64, demand, true),
     P("State", BUS_PROP_STRING, state, true),
     P("Cycles", BUS_PROP_U64, cycles, false),
+    P("DeflateReserve", BUS_PROP_U64, deflate_reserve, true),
+    P("Unprotected", BUS_PROP_U32, unprotected, true),
 };
 #undef P
 
@@ -64,6 +68,8 @@ static void manager_snapshot(Manager *m, BusManagerProps *ret)
         .host_available = host ? host->mem_available_kib * 1024 : 0,
         .budget = sum ? sum->budget_kib * 1024 : 0,
         .reserve = sum ? sum->reserve_kib * 1024 : 0,
+        .deflate_reserve = sum ? sum->deflate_reserve_kib * 1024 : 0,
+        .unprotected = sum ? (uint32_t)MIN(sum->n_unprotected, UINT32_MAX) : 0,
         .assigned = sum ? sum->sum_assigned_kib * 1024 : 0,
         .demand = sum ? sum->sum_demand_kib * 1024 : 0,
         /* "unknown" until the first cycle has made a plan */
@@ -176,7 +182,8 @@ static int variant_to_text(sd_bus_message *msg, const char *key, const char *con
     if (strcmp(key, "buffer") == 0)
         *ret_text = g_strdup_printf("%" PRIu64 "%%", val);
     else if (strcmp(key, "minimum") == 0 || strcmp(key, "startup") == 0 ||
-             strcmp(key, "maximum") == 0)
+             strcmp(key, "maximum") == 0 || strcmp(key, "burst-headroom") == 0 ||
+             strcmp(key, "buffer-min") == 0)
         *ret_text = g_strdup_printf("%" PRIu64 "B", val);
     else
         *ret_text = g_strdup_printf("%" PRIu64, val);
@@ -359,6 +366,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
     PROP("Demand", "t", EMITS),
     PROP("State", "s", EMITS),
     PROP("Cycles", "t", 0),
+    PROP("DeflateReserve", "t", EMITS),
+    PROP("Unprotected", "u", EMITS),
     SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", domains),
                             method_list_domains, OPEN),
     SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", path),

@@ -86,8 +86,9 @@ typedef struct {
     /* DIMM domains: the balloon figure last asked of the hypervisor */
     bool has_live_balloon;
     uint64_t live_balloon_kib;
-    bool live_read_failing; /* reading it failed, and the log said so */
-    bool live_unsupported;  /* the backend cannot: libvirt's figure is used */
+    bool live_read_failing;        /* reading it failed, and the log said so */
+    bool live_unsupported;         /* the backend cannot: libvirt's figure is used */
+    uint64_t seen_self_deflate_us; /* the guest's last deflate-on-oom, as logged */
     /* failing actions: the first is logged, then a summary a minute */
     bool action_failing;
     uint64_t action_failures;   /* since the last line about them */
@@ -891,7 +892,20 @@ int manager_run_cycle(Manager *m)
     }
     for (guint i = 0; i < n; i++) {
         ManagerDomain *d = m->order->pdata[i];
-        d->entry = g_array_index(m->entries, PolicyPlanEntry, i);
+        DomainPriv *p = (DomainPriv *)d;
+        const PolicyPlanEntry *e = &g_array_index(m->entries, PolicyPlanEntry, i);
+        /* what no loop sees, said once when it happens (DESIGN.md §3.10) */
+        if (d->state.self_deflate_us != p->seen_self_deflate_us) {
+            p->seen_self_deflate_us = d->state.self_deflate_us;
+            log_notice("%s: the guest took memory back from its balloon (deflate-on-oom): "
+                       "%" G_GUINT64_FORMAT " MiB assigned; not shrunk for a while",
+                       d->label, e->assigned_kib / 1024);
+        }
+        if (d->has_entry && d->entry.managed && e->managed && d->entry.protection != e->protection)
+            log_info("%s: protection %s -> %s (takes a step of %" G_GUINT64_FORMAT " MiB at once)",
+                     d->label, policy_protection_to_string(d->entry.protection),
+                     policy_protection_to_string(e->protection), e->absorbable_kib / 1024);
+        d->entry = *e;
         d->has_entry = true;
     }
 

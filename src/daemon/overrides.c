@@ -223,6 +223,12 @@ char *overrides_format_value(const PolicySettings *s, PolicyField field)
         return g_strdup_printf("%u%%", s->buffer_pct);
     case POLICY_FIELD_WEIGHT:
         return g_strdup_printf("%u", s->weight);
+    case POLICY_FIELD_BURST_HEADROOM: {
+        g_autofree char *kib = format_size_exact(s->burst_headroom.kib);
+        return s->burst_headroom.learn ? g_strdup_printf("learn %s", kib) : g_steal_pointer(&kib);
+    }
+    case POLICY_FIELD_BUFFER_MIN:
+        return format_size_exact(s->buffer_min_kib);
     default:
         return NULL;
     }
@@ -232,9 +238,14 @@ static const struct {
     PolicyField field;
     const char *key;
 } field_keys[] = {
-    {POLICY_FIELD_MODE, "mode"},       {POLICY_FIELD_MINIMUM, "minimum"},
-    {POLICY_FIELD_STARTUP, "startup"}, {POLICY_FIELD_MAXIMUM, "maximum"},
-    {POLICY_FIELD_BUFFER, "buffer"},   {POLICY_FIELD_WEIGHT, "weight"},
+    {POLICY_FIELD_MODE, "mode"},
+    {POLICY_FIELD_MINIMUM, "minimum"},
+    {POLICY_FIELD_STARTUP, "startup"},
+    {POLICY_FIELD_MAXIMUM, "maximum"},
+    {POLICY_FIELD_BUFFER, "buffer"},
+    {POLICY_FIELD_WEIGHT, "weight"},
+    {POLICY_FIELD_BURST_HEADROOM, "burst-headroom"},
+    {POLICY_FIELD_BUFFER_MIN, "buffer-min"},
 };
 
 /* A domain name in a comment: one line, nothing that ends the comment. */

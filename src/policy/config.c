@@ -32,7 +32,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(yaml_event_t, yaml_event_delete)
 /* ---- the model ------------------------------------------------------------ */
 
 const char *const policy_settings_keys[] = {
-    "mode", "minimum", "startup", "maximum", "buffer", "weight", NULL,
+    "mode",   "minimum",        "startup",    "maximum", "buffer",
+    "weight", "burst-headroom", "buffer-min", NULL,
 };
 
 const char *policy_mode_to_string(PolicyMode mode)
@@ -131,6 +132,65 @@ static int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *re
     return 0;
 }
 
+/* A headroom size: 0 .. POLICY_HEADROOM_MAX_KIB. */
+static int parse_headroom_size(const char *text, uint64_t *ret_kib, char **ret_detail)
+{
+    uint64_t kib;
+    int r = policy_parse_size_kib(text, &kib, ret_detail);
+
+    if (r < 0)
+        return r;
+    if (kib > POLICY_HEADROOM_MAX_KIB) {
+        *ret_detail = g_strdup_printf("%s is more than the most allowed, 1024GiB", text);
+        return -ERANGE;
+    }
+    *ret_kib = kib;
+    return 0;
+}
+
+/* "learn" (at least the default floor), "learn SIZE" or a SIZE. */
+static int parse_burst_headroom(const char *text, PolicyBurstHeadroom *ret, char **ret_detail)
+{
+    PolicyBurstHeadroom b = {.learn = false};
+    int r;
+
+    if (g_str_has_prefix(text, "learn")) {
+        const char *rest = text + 5;
+
+        b.learn = true;
+        b.kib = POLICY_BURST_FLOOR_DEFAULT_KIB;
+        if (*rest != '\0') {
+            if (*rest != ' ') {
+                g_autofree char *q = policy_quote(text);
+
+                *ret_detail = g_strdup_printf(
+                    "expected \"learn\", \"learn SIZE\" or a size such as 256MiB, found \"%s\"", q);
+                return -EINVAL;
+            }
+            while (*rest == ' ')
+                rest++;
+            r = parse_headroom_size(rest, &b.kib, ret_detail);
+            if (r < 0)
+                return r;
+        }
+    } else {
+        r = parse_headroom_size(text, &b.kib, ret_detail);
+        if (r < 0)
+            return r;
+    }
+    *ret = b;
+    return 0;
+}
+
+char *policy_burst_headroom_format(const PolicyBurstHeadroom *b)
+{
+    g_autofree char *size = policy_format_size_kib(b->kib);
+
+    if (b->learn)
+        return g_strdup_printf("learn %s", size);
+    return g_steal_pointer(&size);
+}
+
 /* Set one per-domain key; on failure *ret_detail says what was wrong with the
  * value (without naming the key) and *s is unchanged. -ENOENT: no such key. */
 static int settings_set_detail(PolicySettings *s, const char *key, const char *value,
@@ -181,6 +241,16 @@ static int settings_set_detail(PolicySettings *s, const char *key, const char *v
         if (r < 0)
             return r;
         n.set |= POLICY_FIELD_BUFFER;
+    } else if (strcmp(key, "burst-headroom") == 0) {
+        r = parse_burst_headroom(value, &n.burst_headroom, ret_detail);
+        if (r < 0)
+            return r;
+        n.set |= POLICY_FIELD_BURST_HEADROOM;
+    } else if (strcmp(key, "buffer-min") == 0) {
+        r = parse_headroom_size(value, &n.buffer_min_kib, ret_detail);
+        if (r < 0)
+            return r;
+        n.set |= POLICY_FIELD_BUFFER_MIN;
     } else if (strcmp(key, "weight") == 0) {
         uint64_t w;
 
@@ -287,6 +357,10 @@ void policy_settings_merge(PolicySettings *base, const PolicySettings *top)
         base->buffer_pct = top->buffer_pct;
     if (top->set & POLICY_FIELD_WEIGHT)
         base->weight = top->weight;
+    if (top->set & POLICY_FIELD_BURST_HEADROOM)
+        base->burst_headroom = top->burst_headroom;
+    if (top->set & POLICY_FIELD_BUFFER_MIN)
+        base->buffer_min_kib = top->buffer_min_kib;
     base->set |= top->set;
 }
 
@@ -301,6 +375,7 @@ PolicyConfig *policy_config_new_default(void)
     cfg->pool_kib = 0;
     cfg->overhead_kib = 64 * POLICY_KIB_PER_MIB;
     cfg->psi_threshold_pct = 10;
+    cfg->deflate_reserve_guests = POLICY_DEFLATE_RESERVE_DEFAULT;
 
     cfg->tuning = (PolicyTuning){
         .grace_us = 60 * POLICY_USEC_PER_SEC,
@@ -319,13 +394,16 @@ PolicyConfig *policy_config_new_default(void)
     /* startup stays unset: a domain boots with its own configured memory. */
     cfg->defaults = (PolicySettings){
         .set = POLICY_FIELD_MODE | POLICY_FIELD_MINIMUM | POLICY_FIELD_MAXIMUM |
-               POLICY_FIELD_BUFFER | POLICY_FIELD_WEIGHT,
+               POLICY_FIELD_BUFFER | POLICY_FIELD_WEIGHT | POLICY_FIELD_BURST_HEADROOM |
+               POLICY_FIELD_BUFFER_MIN,
         .mode = POLICY_MODE_DYNAMIC,
         .minimum = {POLICY_AMOUNT_KIB, 512 * POLICY_KIB_PER_MIB},
         .startup = {POLICY_AMOUNT_UNSET, 0},
         .maximum = {POLICY_AMOUNT_PERCENT, 100},
         .buffer_pct = POLICY_BUFFER_DEFAULT_PCT,
         .weight = POLICY_WEIGHT_DEFAULT,
+        .burst_headroom = {.learn = true, .kib = POLICY_BURST_FLOOR_DEFAULT_KIB},
+        .buffer_min_kib = POLICY_BUFFER_MIN_DEFAULT_KIB,
     };
     return cfg;
 }
@@ -382,6 +460,8 @@ void policy_config_resolve(const PolicyConfig *cfg, const char *name, const char
         .maximum = s.maximum,
         .buffer_pct = s.buffer_pct,
         .weight = s.weight,
+        .burst_headroom = s.burst_headroom,
+        .buffer_min_kib = s.buffer_min_kib,
         .rule_index = rule_index,
         .overridden = override && override->set != 0,
     };
@@ -403,6 +483,13 @@ static void describe_settings(GString *out, const char *indent, const PolicySett
     g_string_append_printf(out, "%smaximum: %s\n", indent, max);
     g_string_append_printf(out, "%sbuffer: %" PRIu32 "%%\n", indent, s->buffer_pct);
     g_string_append_printf(out, "%sweight: %" PRIu32 "\n", indent, s->weight);
+    {
+        g_autofree char *burst = policy_burst_headroom_format(&s->burst_headroom);
+        g_autofree char *bmin = policy_format_size_kib(s->buffer_min_kib);
+
+        g_string_append_printf(out, "%sburst-headroom: %s\n", indent, burst);
+        g_string_append_printf(out, "%sbuffer-min: %s\n", indent, bmin);
+    }
 }
 
 static void append_size(GString *out, const char *key, uint64_t kib)
@@ -445,6 +532,8 @@ char *policy_config_describe(const PolicyConfig *cfg)
         append_size(out, "pool", cfg->pool_kib);
     append_size(out, "overhead", cfg->overhead_kib);
     g_string_append_printf(out, "  psi-threshold: %" PRIu32 "%%\n", cfg->psi_threshold_pct);
+    g_string_append_printf(out, "  deflate-reserve: %" PRIu32 " guests\n",
+                           cfg->deflate_reserve_guests);
 
     g_string_append(out, "tuning:\n");
     append_duration(out, "grace", t->grace_us);
@@ -774,7 +863,8 @@ static bool build_tree(Loader *ld, const char *buf, size_t len, Node **ret_root)
 
 static const char *const top_keys[] = {"daemon", "host", "tuning", "defaults", "domains", NULL};
 static const char *const daemon_keys[] = {"connect", "interval", NULL};
-static const char *const host_keys[] = {"reserve", "pool", "overhead", "psi-threshold", NULL};
+static const char *const host_keys[] = {"reserve",         "pool", "overhead", "psi-threshold",
+                                        "deflate-reserve", NULL};
 static const char *const tuning_keys[] = {
     "grace",
     "demand-half-life",
@@ -790,7 +880,8 @@ static const char *const tuning_keys[] = {
     NULL,
 };
 static const char *const rule_keys[] = {
-    "name", "match", "uuid", "mode", "minimum", "startup", "maximum", "buffer", "weight", NULL,
+    "name",    "match",  "uuid",   "mode",           "minimum",    "startup",
+    "maximum", "buffer", "weight", "burst-headroom", "buffer-min", NULL,
 };
 
 #define MAX_SECTION_KEYS 16
@@ -1019,6 +1110,12 @@ static void load_host(Loader *ld, const Node *map, PolicyConfig *cfg)
     get_size(ld, v[2], "overhead", "host", 0, &cfg->overhead_kib);
     /* 0% would block growth even on an idle host. */
     get_percent(ld, v[3], "psi-threshold", "host", 1, 100, &cfg->psi_threshold_pct);
+    {
+        uint64_t u = cfg->deflate_reserve_guests;
+
+        get_uint(ld, v[4], "deflate-reserve", "host", 0, 64, &u);
+        cfg->deflate_reserve_guests = (uint32_t)u;
+    }
 }
 
 static void load_tuning(Loader *ld, const Node *map, PolicyConfig *cfg)

@@ -23,6 +23,14 @@
 #define POLICY_WEIGHT_DEFAULT     5000
 #define POLICY_BUFFER_MAX_PCT     2000
 #define POLICY_BUFFER_DEFAULT_PCT 20
+/* burst-headroom: learn, kept at least this (docs in dynmem-policy.yaml(5)) */
+#define POLICY_BURST_FLOOR_DEFAULT_KIB (128 * POLICY_KIB_PER_MIB)
+/* host.deflate-reserve (docs/architecture.md, "The budget") */
+#define POLICY_DEFLATE_RESERVE_DEFAULT 2
+/* buffer-min: the buffer of a small guest is at least this */
+#define POLICY_BUFFER_MIN_DEFAULT_KIB (64 * POLICY_KIB_PER_MIB)
+/* the most a per-domain headroom key may ask: more is surely a typo */
+#define POLICY_HEADROOM_MAX_KIB (1024 * POLICY_KIB_PER_GIB)
 
 typedef enum {
     POLICY_MODE_DYNAMIC = 0,
@@ -40,7 +48,17 @@ typedef enum {
     POLICY_FIELD_MAXIMUM = 1u << 3,
     POLICY_FIELD_BUFFER = 1u << 4,
     POLICY_FIELD_WEIGHT = 1u << 5,
+    POLICY_FIELD_BURST_HEADROOM = 1u << 6,
+    POLICY_FIELD_BUFFER_MIN = 1u << 7,
 } PolicyField;
+
+/* Free memory kept in a guest for an instant step (DESIGN.md §3.10b): a
+ * fixed size, or learnt from the guest's own largest recent rise in one
+ * report and then at least kib. */
+typedef struct {
+    bool learn;
+    uint64_t kib;
+} PolicyBurstHeadroom;
 
 /* One layer of per-domain settings. Sizes may be percentages: minimum,
  * startup and maximum in percent are relative to the most the domain can
@@ -53,14 +71,20 @@ typedef struct {
     PolicyAmount maximum;
     uint32_t buffer_pct;
     uint32_t weight;
+    PolicyBurstHeadroom burst_headroom;
+    uint64_t buffer_min_kib;
 } PolicySettings;
 
 /* Set one key of a layer from its text form, as YAML and dynmemctl write it
  * ("minimum", "512MiB"). Keys: mode, minimum, startup, maximum, buffer,
- * weight. On error *ret_error names the key and what was wrong, and *s is
- * unchanged. */
+ * weight, burst-headroom, buffer-min. On error *ret_error names the key and what was wrong, and *s
+ * is unchanged. */
 int policy_settings_set_key(PolicySettings *s, const char *key, const char *value,
                             char **ret_error);
+
+/* "learn", "learn 128MiB" or "256MiB", as the loader reads it back. Newly
+ * allocated. */
+char *policy_burst_headroom_format(const PolicyBurstHeadroom *b);
 
 /* Check a layer on its own: minimum <= startup <= maximum where the fields
  * are comparable (both absolute, or both percentages). */
@@ -111,6 +135,9 @@ typedef struct {
     uint64_t pool_kib;          /* 0: unlimited */
     uint64_t overhead_kib;      /* per managed domain (QEMU's own memory) */
     uint32_t psi_threshold_pct; /* host `some avg10` at or above this: no net growth */
+    /* autodeflate guests whose take-back up to their boot size the budget
+     * keeps free (the largest ones) */
+    uint32_t deflate_reserve_guests;
     PolicyTuning tuning;
     /* defaults: and domains: */
     PolicySettings defaults;
@@ -139,8 +166,10 @@ typedef struct {
     PolicyAmount maximum;
     uint32_t buffer_pct;
     uint32_t weight;
-    int rule_index;  /* -1: defaults only */
-    bool overridden; /* an override layer set something */
+    PolicyBurstHeadroom burst_headroom;
+    uint64_t buffer_min_kib; /* the buffer is never less than this */
+    int rule_index;          /* -1: defaults only */
+    bool overridden;         /* an override layer set something */
 } PolicyEffective;
 
 /* First matching rule wins; `override` (may be NULL) is laid on top. */

@@ -22,6 +22,15 @@
 #define UNCOOPERATIVE_TIMEOUT_US_DEFAULT (30 * POLICY_USEC_PER_SEC)
 #define UNCOOPERATIVE_RETRY_US_DEFAULT   (300 * POLICY_USEC_PER_SEC)
 
+/* A balloon figure that rose by at least this without a grow of ours is
+ * the guest deflating on its own. Linux's balloon driver gives back 256
+ * pages (1 MiB) each time its OOM notifier runs, so a guest short by a
+ * little deflates by little; the figure itself moves only when the guest
+ * moves the balloon. */
+#define SELF_DEFLATE_MIN_KIB POLICY_KIB_PER_MIB
+/* Most autodeflate guests whose take-back the budget keeps apart. */
+#define DEFLATE_RESERVE_MAX 64
+
 /* What passes 2 and 3 need of a managed domain, packed: at 100,000 domains
  * walking the entries again would cost more in cache misses than the work. */
 typedef struct {
@@ -31,6 +40,9 @@ typedef struct {
     uint64_t base_kib; /* max(assigned, grow in flight) */
     uint64_t target_kib;
     uint64_t comfy_kib; /* below this a small grow is not skipped */
+    uint64_t floor_kib; /* memory in use now: an over-budget reclaim stops here */
+    uint64_t need_kib;  /* growth toward this is served before any headroom */
+    uint64_t granted_kib;
 } EngineWork;
 
 /* A grow smaller than the minimum step is skipped (churn) only while the
@@ -60,8 +72,9 @@ enum {
     DOM_RISING = 1u << 4,
     DOM_SHORT = 1u << 7, /* the host cannot give every domain what it desires */
     DOM_IN_FLIGHT = 1u << 5,
-    DOM_TRIM_HELD = 1u << 6, /* above desired, not trimmed: it is ramping up */
-    DOM_RAMPING = 1u << 8,   /* rising by half a step or more a report: a ramp */
+    DOM_TRIM_HELD = 1u << 6,    /* above desired, not trimmed: it is ramping up */
+    DOM_RAMPING = 1u << 8,      /* rising by half a step or more a report: a ramp */
+    DOM_DEFLATE_HOLD = 1u << 9, /* the guest deflated on its own lately: not shrunk */
 };
 
 const char *policy_status_to_string(PolicyStatus status)
@@ -76,6 +89,19 @@ const char *policy_status_to_string(PolicyStatus status)
     if ((unsigned)status >= POLICY_STATUS_LAST)
         return "invalid";
     return names[status];
+}
+
+const char *policy_protection_to_string(PolicyProtection protection)
+{
+    static const char *const names[POLICY_PROTECTION_LAST] = {
+        [POLICY_PROTECTION_NONE] = "none",
+        [POLICY_PROTECTION_DEFLATE_ON_OOM] = "deflate-on-oom",
+        [POLICY_PROTECTION_HEADROOM] = "headroom",
+    };
+
+    if ((unsigned)protection >= POLICY_PROTECTION_LAST)
+        return "invalid";
+    return names[protection];
 }
 
 const char *policy_action_kind_to_string(PolicyActionKind kind)
@@ -116,7 +142,10 @@ void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntr
 {
     if (entry->n_actions == 0)
         return;
-    if (entry->target_kib < entry->assigned_kib) {
+    if (entry->target_kib == entry->assigned_kib) {
+        /* the balloon re-sent at its size: a shrink still under way stops */
+        st->shrink_pending = false;
+    } else if (entry->target_kib < entry->assigned_kib) {
         /* a shrink already in flight keeps its start, so re-asking does not
          * reset the uncooperative clock */
         if (!st->shrink_pending) {
@@ -252,6 +281,35 @@ static void set_reason(PolicyPlanEntry *e, const char *a)
     set_reason3(e, a, NULL, NULL);
 }
 
+/* The balloon figure alone, derived when the backend only knows the sum. */
+static uint64_t sample_balloon_kib(const PolicyDomainCaps *caps, const PolicyDomainSample *s)
+{
+    if (s->balloon_kib)
+        return s->balloon_kib;
+    return kib_sub(s->assigned_kib, policy_caps_assigned_kib(caps, 0));
+}
+
+/* Burst headroom (DESIGN.md §3.10): the free memory trimming leaves for
+ * an instant step. An autodeflate guest whose demand plus that step fits
+ * under its balloon ceiling needs none: it takes the step from the
+ * balloon. Sets e->headroom_kib and e->protection. */
+static void set_protection(const PolicyTuning *t, const PolicyEffective *p,
+                           const PolicyDomainCaps *caps, const PolicyDomainState *st,
+                           uint64_t demand, uint64_t now, PolicyPlanEntry *e)
+{
+    uint64_t headroom = p->burst_headroom.kib;
+
+    if (p->burst_headroom.learn)
+        headroom = kib_max(headroom, policy_demand_burst_kib(t, st, now));
+    if (caps->balloon_autodeflate && kib_add(demand, headroom) <= caps->balloon_max_kib) {
+        e->headroom_kib = 0;
+        e->protection = POLICY_PROTECTION_DEFLATE_ON_OOM;
+        return;
+    }
+    e->headroom_kib = headroom;
+    e->protection = headroom > 0 ? POLICY_PROTECTION_HEADROOM : POLICY_PROTECTION_NONE;
+}
+
 /* Pass 1: what this domain is, what it needs, its bounds. Returns whether
  * it takes part in the allocation. */
 static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64_t now,
@@ -262,7 +320,8 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     const PolicyDomainCaps *caps = d->caps;
     const PolicyDomainSample *s = d->sample;
     PolicyDomainState *st = d->state;
-    uint64_t reach, assigned;
+    uint64_t reach, assigned, balloon, in_flight;
+    bool grow_was_pending;
     PolicyDemand dem;
 
     /* the action slots past n_actions are not part of the result: clearing
@@ -313,28 +372,75 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     }
 
     e->managed = true;
+    balloon = sample_balloon_kib(caps, s);
+    /* what of our shrink QEMU's figure does not show yet, before the
+     * tracking below may call it done */
+    in_flight = st->shrink_pending ? kib_sub(assigned, st->shrink_to_kib) : 0;
+    grow_was_pending = st->grow_pending_to_kib != 0;
     track_in_flight(st, t, assigned, now);
+    /* An autodeflate guest's balloon figure rising without a grow of ours
+     * is the guest taking pages back: it was about to OOM. That memory is
+     * its demand (assigned - usable reads it), and it is not taken again
+     * for a while, nor is a shrink of ours still in flight counted on. */
+    if (caps->balloon_autodeflate && s->has_balloon_stats && st->prev_balloon_kib > 0 &&
+        !grow_was_pending && balloon >= kib_add(st->prev_balloon_kib, SELF_DEFLATE_MIN_KIB)) {
+        st->self_deflate_us = now;
+        st->shrink_pending = false;
+        in_flight = 0;
+    }
+    st->prev_balloon_kib = balloon;
+    if (caps->balloon_autodeflate && st->self_deflate_us > 0 &&
+        now < kib_add(st->self_deflate_us, t->demand_half_life_us))
+        *flags |= DOM_DEFLATE_HOLD;
+    {
+        /* the largest instant step it takes now */
+        uint64_t free_now = s->has_usable   ? s->usable_kib
+                            : s->has_unused ? kib_add(s->unused_kib, s->disk_caches_kib)
+                                            : 0;
+
+        e->absorbable_kib =
+            kib_add(kib_min(free_now, assigned),
+                    caps->balloon_autodeflate ? kib_sub(caps->balloon_max_kib, balloon) : 0);
+    }
     if (st->uncooperative)
         *flags |= DOM_UNCOOPERATIVE;
     if (st->shrink_pending || (st->grow_pending_to_kib && st->grow_pending_to_kib > assigned))
         *flags |= DOM_IN_FLIGHT;
 
-    if (policy_sample_is_stale(t, caps, s) || policy_demand_update(t, s, st, now, &dem) < 0) {
+    PolicyDemandContext dctx = {
+        .autodeflate = caps->balloon_autodeflate,
+        .in_flight_shrink_kib = in_flight,
+        .report_period_us =
+            (uint64_t)(caps->stats_period_s ? caps->stats_period_s : 1) * POLICY_USEC_PER_SEC,
+        .caps = caps,
+        .interval_us = cfg->interval_us,
+        .balloon_kib = balloon,
+    };
+    if (policy_sample_is_stale(t, caps, s) ||
+        policy_demand_update(t, &dctx, s, st, now, &dem) < 0) {
         /* no fresh word from the guest: hold what it has, never shrink */
         *flags |= DOM_STALE;
         st->prev_raw_demand_kib = 0; /* no trend across the silence */
+        st->prev_report_current_kib = 0;
         e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
         e->floor_kib = kib_max(assigned, e->minimum_kib);
         e->need_kib = e->floor_kib;
         e->desired_kib = e->floor_kib;
+        set_protection(t, p, caps, st, e->demand_kib, now, e);
         /* a guest still booting has not loaded its balloon driver yet */
         if (st->seen_boot && now < kib_add(st->started_us, t->grace_us))
             *flags |= DOM_GRACE;
     } else {
         /* the buffer over the demand a rising workload will have by the
-         * time memory arrives; the rise itself is headroom, not need */
-        uint64_t buffered =
-            kib_pct(kib_add(dem.demand_kib, dem.trend_kib), 100 + (uint64_t)p->buffer_pct);
+         * time memory arrives; the rise itself is headroom, not need. The
+         * buffer is at least buffer-min (20 % of a small guest is a few
+         * MiB), and the burst headroom is kept free on top of the demand. */
+        uint64_t ramped = kib_add(dem.demand_kib, dem.trend_kib);
+        uint64_t buffered = kib_max(kib_pct(ramped, 100 + (uint64_t)p->buffer_pct),
+                                    kib_add(ramped, p->buffer_min_kib));
+
+        set_protection(t, p, caps, st, dem.demand_kib, now, e);
+        buffered = kib_max(buffered, kib_add(dem.demand_kib, e->headroom_kib));
 
         e->demand_kib = dem.demand_kib;
         e->coarse_demand = dem.coarse;
@@ -356,14 +462,19 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         /* An uncooperative guest's memory is not counted on. And memory a
          * guest is using is never reclaimed, however short the host: our
          * guests have no page file, so taking it means the OOM killer. The
-         * floor is the demand the guest holds (capped by what it has, and
-         * by its maximum), so scarcity only decides who *grows*: buffers go
-         * first, then weights share what is free. */
+         * floor is what the guest uses now (capped by what it has, and by
+         * its maximum), not its decaying peak: when short, buffers and
+         * headroom go first, then the peaks (the need), each by weight; a
+         * host over its budget by a GiB is not served by the peaks' decay,
+         * a MiB a second (measured on real guests). A guest that just
+         * deflated by itself keeps what it took. */
         if (*flags & DOM_UNCOOPERATIVE)
             e->floor_kib = kib_max(assigned, e->minimum_kib);
         else
-            e->floor_kib =
-                kib_max(e->minimum_kib, kib_min(kib_min(assigned, dem.demand_kib), e->maximum_kib));
+            e->floor_kib = kib_max(e->minimum_kib,
+                                   kib_min(kib_min(assigned, dem.current_kib), e->maximum_kib));
+        if (*flags & DOM_DEFLATE_HOLD)
+            e->floor_kib = kib_max(e->floor_kib, kib_min(assigned, e->maximum_kib));
         e->desired_kib = kib_max(e->desired_kib, e->floor_kib);
         e->need_kib = kib_clamp(dem.demand_kib, e->floor_kib, e->desired_kib);
     }
@@ -371,9 +482,11 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     return true;
 }
 
-/* Pass 3, growth: only from memory free now, split by weight when short.
- * work[].target_kib holds what the allocator and damping granted. */
-static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_kib)
+/* Grow granted_kib toward each item's top (its target, or with needs_only
+ * the lower of target and need) from what is free, by weight when short;
+ * whatever weight 0 left unclaimed goes out evenly in a second round.
+ * Returns whether every top was reached. */
+static bool fill_growth(PolicyEngine *engine, size_t n_items, bool needs_only, uint64_t *free_kib)
 {
     PolicyFillSlot *slots = engine->scratch.slots;
     EngineWork *work = engine->work;
@@ -381,28 +494,29 @@ static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_ki
     size_t n_slots = 0;
 
     for (size_t k = 0; k < n_items; k++) {
-        if (work[k].target_kib <= work[k].base_kib)
+        EngineWork *w = &work[k];
+        uint64_t top =
+            needs_only ? kib_min(w->target_kib, kib_max(w->need_kib, w->base_kib)) : w->target_kib;
+
+        if (w->target_kib <= w->base_kib || top <= w->granted_kib)
             continue;
         slots[n_slots++] = (PolicyFillSlot){
-            .room_kib = work[k].target_kib - work[k].base_kib,
+            .room_kib = top - w->granted_kib,
             .weight = engine->items[k].weight,
             .index = k,
         };
-        want = kib_add(want, work[k].target_kib - work[k].base_kib);
+        want = kib_add(want, top - w->granted_kib);
     }
     if (want <= *free_kib) {
+        for (size_t k = 0; k < n_slots; k++)
+            work[slots[k].index].granted_kib += slots[k].room_kib;
         *free_kib -= want;
-        return;
+        return true;
     }
-
-    /* short: water-fill what is free by weight; whatever weight 0 left
-     * unclaimed goes out evenly in a second round */
     given = policy_waterfill(slots, n_slots, *free_kib);
     *free_kib -= given;
     for (size_t k = 0; k < n_slots; k++) {
-        EngineWork *w = &work[slots[k].index];
-
-        w->target_kib = w->base_kib + slots[k].give_kib;
+        work[slots[k].index].granted_kib += slots[k].give_kib;
         slots[k].room_kib -= slots[k].give_kib;
         slots[k].weight = 1;
     }
@@ -410,8 +524,34 @@ static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_ki
         given = policy_waterfill(slots, n_slots, *free_kib);
         *free_kib -= given;
         for (size_t k = 0; k < n_slots; k++)
-            work[slots[k].index].target_kib += slots[k].give_kib;
+            work[slots[k].index].granted_kib += slots[k].give_kib;
     }
+    return false;
+}
+
+/* Pass 3, growth: only from memory free now. When short, every guest's
+ * need is served before anyone's buffer or headroom, each by weight.
+ * work[].target_kib holds what the allocator and damping granted. */
+static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_kib)
+{
+    EngineWork *work = engine->work;
+    uint64_t want = 0;
+
+    for (size_t k = 0; k < n_items; k++)
+        if (work[k].target_kib > work[k].base_kib)
+            want = kib_add(want, work[k].target_kib - work[k].base_kib);
+    if (want <= *free_kib) {
+        *free_kib -= want;
+        return;
+    }
+    for (size_t k = 0; k < n_items; k++)
+        work[k].granted_kib = work[k].base_kib;
+    /* needs that did not all fit took what was free (but rounding dust) */
+    if (fill_growth(engine, n_items, true, free_kib))
+        fill_growth(engine, n_items, false, free_kib);
+    for (size_t k = 0; k < n_items; k++)
+        if (work[k].target_kib > work[k].base_kib)
+            work[k].target_kib = work[k].granted_kib;
 }
 
 static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, uint64_t step)
@@ -469,7 +609,7 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
             set_reason3(e, "reclaim for others: demand ", dem, NULL);
         else
             set_reason3(e, "trim idle: demand ", dem, NULL);
-    } else if (flags & DOM_IN_FLIGHT) {
+    } else if ((flags & DOM_IN_FLIGHT) && !(flags & (DOM_TRIM_HELD | DOM_DEFLATE_HOLD))) {
         set_reason(e, "waiting: change in flight");
     } else if (e->status == POLICY_STATUS_WARNING) {
         if (flags & DOM_PRESSURE)
@@ -480,6 +620,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
         set_reason(e, "buffer not met: host short");
     } else if (e->status == POLICY_STATUS_STARTING) {
         set_reason(e, "starting: grace period");
+    } else if (flags & DOM_DEFLATE_HOLD) {
+        set_reason3(e, "deflated on its own: not shrunk for a while, demand ", dem, NULL);
     } else if (flags & DOM_TRIM_HELD) {
         set_reason3(e, "not trimmed while rising: demand ", dem, NULL);
     } else {
@@ -496,9 +638,13 @@ static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target
     if (target < a) {
         bool above_max = a > w->maximum_kib;
 
-        /* over the budget (a pool, the host), even a small reclaim counts */
+        /* over the budget (a pool, the host), even a small reclaim counts,
+         * made a step at once where the guest has it free: never a MiB a
+         * cycle */
         if (a - target < step && !above_max && !over_budget)
             return a;
+        if (a - target < step && over_budget)
+            target = kib_min(target, kib_max(kib_sub(a, step), kib_min(w->floor_kib, a)));
         if (t->max_shrink_kib > 0) {
             /* never a rate so small that every step is below the min step */
             uint64_t limit = kib_max(t->max_shrink_kib, step);
@@ -533,9 +679,22 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         a >= comfy_kib(e->need_kib, e->desired_kib))
         target = a;
     e->target_kib = target;
+    balloon = sample_balloon_kib(d->caps, d->sample);
     if (target == a) {
         /* no change wanted: an unplug still under way must stop here */
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
+        /* ... and so must an inflation still under way (a trim held, a
+         * guest deflating by itself): the balloon asked for its size now */
+        if (st->shrink_pending && st->shrink_to_kib < a && balloon > 0 &&
+            e->n_actions < POLICY_MAX_ACTIONS) {
+            PolicyAction *act = &e->actions[e->n_actions++];
+
+            memset(act, 0, sizeof(*act));
+            act->kind = POLICY_ACTION_BALLOON;
+            act->from_kib = balloon;
+            act->to_kib = balloon;
+            act->node = -1;
+        }
         return;
     }
     /* the same change already in flight: do not ask again */
@@ -545,9 +704,6 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         return;
     }
 
-    balloon = d->sample->balloon_kib;
-    if (balloon == 0) /* derive it when the backend only knows the sum */
-        balloon = kib_sub(a, policy_caps_assigned_kib(d->caps, 0));
     /* How far below the target alignment may round a shrink: never into
      * the floor (memory in use) or below half the buffer, and by less
      * than half a step, so it cannot be grown back next cycle (a 128 MiB
@@ -587,7 +743,9 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     PolicyRegime regime;
     bool over_budget;
     uint64_t taken = 0, free_kib;
-    size_t n_items = 0;
+    uint64_t top_reclaim[DEFLATE_RESERVE_MAX], all_reclaim = 0;
+    size_t n_items = 0, n_top = 0, k_top;
+    bool psi_alarm;
     int r;
 
     if (!engine || !cfg || !host || !ret_summary || (n > 0 && (!domains || !entries)))
@@ -601,6 +759,9 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
             return -EINVAL;
     t = &cfg->tuning;
     engine_reserve(engine, n);
+    psi_alarm = host->has_psi && cfg->psi_threshold_pct > 0 &&
+                host->psi_some_avg10 >= (double)cfg->psi_threshold_pct;
+    k_top = kib_min(cfg->deflate_reserve_guests, DEFLATE_RESERVE_MAX);
 
     /* pass 1: classify, demand, bounds */
     for (size_t i = 0; i < n; i++) {
@@ -630,9 +791,37 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
             .maximum_kib = e->maximum_kib,
             .base_kib = kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib),
             .comfy_kib = comfy_kib(e->need_kib, e->desired_kib),
+            .floor_kib = e->floor_kib,
+            .need_kib = e->need_kib,
         };
         engine->item_entry[n_items++] = i;
+        if (domains[i].caps->balloon_autodeflate) {
+            /* what it can take back at once: up to its balloon ceiling */
+            uint64_t v =
+                kib_sub(domains[i].caps->balloon_max_kib, sample_balloon_kib(domains[i].caps, s));
+            size_t j;
+
+            all_reclaim = kib_add(all_reclaim, v);
+            if (n_top < k_top || (k_top > 0 && v > top_reclaim[k_top - 1])) {
+                j = n_top < k_top ? n_top++ : k_top - 1;
+                for (; j > 0 && top_reclaim[j - 1] < v; j--)
+                    top_reclaim[j] = top_reclaim[j - 1];
+                top_reclaim[j] = v;
+            }
+        }
     }
+
+    /* The budget keeps apart what the k autodeflate guests with the most
+     * ballooned memory could take back at once (host.deflate-reserve): a
+     * workload step in a few guests at a time is covered, the host never
+     * swaps for it. Reserving every guest's take-back would forbid any
+     * overcommit, which is the point of ballooning. While the host stalls
+     * on memory (PSI), every guest's take-back is reserved. */
+    if (psi_alarm)
+        bin.deflate_reserve_kib = all_reclaim;
+    else
+        for (size_t j = 0; j < n_top; j++)
+            bin.deflate_reserve_kib = kib_add(bin.deflate_reserve_kib, top_reclaim[j]);
 
     r = policy_budget_compute(cfg, host, &bin, &budget);
     if (r < 0)
@@ -682,6 +871,13 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
             engine->flags[i] |= DOM_SHORT;
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
         domains[i].state->last_target_kib = e->target_kib;
+        /* headroom given up (the host is short) protects nothing */
+        if (e->protection == POLICY_PROTECTION_HEADROOM &&
+            kib_add(e->target_kib, min_step_kib(t, e->assigned_kib)) <
+                kib_add(e->demand_kib, e->headroom_kib))
+            e->protection = POLICY_PROTECTION_NONE;
+        if (e->protection == POLICY_PROTECTION_NONE)
+            sum.n_unprotected++;
 
         sum.n_managed++;
         sum.sum_assigned_kib = kib_add(sum.sum_assigned_kib, e->assigned_kib);
@@ -693,7 +889,8 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
 
     switch (regime) {
     case POLICY_REGIME_DESIRED:
-        sum.state = POLICY_HOST_OK;
+        /* the host stalling on memory is pressure, whatever the figures */
+        sum.state = budget.psi_limited ? POLICY_HOST_PRESSURE : POLICY_HOST_OK;
         break;
     case POLICY_REGIME_NEEDS:
     case POLICY_REGIME_FLOORS:
@@ -710,6 +907,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     sum.overhead_kib = budget.overhead_kib;
     sum.psi_limited = budget.psi_limited;
     sum.pool_limited = budget.pool_limited;
+    sum.deflate_reserve_kib = budget.deflate_reserve_kib;
     *ret_summary = sum;
     return 0;
 }

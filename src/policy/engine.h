@@ -124,6 +124,12 @@ typedef struct {
     uint64_t first_assigned_kib; /* assigned at first sight: startup when unset */
     bool prev_has_swap_in;       /* the previous sample had the counter */
     bool prev_has_major_faults;
+    /* the safety work (DESIGN.md §3.10): */
+    uint64_t prev_balloon_kib;        /* the balloon figure last cycle, 0: none yet */
+    uint64_t self_deflate_us;         /* when an autodeflate guest last took balloon pages back */
+    uint64_t burst_peak_kib;          /* largest rise of demand in one report, at burst_peak_us */
+    uint64_t burst_peak_us;           /* (decayed when read: policy_demand_burst_kib()) */
+    uint64_t prev_report_current_kib; /* the last report's demand, pressure included */
 } PolicyDomainState;
 
 /* Mark a domain as just booted at now_us (starts its grace period). Call
@@ -155,6 +161,16 @@ typedef enum {
 } PolicyStatus;
 
 const char *policy_status_to_string(PolicyStatus status);
+
+/* What saves a guest from a step no loop sees (DESIGN.md §3.10). */
+typedef enum {
+    POLICY_PROTECTION_NONE = 0,       /* neither: a step beyond its free memory OOM-kills */
+    POLICY_PROTECTION_DEFLATE_ON_OOM, /* autodeflate: it takes balloon pages back itself */
+    POLICY_PROTECTION_HEADROOM,       /* burst headroom kept as free memory in it */
+    POLICY_PROTECTION_LAST,
+} PolicyProtection;
+
+const char *policy_protection_to_string(PolicyProtection protection);
 
 typedef enum {
     POLICY_ACTION_BALLOON = 0, /* set the balloon figure to to_kib */
@@ -197,6 +213,10 @@ typedef struct {
     uint64_t maximum_kib;
     uint64_t target_kib;   /* what the domain should have after this cycle */
     uint32_t pressure_pct; /* demand / assigned * 100 */
+    PolicyProtection protection;
+    uint64_t headroom_kib;   /* burst headroom wanted over demand (0: the net covers it) */
+    uint64_t absorbable_kib; /* the largest instant step it takes now: free memory, plus
+                              * for autodeflate the balloon up to its ceiling */
     size_t n_actions;
     PolicyAction actions[POLICY_MAX_ACTIONS];
     char reason[POLICY_REASON_MAX];
@@ -219,6 +239,8 @@ typedef struct {
     uint64_t overhead_kib; /* n_managed × host overhead */
     uint64_t free_kib;     /* B − Σ max(assigned, grow in flight): what growth may take */
     size_t n_managed;
+    uint64_t deflate_reserve_kib; /* kept for autodeflate guests taking memory back */
+    size_t n_unprotected;         /* managed domains with protection none */
 } PolicyPlanSummary;
 
 /* ---- the cycle ---------------------------------------------------------- */

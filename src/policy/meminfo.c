@@ -206,6 +206,10 @@ int policy_budget_compute(const PolicyConfig *cfg, const PolicyHostSample *host,
         left = cfg->pool_kib;
         b.pool_limited = true;
     }
+    /* Autodeflate guests can take their ballooned pages back at any
+     * moment, pool or not: that much is kept out of what is handed out. */
+    b.deflate_reserve_kib = in->deflate_reserve_kib;
+    left = kib_sub(left, in->deflate_reserve_kib);
     /* Sustained host stalls mean the budget is too generous whatever
      * MemAvailable says: allow no net growth until they stop. */
     if (host->has_psi && cfg->psi_threshold_pct > 0 &&

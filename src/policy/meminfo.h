@@ -28,6 +28,8 @@ typedef struct {
     uint64_t sum_managed_assigned_kib;
     uint64_t sum_unmanaged_assigned_kib; /* static, unmanaged, no-balloon domains */
     uint64_t sum_guest_rss_kib;          /* every running guest; assigned where rss is unknown */
+    /* what autodeflate guests may take back at once (engine.c says which) */
+    uint64_t deflate_reserve_kib;
 } PolicyBudgetInput;
 
 typedef struct {
@@ -38,6 +40,7 @@ typedef struct {
     uint64_t overhead_kib; /* n_managed × per-domain overhead */
     bool pool_limited;
     bool psi_limited;
+    uint64_t deflate_reserve_kib;
 } PolicyBudget;
 
 /* The memory the allocator may hand out to managed domains:

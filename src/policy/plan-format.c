@@ -43,9 +43,9 @@ char *policy_plan_format_table(const PolicyDomainInput *domains, const PolicyPla
     GString *out = g_string_new(NULL);
     char c[6][32];
 
-    g_string_append_printf(out, "%-20s %-13s %10s %10s %10s %10s %10s %5s  %-28s %s\n", "NAME",
-                           "STATUS", "ASSIGNED", "DEMAND", "TARGET", "MIN", "MAX", "PRESS",
-                           "ACTIONS", "REASON");
+    g_string_append_printf(out, "%-20s %-13s %10s %10s %10s %10s %10s %5s  %-14s %-28s %s\n",
+                           "NAME", "STATUS", "ASSIGNED", "DEMAND", "TARGET", "MIN", "MAX", "PRESS",
+                           "PROTECTION", "ACTIONS", "REASON");
     for (size_t i = 0; i < n; i++) {
         const PolicyPlanEntry *e = &entries[i];
         g_autofree char *name =
@@ -58,14 +58,14 @@ char *policy_plan_format_table(const PolicyDomainInput *domains, const PolicyPla
             snprintf(press, sizeof(press), "%" PRIu32 "%%", e->pressure_pct);
         else
             snprintf(press, sizeof(press), "-");
-        g_string_append_printf(out, "%-20s %-13s %10s %10s %10s %10s %10s %5s  %-28s %s\n", name,
-                               policy_status_to_string(e->status),
-                               policy_size_to_buf(e->assigned_kib, c[0], 32),
-                               e->managed ? policy_size_to_buf(e->demand_kib, c[1], 32) : "-",
-                               policy_size_to_buf(e->target_kib, c[2], 32),
-                               e->managed ? policy_size_to_buf(e->minimum_kib, c[3], 32) : "-",
-                               e->managed ? policy_size_to_buf(e->maximum_kib, c[4], 32) : "-",
-                               press, acts->str, e->reason);
+        g_string_append_printf(
+            out, "%-20s %-13s %10s %10s %10s %10s %10s %5s  %-14s %-28s %s\n", name,
+            policy_status_to_string(e->status), policy_size_to_buf(e->assigned_kib, c[0], 32),
+            e->managed ? policy_size_to_buf(e->demand_kib, c[1], 32) : "-",
+            policy_size_to_buf(e->target_kib, c[2], 32),
+            e->managed ? policy_size_to_buf(e->minimum_kib, c[3], 32) : "-",
+            e->managed ? policy_size_to_buf(e->maximum_kib, c[4], 32) : "-", press,
+            e->managed ? policy_protection_to_string(e->protection) : "-", acts->str, e->reason);
     }
     if (summary) {
         g_string_append_printf(out,
@@ -75,9 +75,13 @@ char *policy_plan_format_table(const PolicyDomainInput *domains, const PolicyPla
                                policy_size_to_buf(summary->free_kib, c[1], 32), summary->n_managed,
                                policy_size_to_buf(summary->sum_assigned_kib, c[2], 32),
                                policy_size_to_buf(summary->sum_target_kib, c[3], 32));
-        g_string_append_printf(out, ", unmanaged %s, reserve %s%s\n",
+        g_string_append_printf(out, ", unmanaged %s, reserve %s",
                                policy_size_to_buf(summary->unmanaged_kib, c[4], 32),
-                               policy_size_to_buf(summary->reserve_kib, c[5], 32),
+                               policy_size_to_buf(summary->reserve_kib, c[5], 32));
+        if (summary->deflate_reserve_kib > 0)
+            g_string_append_printf(out, ", kept for deflate-on-oom %s",
+                                   policy_size_to_buf(summary->deflate_reserve_kib, c[0], 32));
+        g_string_append_printf(out, "%s\n",
                                summary->psi_limited ? ", host PSI: no net growth" : "");
     }
     return g_string_free(out, FALSE);

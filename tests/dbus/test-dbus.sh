@@ -293,6 +293,11 @@ expect "SetDomainPolicy by UUID, mode" OK \
     "$(mgr_call SetDomainPolicy 0d5b2f6e-1111-4a4a-9b9b-000000000002 "{'mode': <'static'>}" false)"
 mgr_call Rebalance >/dev/null
 expect "mode override" 's "static"' "$(dom_prop bravo Mode)"
+expect "SetDomainPolicy burst-headroom string, buffer-min bytes" OK \
+    "$(mgr_call SetDomainPolicy alpha "{'burst-headroom': <'512MiB'>, 'buffer-min': <uint64 134217728>}" false)"
+mgr_call Rebalance >/dev/null
+expect "burst-headroom override: Headroom" "t 536870912" "$(dom_prop alpha Headroom)"
+expect "burst-headroom override: Protection" 's "headroom"' "$(dom_prop alpha Protection)"
 expect "ResetDomainPolicy" OK "$(mgr_call ResetDomainPolicy bravo)"
 mgr_call Rebalance >/dev/null
 expect "reset restores the rule" 's "dynamic"' "$(dom_prop bravo Mode)"
@@ -313,6 +318,8 @@ bad "minimum above maximum" org.dynmem1.Error.InvalidArgument SetDomainPolicy al
 bad "unknown key" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "{'wieght': <uint32 1>}" false
 bad "good key then bad key" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "{'weight': <uint32 1>, 'buffer': <'lots'>}" false
 bad "wrong value type" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "{'weight': <true>}" false
+bad "burst-headroom 'lots'" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "{'burst-headroom': <'lots'>}" false
+bad "buffer-min 2000GiB" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "{'buffer-min': <'2000GiB'>}" false
 bad "size not in KiB" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "{'minimum': <uint64 1000>}" false
 bad "empty settings" org.dynmem1.Error.InvalidArgument SetDomainPolicy alpha "@a{sv} {}" false
 # gdbus checks arguments against the introspection data; dbus-send does not.
@@ -455,7 +462,7 @@ need=$((took / 400))
 
 # -- persistence across a restart
 expect "persist an override" 0 \
-    "$(ctl set --persist charlie weight=9000 minimum=1536MiB buffer=15%; echo $?)"
+    "$(ctl set --persist charlie weight=9000 minimum=1536MiB buffer=15% "burst-headroom=learn 256MiB"; echo $?)"
 grep -q '# charlie' "$tmp/state/overrides.yaml" && pass "file names the domain in a comment" ||
     fail "overrides.yaml: $(cat "$tmp/state/overrides.yaml")"
 expect "no temp files left" "overrides.yaml" "$(ls -A "$tmp/state")"
@@ -465,6 +472,7 @@ start_daemon
 expect "persisted weight survives a restart" "u 9000" "$(dom_prop charlie Weight)"
 expect "persisted minimum survives a restart" "t 1610612736" "$(dom_prop charlie Minimum)"
 expect "persisted buffer survives a restart" "u 15" "$(dom_prop charlie Buffer)"
+expect "persisted burst-headroom survives a restart" "t 268435456" "$(dom_prop charlie Headroom)"
 expect "runtime override is gone after a restart" "u 5000" "$(dom_prop alpha Weight)"
 ctl reload
 ctl rebalance

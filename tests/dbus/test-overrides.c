@@ -186,6 +186,9 @@ static void assert_settings_equal(const PolicySettings *x, const PolicySettings 
     }
     assert_int_equal(x->buffer_pct, y->buffer_pct);
     assert_int_equal(x->weight, y->weight);
+    assert_int_equal(x->burst_headroom.learn, y->burst_headroom.learn);
+    assert_int_equal(x->burst_headroom.kib, y->burst_headroom.kib);
+    assert_int_equal(x->buffer_min_kib, y->buffer_min_kib);
 }
 
 /* format -> parse gives back the same settings, exactly. */
@@ -194,10 +197,11 @@ static void test_round_trip(void **state)
     g_autoptr(GHashTable) t = overrides_table_new();
     const char *a[] = {"weight", "0",       "buffer", "2000%", "minimum", "1536MiB", "startup",
                        "2GiB",   "maximum", "100%",   "mode",  "dynamic", NULL};
-    const char *b[] = {"minimum", "4100KiB", "mode", "static", NULL};
+    const char *b[] = {"minimum",      "4100KiB",    "mode",    "static", "burst-headroom",
+                       "learn 300MiB", "buffer-min", "1000KiB", NULL};
     put(t, UUID2, "db01\nsneaky: 1", b);
     /* U+2028 and NEL end a YAML comment as well as a newline does */
-    const char *c[] = {"weight", "100", NULL};
+    const char *c[] = {"weight", "100", "burst-headroom", "1GiB", NULL};
     put(t, UUID3, "vm\xe2\x80\xa8  " UUID1 ":\xc2\x85    mode: static", c);
     put(t, UUID1, "web01", a);
     g_autofree char *text = overrides_format(t);
@@ -207,6 +211,9 @@ static void test_round_trip(void **state)
     assert_non_null(strstr(text, "minimum: 1536MiB\n"));
     assert_non_null(strstr(text, "minimum: 4100KiB\n"));
     assert_non_null(strstr(text, "startup: 2GiB\n"));
+    assert_non_null(strstr(text, "burst-headroom: learn 300MiB\n"));
+    assert_non_null(strstr(text, "burst-headroom: 1GiB\n"));
+    assert_non_null(strstr(text, "buffer-min: 1000KiB\n"));
 
     g_autoptr(GHashTable) back = parse_ok(text);
     assert_int_equal(g_hash_table_size(back), 3);

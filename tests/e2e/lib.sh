@@ -350,6 +350,8 @@ e2e_dimms() { virsh_ dumpxml "$E2E_PREFIX-$1" | grep -c "<memory model='dimm'"; 
 
 # e2e_policy TEXT: the domains: section is appended by the caller; every
 # domain not ours stays static, so a developer's own VMs are never touched.
+# The stories here measure the buffer alone (trimmed to demand x 1.buffer):
+# burst headroom and buffer-min are off unless a story's rule turns them on.
 e2e_policy_head() {
     cat <<'YAML'
 daemon:
@@ -364,6 +366,8 @@ tuning:
   uncooperative-timeout: 30s
 defaults:
   mode: static
+  burst-headroom: 0
+  buffer-min: 0
 YAML
 }
 

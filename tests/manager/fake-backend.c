@@ -97,6 +97,20 @@ static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **
         p->wallclock_s = 1000 + (int64_t)(now_us / 1000000);
         if (!d->frozen_stats)
             d->last_update_s = p->wallclock_s;
+        if (d->balloon_rate_kib && d->balloon_goal_kib && d->cooperative) {
+            uint64_t r = d->balloon_rate_kib, have = d->balloon_kib, goal = d->balloon_goal_kib;
+            d->balloon_kib = goal < have ? (have - goal > r ? have - r : goal)
+                                         : (goal - have > r ? have + r : goal);
+        }
+        /* deflate-on-oom: a guest short of memory takes balloon pages
+         * back (what it lacks, and a little), up to its boot size */
+        if (d->caps.balloon_autodeflate && d->stats && d->used_kib > fake_domain_assigned_kib(d) &&
+            d->balloon_kib < d->caps.balloon_max_kib) {
+            uint64_t lack = d->used_kib - fake_domain_assigned_kib(d) + 16 * 1024;
+            d->balloon_kib = MIN(d->caps.balloon_max_kib, d->balloon_kib + lack);
+            d->balloon_goal_kib = d->balloon_kib;
+            d->self_deflations++;
+        }
         /* a guest asked to hold more than it has swaps */
         uint64_t assigned = fake_domain_assigned_kib(d);
         if (d->used_kib > assigned)
@@ -193,7 +207,10 @@ static int fake_apply(Backend *b, const char *uuid, const PolicyAction *a, char 
         if (a->to_kib < d->balloon_kib)
             d->largest_balloon_drop_kib =
                 MAX(d->largest_balloon_drop_kib, d->balloon_kib - a->to_kib);
-        if (d->cooperative)
+        if (a->to_kib == d->balloon_kib)
+            d->balloon_resends++;
+        d->balloon_goal_kib = a->to_kib;
+        if (d->cooperative && !d->balloon_rate_kib)
             d->balloon_kib = a->to_kib;
         break;
     case POLICY_ACTION_VIRTIO_MEM: {

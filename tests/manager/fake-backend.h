@@ -35,6 +35,12 @@ typedef struct {
     unsigned live_reads;               /* read_sample calls */
     int fail_live_reads;               /* negative errno read_sample returns, 0: none */
     uint64_t largest_balloon_drop_kib; /* the largest single balloon shrink asked */
+    /* non-zero: the balloon moves toward what was asked by at most this
+     * much a collection (a guest inflating slowly), not at once */
+    uint64_t balloon_rate_kib;
+    uint64_t balloon_goal_kib;
+    unsigned balloon_resends; /* balloon requests for the figure it has now */
+    unsigned self_deflations; /* caps.balloon_autodeflate: pages taken back on OOM */
 } FakeDomain;
 
 FakeBackend *fake_backend_new(void);

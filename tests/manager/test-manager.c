@@ -415,12 +415,15 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     assert_int_equal(d->live_reads, reads + 3);
     assert_int_equal(d->applies, applies);
 
-    /* readable again: balanced again, and it needs 1.2 GiB */
+    /* readable again: balanced again, and it needs 1.2 GiB. The swap-in
+     * counted while it was held is spread over those cycles, not read as
+     * one cycle's pressure (which grew it to 6.6 GiB) */
     d->fail_live_reads = 0;
     for (int i = 0; i < 5; i++)
         cycle(c);
     assert_true(d->applies > applies);
     assert_true(fake_domain_assigned_kib(d) >= 1200 * MiB);
+    assert_true(fake_domain_assigned_kib(d) <= 2 * GiB);
 
     /* a backend that cannot read it live: libvirt's figure from then on */
     d->stale_bulk_kib = 0;
@@ -433,6 +436,78 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     assert_int_equal(d->live_reads, reads + 1);
     assert_int_not_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
     assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    ctx_free(c);
+}
+
+/* A guest inflating slowly is still on its way to an old, lower target
+ * when its workload starts ramping and the trim is held: the balloon is
+ * asked again for the size it has now, so the inflation stops there. */
+static void test_held_trim_stops_inflation(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "slow", 4 * GiB, 256 * MiB);
+    d->balloon_rate_kib = 32 * MiB;
+    manager_start(c->m);
+    cycle(c);
+    assert_int_equal(d->balloon_goal_kib, 4 * GiB - 256 * MiB); /* max-shrink */
+    cycle(c);
+    assert_true(d->balloon_kib > d->balloon_goal_kib); /* still inflating */
+
+    /* the workload ramps by 200 MiB a second */
+    unsigned resends = d->balloon_resends;
+    d->used_kib += 200 * MiB;
+    cycle(c);
+    assert_int_equal(d->balloon_resends, resends + 1);
+    assert_int_equal(d->balloon_goal_kib, d->balloon_kib);
+    assert_non_null(strstr(md(c, d)->entry.reason, "not trimmed while rising"));
+    uint64_t held = d->balloon_kib;
+    for (int i = 0; i < 3; i++) {
+        d->used_kib += 200 * MiB;
+        cycle(c);
+        assert_true(d->balloon_kib >= held);
+    }
+    ctx_free(c);
+}
+
+/* An autodeflate guest is trimmed without burst headroom (its balloon is
+ * its net), counted in the budget for what it can take back, and when
+ * its workload steps it deflates by itself: no swap, the memory read as
+ * demand, and no re-inflation for a demand half-life (10 s here). */
+static void test_autodeflate_guest(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "ad", 4 * GiB, 400 * MiB);
+    d->caps.balloon_autodeflate = true;
+    manager_start(c->m);
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    assert_true(fake_domain_assigned_kib(d) <= 480 * MiB + 32 * MiB);
+    assert_int_equal(md(c, d)->entry.protection, POLICY_PROTECTION_DEFLATE_ON_OOM);
+    assert_int_equal(md(c, d)->entry.headroom_kib, 0);
+    assert_true(md(c, d)->entry.absorbable_kib >= 4 * GiB - 400 * MiB - 32 * MiB);
+    /* two guests' take-back kept apart by default: here the only one */
+    assert_int_equal(manager_get_summary(c->m)->deflate_reserve_kib,
+                     4 * GiB - fake_domain_assigned_kib(d));
+
+    d->used_kib = 1500 * MiB;
+    uint64_t swapped = d->swap_in_kib;
+    cycle(c);
+    assert_int_equal(d->self_deflations, 1);
+    assert_int_equal(d->swap_in_kib, swapped);
+    assert_true(md(c, d)->entry.demand_kib >= 1500 * MiB);
+    uint64_t took = fake_domain_assigned_kib(d);
+
+    d->used_kib = 400 * MiB;
+    d->largest_balloon_drop_kib = 0;
+    for (int i = 0; i < 8; i++) {
+        cycle(c);
+        assert_true(fake_domain_assigned_kib(d) >= took);
+    }
+    assert_int_equal(d->largest_balloon_drop_kib, 0);
+    for (int i = 0; i < 60; i++)
+        cycle(c);
+    assert_true(fake_domain_assigned_kib(d) <= 480 * MiB + 32 * MiB);
+    assert_int_equal(d->self_deflations, 1);
     ctx_free(c);
 }
 
@@ -879,6 +954,8 @@ int main(void)
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_uncooperative),
         cmocka_unit_test(test_stale_stats_never_shrink),
+        cmocka_unit_test(test_held_trim_stops_inflation),
+        cmocka_unit_test(test_autodeflate_guest),
         cmocka_unit_test(test_unmanaged_static_and_stats_period),
         cmocka_unit_test(test_stopped_event_forgets),
         cmocka_unit_test(test_weights_under_scarcity),

@@ -149,7 +149,8 @@ static void test_defaults(void **state)
 
 static void test_mode_and_keys(void **state)
 {
-    static const char *const keys[] = {"mode", "minimum", "startup", "maximum", "buffer", "weight"};
+    static const char *const keys[] = {"mode",   "minimum", "startup",        "maximum",
+                                       "buffer", "weight",  "burst-headroom", "buffer-min"};
     size_t n = 0;
 
     (void)state;
@@ -181,6 +182,19 @@ static void test_set_key(void **state)
          "minimum: expected a size such as 512MiB or a percentage such as 50%, found \"-1GiB\""},
         {"maximum", "0", -ERANGE, "maximum: must be above 0, found \"0\""},
         {"maximum", "0%", -ERANGE, "maximum: must be above 0, found \"0%\""},
+        {"burst-headroom", "lots", -EINVAL,
+         "burst-headroom: expected a size such as 512MiB or 2GiB, found \"lots\""},
+        {"burst-headroom", "learning", -EINVAL,
+         "burst-headroom: expected \"learn\", \"learn SIZE\" or a size such as 256MiB, found "
+         "\"learning\""},
+        {"burst-headroom", "learn 2TiB", -ERANGE,
+         "burst-headroom: 2TiB is more than the most allowed, 1024GiB"},
+        {"burst-headroom", "10%", -EINVAL,
+         "burst-headroom: expected a size such as 512MiB or 2GiB, found \"10%\""},
+        {"buffer-min", "-1MiB", -EINVAL,
+         "buffer-min: expected a size such as 512MiB or 2GiB, found \"-1MiB\""},
+        {"buffer-min", "2000GiB", -ERANGE,
+         "buffer-min: 2000GiB is more than the most allowed, 1024GiB"},
         {"wieght", "1", -EINVAL, "unknown key \"wieght\"; did you mean \"weight\"?"},
         {"maximun", "1", -EINVAL, "unknown key \"maximun\"; did you mean \"maximum\"?"},
         {"colour", "1", -EINVAL, "unknown key \"colour\""},
@@ -372,6 +386,7 @@ static void test_every_key(void **state)
                                "  pool: 64GiB\n"
                                "  overhead: 100MiB\n"
                                "  psi-threshold: 25%\n"
+                               "  deflate-reserve: 3\n"
                                "tuning:\n"
                                "  grace: 2min\n"
                                "  demand-half-life: 30s\n"
@@ -391,8 +406,11 @@ static void test_every_key(void **state)
                                "  maximum: 8GiB\n"
                                "  buffer: 50%\n"
                                "  weight: 100\n"
+                               "  burst-headroom: learn 256MiB\n"
+                               "  buffer-min: 32MiB\n"
                                "domains:\n"
                                "  - name: a\n"
+                               "    burst-headroom: 300MiB\n"
                                "  - match: \"b-[0-9]*\"\n"
                                "    mode: dynamic\n"
                                "    weight: 0\n"
@@ -410,6 +428,7 @@ static void test_every_key(void **state)
     assert_int_equal(cfg->pool_kib, 64 * GIB);
     assert_int_equal(cfg->overhead_kib, 100 * MIB);
     assert_int_equal(cfg->psi_threshold_pct, 25);
+    assert_int_equal(cfg->deflate_reserve_guests, 3);
     assert_int_equal(cfg->tuning.grace_us, 120 * SEC);
     assert_int_equal(cfg->tuning.demand_half_life_us, 30 * SEC);
     assert_int_equal(cfg->tuning.min_step_kib, 16 * MIB);
@@ -429,15 +448,20 @@ static void test_every_key(void **state)
     assert_int_equal(cfg->defaults.maximum.value, 8 * GIB);
     assert_int_equal(cfg->defaults.buffer_pct, 50);
     assert_int_equal(cfg->defaults.weight, 100);
+    assert_true(cfg->defaults.burst_headroom.learn);
+    assert_int_equal(cfg->defaults.burst_headroom.kib, 256 * MIB);
+    assert_int_equal(cfg->defaults.buffer_min_kib, 32 * MIB);
+    assert_false(cfg->rules[0].settings.burst_headroom.learn);
+    assert_int_equal(cfg->rules[0].settings.burst_headroom.kib, 300 * MIB);
 
     assert_int_equal(cfg->n_rules, 3);
     assert_int_equal(cfg->rules[0].kind, POLICY_MATCH_NAME);
     assert_string_equal(cfg->rules[0].pattern, "a");
-    assert_int_equal(cfg->rules[0].line, 29);
-    assert_int_equal(cfg->rules[0].settings.set, 0);
+    assert_int_equal(cfg->rules[0].line, 32);
+    assert_int_equal(cfg->rules[0].settings.set, POLICY_FIELD_BURST_HEADROOM);
     assert_int_equal(cfg->rules[1].kind, POLICY_MATCH_GLOB);
     assert_string_equal(cfg->rules[1].pattern, "b-[0-9]*");
-    assert_int_equal(cfg->rules[1].line, 30);
+    assert_int_equal(cfg->rules[1].line, 34);
     assert_int_equal(cfg->rules[1].settings.set, POLICY_FIELD_MODE | POLICY_FIELD_WEIGHT);
     assert_int_equal(cfg->rules[1].settings.weight, 0);
     assert_int_equal(cfg->rules[2].kind, POLICY_MATCH_UUID);
@@ -549,6 +573,11 @@ static const ErrorCase error_cases[] = {
      "\"unlimited\"\n"},
     {"psi threshold of zero", "host:\n  psi-threshold: 0%\n",
      "test.yaml:2:18: psi-threshold in host: percentage \"0%\" is out of range 1..100%\n"},
+    {"deflate reserve too large", "host:\n  deflate-reserve: 65\n",
+     "test.yaml:2:20: deflate-reserve in host: 65 is out of range 0..64\n"},
+    {"burst headroom not a size", "defaults:\n  burst-headroom: learn lots\n",
+     "test.yaml:2:19: burst-headroom in defaults: expected a size such as 512MiB or 2GiB, "
+     "found \"lots\"\n"},
     {"stale periods of zero", "tuning:\n  stale-periods: 0\n",
      "test.yaml:2:18: stale-periods in tuning: 0 is out of range 1..100\n"},
     {"minimum above maximum", "defaults:\n  minimum: 4GiB\n  maximum: 2GiB\n",
@@ -875,6 +904,7 @@ static void test_describe_defaults(void **state)
                                    "  pool: unlimited\n"
                                    "  overhead: 64 MiB\n"
                                    "  psi-threshold: 10%\n"
+                                   "  deflate-reserve: 2 guests\n"
                                    "tuning:\n"
                                    "  grace: 1min\n"
                                    "  demand-half-life: 1min\n"
@@ -894,6 +924,8 @@ static void test_describe_defaults(void **state)
                                    "  maximum: 100%\n"
                                    "  buffer: 20%\n"
                                    "  weight: 5000\n"
+                                   "  burst-headroom: learn 128 MiB\n"
+                                   "  buffer-min: 64 MiB\n"
                                    "domains: no rules; every domain uses the defaults\n";
     g_autoptr(PolicyConfig) cfg = policy_config_new_default();
     g_autofree char *text = policy_config_describe(cfg);
@@ -920,6 +952,8 @@ static void test_describe_rules(void **state)
                                  "    maximum: 100%\n"
                                  "    buffer: 10%\n"
                                  "    weight: 2000\n"
+                                 "    burst-headroom: learn 128 MiB\n"
+                                 "    buffer-min: 64 MiB\n"
                                  "  domains[1] (line 8): name \"db01\"\n"
                                  "    sets: nothing (the defaults apply)\n"));
 }

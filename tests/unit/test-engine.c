@@ -41,12 +41,17 @@ typedef struct {
     uint64_t used;       /* what the guest's workload really uses */
     bool ignores_shrink; /* the balloon driver does not inflate */
     uint64_t swap_in;    /* cumulative */
+    /* QEMU's figure (libvirt's last balloon event) one cycle behind the
+     * guest's own report, as for a real guest while its balloon moves */
+    bool lag;
+    uint64_t qemu_balloon;
 } Guest;
 
 typedef struct {
     PolicyConfig cfg;
     PolicyEngine *engine;
     uint64_t host_total, host_other;
+    double psi; /* host `some avg10`; 0: no PSI */
     uint64_t now;
     size_t n;
     Guest g[MAX_GUESTS];
@@ -123,23 +128,35 @@ static void sim_cycle(Sim *s)
 
     for (size_t i = 0; i < s->n; i++) {
         Guest *g = &s->g[i];
-        uint64_t a = guest_assigned(g);
+        uint64_t a = guest_assigned(g), seen_balloon;
 
+        if (g->caps.balloon_autodeflate && g->used > a && g->balloon < g->caps.balloon_max_kib) {
+            /* deflate-on-oom: the guest takes back what it lacks, and a bit */
+            g->balloon = MIN(g->caps.balloon_max_kib, g->balloon + (g->used - a) + 16 * M);
+            a = guest_assigned(g);
+        }
         if (g->used > a)
             g->swap_in += g->used - a; /* a guest short of memory reads its deficit back */
+        seen_balloon = g->balloon;
+        if (g->lag) {
+            seen_balloon = g->qemu_balloon ? g->qemu_balloon : g->balloon;
+            g->qemu_balloon = g->balloon;
+        }
         g->sample = (PolicyDomainSample){
             .timestamp_us = s->now,
             .wallclock_s = (int64_t)(s->now / SEC),
             .has_balloon_stats = true,
-            .assigned_kib = a,
-            .balloon_kib = g->balloon,
+            .assigned_kib = a - g->balloon + seen_balloon,
+            .balloon_kib = seen_balloon,
             .has_usable = true,
             .usable_kib = a > g->used ? a - g->used : 0,
             .has_swap_in = true,
             .swap_in_kib = g->swap_in,
             .last_update_s = (int64_t)(s->now / SEC),
         };
-        if (guest_view && a > KERNEL_RESERVE) {
+        /* an autodeflate guest's MemTotal keeps the ballooned pages: the
+         * daemon does not pass it on */
+        if (guest_view && a > KERNEL_RESERVE && !g->caps.balloon_autodeflate) {
             /* "used" counts the kernel's reserve: MemAvailable is a - used */
             g->sample.has_available = true;
             g->sample.available_kib = a - KERNEL_RESERVE;
@@ -158,6 +175,8 @@ static void sim_cycle(Sim *s)
     host = (PolicyHostSample){
         .mem_total_kib = s->host_total,
         .mem_available_kib = s->host_total - s->host_other - sum_assigned,
+        .has_psi = s->psi > 0,
+        .psi_some_avg10 = s->psi,
     };
     assert_int_equal(
         policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, s->n, s->out, &s->sum), 0);
@@ -595,7 +614,7 @@ static void test_demand_during_inflation(void **state)
             .available_kib = steps[i].available * 1024,
             .last_update_s = steps[i].report,
         };
-        assert_int_equal(policy_demand_update(&t, &s, &st, s.timestamp_us, &d), 0);
+        assert_int_equal(policy_demand_update(&t, NULL, &s, &st, s.timestamp_us, &d), 0);
         st.initialized = true;
         if (d.raw_kib != steps[i].demand * 1024)
             fail_msg("step %zu: demand %" PRIu64 " KiB, want %" PRIu64 " MiB", i, d.raw_kib,
@@ -610,8 +629,341 @@ static void test_demand_during_inflation(void **state)
                               .usable_kib = 600 * 1024,
                               .has_available = true,
                               .available_kib = 100 * 1024};
-    assert_int_equal(policy_demand_update(&t, &bad, &st, bad.timestamp_us, &d), 0);
+    assert_int_equal(policy_demand_update(&t, NULL, &bad, &st, bad.timestamp_us, &d), 0);
     assert_int_equal(d.raw_kib, 40 * 1024);
+}
+
+/* ---- issue 8: no workload is killed because we trimmed its guest ------- */
+
+static uint64_t largest_balloon_drop(const PolicyPlanEntry *e)
+{
+    uint64_t drop = 0;
+
+    for (size_t k = 0; k < e->n_actions; k++)
+        if (e->actions[k].kind == POLICY_ACTION_BALLOON &&
+            e->actions[k].to_kib < e->actions[k].from_kib)
+            drop = MAX(drop, e->actions[k].from_kib - e->actions[k].to_kib);
+    return drop;
+}
+
+static uint64_t smallest_balloon_drop(const PolicyPlanEntry *e)
+{
+    uint64_t drop = UINT64_MAX;
+
+    for (size_t k = 0; k < e->n_actions; k++)
+        if (e->actions[k].kind == POLICY_ACTION_BALLOON &&
+            e->actions[k].to_kib < e->actions[k].from_kib)
+            drop = MIN(drop, e->actions[k].from_kib - e->actions[k].to_kib);
+    return drop;
+}
+
+/* An autodeflate guest is trimmed while QEMU's balloon figure lags a cycle
+ * behind the guest's report: each inflation shows in MemAvailable before
+ * it shows in assigned. Its demand never reads the inflation, so the
+ * decaying peak keeps nothing of it and the trim ends at demand + buffer. */
+static void test_autodeflate_inflation_in_flight(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    g->lag = true;
+    for (int i = 0; i < 40; i++) {
+        sim_cycle(&s);
+        if (s.out[0].demand_kib > 600 * M + 8 * M)
+            fail_msg("cycle %d: demand %" PRIu64 " MiB while trimming", i, s.out[0].demand_kib / M);
+        assert_int_equal(s.out[0].protection, POLICY_PROTECTION_DEFLATE_ON_OOM);
+        assert_int_equal(s.out[0].headroom_kib, 0);
+    }
+    /* 600 MiB x 1.2, at the minimum of 512 MiB or above */
+    assert_true(guest_assigned(g) <= 720 * M + 32 * M);
+    assert_true(guest_assigned(g) >= 720 * M);
+    /* what it absorbs at once: its free memory and the balloon up to 4 GiB */
+    assert_true(s.out[0].absorbable_kib >= 4 * G - 600 * M - 32 * M);
+    sim_free(&s);
+}
+
+/* The guest deflates by itself (an allocation it could not hold): read as
+ * demand at once, and not re-inflated for a demand half-life, though the
+ * workload gives the memory back a moment later. */
+static void test_autodeflate_self_deflation_not_fought(void **state)
+{
+    Sim s;
+    Guest *g;
+    uint64_t took;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(g) < 800 * M);
+
+    g->used = 1500 * M; /* a step: the guest deflates on OOM */
+    sim_cycle(&s);
+    took = guest_assigned(g);
+    assert_true(took >= 1500 * M);
+    assert_true(s.out[0].demand_kib >= 1500 * M);
+    assert_int_equal(g->swap_in, 0);
+
+    /* it frees it again at once: no shrink for the half-life (10 s) */
+    g->used = 600 * M;
+    for (int i = 0; i < 8; i++) {
+        sim_cycle(&s);
+        assert_int_equal(largest_balloon_drop(&s.out[0]), 0);
+        assert_true(guest_assigned(g) >= took);
+    }
+    assert_non_null(strstr(s.out[0].reason, "deflated on its own"));
+    /* later it is trimmed as any idle guest */
+    for (int i = 0; i < 60; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(g) < 800 * M);
+    sim_free(&s);
+}
+
+/* The budget keeps apart what the k autodeflate guests with the most
+ * ballooned memory can take back at once; under host PSI, every one's. */
+static void test_budget_counts_autodeflate_take_back(void **state)
+{
+    Sim s;
+    uint64_t b0, b2, top2, all = 0, r[3];
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    sim_add(&s, "a", 4 * G, 4 * G, 500 * M)->caps.balloon_autodeflate = true;
+    sim_add(&s, "b", 3 * G, 3 * G, 500 * M)->caps.balloon_autodeflate = true;
+    sim_add(&s, "c", 2 * G, 2 * G, 500 * M)->caps.balloon_autodeflate = true;
+    sim_add(&s, "plain", 2 * G, 2 * G, 500 * M);
+    s.cfg.psi_threshold_pct = 10;
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    for (size_t i = 0; i < 3; i++) {
+        r[i] = s.g[i].caps.balloon_max_kib - s.g[i].balloon;
+        all += r[i];
+    }
+    top2 = r[0] + r[1]; /* a and b are the largest */
+    assert_true(r[0] >= r[1] && r[1] >= r[2]);
+
+    s.cfg.deflate_reserve_guests = 0;
+    sim_cycle(&s);
+    b0 = s.sum.budget_kib;
+    assert_int_equal(s.sum.deflate_reserve_kib, 0);
+    s.cfg.deflate_reserve_guests = 2;
+    sim_cycle(&s);
+    b2 = s.sum.budget_kib;
+    assert_int_equal(s.sum.deflate_reserve_kib, top2);
+    assert_int_equal(b0 - b2, top2);
+    assert_int_equal(s.sum.state, POLICY_HOST_OK);
+
+    /* the host stalls: every guest's take-back is reserved, no net growth,
+     * and the host says pressure */
+    s.psi = 30.0;
+    sim_cycle(&s);
+    assert_true(s.sum.psi_limited);
+    assert_int_equal(s.sum.deflate_reserve_kib, all);
+    assert_true(s.sum.budget_kib <= s.sum.sum_assigned_kib);
+    assert_int_not_equal(s.sum.state, POLICY_HOST_OK);
+    for (size_t i = 0; i < s.n; i++)
+        assert_true(s.out[i].target_kib <= s.out[i].assigned_kib ||
+                    s.out[i].target_kib <= s.out[i].need_kib);
+    sim_free(&s);
+}
+
+/* A guest without the net keeps its burst headroom free while the host has
+ * room; when short, the headroom is given up by weight, after buffers are
+ * gone and before any need. */
+static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
+{
+    Sim s;
+    Guest *a, *b;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    a = sim_add(&s, "a", 4 * G, 4 * G, 1 * G);
+    b = sim_add(&s, "b", 4 * G, 4 * G, 1 * G);
+    a->policy.burst_headroom.kib = b->policy.burst_headroom.kib = 1 * G;
+    a->policy.weight = 8000;
+    b->policy.weight = 2000;
+    for (int i = 0; i < 20; i++)
+        sim_cycle(&s);
+    /* 1 GiB used: 1.2 GiB by the buffer, 2 GiB by the headroom */
+    assert_int_equal(guest_assigned(a), 2 * G);
+    assert_int_equal(guest_assigned(b), 2 * G);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(s.out[i].protection, POLICY_PROTECTION_HEADROOM);
+        assert_true(s.out[i].absorbable_kib >= 1 * G);
+    }
+
+    /* the host shrinks: budget 3 GiB (reserve 1 GiB, others 1 GiB) */
+    s.host_total = 5 * G;
+    for (int i = 0; i < 20; i++)
+        sim_cycle(&s);
+    assert_int_equal(s.sum.budget_kib, 3 * G);
+    assert_true(guest_assigned(a) + guest_assigned(b) <= 3 * G);
+    assert_true(guest_assigned(a) > guest_assigned(b)); /* by weight */
+    assert_true(guest_assigned(a) >= 1 * G + 700 * M);  /* 80 % of the 1 GiB left */
+    assert_true(guest_assigned(b) >= 1 * G);            /* every need met */
+    assert_int_equal(s.out[1].protection, POLICY_PROTECTION_NONE);
+    assert_int_equal(s.sum.n_unprotected, 2);
+    sim_free(&s);
+}
+
+/* burst-headroom: learn keeps, after a step, as much free memory as the
+ * step was, decaying over ten demand half-lives. */
+static void test_burst_headroom_learnt(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "g", 4 * G, 1 * G, 500 * M);
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 0};
+    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 0};
+    for (int i = 0; i < 20; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(g) <= 600 * M + 32 * M);
+    assert_int_equal(s.out[0].protection, POLICY_PROTECTION_NONE);
+
+    g->used += 300 * M; /* one step in one report */
+    sim_cycle(&s);
+    g->used -= 300 * M;
+    for (int i = 0; i < 60; i++)
+        sim_cycle(&s);
+    /* a minute on (the peak is gone, 2^-0.6 of the step is learnt) */
+    assert_true(s.out[0].headroom_kib >= 190 * M);
+    assert_int_equal(s.out[0].protection, POLICY_PROTECTION_HEADROOM);
+    assert_true(guest_assigned(g) + 32 * M >= 500 * M + s.out[0].headroom_kib);
+    sim_free(&s);
+}
+
+/* The ramp headroom: what one report's rise consumes while memory is on
+ * its way, gone again once the ramp stops. */
+static void test_ramp_headroom_decays(void **state)
+{
+    Sim s;
+    Guest *g;
+    uint64_t ramp_desired;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    /* plenty assigned: while it ramps it is neither trimmed nor grown */
+    g = sim_add(&s, "g", 8 * G, 4 * G, 1 * G);
+    for (int i = 0; i < 3; i++)
+        sim_cycle(&s);
+    for (int i = 0; i < 8; i++) {
+        g->used += 64 * M;
+        sim_cycle(&s);
+    }
+    /* demand 1.5 GiB rising 64 MiB a report: 2 x 64 MiB more, buffered */
+    ramp_desired = s.out[0].desired_kib;
+    assert_true(ramp_desired >= (s.out[0].demand_kib + 128 * M) * 12 / 10 - M);
+    for (int i = 0; i < 60; i++)
+        sim_cycle(&s);
+    assert_true(s.out[0].desired_kib <= s.out[0].demand_kib * 12 / 10 + 4 * M);
+    sim_free(&s);
+}
+
+/* buffer-min: a small guest's buffer is never a few MiB. */
+static void test_buffer_min(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "small", 1 * G, 1 * G, 100 * M);
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 0};
+    g->policy.buffer_min_kib = 64 * M;
+    for (int i = 0; i < 20; i++)
+        sim_cycle(&s);
+    /* 100 MiB x 1.2 would be 120 MiB */
+    assert_int_equal(guest_assigned(g), 164 * M);
+    sim_free(&s);
+}
+
+/* Over the budget, idle guests whose demand peaks still decay are brought
+ * down to what they use at the max-shrink pace, in large steps. */
+static void test_over_budget_reclaim_fast(void **state)
+{
+    Sim s;
+    int cycles = 0;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+
+        g_snprintf(name, sizeof(name), "g%d", i);
+        sim_add(&s, name, 4 * G, 3 * G, 2 * G);
+    }
+    for (int i = 0; i < 5; i++)
+        sim_cycle(&s);
+    for (size_t i = 0; i < s.n; i++)
+        s.g[i].used = 300 * M; /* idle now: the peaks decay for minutes */
+    sim_cycle(&s);
+    /* a pool of 3 GiB for 3 x 2.4 GiB */
+    s.cfg.pool_kib = 3 * G;
+    while (s.sum.sum_assigned_kib > s.sum.budget_kib || cycles == 0) {
+        sim_cycle(&s);
+        for (size_t i = 0; i < s.n; i++)
+            if (smallest_balloon_drop(&s.out[i]) != UINT64_MAX)
+                assert_true(smallest_balloon_drop(&s.out[i]) >= 32 * M);
+        assert_true(++cycles <= 8); /* 4.2 GiB at 3 x 256 MiB a cycle: 6 */
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        /* not below what it uses, nor far above */
+        assert_true(guest_assigned(&s.g[i]) >= 512 * M);
+        assert_true(guest_assigned(&s.g[i]) <= 1 * G + 32 * M);
+    }
+    sim_free(&s);
+}
+
+/* Short of memory now (what others give back is still in flight), every
+ * guest's need is served before anyone's headroom: a guest asking for more
+ * headroom, however heavy its weight, does not take what a swapping guest
+ * needs. */
+static void test_scarcity_needs_before_headroom(void **state)
+{
+    Sim s;
+    Guest *idle, *wide, *step;
+    uint64_t wide_a, step_a;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    idle = sim_add(&s, "idle", 4 * G, 3 * G, 300 * M);
+    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * G};
+    wide = sim_add(&s, "wide", 8 * G, 2 * G, 1 * G);
+    wide->policy.burst_headroom.kib = 1 * G;
+    wide->policy.weight = 10000;
+    step = sim_add(&s, "step", 8 * G, 2 * G, 1 * G);
+    step->policy.weight = 100;
+    for (int i = 0; i < 20; i++)
+        sim_cycle(&s);
+    wide_a = guest_assigned(wide);
+    step_a = guest_assigned(step);
+    assert_int_equal(wide_a, 2 * G);
+    assert_int_equal(step_a, 1 * G + 204 * M + 819); /* 1.2 GiB */
+
+    /* 100 MiB free; the idle guest may give 2.5 GiB back, not yet free */
+    s.cfg.pool_kib = guest_assigned(idle) + wide_a + step_a + 100 * M;
+    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 512 * M};
+    wide->policy.burst_headroom.kib = 2 * G; /* wants 1 GiB more headroom */
+    step->used = 1536 * M;                   /* needs 300 MiB more */
+    sim_cycle(&s);
+    assert_true(s.out[0].target_kib < s.out[0].assigned_kib);
+    assert_int_equal(s.out[1].target_kib, wide_a);
+    assert_true(s.out[2].target_kib >= step_a + 99 * M);
+    /* once the idle guest's memory is free, the headroom follows */
+    for (int i = 0; i < 10; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(step) >= 1536 * M);
+    assert_true(guest_assigned(wide) >= 3 * G - 32 * M);
+    sim_free(&s);
 }
 
 int main(void)
@@ -628,6 +980,15 @@ int main(void)
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_demand_during_inflation),
+        cmocka_unit_test(test_autodeflate_inflation_in_flight),
+        cmocka_unit_test(test_autodeflate_self_deflation_not_fought),
+        cmocka_unit_test(test_budget_counts_autodeflate_take_back),
+        cmocka_unit_test(test_burst_headroom_kept_then_given_up_by_weight),
+        cmocka_unit_test(test_burst_headroom_learnt),
+        cmocka_unit_test(test_ramp_headroom_decays),
+        cmocka_unit_test(test_buffer_min),
+        cmocka_unit_test(test_over_budget_reclaim_fast),
+        cmocka_unit_test(test_scarcity_needs_before_headroom),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;

@@ -155,6 +155,7 @@ static void random_host(Host *h, uint64_t now)
     h->cfg.pool_kib = rnd_pct(20) ? rnd_range(1 * G, 64 * G) : 0;
     h->cfg.overhead_kib = rnd_range(0, 200 * M);
     h->cfg.psi_threshold_pct = rnd_pct(50) ? (uint32_t)rnd_range(1, 50) : 0;
+    h->cfg.deflate_reserve_guests = (uint32_t)rnd_range(0, 4);
     h->cfg.tuning = (PolicyTuning){
         .grace_us = rnd_range(0, 60 * SEC),
         .demand_half_life_us = rnd_range(0, 60 * SEC),
@@ -181,9 +182,12 @@ static void random_host(Host *h, uint64_t now)
             .maximum = random_amount(32 * G, true),
             .buffer_pct = (uint32_t)rnd_range(0, 100),
             .weight = rnd_pct(10) ? 0 : (uint32_t)rnd_range(1, 10000),
+            .burst_headroom = {.learn = rnd_pct(50), .kib = rnd_pct(30) ? 0 : rnd_range(0, 1 * G)},
+            .buffer_min_kib = rnd_pct(50) ? 0 : rnd_range(0, 256 * M),
             .rule_index = -1,
         };
         c->has_balloon = !rnd_pct(5);
+        c->balloon_autodeflate = rnd_pct(30);
         c->stats_period_s = (uint32_t)rnd_range(0, 5);
         c->balloon_max_kib = rnd_range(256, 16 * 1024) * M;
         c->n_virtio_mem = rnd_pct(40) ? rnd_range(1, 2) : 0;
@@ -309,6 +313,18 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
 
             CHECK(d >= step_of(&h->cfg.tuning, a) || restores || short_of_buffer || over_budget);
         }
+        /* Never trimmed below its burst headroom while the host has room for
+         * every desire (alignment may round a shrink down by half a step,
+         * the maximum wins). */
+        if (sum->state == POLICY_HOST_OK && t < a && a <= e->maximum_kib)
+            CHECK(t + step_of(&h->cfg.tuning, a) >=
+                  u64_min(a, u64_min(e->maximum_kib, e->demand_kib + e->headroom_kib)));
+        /* protection: the net, or headroom kept, or said to be none */
+        CHECK(e->protection < POLICY_PROTECTION_LAST);
+        if (e->protection == POLICY_PROTECTION_DEFLATE_ON_OOM)
+            CHECK(h->in[i].caps->balloon_autodeflate && e->headroom_kib == 0);
+        if (e->protection == POLICY_PROTECTION_HEADROOM)
+            CHECK(e->headroom_kib > 0);
         /* stale and uncooperative guests are never shrunk */
         if (e->status == POLICY_STATUS_STALE || e->status == POLICY_STATUS_UNCOOPERATIVE)
             CHECK(t >= a);
@@ -321,11 +337,14 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
                              h->in[i].caps->virtio_mem[v].current_kib;
             if (t != a)
                 CHECK(e->n_actions > 0 || under_way);
-            /* no change: only cancellations of unplugs under way */
+            /* no change: only cancellations of unplugs or an inflation
+             * under way (the balloon asked for its own size) */
             for (size_t k = 0; t == a && k < e->n_actions; k++) {
                 const PolicyAction *act = &e->actions[k];
                 const PolicyDomainCaps *c = h->in[i].caps;
-                bool is_cancel = false;
+                bool is_cancel = act->kind == POLICY_ACTION_BALLOON &&
+                                 act->from_kib == act->to_kib &&
+                                 act->to_kib == h->in[i].sample->balloon_kib;
 
                 for (size_t v = 0; v < c->n_virtio_mem; v++)
                     is_cancel |= act->kind == POLICY_ACTION_VIRTIO_MEM &&
