@@ -56,8 +56,16 @@ granted() { [ "$(e2e_report "$1" held)" = "$(e2e_report "$1" want)" ] &&
 declare -A lag granted_t
 past_drop=0
 cap=$(($(now_ms) + 600000)) # only for a guest that stops reporting
+note_ms=0
 while [ "${#granted_t[@]}" -lt "${#guests[@]}" ] && [ "$past_drop" = 0 ] &&
     [ "$(now_ms)" -lt "$cap" ]; do
+    if [ "$(now_ms)" -ge "$note_ms" ]; then
+        note_ms=$(($(now_ms) + 5000))
+        for g in "${guests[@]}"; do
+            printf '# %s: t=%s held=%s of %s, assigned %s MiB\n' "$g" "$(e2e_report "$g" t)" \
+                "$(e2e_report "$g" held)" "$(e2e_report "$g" want)" "$(e2e_assigned_mib "$g")"
+        done
+    fi
     past_drop=1
     for g in "${guests[@]}"; do
         [ -n "${granted_t[$g]:-}" ] && continue

@@ -65,11 +65,16 @@ e2e_cleanup() {
                 tail -n 15 | sed 's/^/  | /' >&2
         done
     fi
-    for d in "${e2e_domains[@]}"; do
-        rm -f "/var/log/libvirt/qemu/$d.serial" "/var/log/libvirt/qemu/$d.log"
-    done
     e2e_stop_libvirt
-    [ -n "$e2e_tmp" ] && rm -rf "$e2e_tmp"
+    # KEEP_TMP=1 keeps the temp dir (daemon log, policy) and the consoles
+    if [ -n "${KEEP_TMP:-}" ]; then
+        echo "---- kept: $e2e_tmp and the consoles in /var/log/libvirt/qemu" >&2
+    else
+        for d in "${e2e_domains[@]}"; do
+            rm -f "/var/log/libvirt/qemu/$d.serial" "/var/log/libvirt/qemu/$d.log"
+        done
+        [ -n "$e2e_tmp" ] && rm -rf "$e2e_tmp"
+    fi
     print_failures
 }
 
@@ -104,7 +109,7 @@ e2e_setup() {
 # libvirtd or virtlogd that an e2e run started and that still runs.
 e2e_recorded() {
     local pid owner
-    read -r pid owner <"$E2E_RUN_DIR/$1" 2>/dev/null || return 1
+    read -r pid owner 2>/dev/null <"$E2E_RUN_DIR/$1" || return 1
     [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || {
         rm -f "$E2E_RUN_DIR/$1"
         return 1
@@ -408,10 +413,12 @@ e2e_dom() {
         sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" | head -n 1
 }
 # e2e_settled GUEST...: the daemon has nothing more to do for them: each
-# one's assigned memory is within a minimum step (32 MiB) of its target.
+# one is past its grace period with its buffer met (status ok), and its
+# assigned memory is within a minimum step (32 MiB) of its target.
 e2e_settled() {
     local g a t
     for g in "$@"; do
+        [ "$(e2e_dom "$g" status)" = ok ] || return 1
         a=$(e2e_dom "$g" assigned)
         t=$(e2e_dom "$g" target)
         [ -n "$a" ] && [ -n "$t" ] || return 1
