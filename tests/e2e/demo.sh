@@ -11,17 +11,23 @@ echo "dynmem demo: building the test guest and starting libvirtd if needed..."
 e2e_setup
 trap 'exit 0' INT TERM
 
-# only the demo's guests are balanced; "build" is served first when short
+# only the demo's guests are balanced; "build" is served first when short;
+# the product's own burst headroom and buffer-min (the tests turn them off)
 e2e_write_policy 192 25
+sed -i '/^  burst-headroom: 0$/d; /^  buffer-min: 0$/d' "$e2e_tmp/policy.yaml"
 cat >>"$e2e_tmp/policy.yaml" <<YAML
   - name: "$E2E_PREFIX-build"
     weight: 8000
 YAML
 
 # Each workload loops: idle, then a burst ramping at 16 MiB/s, then idle.
-e2e_guest office 768 --plan "0:32,30:300,70:32" --loop 100 --rate 16
-e2e_guest build 256 --virtio-mem 1024 --plan "0:32,45:600,90:32" --loop 120 --rate 16
-e2e_guest web 384 --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" --loop 140 --rate 16
+# Their balloons have deflate-on-oom, as every dynamic guest's should
+# (README): a burst faster than the daemon takes the balloon back.
+e2e_guest office 768 --autodeflate --plan "0:32,30:300,70:32" --loop 100 --rate 16
+e2e_guest build 256 --autodeflate --virtio-mem 1024 --plan "0:32,45:600,90:32" --loop 120 \
+    --rate 16
+e2e_guest web 384 --autodeflate --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" \
+    --loop 140 --rate 16
 e2e_start_daemon
 
 cat <<TEXT
