@@ -273,6 +273,12 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
 
     /* no stats: the balloon ceiling is the most it can hold by the balloon */
     assigned = s ? s->assigned_kib : policy_caps_assigned_kib(caps, caps->balloon_max_kib);
+    /* QEMU's balloon figure is the boot memory minus what the guest says it
+     * gave up, so a hostile guest can make it absurd (found by
+     * tests/fuzz/fuzz-engine.c). No domain holds more than its balloon
+     * ceiling plus its plugged virtio-mem memory: counting more would take every
+     * other domain's room to grow, and plan balloon sizes libvirt refuses. */
+    assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
     e->assigned_kib = assigned;
     e->target_kib = assigned;
 
@@ -548,6 +554,7 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     balloon = d->sample->balloon_kib;
     if (balloon == 0) /* derive it when the backend only knows the sum */
         balloon = kib_sub(a, policy_caps_assigned_kib(d->caps, 0));
+    balloon = kib_min(balloon, d->caps->balloon_max_kib); /* as assigned, in classify() */
     /* How far below the target alignment may round a shrink: never into
      * the floor (memory in use) or below half the buffer, and by less
      * than half a step, so it cannot be grown back next cycle (a 128 MiB
