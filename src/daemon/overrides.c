@@ -282,7 +282,9 @@ char *overrides_format(GHashTable *table)
             g_autofree char *name = comment_safe(e->name);
             g_string_append_printf(out, "  # %s\n", name);
         }
-        g_string_append_printf(out, "  %s:\n", e->uuid);
+        /* an entry without settings (a hand-written `{}`) must stay a
+         * mapping: a bare "uuid:" is null and would not read back */
+        g_string_append_printf(out, "  %s:%s\n", e->uuid, e->settings.set ? "" : " {}");
         for (size_t k = 0; k < G_N_ELEMENTS(field_keys); k++) {
             g_autofree char *v = overrides_format_value(&e->settings, field_keys[k].field);
             if (v)

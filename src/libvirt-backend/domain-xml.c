@@ -268,7 +268,8 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
                 return r;
             /* every device's size is outside the balloon's reach; only the
              * first POLICY_MAX_VIRTIO_MEM are driven */
-            vmem_size_sum += vm.size_kib;
+            if (__builtin_add_overflow(vmem_size_sum, vm.size_kib, &vmem_size_sum))
+                vmem_size_sum = UINT64_MAX; /* wrapped, it would pass the check below */
             if (caps.n_virtio_mem < POLICY_MAX_VIRTIO_MEM)
                 caps.virtio_mem[caps.n_virtio_mem++] = vm;
         } else if (m && xmlStrEqual(m, BAD_CAST "dimm")) {

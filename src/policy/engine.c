@@ -284,9 +284,12 @@ static void set_reason(PolicyPlanEntry *e, const char *a)
 /* The balloon figure alone, derived when the backend only knows the sum. */
 static uint64_t sample_balloon_kib(const PolicyDomainCaps *caps, const PolicyDomainSample *s)
 {
-    if (s->balloon_kib)
-        return s->balloon_kib;
-    return kib_sub(s->assigned_kib, policy_caps_assigned_kib(caps, 0));
+    /* derived when the backend only knows the sum; never above the
+     * ceiling, as assigned in classify(): the guest controls this figure */
+    uint64_t balloon = s->balloon_kib ? s->balloon_kib
+                                      : kib_sub(s->assigned_kib, policy_caps_assigned_kib(caps, 0));
+
+    return caps->balloon_max_kib ? kib_min(balloon, caps->balloon_max_kib) : balloon;
 }
 
 /* Burst headroom (DESIGN.md §3.10): the free memory trimming leaves for
@@ -332,6 +335,12 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
 
     /* no stats: the balloon ceiling is the most it can hold by the balloon */
     assigned = s ? s->assigned_kib : policy_caps_assigned_kib(caps, caps->balloon_max_kib);
+    /* QEMU's balloon figure is the boot memory minus what the guest says it
+     * gave up, so a hostile guest can make it absurd (found by
+     * tests/fuzz/fuzz-engine.c). No domain holds more than its balloon
+     * ceiling plus its plugged virtio-mem memory: counting more would take every
+     * other domain's room to grow, and plan balloon sizes libvirt refuses. */
+    assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
     e->assigned_kib = assigned;
     e->target_kib = assigned;
 

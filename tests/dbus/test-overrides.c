@@ -226,6 +226,17 @@ static void test_round_trip(void **state)
     }
 }
 
+/* An entry without settings (hand-written "UUID: {}") reads back as one,
+ * not as a null that makes the whole file corrupt (found by fuzzing). */
+static void test_round_trip_empty_entry(void **state)
+{
+    g_autoptr(GHashTable) t = parse_ok("overrides:\n  " UUID1 ": {}\n");
+    assert_int_equal(g_hash_table_size(t), 1);
+    g_autofree char *text = overrides_format(t);
+    g_autoptr(GHashTable) back = parse_ok(text);
+    assert_int_equal(g_hash_table_size(back), 1);
+}
+
 static void test_format_value(void **state)
 {
     PolicySettings s = {0};
@@ -377,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_parse_hostile_structure),
         cmocka_unit_test(test_parse_too_large),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_round_trip_empty_entry),
         cmocka_unit_test(test_format_value),
         cmocka_unit_test(test_store_put_and_reopen),
         cmocka_unit_test(test_store_corrupt_moved_aside),

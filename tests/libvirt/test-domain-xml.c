@@ -103,6 +103,12 @@ static void test_hostile(void **state)
          "domain XML: virtio-mem sizes exceed <memory>"},
         {"<domain><memory>1024</memory><maxMemory slots='x'>4</maxMemory></domain>",
          "domain XML: <maxMemory slots> is not a number"},
+        /* two sizes of 2^63 KiB sum to 0 if the sum wraps (found by fuzzing) */
+        {"<domain><memory>1024</memory><devices><memory model='virtio-mem'><target>"
+         "<size>9223372036854775808</size><block>2048</block></target><alias name='a'/>"
+         "</memory><memory model='virtio-mem'><target><size>9223372036854775808</size>"
+         "<block>2048</block></target><alias name='b'/></memory></devices></domain>",
+         "domain XML: virtio-mem sizes exceed <memory>"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         PolicyDomainCaps caps;

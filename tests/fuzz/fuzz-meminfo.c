@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Fuzz target: the /proc/meminfo and /proc/pressure/memory parsers and the
+ * budget computed from what they return (src/policy/meminfo.c).
+ *
+ * Input: the text, given to both parsers. Checks: an error leaves the
+ * sample untouched and says why; a parsed PSI figure is 0..100; the budget
+ * of any parsed host never exceeds its MemTotal.
+ */
+#include "fuzz.h"
+#include "meminfo.h"
+
+#include <errno.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    g_autofree char *text = fuzz_strdup(data, size);
+    g_autoptr(PolicyConfig) cfg = policy_config_new_default();
+    PolicyHostSample host = {.mem_total_kib = 11, .mem_available_kib = 22, .psi_some_avg10 = -1};
+    PolicyHostSample before = host;
+    char *error = NULL;
+    int r;
+
+    r = policy_meminfo_parse_buf(text, &host, &error);
+    if (r < 0) {
+        FUZZ_CHECK(r == -EINVAL || r == -ERANGE);
+        FUZZ_CHECK(error != NULL);
+        FUZZ_CHECK(memcmp(&host, &before, sizeof(host)) == 0);
+    } else {
+        FUZZ_CHECK(error == NULL);
+    }
+    g_clear_pointer(&error, g_free);
+    bool have_meminfo = r == 0;
+
+    before = host;
+    r = policy_psi_parse_buf(text, &host, &error);
+    if (r < 0) {
+        FUZZ_CHECK(r == -EINVAL || r == -ERANGE);
+        FUZZ_CHECK(error != NULL);
+        FUZZ_CHECK(memcmp(&host, &before, sizeof(host)) == 0);
+    } else {
+        FUZZ_CHECK(error == NULL);
+        FUZZ_CHECK(host.has_psi);
+        FUZZ_CHECK(host.psi_some_avg10 >= 0.0 && host.psi_some_avg10 <= 100.0);
+    }
+    g_clear_pointer(&error, g_free);
+
+    if (have_meminfo) {
+        /* guests worth more than the host, or nothing at all */
+        PolicyBudgetInput in = {
+            .n_managed = size % 7,
+            .sum_managed_assigned_kib = host.mem_total_kib / 2,
+            .sum_unmanaged_assigned_kib = size,
+            .sum_guest_rss_kib = host.mem_available_kib,
+        };
+        PolicyBudget b;
+
+        cfg->psi_threshold_pct = 10;
+        if (policy_budget_compute(cfg, &host, &in, &b) == 0) {
+            FUZZ_CHECK(b.budget_kib <= host.mem_total_kib);
+            FUZZ_CHECK(b.reserve_kib <= host.mem_total_kib || b.budget_kib == 0);
+        } else {
+            FUZZ_CHECK(host.mem_total_kib == 0 || host.mem_available_kib > host.mem_total_kib);
+        }
+    }
+    return 0;
+}

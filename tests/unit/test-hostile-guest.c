@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Stories of a guest that lies (issue 9 §3). A guest's balloon driver
+ * writes its own statistics, and QEMU's balloon figure is its boot memory
+ * minus what the guest says it gave up, so a hostile guest controls them
+ * all: usable above available, available above assigned, counters that wrap
+ * or jump, a huge swap-in, a last_update in the future, an absurd balloon.
+ *
+ * Whatever it claims, the engine must not crash or overflow, must not give
+ * it more than its maximum or more than its weighted share of scarce
+ * memory, and must not take memory an honest neighbour is using. The
+ * fuzzer (tests/fuzz/fuzz-engine.c) checks the same over arbitrary input;
+ * these are the named cases, readable and deterministic.
+ */
+#include "engine.h"
+#include "planner.h"
+
+#include <glib.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define M   UINT64_C(1024)
+#define G   (UINT64_C(1024) * 1024)
+#define SEC UINT64_C(1000000)
+
+typedef struct Guest Guest;
+/* Fills the hostile guest's sample; `cycle` counts from 0. */
+typedef void (*LieFunc)(Guest *g, PolicyDomainSample *s, int cycle);
+
+struct Guest {
+    const char *name;
+    PolicyEffective policy;
+    PolicyDomainCaps caps;
+    PolicyDomainSample sample;
+    PolicyDomainState state;
+    uint64_t balloon; /* what it really has */
+    uint64_t used;    /* what its workload really uses (honest guests) */
+    uint64_t swap_in;
+    LieFunc lie; /* NULL: an honest guest */
+};
+
+typedef struct {
+    PolicyConfig cfg;
+    PolicyEngine *engine;
+    uint64_t host_total;
+    uint64_t now;
+    int cycle;
+    Guest honest, evil;
+    PolicyDomainInput in[2];
+    PolicyPlanEntry out[2];
+    PolicyPlanSummary sum;
+} Sim;
+
+static void guest_init(Guest *g, const char *name, uint64_t boot, uint64_t used)
+{
+    memset(g, 0, sizeof(*g));
+    g->name = name;
+    g->policy = (PolicyEffective){
+        .mode = POLICY_MODE_DYNAMIC,
+        .minimum = {POLICY_AMOUNT_KIB, 512 * M},
+        .maximum = {POLICY_AMOUNT_PERCENT, 100},
+        .buffer_pct = 20,
+        .weight = 5000,
+        .rule_index = -1,
+    };
+    g->caps = (PolicyDomainCaps){
+        .has_balloon = true,
+        .stats_period_s = 1,
+        .balloon_max_kib = boot,
+        .total_memory_kib = boot,
+        .dimm_node = -1,
+        .dimm_block_kib = 128 * M,
+    };
+    g->balloon = 1 * G;
+    g->used = used;
+}
+
+/* Two 8 GiB guests on a host of host_total: an honest one using
+ * honest_used, and the hostile one, whose workload really uses 512 MiB. */
+static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc lie)
+{
+    memset(s, 0, sizeof(*s));
+    s->engine = policy_engine_new();
+    s->host_total = host_total;
+    s->now = 1000 * SEC;
+    s->cfg.interval_us = SEC;
+    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * G};
+    s->cfg.tuning = (PolicyTuning){
+        .grace_us = 30 * SEC,
+        .demand_half_life_us = 10 * SEC,
+        .min_step_kib = 32 * M,
+        .min_step_pct = 1,
+        .max_shrink_kib = 256 * M,
+        .uncooperative_timeout_us = 5 * SEC,
+        .uncooperative_retry_us = 60 * SEC,
+        .stale_periods = 3,
+        .pressure_swap_in_kib_s = 1024,
+        .pressure_major_faults_s = 100,
+        .pressure_boost_pct = 10,
+    };
+    guest_init(&s->honest, "honest", 8 * G, honest_used);
+    guest_init(&s->evil, "evil", 8 * G, 512 * M);
+    s->evil.lie = lie;
+}
+
+static uint64_t assigned_of(const Guest *g)
+{
+    return policy_caps_assigned_kib(&g->caps, g->balloon);
+}
+
+static void fill_sample(Sim *s, Guest *g)
+{
+    uint64_t a = assigned_of(g);
+
+    if (g->used > a)
+        g->swap_in += g->used - a;
+    g->sample = (PolicyDomainSample){
+        .timestamp_us = s->now,
+        .wallclock_s = (int64_t)(s->now / SEC),
+        .has_balloon_stats = true,
+        .assigned_kib = a,
+        .balloon_kib = g->balloon,
+        .has_usable = true,
+        .usable_kib = a > g->used ? a - g->used : 0,
+        .has_available = true,
+        .available_kib = a,
+        .has_swap_in = true,
+        .swap_in_kib = g->swap_in,
+        .has_major_faults = true,
+        .last_update_s = (int64_t)(s->now / SEC),
+    };
+    if (g->lie)
+        g->lie(g, &g->sample, s->cycle);
+}
+
+static void apply(Guest *g, const PolicyPlanEntry *e, uint64_t now)
+{
+    for (size_t k = 0; k < e->n_actions; k++) {
+        const PolicyAction *a = &e->actions[k];
+
+        assert_int_equal(a->kind, POLICY_ACTION_BALLOON); /* balloon-only guests */
+        /* libvirt refuses a balloon above its ceiling */
+        assert_true(a->to_kib <= g->caps.balloon_max_kib);
+        g->balloon = a->to_kib;
+    }
+    policy_domain_state_note_issued(&g->state, e, now);
+}
+
+/* One cycle, and what must hold whatever the hostile guest says. */
+static void sim_cycle(Sim *s)
+{
+    Guest *gs[2] = {&s->honest, &s->evil};
+    uint64_t sum_a = 0, sum_t = 0, sum_claimed = 0, pending[2];
+    PolicyHostSample host;
+
+    for (int i = 0; i < 2; i++) {
+        fill_sample(s, gs[i]);
+        s->in[i] = (PolicyDomainInput){
+            .name = gs[i]->name,
+            .uuid = gs[i]->name,
+            .policy = &gs[i]->policy,
+            .caps = &gs[i]->caps,
+            .sample = &gs[i]->sample,
+            .state = &gs[i]->state,
+        };
+        sum_a += assigned_of(gs[i]);
+        pending[i] = gs[i]->state.grow_pending_to_kib;
+    }
+    host = (PolicyHostSample){
+        .mem_total_kib = s->host_total,
+        .mem_available_kib = s->host_total - 1 * G - sum_a,
+    };
+    assert_int_equal(
+        policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, 2, s->out, &s->sum), 0);
+    if (getenv("SIM_TRACE")) {
+        g_autofree char *t = policy_plan_format_table(s->in, s->out, 2, &s->sum);
+        fputs(t, stderr);
+    }
+
+    for (int i = 0; i < 2; i++) {
+        const PolicyPlanEntry *e = &s->out[i];
+
+        /* never grown above the maximum (8 GiB, or the policy's) nor
+         * shrunk below the minimum; never counted above what it can hold.
+         * (A guest claiming more than its maximum is shrunk from what it
+         * claims, max-shrink a cycle; by refusing to inflate, any guest
+         * can keep its boot memory anyway: the ceiling is the hard limit.) */
+        if (e->target_kib > e->assigned_kib)
+            assert_true(e->target_kib <= e->maximum_kib);
+        assert_true(e->target_kib <= MAX(e->maximum_kib, e->assigned_kib));
+        assert_true(e->target_kib >= MIN(e->minimum_kib, e->assigned_kib));
+        assert_true(e->assigned_kib <= gs[i]->caps.balloon_max_kib);
+        sum_t += e->target_kib;
+        /* a grow asked for and not seen yet is counted as taken */
+        sum_claimed += MAX(e->assigned_kib, pending[i]);
+    }
+    /* the honest guest keeps what its workload uses */
+    assert_true(s->out[0].target_kib >= MIN(assigned_of(&s->honest), s->honest.used));
+    /* growth only from free memory (by the figures the engine was given
+     * and the grows in flight) */
+    assert_true(sum_t <= MAX(s->sum.budget_kib, sum_claimed));
+
+    for (int i = 0; i < 2; i++)
+        apply(gs[i], &s->out[i], s->now);
+    s->now += SEC;
+    s->cycle++;
+}
+
+static void run(Sim *s, int cycles)
+{
+    for (int i = 0; i < cycles; i++)
+        sim_cycle(s);
+}
+
+/* The honest guest's workload grows from 1 GiB to 3 GiB: it gets it. */
+static void honest_grows(Sim *s)
+{
+    s->honest.used = 3 * G;
+    run(s, 5);
+    assert_true(assigned_of(&s->honest) >= 3 * G);
+}
+
+/* ---- the lies ----------------------------------------------------------- */
+
+/* MemAvailable above MemTotal and above what it has: "I use nothing". */
+static void lie_usable_above_available(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    s->usable_kib = 3 * s->assigned_kib;
+    s->available_kib = s->assigned_kib / 2;
+}
+
+static void test_usable_above_available(void **state)
+{
+    Sim s;
+
+    sim_init(&s, 16 * G, 1 * G, lie_usable_above_available);
+    run(&s, 20);
+    /* it talked itself down to its minimum, no further */
+    assert_int_equal(assigned_of(&s.evil), 512 * M);
+    honest_grows(&s);
+    policy_engine_free(s.engine);
+}
+
+/* MemTotal far above what it has, nothing available: "I use it all, and
+ * more". It gets its maximum at most. */
+static void lie_available_above_assigned(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    s->available_kib = 1024 * G;
+    s->usable_kib = 0;
+}
+
+static void test_available_above_assigned(void **state)
+{
+    Sim s;
+
+    sim_init(&s, 32 * G, 1 * G, lie_available_above_assigned);
+    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * G};
+    run(&s, 20);
+    assert_true(assigned_of(&s.evil) <= 4 * G);
+    honest_grows(&s);
+    policy_engine_free(s.engine);
+}
+
+/* Counters that wrap, go back and jump, and a swap-in of a terabyte a
+ * second: demand saturates instead of wrapping, the maximum still holds. */
+static void lie_counters(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    static const uint64_t swap[] = {UINT64_MAX - 5, 3, UINT64_C(1) << 60, 0, UINT64_MAX};
+
+    s->swap_in_kib = swap[cycle % 5];
+    s->major_faults = cycle % 2 ? UINT64_MAX : 1;
+    if (cycle >= 10)
+        s->swap_in_kib = (uint64_t)cycle * 1024 * G; /* 1 TiB a second */
+}
+
+static void test_counters_wrap_and_jump(void **state)
+{
+    Sim s;
+
+    sim_init(&s, 16 * G, 1 * G, lie_counters);
+    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * G};
+    run(&s, 20);
+    /* "under pressure": it grew, to its maximum and no further */
+    assert_true(assigned_of(&s.evil) <= 3 * G);
+    assert_true(s.out[1].demand_kib >= s.out[1].assigned_kib);
+    honest_grows(&s);
+    policy_engine_free(s.engine);
+}
+
+/* A last_update far in the future, then at the end of time, then before
+ * the epoch: never a crash; a report that never changes again is stale
+ * (held), never shrunk. */
+static void lie_last_update(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    static const int64_t when[] = {INT64_MAX, INT64_MIN, -1};
+
+    s->usable_kib = 0; /* "I need all I have" */
+    if (cycle < 3)
+        s->last_update_s = when[cycle];
+    else
+        s->last_update_s = s->wallclock_s + 1000000000; /* in the future */
+}
+
+static void test_last_update_in_the_future(void **state)
+{
+    Sim s;
+
+    sim_init(&s, 16 * G, 1 * G, lie_last_update);
+    s.evil.balloon = 2 * G;
+    run(&s, 20);
+    assert_true(assigned_of(&s.evil) >= 2 * G);
+    assert_true(assigned_of(&s.evil) <= 8 * G);
+    honest_grows(&s);
+    policy_engine_free(s.engine);
+}
+
+/* A balloon figure of 2^62 KiB: counted at what the guest can hold (its
+ * 8 GiB ceiling), so the honest neighbour can still grow. Before the
+ * engine clamped it, the absurd figure ate the whole budget and nobody
+ * else could grow. */
+static void lie_balloon(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    s->balloon_kib = UINT64_C(1) << 62;
+    s->assigned_kib = s->balloon_kib;
+    s->usable_kib = s->available_kib = 512 * M; /* its demand looks absurd too */
+}
+
+static void test_absurd_balloon_figure(void **state)
+{
+    Sim s;
+
+    sim_init(&s, 24 * G, 1 * G, lie_balloon);
+    run(&s, 10);
+    assert_true(s.out[1].assigned_kib <= 8 * G);
+    honest_grows(&s);
+    policy_engine_free(s.engine);
+}
+
+/* Scarce memory, equal weights: from the moment the honest guest needs
+ * 5 GiB, the hostile one claims to need its whole 8 GiB (nothing available,
+ * swapping a gigabyte a second). Neither gets more than the other of what
+ * was free, and with a tenth of the honest guest's weight the liar gets
+ * less. (Memory a guest claimed while the host had room, it keeps: a
+ * claim of memory in use cannot be told from real use.) */
+static void lie_needs_everything(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    if (cycle < 3)
+        return; /* honest while the host has room */
+    s->usable_kib = 0;
+    s->swap_in_kib = (uint64_t)cycle * G;
+}
+
+static void share_story(uint32_t evil_weight)
+{
+    Sim s;
+
+    /* budget: 12 - 1 reserve - 1 other = 10 GiB; both start at 1 GiB */
+    sim_init(&s, 12 * G, 1 * G, lie_needs_everything);
+    s.evil.policy.weight = evil_weight;
+    s.honest.policy.weight = 5000;
+    run(&s, 3);
+    s.honest.used = 5 * G;
+    run(&s, 20);
+    uint64_t honest_a = assigned_of(&s.honest), evil_a = assigned_of(&s.evil);
+    print_message("weights %u:5000: honest %" PRIu64 " MiB, hostile %" PRIu64 " MiB\n", evil_weight,
+                  honest_a / M, evil_a / M);
+    assert_true(honest_a + evil_a <= 10 * G);
+    if (evil_weight <= 5000)
+        assert_true(evil_a <= honest_a);
+    if (evil_weight < 5000)
+        assert_true(honest_a >= 5 * G); /* its whole demand */
+    policy_engine_free(s.engine);
+}
+
+static void test_weighted_share(void **state)
+{
+    share_story(5000);
+    share_story(500);
+}
+
+/* Every lie at once, drawn at random each cycle for many cycles. */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static uint64_t any_figure(uint64_t a)
+{
+    switch (rnd() % 6) {
+    case 0:
+        return 0;
+    case 1:
+        return UINT64_MAX;
+    case 2:
+        return rnd();
+    default:
+        return rnd() % (2 * a + 1);
+    }
+}
+
+static void lie_at_random(Guest *g, PolicyDomainSample *s, int cycle)
+{
+    uint64_t a = s->assigned_kib;
+
+    s->has_usable = rnd() % 8 != 0;
+    s->has_available = rnd() % 2;
+    s->has_unused = rnd() % 2;
+    s->usable_kib = any_figure(a);
+    s->available_kib = any_figure(a);
+    s->unused_kib = any_figure(a);
+    s->disk_caches_kib = any_figure(a);
+    s->swap_in_kib = rnd() % 3 ? s->swap_in_kib : rnd();
+    s->major_faults = rnd();
+    s->last_update_s = rnd() % 4 ? s->last_update_s : (int64_t)rnd();
+    if (rnd() % 4 == 0) {
+        s->balloon_kib = any_figure(g->balloon);
+        s->assigned_kib = s->balloon_kib;
+    }
+}
+
+static void test_random_lies(void **state)
+{
+    Sim s;
+
+    sim_init(&s, 16 * G, 1 * G, lie_at_random);
+    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * G};
+    for (int i = 0; i < 20000; i++) {
+        if (i % 100 == 0)
+            s.honest.used = (rnd() % 6 + 1) * G;
+        sim_cycle(&s);
+        assert_true(assigned_of(&s.evil) <= 8 * G);
+    }
+    policy_engine_free(s.engine);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usable_above_available),
+        cmocka_unit_test(test_available_above_assigned),
+        cmocka_unit_test(test_counters_wrap_and_jump),
+        cmocka_unit_test(test_last_update_in_the_future),
+        cmocka_unit_test(test_absurd_balloon_figure),
+        cmocka_unit_test(test_weighted_share),
+        cmocka_unit_test(test_random_lies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
