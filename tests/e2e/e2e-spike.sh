@@ -53,7 +53,7 @@ e2e_cue "${guests[@]}" || exit 1
 granted() { [ "$(e2e_report "$1" held)" = "$(e2e_report "$1" want)" ] &&
     [ "$(e2e_report "$1" want)" -gt 32 ]; }
 # (watched together: a guest's grant is seen when it happens, by its clock)
-declare -A lag granted_t
+declare -A lag=() granted_t=()
 past_drop=0
 cap=$(($(now_ms) + 600000)) # only for a guest that stops reporting
 note_ms=0

@@ -253,10 +253,13 @@ e2e_destroy() {
 }
 
 # The guest's last DYNMEM report: e2e_report NAME KEY (t, want, held,
-# failed, oom_kills, restarts, memtotal, memavail).
+# failed, oom_kills, restarts, memtotal, memavail, up, cued). Only whole
+# lines count: the console file is read while the guest writes it.
+e2e_report_lines() {
+    grep -a $'^DYNMEM t=.* cued=[01]\r\\{0,1\\}$' "/var/log/libvirt/qemu/$E2E_PREFIX-$1.serial" 2>/dev/null
+}
 e2e_report() {
-    grep -a '^DYNMEM t=' "/var/log/libvirt/qemu/$E2E_PREFIX-$1.serial" 2>/dev/null | tail -n 1 |
-        sed -n "s/.* $2=\([0-9]*\).*/\1/p"
+    e2e_report_lines "$1" | tail -n 1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
 }
 e2e_booted() { [ -n "$(e2e_report "$1" t)" ]; }
 e2e_wait_booted() {
@@ -323,7 +326,7 @@ e2e_no_oom() {
     for g in "$@"; do
         log=/var/log/libvirt/qemu/$E2E_PREFIX-$g.serial
         if grep -aq 'event=worker-died\|Out of memory' "$log" ||
-            grep -a '^DYNMEM t=' "$log" | grep -vq ' oom_kills=0 '; then
+            e2e_report_lines "$g" | grep -vq ' oom_kills=0 '; then
             return 1
         fi
     done
