@@ -8,8 +8,14 @@
 #       DYNMEMCTL=$PWD/build/src/ctl/dynmemctl [RATE=24] [MINIMUM=160] \
 #       bench/e2e-measure.sh [DURATION]
 #
-# RATE is how fast the workloads ramp (MiB/s), MINIMUM the guests' minimum
-# (MiB): the harsher the ramp against the headroom, the likelier an OOM.
+# RATE is how fast the workloads ramp (MiB/s; 0: instant steps, as fast as
+# the guest can touch pages), MINIMUM the guests' minimum (MiB): the
+# harsher the ramp against the headroom, the likelier an OOM. PROTECT says
+# what protects a guest from a step faster than the daemon (issue 8):
+#   none      no deflate-on-oom, no burst headroom, no buffer-min
+#   headroom  the product's defaults: burst-headroom learn 128MiB,
+#             buffer-min 64MiB; no deflate-on-oom (the default here)
+#   deflate   those, and balloons with deflate-on-oom
 set -uo pipefail
 duration=${1:-300}
 E2E_PREFIX=dynmem-bench
@@ -17,13 +23,26 @@ E2E_PREFIX=dynmem-bench
 . "$SRCDIR/tests/e2e/lib.sh"
 e2e_setup
 rate=${RATE:-24}
+protect=${PROTECT:-headroom}
 e2e_write_policy "${MINIMUM:-160}" 25
+deflate=()
+case $protect in
+none) ;;
+headroom) sed -i '/^  burst-headroom: 0$/d; /^  buffer-min: 0$/d' "$e2e_tmp/policy.yaml" ;;
+deflate)
+    sed -i '/^  burst-headroom: 0$/d; /^  buffer-min: 0$/d' "$e2e_tmp/policy.yaml"
+    deflate=(--autodeflate)
+    ;;
+*) echo "PROTECT must be none, headroom or deflate" >&2; exit 2 ;;
+esac
 guests=(office build web)
 # what each is defined with: the most it could ever have statically
 declare -A defined=([office]=768 [build]=1280 [web]=384)
-e2e_guest office 768 --plan "0:32,30:300,70:32" --loop 100 --rate $rate
-e2e_guest build 256 --virtio-mem 1024 --plan "0:32,45:600,90:32" --loop 120 --rate $rate
-e2e_guest web 384 --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" --loop 140 --rate $rate
+e2e_guest office 768 "${deflate[@]}" --plan "0:32,30:300,70:32" --loop 100 --rate $rate
+e2e_guest build 256 "${deflate[@]}" --virtio-mem 1024 --plan "0:32,45:600,90:32" --loop 120 \
+    --rate $rate
+e2e_guest web 384 "${deflate[@]}" --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" \
+    --loop 140 --rate $rate
 e2e_start_daemon
 e2e_wait_booted "${guests[@]}"
 
@@ -58,8 +77,8 @@ for g in "${guests[@]}"; do
     tot_peak=$((tot_peak + peak[$g]))
     serial=/var/log/libvirt/qemu/$E2E_PREFIX-$g.serial
     changes=$(grep -c "$E2E_PREFIX-$g: memory .* by " "$e2e_tmp"/daemon*.log)
-    oom=$(grep -a '^DYNMEM t=' "$serial" | tail -n 1 | sed -n 's/.* oom_kills=\([0-9]*\).*/\1/p')
-    failed=$(grep -a '^DYNMEM t=' "$serial" | tail -n 1 | sed -n 's/.* failed=\([0-9]*\).*/\1/p')
+    oom=$(e2e_report "$g" oom_kills)
+    failed=$(e2e_report "$g" failed)
     # guest-seconds with under 16 MiB available: pressure
     pressure=$(grep -a '^DYNMEM t=' "$serial" | sed -n 's/.* memavail=\([0-9]*\).*/\1/p' |
         awk '$1 < 16' | wc -l)
@@ -70,12 +89,14 @@ for g in "${guests[@]}"; do
             { if ($2 > want && want != "") { t0 = $1; from = $3; target = $2; open = 1 }
               want = $2
               if (open && $3 >= target) {
-                  lag = $1 - t0 - int((target - from + rate - 1) / rate); if (lag < 0) lag = 0
+                  ramp = rate > 0 ? int((target - from + rate - 1) / rate) : 0
+                  lag = $1 - t0 - ramp; if (lag < 0) lag = 0
                   printf "%s%d", sep, lag; sep = ","; open = 0 } }')
     echo "$g: avg ${avg} MiB, peak ${peak[$g]} MiB, defined ${defined[$g]} MiB; changes $changes" \
         "($((changes * 3600 / elapsed_s)) per guest-hour); OOM kills ${oom:-?}, failed allocations" \
         "${failed:-?}, pressure-seconds $pressure; lag beyond ramp per burst [s]: ${lags:-none}"
 done
-echo "workloads ramping at $rate MiB/s, minimum ${MINIMUM:-160} MiB, buffer 25 %"
+echo "workloads ramping at $rate MiB/s (0: instant steps), minimum ${MINIMUM:-160} MiB," \
+    "buffer 25 %, protection: $protect"
 echo "total: avg ${tot_avg} MiB assigned vs ${tot_def} MiB defined (saved $((100 - 100 * tot_avg / tot_def))%)" \
     "and vs ${tot_peak} MiB if each kept its own peak (saved $((100 - 100 * tot_avg / tot_peak))%), over ${elapsed_s} s"
