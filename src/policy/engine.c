@@ -339,8 +339,11 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
      * gave up, so a hostile guest can make it absurd (found by
      * tests/fuzz/fuzz-engine.c). No domain holds more than its balloon
      * ceiling plus its plugged virtio-mem memory: counting more would take every
-     * other domain's room to grow, and plan balloon sizes libvirt refuses. */
-    assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
+     * other domain's room to grow, and plan balloon sizes libvirt refuses.
+     * A ceiling of 0 is unknown (capabilities not read yet), not a limit:
+     * such a domain is counted at what it holds. */
+    if (caps->balloon_max_kib > 0)
+        assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
     e->assigned_kib = assigned;
     e->target_kib = assigned;
 

@@ -966,6 +966,28 @@ static void test_scarcity_needs_before_headroom(void **state)
     sim_free(&s);
 }
 
+/* A domain whose capabilities could not be read (the manager zeroes them:
+ * no balloon, ceiling 0) still holds its memory: the budget counts its
+ * assigned figure, whatever ceiling clamp hostile figures get. */
+static void test_unknown_caps_counted(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "nocaps", 4 * G, 4 * G, 1 * G);
+    memset(&g->caps, 0, sizeof(g->caps));
+    g->caps.dimm_node = -1;
+    sim_cycle(&s);
+    assert_int_equal(s.out[0].status, POLICY_STATUS_UNMANAGED);
+    assert_int_equal(s.out[0].assigned_kib, 4 * G);
+    assert_int_equal(s.sum.unmanaged_kib, 4 * G);
+    /* 32 GiB - 1 GiB reserve - 1 GiB others - 4 GiB of this guest */
+    assert_int_equal(s.sum.budget_kib, 26 * G);
+    sim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -989,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_buffer_min),
         cmocka_unit_test(test_over_budget_reclaim_fast),
         cmocka_unit_test(test_scarcity_needs_before_headroom),
+        cmocka_unit_test(test_unknown_caps_counted),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
