@@ -145,6 +145,11 @@ void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntr
     if (entry->target_kib == entry->assigned_kib) {
         /* the balloon re-sent at its size: a shrink still under way stops */
         st->shrink_pending = false;
+        for (size_t k = 0; k < entry->n_actions; k++)
+            if (entry->actions[k].kind == POLICY_ACTION_BALLOON) {
+                st->resend_balloon_kib = entry->actions[k].to_kib;
+                st->resend_us = now_us;
+            }
     } else if (entry->target_kib < entry->assigned_kib) {
         /* a shrink already in flight keeps its start, so re-asking does not
          * reset the uncooperative clock */
@@ -323,7 +328,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     const PolicyDomainCaps *caps = d->caps;
     const PolicyDomainSample *s = d->sample;
     PolicyDomainState *st = d->state;
-    uint64_t reach, assigned, balloon, in_flight;
+    uint64_t reach, assigned, balloon, in_flight, resent;
     bool grow_was_pending;
     PolicyDemand dem;
 
@@ -390,12 +395,23 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     in_flight = st->shrink_pending ? kib_sub(assigned, st->shrink_to_kib) : 0;
     grow_was_pending = st->grow_pending_to_kib != 0;
     track_in_flight(st, t, assigned, now);
+    /* A re-send of ours at QEMU's figure, which lags the guest while its
+     * balloon inflates, makes the guest deflate back up to that figure:
+     * a rise up to it is ours, until it lands or the grow timeout. */
+    resent = st->resend_balloon_kib;
+    if (resent > 0 && now >= kib_add(st->resend_us, t->uncooperative_timeout_us
+                                                        ? t->uncooperative_timeout_us
+                                                        : UNCOOPERATIVE_TIMEOUT_US_DEFAULT))
+        resent = 0;
+    if (resent == 0 || balloon >= resent)
+        st->resend_balloon_kib = 0; /* expired, or landed this cycle */
     /* An autodeflate guest's balloon figure rising without a grow of ours
      * is the guest taking pages back: it was about to OOM. That memory is
      * its demand (assigned - usable reads it), and it is not taken again
      * for a while, nor is a shrink of ours still in flight counted on. */
     if (caps->balloon_autodeflate && s->has_balloon_stats && st->prev_balloon_kib > 0 &&
-        !grow_was_pending && balloon >= kib_add(st->prev_balloon_kib, SELF_DEFLATE_MIN_KIB)) {
+        !grow_was_pending &&
+        balloon >= kib_add(kib_max(st->prev_balloon_kib, resent), SELF_DEFLATE_MIN_KIB)) {
         st->self_deflate_us = now;
         st->shrink_pending = false;
         in_flight = 0;

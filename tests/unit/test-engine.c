@@ -988,6 +988,34 @@ static void test_unknown_caps_counted(void **state)
     sim_free(&s);
 }
 
+/* A trim held while our shrink is in flight re-sends the balloon at the
+ * figure QEMU shows, which lags the guest: the guest deflates back up to
+ * it. That rise is ours, not the guest taking pages back on OOM. */
+static void test_resend_is_not_self_deflation(void **state)
+{
+    Sim s;
+    Guest *g;
+    bool held = false;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    g->lag = true;
+    for (int i = 0; i < 3; i++)
+        sim_cycle(&s);
+    for (int i = 0; i < 8; i++) {
+        g->used += 64 * M; /* a ramp, far below what it has */
+        sim_cycle(&s);
+        held |= strstr(s.out[0].reason, "not trimmed while rising") != NULL;
+        assert_true(guest_assigned(g) > g->used);
+        if (g->state.self_deflate_us != 0)
+            fail_msg("cycle %d: our own re-send read as deflate-on-oom (%s)", i, s.out[0].reason);
+    }
+    assert_true(held);
+    sim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1012,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_over_budget_reclaim_fast),
         cmocka_unit_test(test_scarcity_needs_before_headroom),
         cmocka_unit_test(test_unknown_caps_counted),
+        cmocka_unit_test(test_resend_is_not_self_deflation),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
