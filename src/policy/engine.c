@@ -72,9 +72,10 @@ enum {
     DOM_RISING = 1u << 4,
     DOM_SHORT = 1u << 7, /* the host cannot give every domain what it desires */
     DOM_IN_FLIGHT = 1u << 5,
-    DOM_TRIM_HELD = 1u << 6,    /* above desired, not trimmed: it is ramping up */
-    DOM_RAMPING = 1u << 8,      /* rising by half a step or more a report: a ramp */
-    DOM_DEFLATE_HOLD = 1u << 9, /* the guest deflated on its own lately: not shrunk */
+    DOM_TRIM_HELD = 1u << 6,       /* above desired, not trimmed: it is ramping up */
+    DOM_RAMPING = 1u << 8,         /* rising by half a step or more a report: a ramp */
+    DOM_DEFLATE_HOLD = 1u << 9,    /* the guest deflated on its own lately: not shrunk */
+    DOM_STOP_INFLATION = 1u << 10, /* it deflated on its own during a shrink of ours */
 };
 
 const char *policy_status_to_string(PolicyStatus status)
@@ -413,6 +414,9 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         !grow_was_pending &&
         balloon >= kib_add(kib_max(st->prev_balloon_kib, resent), SELF_DEFLATE_MIN_KIB)) {
         st->self_deflate_us = now;
+        /* its driver goes on inflating toward our target: re-sent below */
+        if (st->shrink_pending)
+            *flags |= DOM_STOP_INFLATION;
         st->shrink_pending = false;
         in_flight = 0;
     }
@@ -713,8 +717,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
         /* ... and so must an inflation still under way (a trim held, a
          * guest deflating by itself): the balloon asked for its size now */
-        if (st->shrink_pending && st->shrink_to_kib < a && balloon > 0 &&
-            e->n_actions < POLICY_MAX_ACTIONS) {
+        if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION)) &&
+            balloon > 0 && e->n_actions < POLICY_MAX_ACTIONS) {
             PolicyAction *act = &e->actions[e->n_actions++];
 
             memset(act, 0, sizeof(*act));

@@ -1016,6 +1016,43 @@ static void test_resend_is_not_self_deflation(void **state)
     sim_free(&s);
 }
 
+/* The guest deflates on OOM while its balloon is still inflating toward a
+ * shrink of ours: its driver goes on inflating toward that target unless
+ * told otherwise, so the balloon is re-sent at its figure now. */
+static void test_self_deflation_stops_our_inflation(void **state)
+{
+    Sim s;
+    Guest *g;
+    uint64_t a;
+    bool resent = false;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    a = guest_assigned(g);
+    /* a shrink of ours by 200 MiB is under way, then the guest takes 100
+     * MiB back for a step in its workload */
+    g->state.shrink_pending = true;
+    g->state.shrink_from_kib = a;
+    g->state.shrink_to_kib = a - 200 * M;
+    g->state.shrink_issued_us = s.now - SEC;
+    g->balloon += 100 * M;
+    sim_cycle(&s);
+    assert_int_not_equal(g->state.self_deflate_us, 0);
+    for (size_t k = 0; k < s.out[0].n_actions; k++) {
+        const PolicyAction *act = &s.out[0].actions[k];
+
+        if (act->kind == POLICY_ACTION_BALLOON && act->to_kib >= a + 100 * M)
+            resent = true;
+    }
+    if (!resent)
+        fail_msg("no balloon request at the figure it took (%s)", s.out[0].reason);
+    sim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1041,6 +1078,7 @@ int main(void)
         cmocka_unit_test(test_scarcity_needs_before_headroom),
         cmocka_unit_test(test_unknown_caps_counted),
         cmocka_unit_test(test_resend_is_not_self_deflation),
+        cmocka_unit_test(test_self_deflation_stops_our_inflation),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
