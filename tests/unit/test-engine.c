@@ -1053,6 +1053,37 @@ static void test_self_deflation_stops_our_inflation(void **state)
     sim_free(&s);
 }
 
+/* The ramp headroom is a report's rise times reaction / period: with an
+ * hour's cycle that is 3602 rises, more than 64 bits hold for a guest
+ * whose figures are absurd. It saturates at the demand, never wraps. */
+static void test_trend_saturates(void **state)
+{
+    PolicyTuning t = {.demand_half_life_us = 10 * SEC};
+    PolicyDomainState st = {0};
+    PolicyDomainCaps caps = {.has_balloon = true, .balloon_max_kib = 4 * G, .dimm_node = -1};
+    PolicyDemandContext ctx = {
+        .report_period_us = SEC, .interval_us = 3600 * SEC, .caps = &caps, .balloon_kib = 1 * G};
+    PolicyDemand d;
+    const uint64_t huge = UINT64_C(1) << 62;
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        /* demand 100 MiB, 100 MiB, then a rise of 2^62 KiB */
+        PolicyDomainSample s = {
+            .timestamp_us = (uint64_t)(i + 1) * SEC,
+            .has_balloon_stats = true,
+            .assigned_kib = 1 * G + huge,
+            .has_usable = true,
+            .usable_kib = (i < 2 ? huge : 0) + 1 * G - 100 * M,
+            .last_update_s = i + 1,
+        };
+        assert_int_equal(policy_demand_update(&t, &ctx, &s, &st, s.timestamp_us, &d), 0);
+        st.initialized = true;
+    }
+    assert_int_equal(d.raw_kib, 100 * M + huge);
+    assert_int_equal(d.trend_kib, d.raw_kib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,6 +1110,7 @@ int main(void)
         cmocka_unit_test(test_unknown_caps_counted),
         cmocka_unit_test(test_resend_is_not_self_deflation),
         cmocka_unit_test(test_self_deflation_stops_our_inflation),
+        cmocka_unit_test(test_trend_saturates),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
