@@ -329,7 +329,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     const PolicyDomainCaps *caps = d->caps;
     const PolicyDomainSample *s = d->sample;
     PolicyDomainState *st = d->state;
-    uint64_t reach, assigned, balloon, in_flight, resent;
+    uint64_t reach, assigned, balloon, in_flight, resent, ceiling_grew;
     bool grow_was_pending;
     PolicyDemand dem;
 
@@ -406,13 +406,17 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         resent = 0;
     if (resent == 0 || balloon >= resent)
         st->resend_balloon_kib = 0; /* expired, or landed this cycle */
+    /* A DIMM attached (by anyone) raises the figure and its ceiling alike. */
+    ceiling_grew =
+        st->prev_balloon_max_kib > 0 ? kib_sub(caps->balloon_max_kib, st->prev_balloon_max_kib) : 0;
     /* An autodeflate guest's balloon figure rising without a grow of ours
      * is the guest taking pages back: it was about to OOM. That memory is
      * its demand (assigned - usable reads it), and it is not taken again
      * for a while, nor is a shrink of ours still in flight counted on. */
     if (caps->balloon_autodeflate && s->has_balloon_stats && st->prev_balloon_kib > 0 &&
         !grow_was_pending &&
-        balloon >= kib_add(kib_max(st->prev_balloon_kib, resent), SELF_DEFLATE_MIN_KIB)) {
+        balloon >= kib_add(kib_add(kib_max(st->prev_balloon_kib, resent), ceiling_grew),
+                           SELF_DEFLATE_MIN_KIB)) {
         st->self_deflate_us = now;
         /* its driver goes on inflating toward our target: re-sent below */
         if (st->shrink_pending)
@@ -421,6 +425,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         in_flight = 0;
     }
     st->prev_balloon_kib = balloon;
+    st->prev_balloon_max_kib = caps->balloon_max_kib;
     if (caps->balloon_autodeflate && st->self_deflate_us > 0 &&
         now < kib_add(st->self_deflate_us, t->demand_half_life_us))
         *flags |= DOM_DEFLATE_HOLD;

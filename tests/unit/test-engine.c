@@ -1084,6 +1084,32 @@ static void test_trend_saturates(void **state)
     assert_int_equal(d.trend_kib, d.raw_kib);
 }
 
+/* A DIMM attached by someone else (virsh attach-device) raises the balloon
+ * figure and its ceiling together: the guest took nothing back. */
+static void test_dimm_attach_is_not_self_deflation(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 2 * G, 2 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(g) < 800 * M);
+    g->caps.balloon_max_kib += 512 * M;
+    g->caps.total_memory_kib += 512 * M;
+    g->caps.n_dimms++;
+    g->balloon += 512 * M;
+    for (int i = 0; i < 3; i++) {
+        sim_cycle(&s);
+        if (g->state.self_deflate_us != 0)
+            fail_msg("cycle %d: a DIMM read as deflate-on-oom (%s)", i, s.out[0].reason);
+    }
+    sim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1111,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_resend_is_not_self_deflation),
         cmocka_unit_test(test_self_deflation_stops_our_inflation),
         cmocka_unit_test(test_trend_saturates),
+        cmocka_unit_test(test_dimm_attach_is_not_self_deflation),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
