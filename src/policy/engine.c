@@ -816,6 +816,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
         }
         bin.n_managed++;
         bin.sum_managed_assigned_kib = kib_add(bin.sum_managed_assigned_kib, e->assigned_kib);
+        bin.sum_managed_need_kib = kib_add(bin.sum_managed_need_kib, e->need_kib);
         engine->items[n_items] = (PolicyAllocItem){
             .floor_kib = e->floor_kib,
             .need_kib = e->need_kib,

@@ -1110,6 +1110,39 @@ static void test_dimm_attach_is_not_self_deflation(void **state)
     sim_free(&s);
 }
 
+/* The deflate reserve keeps room for what autodeflate guests might take
+ * back; it must not take the room a guest needs now. Two guests that boot
+ * with 32 GiB, ballooned to a few, on a 48 GiB host: their take-back (60
+ * GiB) is more than the host has, and a third guest's workload steps. */
+static void test_deflate_reserve_never_starves_a_need(void **state)
+{
+    Sim s;
+    Guest *plain;
+
+    (void)state;
+    sim_init(&s, 48 * G);
+    s.cfg.deflate_reserve_guests = 2;
+    for (int i = 0; i < 2; i++) {
+        char name[8];
+
+        g_snprintf(name, sizeof(name), "vdi%d", i);
+        sim_add(&s, name, 32 * G, 4 * G, 2 * G)->caps.balloon_autodeflate = true;
+    }
+    plain = sim_add(&s, "plain", 8 * G, 1 * G, 700 * M);
+    for (int i = 0; i < 100; i++)
+        sim_cycle(&s);
+    /* what the host has free beyond the needs is kept for the take-back */
+    assert_true(s.sum.deflate_reserve_kib > 30 * G);
+    assert_true(s.sum.budget_kib >= s.sum.sum_assigned_kib);
+    assert_int_not_equal(s.sum.state, POLICY_HOST_OVERCOMMITTED);
+
+    plain->used = 3 * G; /* 40 GiB free on the host: it gets its need */
+    for (int i = 0; i < 3; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(plain) >= 3 * G);
+    sim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1138,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_self_deflation_stops_our_inflation),
         cmocka_unit_test(test_trend_saturates),
         cmocka_unit_test(test_dimm_attach_is_not_self_deflation),
+        cmocka_unit_test(test_deflate_reserve_never_starves_a_need),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
