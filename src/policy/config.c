@@ -141,7 +141,9 @@ static int parse_headroom_size(const char *text, uint64_t *ret_kib, char **ret_d
     if (r < 0)
         return r;
     if (kib > POLICY_HEADROOM_MAX_KIB) {
-        *ret_detail = g_strdup_printf("%s is more than the most allowed, 1024GiB", text);
+        g_autofree char *q = policy_quote(text); /* "000...0002TiB" parses */
+
+        *ret_detail = g_strdup_printf("%s is more than the most allowed, 1024GiB", q);
         return -ERANGE;
     }
     *ret_kib = kib;

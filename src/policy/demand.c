@@ -199,10 +199,13 @@ int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *
     bool comparable = have_prev && new_report && st->prev_raw_demand_kib > 0 &&
                       d.raw_kib > st->prev_raw_demand_kib &&
                       (consistent ? !relearnt : assigned == st->prev_assigned_kib);
-    if (comparable && !st->prev_saturated)
-        d.trend_kib = kib_min((uint64_t)((unsigned __int128)(d.raw_kib - st->prev_raw_demand_kib) *
-                                         reaction_us(ctx, period) / period),
-                              d.raw_kib);
+    if (comparable && !st->prev_saturated) {
+        /* up to 3602 rises (an hour's cycle): saturated at the demand */
+        unsigned __int128 t = (unsigned __int128)(d.raw_kib - st->prev_raw_demand_kib) *
+                              reaction_us(ctx, period) / period;
+
+        d.trend_kib = t < d.raw_kib ? (uint64_t)t : d.raw_kib;
+    }
     /* held like the demand peak: a ramp seen once a report (the guest
      * reports once a second, we may look more often) keeps its headroom */
     uint64_t held = have_prev ? decay(st->trend_peak_kib, dt, tuning->demand_half_life_us) : 0;

@@ -72,9 +72,10 @@ enum {
     DOM_RISING = 1u << 4,
     DOM_SHORT = 1u << 7, /* the host cannot give every domain what it desires */
     DOM_IN_FLIGHT = 1u << 5,
-    DOM_TRIM_HELD = 1u << 6,    /* above desired, not trimmed: it is ramping up */
-    DOM_RAMPING = 1u << 8,      /* rising by half a step or more a report: a ramp */
-    DOM_DEFLATE_HOLD = 1u << 9, /* the guest deflated on its own lately: not shrunk */
+    DOM_TRIM_HELD = 1u << 6,       /* above desired, not trimmed: it is ramping up */
+    DOM_RAMPING = 1u << 8,         /* rising by half a step or more a report: a ramp */
+    DOM_DEFLATE_HOLD = 1u << 9,    /* the guest deflated on its own lately: not shrunk */
+    DOM_STOP_INFLATION = 1u << 10, /* it deflated on its own during a shrink of ours */
 };
 
 const char *policy_status_to_string(PolicyStatus status)
@@ -145,6 +146,11 @@ void policy_domain_state_note_issued(PolicyDomainState *st, const PolicyPlanEntr
     if (entry->target_kib == entry->assigned_kib) {
         /* the balloon re-sent at its size: a shrink still under way stops */
         st->shrink_pending = false;
+        for (size_t k = 0; k < entry->n_actions; k++)
+            if (entry->actions[k].kind == POLICY_ACTION_BALLOON) {
+                st->resend_balloon_kib = entry->actions[k].to_kib;
+                st->resend_us = now_us;
+            }
     } else if (entry->target_kib < entry->assigned_kib) {
         /* a shrink already in flight keeps its start, so re-asking does not
          * reset the uncooperative clock */
@@ -323,7 +329,7 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     const PolicyDomainCaps *caps = d->caps;
     const PolicyDomainSample *s = d->sample;
     PolicyDomainState *st = d->state;
-    uint64_t reach, assigned, balloon, in_flight;
+    uint64_t reach, assigned, balloon, in_flight, resent, ceiling_grew;
     bool grow_was_pending;
     PolicyDemand dem;
 
@@ -339,8 +345,11 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
      * gave up, so a hostile guest can make it absurd (found by
      * tests/fuzz/fuzz-engine.c). No domain holds more than its balloon
      * ceiling plus its plugged virtio-mem memory: counting more would take every
-     * other domain's room to grow, and plan balloon sizes libvirt refuses. */
-    assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
+     * other domain's room to grow, and plan balloon sizes libvirt refuses.
+     * A ceiling of 0 is unknown (capabilities not read yet), not a limit:
+     * such a domain is counted at what it holds. */
+    if (caps->balloon_max_kib > 0)
+        assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
     e->assigned_kib = assigned;
     e->target_kib = assigned;
 
@@ -387,17 +396,36 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     in_flight = st->shrink_pending ? kib_sub(assigned, st->shrink_to_kib) : 0;
     grow_was_pending = st->grow_pending_to_kib != 0;
     track_in_flight(st, t, assigned, now);
+    /* A re-send of ours at QEMU's figure, which lags the guest while its
+     * balloon inflates, makes the guest deflate back up to that figure:
+     * a rise up to it is ours, until it lands or the grow timeout. */
+    resent = st->resend_balloon_kib;
+    if (resent > 0 && now >= kib_add(st->resend_us, t->uncooperative_timeout_us
+                                                        ? t->uncooperative_timeout_us
+                                                        : UNCOOPERATIVE_TIMEOUT_US_DEFAULT))
+        resent = 0;
+    if (resent == 0 || balloon >= resent)
+        st->resend_balloon_kib = 0; /* expired, or landed this cycle */
+    /* A DIMM attached (by anyone) raises the figure and its ceiling alike. */
+    ceiling_grew =
+        st->prev_balloon_max_kib > 0 ? kib_sub(caps->balloon_max_kib, st->prev_balloon_max_kib) : 0;
     /* An autodeflate guest's balloon figure rising without a grow of ours
      * is the guest taking pages back: it was about to OOM. That memory is
      * its demand (assigned - usable reads it), and it is not taken again
      * for a while, nor is a shrink of ours still in flight counted on. */
     if (caps->balloon_autodeflate && s->has_balloon_stats && st->prev_balloon_kib > 0 &&
-        !grow_was_pending && balloon >= kib_add(st->prev_balloon_kib, SELF_DEFLATE_MIN_KIB)) {
+        !grow_was_pending &&
+        balloon >= kib_add(kib_add(kib_max(st->prev_balloon_kib, resent), ceiling_grew),
+                           SELF_DEFLATE_MIN_KIB)) {
         st->self_deflate_us = now;
+        /* its driver goes on inflating toward our target: re-sent below */
+        if (st->shrink_pending)
+            *flags |= DOM_STOP_INFLATION;
         st->shrink_pending = false;
         in_flight = 0;
     }
     st->prev_balloon_kib = balloon;
+    st->prev_balloon_max_kib = caps->balloon_max_kib;
     if (caps->balloon_autodeflate && st->self_deflate_us > 0 &&
         now < kib_add(st->self_deflate_us, t->demand_half_life_us))
         *flags |= DOM_DEFLATE_HOLD;
@@ -694,8 +722,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
         /* ... and so must an inflation still under way (a trim held, a
          * guest deflating by itself): the balloon asked for its size now */
-        if (st->shrink_pending && st->shrink_to_kib < a && balloon > 0 &&
-            e->n_actions < POLICY_MAX_ACTIONS) {
+        if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION)) &&
+            balloon > 0 && e->n_actions < POLICY_MAX_ACTIONS) {
             PolicyAction *act = &e->actions[e->n_actions++];
 
             memset(act, 0, sizeof(*act));
@@ -788,6 +816,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
         }
         bin.n_managed++;
         bin.sum_managed_assigned_kib = kib_add(bin.sum_managed_assigned_kib, e->assigned_kib);
+        bin.sum_managed_need_kib = kib_add(bin.sum_managed_need_kib, e->need_kib);
         engine->items[n_items] = (PolicyAllocItem){
             .floor_kib = e->floor_kib,
             .need_kib = e->need_kib,

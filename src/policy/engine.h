@@ -126,10 +126,15 @@ typedef struct {
     bool prev_has_major_faults;
     /* the safety work (DESIGN.md §3.10): */
     uint64_t prev_balloon_kib;        /* the balloon figure last cycle, 0: none yet */
+    uint64_t prev_balloon_max_kib;    /* its ceiling then (a DIMM raises both) */
     uint64_t self_deflate_us;         /* when an autodeflate guest last took balloon pages back */
     uint64_t burst_peak_kib;          /* largest rise of demand in one report, at burst_peak_us */
     uint64_t burst_peak_us;           /* (decayed when read: policy_demand_burst_kib()) */
     uint64_t prev_report_current_kib; /* the last report's demand, pressure included */
+    /* the balloon re-sent at QEMU's (lagging) figure to stop an inflation:
+     * the guest deflating back up to it is ours, not deflate-on-oom */
+    uint64_t resend_balloon_kib;
+    uint64_t resend_us;
 } PolicyDomainState;
 
 /* Mark a domain as just booted at now_us (starts its grace period). Call

@@ -207,9 +207,15 @@ int policy_budget_compute(const PolicyConfig *cfg, const PolicyHostSample *host,
         b.pool_limited = true;
     }
     /* Autodeflate guests can take their ballooned pages back at any
-     * moment, pool or not: that much is kept out of what is handed out. */
-    b.deflate_reserve_kib = in->deflate_reserve_kib;
-    left = kib_sub(left, in->deflate_reserve_kib);
+     * moment, pool or not: that much is kept out of what is handed out,
+     * but only out of what is left above the guests' needs. The reserve
+     * is for steps that may come; a need is a workload's memory now.
+     * (Two guests booted with 32 GiB and ballooned to 4 on a 48 GiB host
+     * reserved 60 GiB: budget 0, every guest squeezed to what it used,
+     * and a third one swapped with 40 GiB free.) */
+    b.deflate_reserve_kib =
+        kib_min(in->deflate_reserve_kib, kib_sub(left, in->sum_managed_need_kib));
+    left -= b.deflate_reserve_kib;
     /* Sustained host stalls mean the budget is too generous whatever
      * MemAvailable says: allow no net growth until they stop. */
     if (host->has_psi && cfg->psi_threshold_pct > 0 &&

@@ -30,6 +30,9 @@ typedef struct {
     uint64_t sum_guest_rss_kib;          /* every running guest; assigned where rss is unknown */
     /* what autodeflate guests may take back at once (engine.c says which) */
     uint64_t deflate_reserve_kib;
+    /* Σ of the managed domains' needs: the deflate reserve never takes
+     * the budget below it */
+    uint64_t sum_managed_need_kib;
 } PolicyBudgetInput;
 
 typedef struct {
@@ -50,6 +53,7 @@ typedef struct {
  *   reserve   = host.reserve (a size, or a percentage of MemTotal)
  *   B = MemTotal − reserve − other_use − Σ unmanaged assigned − n_managed × overhead
  *   B = min(B, pool)                        when a pool is configured
+ *   B = B − min(deflate_reserve, B − Σ managed need)
  *   B = min(B, Σ managed assigned)          when host PSI some avg10 >= psi_threshold
  *
  * every subtraction floored at 0 (saturating, never wrapping). Managed

@@ -248,17 +248,20 @@ static void test_long_values_bounded(void **state)
     g_autofree char *zeros = g_malloc(LEN + 1);
     g_autofree char *digits = g_malloc(LEN + 1);
     static const char *const setkeys[][2] = {
-        {"weight", "1"},    /* out of range */
-        {"maximum", "MiB"}, /* must be above 0 */
+        {"weight", "1"},               /* out of range */
+        {"maximum", "MiB"},            /* must be above 0 */
+        {"burst-headroom", "2000GiB"}, /* above the most allowed */
+        {"buffer-min", "2000GiB"},
     };
     /* the value goes between each prefix and suffix */
     static const char *const files[][2] = {
-        {"daemon:\n  interval: ", "1ms\n"},       /* duration out of range */
-        {"tuning:\n  max-shrink: ", "MiB\n"},     /* size below its minimum */
-        {"host:\n  psi-threshold: ", "%\n"},      /* percent below its minimum */
-        {"host:\n  pool: ", "MiB\n"},             /* zero pool */
-        {"defaults:\n  maximum: ", "GiB\n"},      /* zero maximum */
-        {"tuning:\n  stale-periods: ", "1000\n"}, /* whole number out of range */
+        {"daemon:\n  interval: ", "1ms\n"},                   /* duration out of range */
+        {"tuning:\n  max-shrink: ", "MiB\n"},                 /* size below its minimum */
+        {"host:\n  psi-threshold: ", "%\n"},                  /* percent below its minimum */
+        {"host:\n  pool: ", "MiB\n"},                         /* zero pool */
+        {"defaults:\n  maximum: ", "GiB\n"},                  /* zero maximum */
+        {"tuning:\n  stale-periods: ", "1000\n"},             /* whole number out of range */
+        {"defaults:\n  burst-headroom: learn ", "2000GiB\n"}, /* headroom above its most */
     };
 
     (void)state;

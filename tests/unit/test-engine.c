@@ -966,6 +966,183 @@ static void test_scarcity_needs_before_headroom(void **state)
     sim_free(&s);
 }
 
+/* A domain whose capabilities could not be read (the manager zeroes them:
+ * no balloon, ceiling 0) still holds its memory: the budget counts its
+ * assigned figure, whatever ceiling clamp hostile figures get. */
+static void test_unknown_caps_counted(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "nocaps", 4 * G, 4 * G, 1 * G);
+    memset(&g->caps, 0, sizeof(g->caps));
+    g->caps.dimm_node = -1;
+    sim_cycle(&s);
+    assert_int_equal(s.out[0].status, POLICY_STATUS_UNMANAGED);
+    assert_int_equal(s.out[0].assigned_kib, 4 * G);
+    assert_int_equal(s.sum.unmanaged_kib, 4 * G);
+    /* 32 GiB - 1 GiB reserve - 1 GiB others - 4 GiB of this guest */
+    assert_int_equal(s.sum.budget_kib, 26 * G);
+    sim_free(&s);
+}
+
+/* A trim held while our shrink is in flight re-sends the balloon at the
+ * figure QEMU shows, which lags the guest: the guest deflates back up to
+ * it. That rise is ours, not the guest taking pages back on OOM. */
+static void test_resend_is_not_self_deflation(void **state)
+{
+    Sim s;
+    Guest *g;
+    bool held = false;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    g->lag = true;
+    for (int i = 0; i < 3; i++)
+        sim_cycle(&s);
+    for (int i = 0; i < 8; i++) {
+        g->used += 64 * M; /* a ramp, far below what it has */
+        sim_cycle(&s);
+        held |= strstr(s.out[0].reason, "not trimmed while rising") != NULL;
+        assert_true(guest_assigned(g) > g->used);
+        if (g->state.self_deflate_us != 0)
+            fail_msg("cycle %d: our own re-send read as deflate-on-oom (%s)", i, s.out[0].reason);
+    }
+    assert_true(held);
+    sim_free(&s);
+}
+
+/* The guest deflates on OOM while its balloon is still inflating toward a
+ * shrink of ours: its driver goes on inflating toward that target unless
+ * told otherwise, so the balloon is re-sent at its figure now. */
+static void test_self_deflation_stops_our_inflation(void **state)
+{
+    Sim s;
+    Guest *g;
+    uint64_t a;
+    bool resent = false;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    a = guest_assigned(g);
+    /* a shrink of ours by 200 MiB is under way, then the guest takes 100
+     * MiB back for a step in its workload */
+    g->state.shrink_pending = true;
+    g->state.shrink_from_kib = a;
+    g->state.shrink_to_kib = a - 200 * M;
+    g->state.shrink_issued_us = s.now - SEC;
+    g->balloon += 100 * M;
+    sim_cycle(&s);
+    assert_int_not_equal(g->state.self_deflate_us, 0);
+    for (size_t k = 0; k < s.out[0].n_actions; k++) {
+        const PolicyAction *act = &s.out[0].actions[k];
+
+        if (act->kind == POLICY_ACTION_BALLOON && act->to_kib >= a + 100 * M)
+            resent = true;
+    }
+    if (!resent)
+        fail_msg("no balloon request at the figure it took (%s)", s.out[0].reason);
+    sim_free(&s);
+}
+
+/* The ramp headroom is a report's rise times reaction / period: with an
+ * hour's cycle that is 3602 rises, more than 64 bits hold for a guest
+ * whose figures are absurd. It saturates at the demand, never wraps. */
+static void test_trend_saturates(void **state)
+{
+    PolicyTuning t = {.demand_half_life_us = 10 * SEC};
+    PolicyDomainState st = {0};
+    PolicyDomainCaps caps = {.has_balloon = true, .balloon_max_kib = 4 * G, .dimm_node = -1};
+    PolicyDemandContext ctx = {
+        .report_period_us = SEC, .interval_us = 3600 * SEC, .caps = &caps, .balloon_kib = 1 * G};
+    PolicyDemand d;
+    const uint64_t huge = UINT64_C(1) << 62;
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        /* demand 100 MiB, 100 MiB, then a rise of 2^62 KiB */
+        PolicyDomainSample s = {
+            .timestamp_us = (uint64_t)(i + 1) * SEC,
+            .has_balloon_stats = true,
+            .assigned_kib = 1 * G + huge,
+            .has_usable = true,
+            .usable_kib = (i < 2 ? huge : 0) + 1 * G - 100 * M,
+            .last_update_s = i + 1,
+        };
+        assert_int_equal(policy_demand_update(&t, &ctx, &s, &st, s.timestamp_us, &d), 0);
+        st.initialized = true;
+    }
+    assert_int_equal(d.raw_kib, 100 * M + huge);
+    assert_int_equal(d.trend_kib, d.raw_kib);
+}
+
+/* A DIMM attached by someone else (virsh attach-device) raises the balloon
+ * figure and its ceiling together: the guest took nothing back. */
+static void test_dimm_attach_is_not_self_deflation(void **state)
+{
+    Sim s;
+    Guest *g;
+
+    (void)state;
+    sim_init(&s, 32 * G);
+    g = sim_add(&s, "ad", 2 * G, 2 * G, 600 * M);
+    g->caps.balloon_autodeflate = true;
+    for (int i = 0; i < 30; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(g) < 800 * M);
+    g->caps.balloon_max_kib += 512 * M;
+    g->caps.total_memory_kib += 512 * M;
+    g->caps.n_dimms++;
+    g->balloon += 512 * M;
+    for (int i = 0; i < 3; i++) {
+        sim_cycle(&s);
+        if (g->state.self_deflate_us != 0)
+            fail_msg("cycle %d: a DIMM read as deflate-on-oom (%s)", i, s.out[0].reason);
+    }
+    sim_free(&s);
+}
+
+/* The deflate reserve keeps room for what autodeflate guests might take
+ * back; it must not take the room a guest needs now. Two guests that boot
+ * with 32 GiB, ballooned to a few, on a 48 GiB host: their take-back (60
+ * GiB) is more than the host has, and a third guest's workload steps. */
+static void test_deflate_reserve_never_starves_a_need(void **state)
+{
+    Sim s;
+    Guest *plain;
+
+    (void)state;
+    sim_init(&s, 48 * G);
+    s.cfg.deflate_reserve_guests = 2;
+    for (int i = 0; i < 2; i++) {
+        char name[8];
+
+        g_snprintf(name, sizeof(name), "vdi%d", i);
+        sim_add(&s, name, 32 * G, 4 * G, 2 * G)->caps.balloon_autodeflate = true;
+    }
+    plain = sim_add(&s, "plain", 8 * G, 1 * G, 700 * M);
+    for (int i = 0; i < 100; i++)
+        sim_cycle(&s);
+    /* what the host has free beyond the needs is kept for the take-back */
+    assert_true(s.sum.deflate_reserve_kib > 30 * G);
+    assert_true(s.sum.budget_kib >= s.sum.sum_assigned_kib);
+    assert_int_not_equal(s.sum.state, POLICY_HOST_OVERCOMMITTED);
+
+    plain->used = 3 * G; /* 40 GiB free on the host: it gets its need */
+    for (int i = 0; i < 3; i++)
+        sim_cycle(&s);
+    assert_true(guest_assigned(plain) >= 3 * G);
+    sim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -989,6 +1166,12 @@ int main(void)
         cmocka_unit_test(test_buffer_min),
         cmocka_unit_test(test_over_budget_reclaim_fast),
         cmocka_unit_test(test_scarcity_needs_before_headroom),
+        cmocka_unit_test(test_unknown_caps_counted),
+        cmocka_unit_test(test_resend_is_not_self_deflation),
+        cmocka_unit_test(test_self_deflation_stops_our_inflation),
+        cmocka_unit_test(test_trend_saturates),
+        cmocka_unit_test(test_dimm_attach_is_not_self_deflation),
+        cmocka_unit_test(test_deflate_reserve_never_starves_a_need),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
