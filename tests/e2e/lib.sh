@@ -14,7 +14,7 @@
 # wait on the guests' own reports.
 #
 # Who started libvirtd and virtlogd for the e2e tests is recorded under
-# $E2E_RUN_DIR ("PID suite" or "PID test"), so that a test killed on a
+# $E2E_RUN_DIR ("PID suite SHELL" or "PID test SHELL"), so that a test killed on a
 # timeout leaves nothing that the next one cannot clean up: a daemon
 # recorded there is ours, whoever of us started it. The suite's setup
 # (suite.sh, run first by meson) starts them for all tests and its
@@ -49,7 +49,7 @@ e2e_require() {
 
 e2e_cleanup() {
     local rc=$? d
-    trap - INT TERM
+    trap '' INT TERM # a second signal must not cut the clean-up short
     e2e_stop_hogs
     for d in "${e2e_domains[@]}"; do
         virsh_ destroy "$d" >/dev/null 2>&1
@@ -106,17 +106,24 @@ e2e_setup() {
 }
 
 # e2e_recorded DAEMON: the PID and owner ("suite"/"test") recorded for a
-# libvirtd or virtlogd that an e2e run started and that still runs.
+# libvirtd or virtlogd that an e2e run started and that still runs, and
+# whether the test shell that started it still runs ("live"/"gone").
 e2e_recorded() {
-    local pid owner
-    read -r pid owner 2>/dev/null <"$E2E_RUN_DIR/$1" || return 1
+    local pid owner shell
+    read -r pid owner shell 2>/dev/null <"$E2E_RUN_DIR/$1" || return 1
     [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || {
         rm -f "$E2E_RUN_DIR/$1"
         return 1
     }
-    echo "$pid $owner"
+    if [ -n "$shell" ] && kill -0 "$shell" 2>/dev/null; then
+        echo "$pid $owner live"
+    else
+        echo "$pid $owner gone"
+    fi
 }
-e2e_record() { mkdir -p "$E2E_RUN_DIR" && echo "$2 $3" >"$E2E_RUN_DIR/$1"; }
+# e2e_record DAEMON PID OWNER: with this test shell's PID ($$ is the
+# shell's own, in a command substitution too)
+e2e_record() { mkdir -p "$E2E_RUN_DIR" && echo "$2 $3 $$" >"$E2E_RUN_DIR/$1"; }
 
 # e2e_launch DAEMON OWNER: start libvirtd or virtlogd (daemonized,
 # it writes /run/DAEMON.pid) and record it; prints its PID.
@@ -136,13 +143,14 @@ e2e_launch() {
 
 # e2e_use_daemon DAEMON OWNER: make sure DAEMON runs. Prints the PID this
 # caller must stop at its end, if any: one it started, or one a killed
-# e2e test left behind. One started by the suite (when OWNER is test) or
-# by nobody of ours is used and left alone.
+# e2e test left behind. One started by the suite (when OWNER is test), by
+# a test or demo still running, or by nobody of ours is used and left alone.
 e2e_use_daemon() {
-    local rec pid owner
+    local rec pid owner shell
     if rec=$(e2e_recorded "$1"); then
-        read -r pid owner <<<"$rec"
-        if [ "$owner" = suite ] && [ "$2" = test ]; then
+        read -r pid owner shell <<<"$rec"
+        if { [ "$owner" = suite ] && [ "$2" = test ]; } ||
+            { [ "$owner" = test ] && [ "$shell" = live ]; }; then
             return 0
         fi
         e2e_record "$1" "$pid" "$2" # a leftover: ours now
@@ -178,10 +186,11 @@ e2e_start_libvirt() {
 # e2e_restart_libvirtd starts it again for the same owner.
 e2e_killed_owner=
 e2e_kill_libvirtd() {
-    local rec
+    local rec pid owner shell
     rec=$(e2e_recorded libvirtd) || return 1
-    e2e_killed_owner=${rec##* }
-    kill -9 "${rec%% *}"
+    read -r pid owner shell <<<"$rec"
+    e2e_killed_owner=$owner
+    kill -9 "$pid"
 }
 e2e_restart_libvirtd() {
     local pid
@@ -278,6 +287,8 @@ e2e_wait_booted() {
     done
 }
 
+e2e_cued() { [ "$(e2e_report "$1" cued)" = 1 ]; }
+
 # e2e_cue GUEST...: start the guests' plans (created with --cue) together:
 # "go" on each one's second serial port, whose host end is a pty, repeated
 # until every guest reports that it has its cue. QEMU notices a pty's
@@ -299,8 +310,9 @@ e2e_cue() {
         for fd in "${fds[@]}"; do echo go >&"$fd"; done
         all=1
         for g in "$@"; do
-            wait_until 2 sh -c "grep -aq '^DYNMEM event=cue' /var/log/libvirt/qemu/$E2E_PREFIX-$g.serial" ||
-                all=0
+            # (every report line repeats cued=; the one event line may be
+            # broken by a kernel message on the console)
+            wait_until 2 e2e_cued "$g" || all=0
         done
         [ "$all" = 1 ] || [ "$(now_ms)" -ge "$deadline" ] && break
     done
@@ -327,11 +339,14 @@ e2e_until_t() {
 }
 # No OOM kill and no dead worker in any of the guests, ever.
 e2e_no_oom() {
-    local g log
+    local g log kills
     for g in "$@"; do
         log=/var/log/libvirt/qemu/$E2E_PREFIX-$g.serial
+        # (oom_kills is cumulative: the last report says it all; no early
+        # exit in a pipeline, which pipefail would read as no kill)
+        kills=$(e2e_report "$g" oom_kills)
         if grep -aq 'event=worker-died\|Out of memory' "$log" ||
-            e2e_report_lines "$g" | grep -vq ' oom_kills=0 '; then
+            { [ -n "$kills" ] && [ "$kills" != 0 ]; }; then
             return 1
         fi
     done

@@ -41,8 +41,9 @@ teardown)
     fi
     for d in libvirtd virtlogd; do
         if rec=$(e2e_recorded "$d"); then
-            echo "# stopping $d ${rec%% *}, started by the e2e ${rec##* }"
-            e2e_stop_pid "${rec%% *}"
+            read -r pid owner _ <<<"$rec"
+            echo "# stopping $d $pid, started by the e2e $owner"
+            e2e_stop_pid "$pid"
             rm -f "$E2E_RUN_DIR/$d"
         fi
     done
