@@ -333,9 +333,10 @@ static void cue_wait(const Cue *cue, double seconds)
     if (cue->fd >= 0 && !cue->cued) {
         struct pollfd pfd = {.fd = cue->fd, .events = POLLIN};
 
-        if (poll(&pfd, 1, (int)(seconds * 1000) + 1) > 0 && (pfd.revents & POLLIN))
+        if (poll(&pfd, 1, (int)(seconds * 1000) + 1) <= 0)
             return;
-        /* POLLHUP or an error without data: do not spin */
+        /* a hung-up device reports POLLIN too, and read() then gives 0:
+         * sleep rather than spin; a cue waiting there is read next pass */
         if (pfd.revents & (POLLHUP | POLLERR))
             usleep((useconds_t)(seconds * 1e6) + 1000);
         return;
