@@ -9,7 +9,8 @@
 #             a run that was killed
 #   teardown  removes leftover dynmem-e2e-* domains and stops the libvirtd
 #             and virtlogd an e2e run started (by their recorded PIDs; one
-#             started by anybody else is left alone)
+#             started by anybody else, or by a test or demo still running,
+#             is left alone)
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$SRCDIR/tests/e2e/lib.sh"
@@ -41,7 +42,11 @@ teardown)
     fi
     for d in libvirtd virtlogd; do
         if rec=$(e2e_recorded "$d"); then
-            read -r pid owner _ <<<"$rec"
+            read -r pid owner shell <<<"$rec"
+            if [ "$owner" = test ] && [ "$shell" = live ]; then
+                echo "# leaving $d $pid to the test or demo that started it"
+                continue
+            fi
             echo "# stopping $d $pid, started by the e2e $owner"
             e2e_stop_pid "$pid"
             rm -f "$E2E_RUN_DIR/$d"
