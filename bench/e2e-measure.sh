@@ -16,6 +16,10 @@
 #   headroom  the product's defaults: burst-headroom learn 128MiB,
 #             buffer-min 64MiB; no deflate-on-oom (the default here)
 #   deflate   those, and balloons with deflate-on-oom
+#   sized     deflate, and each guest's burst-headroom set to the step its
+#             workload takes (what an operator who knows the workload sets:
+#             build 600MiB, web 384MiB; office's step fits in its boot
+#             memory, which deflate-on-oom gives back)
 set -uo pipefail
 duration=${1:-300}
 E2E_PREFIX=dynmem-bench
@@ -29,11 +33,20 @@ deflate=()
 case $protect in
 none) ;;
 headroom) sed -i '/^  burst-headroom: 0$/d; /^  buffer-min: 0$/d' "$e2e_tmp/policy.yaml" ;;
-deflate)
+deflate | sized)
     sed -i '/^  burst-headroom: 0$/d; /^  buffer-min: 0$/d' "$e2e_tmp/policy.yaml"
     deflate=(--autodeflate)
+    ;;&
+sized)
+    # name rules before the catch-all (the first match wins, whole)
+    for rule in build:600MiB web:384MiB; do
+        printf '  - name: %s\n    mode: dynamic\n    minimum: %sMiB\n    buffer: 25%%\n    burst-headroom: %s\n' \
+            "$E2E_PREFIX-${rule%%:*}" "${MINIMUM:-160}" "${rule#*:}"
+    done >"$e2e_tmp/rules.yaml"
+    sed -i "/^domains:$/r $e2e_tmp/rules.yaml" "$e2e_tmp/policy.yaml"
     ;;
-*) echo "PROTECT must be none, headroom or deflate" >&2; exit 2 ;;
+deflate) ;;
+*) echo "PROTECT must be none, headroom, deflate or sized" >&2; exit 2 ;;
 esac
 guests=(office build web)
 # what each is defined with: the most it could ever have statically
