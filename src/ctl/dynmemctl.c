@@ -7,6 +7,7 @@
 #include "bus-names.h"
 #include "bus-props.h"
 #include "text.h"
+#include "ctl-json.h"
 #include "units.h"
 
 #include <errno.h>
@@ -218,101 +219,50 @@ static const char *str(const char *s)
     return s ? s : "";
 }
 
-/* JSON string contents are what the one escaping helper writes for UTF-8,
- * and D-Bus strings are UTF-8 (sd-bus checks). */
-static void json_string(GString *out, const char *s)
-{
-    g_autofree char *valid = g_utf8_make_valid(str(s), -1);
-    g_autofree char *escaped = policy_escape(valid, 0);
-    g_string_append_printf(out, "\"%s\"", escaped);
-}
-
-/* "HostTotal" -> "host_total" */
-static char *json_key(const char *property)
-{
-    GString *k = g_string_new(NULL);
-    for (const char *p = property; *p; p++) {
-        if (g_ascii_isupper(*p) && p != property)
-            g_string_append_c(k, '_');
-        g_string_append_c(k, g_ascii_tolower(*p));
-    }
-    return g_string_free(k, FALSE);
-}
-
-/* One property as a JSON member; sizes are exact bytes. */
-static void json_member(GString *out, const BusProp *prop, const void *info, bool first)
-{
-    const void *p = (const char *)info + prop->offset;
-    g_autofree char *key = json_key(prop->name);
-    g_string_append_printf(out, "%s\"%s\": ", first ? "" : ", ", key);
-    switch (prop->type) {
-    case BUS_PROP_STRING:
-        json_string(out, *(const char *const *)p);
-        break;
-    case BUS_PROP_BOOL:
-        g_string_append(out, *(const bool *)p ? "true" : "false");
-        break;
-    case BUS_PROP_U32:
-        g_string_append_printf(out, "%" PRIu32, *(const uint32_t *)p);
-        break;
-    case BUS_PROP_U64:
-        g_string_append_printf(out, "%" PRIu64, *(const uint64_t *)p);
-        break;
-    case BUS_PROP_STRV: {
-        const char *const *v = *(const char *const *const *)p;
-        g_string_append_c(out, '[');
-        for (size_t k = 0; v && v[k]; k++) {
-            if (k)
-                g_string_append(out, ", ");
-            json_string(out, v[k]);
-        }
-        g_string_append_c(out, ']');
-        break;
-    }
-    default:
-        break;
-    }
-}
+/* ---- JSON (ctl-json.c) -------------------------------------------------- */
 
 /* dynmemctl --json has always put the host's state second, before the
  * D-Bus order (bus-props.h) was the order of everything else; scripts
  * keep it. */
 static const char *const json_manager_lead[] = {"Version", "State", NULL};
 
-/* Every property of a table: those named in `lead` first, in that order,
- * then the others in the table's order. */
-static void json_fields(GString *out, const BusPropTable *t, const char *const *lead,
-                        const void *info)
-{
-    bool first = true;
-    for (size_t k = 0; lead && lead[k]; k++) {
-        const BusProp *prop = bus_prop_find(t, lead[k]);
-        if (prop) {
-            json_member(out, prop, info, first);
-            first = false;
-        }
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        if (lead && g_strv_contains(lead, t->props[i].name))
-            continue;
-        json_member(out, &t->props[i], info, first);
-        first = false;
-    }
-}
-
 static char *format_status_json(const ManagerInfo *m, GPtrArray *domains)
 {
-    GString *out = g_string_new("{");
-    json_fields(out, &bus_manager_props, json_manager_lead, m);
-    g_string_append(out, ", \"domains\": [");
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    ctl_json_add_props(b, &bus_manager_props, json_manager_lead, m);
+    json_builder_set_member_name(b, "domains");
+    json_builder_begin_array(b);
     for (guint i = 0; i < domains->len; i++) {
-        g_string_append(out, i ? ",\n  {" : "\n  {");
-        json_fields(out, &bus_domain_props, NULL, &((DomainInfo *)domains->pdata[i])->p);
-        g_string_append_c(out, '}');
+        json_builder_begin_object(b);
+        ctl_json_add_props(b, &bus_domain_props, NULL, &((DomainInfo *)domains->pdata[i])->p);
+        json_builder_end_object(b);
     }
-    g_string_append(out, domains->len ? "\n]}\n" : "]}\n");
-    return g_string_free(out, FALSE);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    return ctl_json_text(b);
 }
+
+static char *format_domain_json(const DomainInfo *d)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    ctl_json_add_props(b, &bus_domain_props, NULL, &d->p);
+    json_builder_end_object(b);
+    return ctl_json_text(b);
+}
+
+static char *format_dump_json(const char *dump)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "dump");
+    ctl_json_add_string(b, dump);
+    json_builder_end_object(b);
+    return ctl_json_text(b);
+}
+
+/* ---- tables and text ---------------------------------------------------- */
 
 static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
 {
@@ -434,15 +384,8 @@ static int cmd_show(sd_bus *bus, const Options *o, char **args)
     int s = get_domain(bus, args[0], &d);
     if (s != EXIT_OK)
         return s;
-    if (o->json) {
-        g_autoptr(GString) out = g_string_new("{");
-        json_fields(out, &bus_domain_props, NULL, &d->p);
-        g_string_append(out, "}\n");
-        fputs(out->str, stdout);
-    } else {
-        g_autofree char *text = format_domain_text(d);
-        fputs(text, stdout);
-    }
+    g_autofree char *text = o->json ? format_domain_json(d) : format_domain_text(d);
+    fputs(text, stdout);
     return EXIT_OK;
 }
 
@@ -524,10 +467,8 @@ static int cmd_dump(sd_bus *bus, const Options *o, char **args)
     if (sd_bus_message_read(reply, "s", &text) < 0)
         return EXIT_DAEMON;
     if (o->json) {
-        g_autoptr(GString) out = g_string_new("{\"dump\": ");
-        json_string(out, text);
-        g_string_append(out, "}\n");
-        fputs(out->str, stdout);
+        g_autofree char *json = format_dump_json(text);
+        fputs(json, stdout);
     } else {
         fputs(text, stdout);
     }
