@@ -5,7 +5,9 @@
  * 3 the daemon cannot be reached.
  */
 #include "bus-names.h"
+#include "bus-props.h"
 #include "text.h"
+#include "ctl-json.h"
 #include "units.h"
 
 #include <errno.h>
@@ -35,194 +37,28 @@ typedef struct {
 
 /* ---- what the daemon tells us ------------------------------------------ */
 
-typedef enum {
-    F_STRING = 0,
-    F_BOOL,
-    F_U32,
-    F_U64,
-    F_STRV,
-} FieldType;
-
-typedef struct {
-    const char *property;
-    FieldType type;
-    size_t offset;
-} Field;
-
+/* The properties are decoded with the daemon's own description of them
+ * (bus-props.h); the strings in these snapshots are ours. */
 typedef struct {
     char *path;
-    char *name;
-    char *uuid;
-    char *mode;
-    char *status;
-    char *reason;
-    uint64_t assigned;
-    uint64_t demand;
-    uint64_t target;
-    uint32_t pressure;
-    uint64_t minimum;
-    uint64_t startup;
-    uint64_t maximum;
-    uint32_t buffer;
-    uint32_t weight;
-    char **mechanisms;
-    bool overridden;
-    char *protection;
-    uint64_t absorbable;
-    uint64_t headroom;
+    BusDomainProps p;
 } DomainInfo;
-
-#define D(p, t, f)                                                                                 \
-    {                                                                                              \
-        p, t, offsetof(DomainInfo, f)                                                              \
-    }
-static const Field domain_fields[] = {
-    D("Name", F_STRING, name),
-    D("Uuid", F_STRING, uuid),
-    D("Mode", F_STRING, mode),
-    D("Status", F_STRING, status),
-    D("Reason", F_STRING, reason),
-    D("Assigned", F_U64, assigned),
-    D("Demand", F_U64, demand),
-    D("Target", F_U64, target),
-    D("Pressure", F_U32, pressure),
-    D("Minimum", F_U64, minimum),
-    D("Startup", F_U64, startup),
-    D("Maximum", F_U64, maximum),
-    D("Buffer", F_U32, buffer),
-    D("Weight", F_U32, weight),
-    D("Mechanisms", F_STRV, mechanisms),
-    D("Overridden", F_BOOL, overridden),
-    D("Protection", F_STRING, protection),
-    D("Absorbable", F_U64, absorbable),
-    D("Headroom", F_U64, headroom),
-};
-#undef D
-
-typedef struct {
-    char *version;
-    char *state;
-    bool connected;
-    bool paused;
-    bool dry_run;
-    uint64_t interval;
-    uint64_t host_total;
-    uint64_t host_available;
-    uint64_t budget;
-    uint64_t reserve;
-    uint64_t assigned;
-    uint64_t demand;
-    uint64_t cycles;
-    uint64_t deflate_reserve;
-    uint32_t unprotected;
-} ManagerInfo;
-
-#define M(p, t, f)                                                                                 \
-    {                                                                                              \
-        p, t, offsetof(ManagerInfo, f)                                                             \
-    }
-static const Field manager_fields[] = {
-    M("Version", F_STRING, version),      M("State", F_STRING, state),
-    M("Connected", F_BOOL, connected),    M("Paused", F_BOOL, paused),
-    M("DryRun", F_BOOL, dry_run),         M("Interval", F_U64, interval),
-    M("HostTotal", F_U64, host_total),    M("HostAvailable", F_U64, host_available),
-    M("Budget", F_U64, budget),           M("Reserve", F_U64, reserve),
-    M("Assigned", F_U64, assigned),       M("Demand", F_U64, demand),
-    M("Cycles", F_U64, cycles),           M("DeflateReserve", F_U64, deflate_reserve),
-    M("Unprotected", F_U32, unprotected),
-};
-#undef M
-
-static void info_clear(const Field *fields, size_t n, void *info)
-{
-    for (size_t i = 0; i < n; i++) {
-        void *p = (char *)info + fields[i].offset;
-        if (fields[i].type == F_STRING)
-            g_clear_pointer((char **)p, g_free);
-        else if (fields[i].type == F_STRV)
-            g_clear_pointer((char ***)p, g_strfreev);
-    }
-}
 
 static void domain_info_free(DomainInfo *d)
 {
-    info_clear(domain_fields, G_N_ELEMENTS(domain_fields), d);
+    bus_props_clear(&bus_domain_props, &d->p);
     g_free(d->path);
     g_free(d);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainInfo, domain_info_free)
 
+typedef BusManagerProps ManagerInfo;
+
 static void manager_info_clear(ManagerInfo *m)
 {
-    info_clear(manager_fields, G_N_ELEMENTS(manager_fields), m);
+    bus_props_clear(&bus_manager_props, m);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ManagerInfo, manager_info_clear)
-
-/* Read an a{sv} of properties into a struct; unknown ones are skipped (a
- * newer daemon may have more). */
-static int read_properties(sd_bus_message *msg, const Field *fields, size_t n, void *info)
-{
-    int r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-    if (r < 0)
-        return r;
-    while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-        const char *key;
-        const char *contents;
-        r = sd_bus_message_read(msg, "s", &key);
-        if (r >= 0)
-            r = sd_bus_message_peek_type(msg, NULL, &contents);
-        if (r < 0)
-            return r;
-        const Field *f = NULL;
-        for (size_t i = 0; i < n && !f; i++)
-            if (strcmp(fields[i].property, key) == 0)
-                f = &fields[i];
-        static const char *const sigs[] = {"s", "b", "u", "t", "as"};
-        if (!f || strcmp(contents, sigs[f->type]) != 0) {
-            r = sd_bus_message_skip(msg, "v");
-        } else {
-            void *p = (char *)info + f->offset;
-            r = sd_bus_message_enter_container(msg, 'v', contents);
-            if (r < 0)
-                return r;
-            if (f->type == F_STRING) {
-                const char *s;
-                r = sd_bus_message_read(msg, "s", &s);
-                if (r >= 0) {
-                    g_free(*(char **)p);
-                    *(char **)p = g_strdup(s);
-                }
-            } else if (f->type == F_BOOL) {
-                int b = 0;
-                r = sd_bus_message_read(msg, "b", &b);
-                if (r >= 0)
-                    *(bool *)p = b;
-            } else if (f->type == F_U32) {
-                r = sd_bus_message_read(msg, "u", (uint32_t *)p);
-            } else if (f->type == F_U64) {
-                r = sd_bus_message_read(msg, "t", (uint64_t *)p);
-            } else {
-                char **strv = NULL;
-                r = sd_bus_message_read_strv(msg, &strv);
-                if (r >= 0) {
-                    g_strfreev(*(char ***)p);
-                    /* sd-bus allocates with malloc, as GLib does on Linux */
-                    *(char ***)p = strv;
-                }
-            }
-            if (r >= 0)
-                r = sd_bus_message_exit_container(msg);
-        }
-        if (r < 0)
-            return r;
-        r = sd_bus_message_exit_container(msg);
-        if (r < 0)
-            return r;
-    }
-    if (r < 0)
-        return r;
-    return sd_bus_message_exit_container(msg);
-}
 
 /* ---- talking to the daemon ---------------------------------------------- */
 
@@ -288,7 +124,7 @@ static int get_manager(sd_bus *bus, ManagerInfo *ret)
                  DYNMEM_BUS_MANAGER_IFACE);
     if (s != EXIT_OK)
         return s;
-    if (read_properties(reply, manager_fields, G_N_ELEMENTS(manager_fields), ret) < 0) {
+    if (bus_props_read(reply, &bus_manager_props, ret) < 0) {
         fprintf(stderr, "dynmemctl: cannot parse the daemon's answer\n");
         return EXIT_DAEMON;
     }
@@ -299,7 +135,7 @@ static int cmp_domain(const void *a, const void *b)
 {
     const DomainInfo *x = *(DomainInfo *const *)a;
     const DomainInfo *y = *(DomainInfo *const *)b;
-    return g_strcmp0(x->name, y->name);
+    return g_strcmp0(x->p.name, y->p.name);
 }
 
 /* Every domain with all its properties, in one round trip. */
@@ -324,7 +160,7 @@ static int get_domains(sd_bus *bus, GPtrArray **ret)
                 DomainInfo *d = g_new0(DomainInfo, 1);
                 d->path = g_strdup(path);
                 g_ptr_array_add(all, d);
-                r = read_properties(reply, domain_fields, G_N_ELEMENTS(domain_fields), d);
+                r = bus_props_read(reply, &bus_domain_props, &d->p);
             } else if (r >= 0) {
                 r = sd_bus_message_skip(reply, "a{sv}");
             }
@@ -363,7 +199,7 @@ static int get_domain(sd_bus *bus, const char *name, DomainInfo **ret)
              DYNMEM_BUS_DOMAIN_IFACE);
     if (s != EXIT_OK)
         return s;
-    if (read_properties(props, domain_fields, G_N_ELEMENTS(domain_fields), d) < 0) {
+    if (bus_props_read(props, &bus_domain_props, &d->p) < 0) {
         fprintf(stderr, "dynmemctl: cannot parse the daemon's answer\n");
         return EXIT_DAEMON;
     }
@@ -383,75 +219,50 @@ static const char *str(const char *s)
     return s ? s : "";
 }
 
-/* JSON string contents are what the one escaping helper writes for UTF-8,
- * and D-Bus strings are UTF-8 (sd-bus checks). */
-static void json_string(GString *out, const char *s)
-{
-    g_autofree char *valid = g_utf8_make_valid(str(s), -1);
-    g_autofree char *escaped = policy_escape(valid, 0);
-    g_string_append_printf(out, "\"%s\"", escaped);
-}
+/* ---- JSON (ctl-json.c) -------------------------------------------------- */
 
-/* "HostTotal" -> "host_total" */
-static char *json_key(const char *property)
-{
-    GString *k = g_string_new(NULL);
-    for (const char *p = property; *p; p++) {
-        if (g_ascii_isupper(*p) && p != property)
-            g_string_append_c(k, '_');
-        g_string_append_c(k, g_ascii_tolower(*p));
-    }
-    return g_string_free(k, FALSE);
-}
-
-/* Sizes in JSON are exact bytes. */
-static void json_fields(GString *out, const Field *fields, size_t n, const void *info)
-{
-    for (size_t i = 0; i < n; i++) {
-        const void *p = (const char *)info + fields[i].offset;
-        g_autofree char *key = json_key(fields[i].property);
-        g_string_append_printf(out, "%s\"%s\": ", i ? ", " : "", key);
-        switch (fields[i].type) {
-        case F_STRING:
-            json_string(out, *(char *const *)p);
-            break;
-        case F_BOOL:
-            g_string_append(out, *(const bool *)p ? "true" : "false");
-            break;
-        case F_U32:
-            g_string_append_printf(out, "%" PRIu32, *(const uint32_t *)p);
-            break;
-        case F_U64:
-            g_string_append_printf(out, "%" PRIu64, *(const uint64_t *)p);
-            break;
-        case F_STRV: {
-            char *const *v = *(char **const *)p;
-            g_string_append_c(out, '[');
-            for (size_t k = 0; v && v[k]; k++) {
-                if (k)
-                    g_string_append(out, ", ");
-                json_string(out, v[k]);
-            }
-            g_string_append_c(out, ']');
-            break;
-        }
-        }
-    }
-}
+/* dynmemctl --json has always put the host's state second, before the
+ * D-Bus order (bus-props.h) was the order of everything else; scripts
+ * keep it. */
+static const char *const json_manager_lead[] = {"Version", "State", NULL};
 
 static char *format_status_json(const ManagerInfo *m, GPtrArray *domains)
 {
-    GString *out = g_string_new("{");
-    json_fields(out, manager_fields, G_N_ELEMENTS(manager_fields), m);
-    g_string_append(out, ", \"domains\": [");
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    ctl_json_add_props(b, &bus_manager_props, json_manager_lead, m);
+    json_builder_set_member_name(b, "domains");
+    json_builder_begin_array(b);
     for (guint i = 0; i < domains->len; i++) {
-        g_string_append(out, i ? ",\n  {" : "\n  {");
-        json_fields(out, domain_fields, G_N_ELEMENTS(domain_fields), domains->pdata[i]);
-        g_string_append_c(out, '}');
+        json_builder_begin_object(b);
+        ctl_json_add_props(b, &bus_domain_props, NULL, &((DomainInfo *)domains->pdata[i])->p);
+        json_builder_end_object(b);
     }
-    g_string_append(out, domains->len ? "\n]}\n" : "]}\n");
-    return g_string_free(out, FALSE);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    return ctl_json_text(b);
 }
+
+static char *format_domain_json(const DomainInfo *d)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    ctl_json_add_props(b, &bus_domain_props, NULL, &d->p);
+    json_builder_end_object(b);
+    return ctl_json_text(b);
+}
+
+static char *format_dump_json(const char *dump)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "dump");
+    ctl_json_add_string(b, dump);
+    json_builder_end_object(b);
+    return ctl_json_text(b);
+}
+
+/* ---- tables and text ---------------------------------------------------- */
 
 static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
 {
@@ -460,7 +271,7 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
     /* names as the daemon's log shows them: control characters escaped */
     g_auto(GStrv) names = g_new0(char *, domains->len + 1);
     for (guint i = 0; i < domains->len; i++) {
-        names[i] = policy_escape(((DomainInfo *)domains->pdata[i])->name, 0);
+        names[i] = policy_escape(((DomainInfo *)domains->pdata[i])->p.name, 0);
         w = MAX(w, (int)strlen(names[i]));
     }
     g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s  %-14s %10s\n",
@@ -471,7 +282,7 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
         g_string_append_c(out, '-');
     g_string_append_c(out, '\n');
     for (guint i = 0; i < domains->len; i++) {
-        const DomainInfo *d = domains->pdata[i];
+        const BusDomainProps *d = &((DomainInfo *)domains->pdata[i])->p;
         g_autofree char *assigned = size(d->assigned);
         g_autofree char *demand = size(d->demand);
         g_autofree char *target = size(d->target);
@@ -505,15 +316,16 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
                                "is an OOM kill\n",
                                m->unprotected);
     for (guint i = 0; i < domains->len; i++)
-        if (((DomainInfo *)domains->pdata[i])->overridden) {
+        if (((DomainInfo *)domains->pdata[i])->p.overridden) {
             g_string_append(out, "* a runtime override applies (dynmemctl show NAME)\n");
             break;
         }
     return g_string_free(out, FALSE);
 }
 
-static char *format_domain_text(const DomainInfo *d)
+static char *format_domain_text(const DomainInfo *info)
 {
+    const BusDomainProps *d = &info->p;
     GString *out = g_string_new(NULL);
     g_autofree char *assigned = size(d->assigned);
     g_autofree char *demand = size(d->demand);
@@ -521,8 +333,9 @@ static char *format_domain_text(const DomainInfo *d)
     g_autofree char *minimum = size(d->minimum);
     g_autofree char *startup = size(d->startup);
     g_autofree char *maximum = size(d->maximum);
-    g_autofree char *mech =
-        d->mechanisms && d->mechanisms[0] ? g_strjoinv(", ", d->mechanisms) : g_strdup("none");
+    g_autofree char *mech = d->mechanisms && d->mechanisms[0]
+                                ? g_strjoinv(", ", (char **)d->mechanisms)
+                                : g_strdup("none");
     g_autofree char *name = policy_escape(d->name, 0);
     g_autofree char *reason = policy_escape(d->reason, 0);
     g_autofree char *absorbable = size(d->absorbable);
@@ -534,8 +347,8 @@ static char *format_domain_text(const DomainInfo *d)
                            "Maximum:     %s\nBuffer:      %u%%\nWeight:      %u\n"
                            "Mechanisms:  %s\nOverridden:  %s\nProtection:  %s\nHeadroom:    %s\n"
                            "Absorbable:  %s\n",
-                           name, str(d->uuid), str(d->path), str(d->mode), str(d->status), reason,
-                           assigned, demand, target, d->pressure, minimum, startup, maximum,
+                           name, str(d->uuid), str(info->path), str(d->mode), str(d->status),
+                           reason, assigned, demand, target, d->pressure, minimum, startup, maximum,
                            d->buffer, d->weight, mech, d->overridden ? "yes" : "no",
                            str(d->protection), headroom, absorbable);
     return g_string_free(out, FALSE);
@@ -571,15 +384,8 @@ static int cmd_show(sd_bus *bus, const Options *o, char **args)
     int s = get_domain(bus, args[0], &d);
     if (s != EXIT_OK)
         return s;
-    if (o->json) {
-        g_autoptr(GString) out = g_string_new("{");
-        json_fields(out, domain_fields, G_N_ELEMENTS(domain_fields), d);
-        g_string_append(out, "}\n");
-        fputs(out->str, stdout);
-    } else {
-        g_autofree char *text = format_domain_text(d);
-        fputs(text, stdout);
-    }
+    g_autofree char *text = o->json ? format_domain_json(d) : format_domain_text(d);
+    fputs(text, stdout);
     return EXIT_OK;
 }
 
@@ -661,10 +467,8 @@ static int cmd_dump(sd_bus *bus, const Options *o, char **args)
     if (sd_bus_message_read(reply, "s", &text) < 0)
         return EXIT_DAEMON;
     if (o->json) {
-        g_autoptr(GString) out = g_string_new("{\"dump\": ");
-        json_string(out, text);
-        g_string_append(out, "}\n");
-        fputs(out->str, stdout);
+        g_autofree char *json = format_dump_json(text);
+        fputs(json, stdout);
     } else {
         fputs(text, stdout);
     }

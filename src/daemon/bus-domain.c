@@ -14,83 +14,41 @@
 #include <stddef.h>
 #include <string.h>
 
-typedef struct {
-    /* Name is declared const: libvirt renames only domains that are not
-     * running. Should the backend still report a new name, the manager
-     * takes it (logs, GetDomain) and reads of Name give it, but no
-     * PropertiesChanged announces it. */
-    const char *name;
-    const char *uuid;
-    const char *mode;
-    const char *status;
-    const char *reason; /* this cycle's text: read, never compared */
-    uint64_t assigned;
-    uint64_t demand;
-    uint64_t target;
-    uint32_t pressure;
-    uint64_t minimum;
-    uint64_t startup;
-    uint64_t maximum;
-    uint32_t buffer;
-    uint32_t weight;
-    uint32_t mechanisms;
-    bool overridden;
-    const char *protection;
-    uint64_t absorbable;
-    uint64_t headroom;
-} DomainProps;
-
 /* What the front end keeps per domain (ManagerDomain.bus_data). */
 typedef struct {
-    DomainProps last; /* as last announced on the bus */
+    BusDomainProps last; /* as last announced on the bus */
     bool announced;
 } DomainBusData;
 
-#define P(name, kind, field, emits)                                                                \
-    {                                                                                              \
-        name, kind, offsetof(DomainProps, field), emits                                            \
-    }
-static const BusProp domain_props[] = {
-    P("Name", BUS_PROP_STRING, name, false),
-    P("Uuid", BUS_PROP_STRING, uuid, false),
-    P("Mode", BUS_PROP_STRING, mode, true),
-    P("Status", BUS_PROP_STRING, status, true),
-    P("Reason", BUS_PROP_STRING, reason, false),
-    P("Assigned", BUS_PROP_U64, assigned, true),
-    P("Demand", BUS_PROP_U64, demand, true),
-    P("Target", BUS_PROP_U64, target, true),
-    P("Pressure", BUS_PROP_U32, pressure, true),
-    P("Minimum", BUS_PROP_U64, minimum, true),
-    P("Startup", BUS_PROP_U64, startup, true),
-    P("Maximum", BUS_PROP_U64, maximum, true),
-    P("Buffer", BUS_PROP_U32, buffer, true),
-    P("Weight", BUS_PROP_U32, weight, true),
-    P("Mechanisms", BUS_PROP_MECHANISMS, mechanisms, true),
-    P("Overridden", BUS_PROP_BOOL, overridden, true),
-    P("Protection", BUS_PROP_STRING, protection, true),
-    P("Absorbable", BUS_PROP_U64, absorbable, true),
-    P("Headroom", BUS_PROP_U64, headroom, true),
-};
-#undef P
-
-static uint32_t domain_mechanisms(const ManagerDomain *d)
+/* What the domain can use, as Mechanisms lists it: static lists, one per
+ * combination, in the order docs/dbus.md gives. */
+static const char *const *domain_mechanisms(const ManagerDomain *d)
 {
-    if (!d->caps_valid)
-        return 0;
-    uint32_t m = 0;
-    if (d->caps.has_balloon)
-        m |= BUS_MECHANISM_BALLOON;
-    if (d->caps.n_virtio_mem > 0)
-        m |= BUS_MECHANISM_VIRTIO_MEM;
-    if (d->caps.dimm_node >= 0 && d->caps.free_dimm_slots > 0)
-        m |= BUS_MECHANISM_DIMM;
-    return m;
+    enum { BALLOON = 1, VIRTIO_MEM = 2, DIMM = 4 };
+    static const char *const lists[8][4] = {
+        [0] = {NULL},
+        [BALLOON] = {"balloon", NULL},
+        [VIRTIO_MEM] = {"virtio-mem", NULL},
+        [BALLOON | VIRTIO_MEM] = {"balloon", "virtio-mem", NULL},
+        [DIMM] = {"dimm", NULL},
+        [BALLOON | DIMM] = {"balloon", "dimm", NULL},
+        [VIRTIO_MEM | DIMM] = {"virtio-mem", "dimm", NULL},
+        [BALLOON | VIRTIO_MEM | DIMM] = {"balloon", "virtio-mem", "dimm", NULL},
+    };
+    unsigned m = 0;
+    if (d->caps_valid && d->caps.has_balloon)
+        m |= BALLOON;
+    if (d->caps_valid && d->caps.n_virtio_mem > 0)
+        m |= VIRTIO_MEM;
+    if (d->caps_valid && d->caps.dimm_node >= 0 && d->caps.free_dimm_slots > 0)
+        m |= DIMM;
+    return lists[m];
 }
 
-static void domain_snapshot(const ManagerDomain *d, DomainProps *ret)
+static void domain_snapshot(const ManagerDomain *d, BusDomainProps *ret)
 {
     const PolicyPlanEntry *e = d->has_entry ? &d->entry : NULL;
-    *ret = (DomainProps){
+    *ret = (BusDomainProps){
         .name = d->name,
         .uuid = d->uuid,
         .mode = policy_mode_to_string(d->policy.mode),
@@ -167,27 +125,25 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     const ManagerDomain *d = userdata;
-    const BusProp *p = bus_prop_find(domain_props, G_N_ELEMENTS(domain_props), property);
+    const BusProp *p = bus_prop_find(&bus_domain_props, property);
     if (!p)
         return -ENOENT;
-    DomainProps now;
+    BusDomainProps now;
     domain_snapshot(d, &now);
     return bus_prop_append(reply, p, &now);
 }
 
-#define PROP(name, sig, flags) SD_BUS_PROPERTY(name, sig, get_property, 0, flags)
-#define EMITS                  SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-#define CONST                  SD_BUS_VTABLE_PROPERTY_CONST
+/* The properties are the rows of BUS_DOMAIN_PROPERTIES (bus-props.h). */
+#define PROPERTY(Name, field, TYPE, CHANGE) BUS_VTABLE_PROPERTY(get_property, Name, TYPE, CHANGE),
 
+/* clang-format would join the list's expansion to the entry after it */
+/* clang-format off */
 const sd_bus_vtable bus_domain_vtable[] = {
-    SD_BUS_VTABLE_START(0),          PROP("Name", "s", CONST),       PROP("Uuid", "s", CONST),
-    PROP("Mode", "s", EMITS),        PROP("Status", "s", EMITS),     PROP("Reason", "s", 0),
-    PROP("Assigned", "t", EMITS),    PROP("Demand", "t", EMITS),     PROP("Target", "t", EMITS),
-    PROP("Pressure", "u", EMITS),    PROP("Minimum", "t", EMITS),    PROP("Startup", "t", EMITS),
-    PROP("Maximum", "t", EMITS),     PROP("Buffer", "u", EMITS),     PROP("Weight", "u", EMITS),
-    PROP("Mechanisms", "as", EMITS), PROP("Overridden", "b", EMITS), PROP("Protection", "s", EMITS),
-    PROP("Absorbable", "t", EMITS),  PROP("Headroom", "t", EMITS),   SD_BUS_VTABLE_END,
+    SD_BUS_VTABLE_START(0),
+    BUS_DOMAIN_PROPERTIES(PROPERTY)
+    SD_BUS_VTABLE_END,
 };
+/* clang-format on */
 
 int bus_domain_export(DynmemBus *b)
 {
@@ -257,10 +213,9 @@ static void on_cycle_done(Manager *m, void *userdata)
             announce(b, d);
             continue;
         }
-        DomainProps now;
+        BusDomainProps now;
         domain_snapshot(d, &now);
-        g_auto(GStrv) names =
-            bus_props_changed(domain_props, G_N_ELEMENTS(domain_props), &data->last, &now);
+        g_auto(GStrv) names = bus_props_changed(&bus_domain_props, &data->last, &now);
         data->last = now;
         if (!names || !b->bus)
             continue;

@@ -13,47 +13,6 @@
 #include <stddef.h>
 #include <string.h>
 
-struct BusManagerProps {
-    const char *version;
-    bool connected;
-    bool paused;
-    bool dry_run;
-    uint64_t interval_us;
-    uint64_t host_total;
-    uint64_t host_available;
-    uint64_t budget;
-    uint64_t reserve;
-    uint64_t assigned;
-    uint64_t demand;
-    const char *state;
-    uint64_t cycles;
-    uint64_t deflate_reserve;
-    uint32_t unprotected;
-};
-
-#define P(name, kind, field, emits)                                                                \
-    {                                                                                              \
-        name, kind, offsetof(BusManagerProps, field), emits                                        \
-    }
-static const BusProp manager_props[] = {
-    P("Version", BUS_PROP_STRING, version, false),
-    P("Connected", BUS_PROP_BOOL, connected, true),
-    P("Paused", BUS_PROP_BOOL, paused, true),
-    P("DryRun", BUS_PROP_BOOL, dry_run, false),
-    P("Interval", BUS_PROP_U64, interval_us, true),
-    P("HostTotal", BUS_PROP_U64, host_total, true),
-    P("HostAvailable", BUS_PROP_U64, host_available, true),
-    P("Budget", BUS_PROP_U64, budget, true),
-    P("Reserve", BUS_PROP_U64, reserve, true),
-    P("Assigned", BUS_PROP_U64, assigned, true),
-    P("Demand", BUS_PROP_U64, demand, true),
-    P("State", BUS_PROP_STRING, state, true),
-    P("Cycles", BUS_PROP_U64, cycles, false),
-    P("DeflateReserve", BUS_PROP_U64, deflate_reserve, true),
-    P("Unprotected", BUS_PROP_U32, unprotected, true),
-};
-#undef P
-
 static void manager_snapshot(Manager *m, BusManagerProps *ret)
 {
     const PolicyHostSample *host = manager_get_host(m);
@@ -82,7 +41,7 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     DynmemBus *b = userdata;
-    const BusProp *p = bus_prop_find(manager_props, G_N_ELEMENTS(manager_props), property);
+    const BusProp *p = bus_prop_find(&bus_manager_props, property);
     if (!p)
         return -ENOENT;
     BusManagerProps now;
@@ -346,30 +305,18 @@ static int method_dump(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* ---- vtable ------------------------------------------------------------- */
 
-#define PROP(name, sig, flags) SD_BUS_PROPERTY(name, sig, get_property, 0, flags)
-#define EMITS                  SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-#define CONST                  SD_BUS_VTABLE_PROPERTY_CONST
-#define OPEN                   SD_BUS_VTABLE_UNPRIVILEGED /* access is checked in the handlers */
+/* The properties are the rows of BUS_MANAGER_PROPERTIES (bus-props.h). */
+#define PROPERTY(Name, field, TYPE, CHANGE) BUS_VTABLE_PROPERTY(get_property, Name, TYPE, CHANGE),
+#define OPEN                                SD_BUS_VTABLE_UNPRIVILEGED /* access is checked in the handlers */
 
+/* clang-format would join the list's expansion to the entry after it */
+/* clang-format off */
 const sd_bus_vtable bus_manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    PROP("Version", "s", CONST),
-    PROP("Connected", "b", EMITS),
-    PROP("Paused", "b", EMITS),
-    PROP("DryRun", "b", CONST),
-    PROP("Interval", "t", EMITS),
-    PROP("HostTotal", "t", EMITS),
-    PROP("HostAvailable", "t", EMITS),
-    PROP("Budget", "t", EMITS),
-    PROP("Reserve", "t", EMITS),
-    PROP("Assigned", "t", EMITS),
-    PROP("Demand", "t", EMITS),
-    PROP("State", "s", EMITS),
-    PROP("Cycles", "t", 0),
-    PROP("DeflateReserve", "t", EMITS),
-    PROP("Unprotected", "u", EMITS),
+    BUS_MANAGER_PROPERTIES(PROPERTY)
     SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", domains),
                             method_list_domains, OPEN),
+    /* clang-format on */
     SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", path),
                             method_get_domain, OPEN),
     SD_BUS_METHOD_WITH_ARGS("SetDomainPolicy",
@@ -407,8 +354,7 @@ static void emit_manager_changes(DynmemBus *b)
         b->last_manager_props = g_memdup2(&now, sizeof(now));
         return;
     }
-    g_auto(GStrv) names =
-        bus_props_changed(manager_props, G_N_ELEMENTS(manager_props), b->last_manager_props, &now);
+    g_auto(GStrv) names = bus_props_changed(&bus_manager_props, b->last_manager_props, &now);
     *b->last_manager_props = now;
     if (!names)
         return;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "bus-names.h"
+#include "bus-props.h"
 #include "manager.h"
 
 #include <stdbool.h>
@@ -43,7 +44,7 @@ struct DynmemBus {
     sd_bus *bus; /* NULL while not connected */
     GSource *source;
     guint reconnect_source;
-    struct BusManagerProps *last_manager_props; /* last emitted (bus-manager.c); NULL: none */
+    BusManagerProps *last_manager_props; /* last emitted (bus-manager.c); NULL: none */
 };
 
 /* Refuse callers that are not uid 0: returns 0, or a negative errno with
@@ -65,7 +66,6 @@ ManagerDomain *bus_find_domain(Manager *m, const char *name_or_uuid, sd_bus_erro
 int bus_error_from_manager(sd_bus_error *error, int r, const char *message);
 
 /* bus-manager.c */
-typedef struct BusManagerProps BusManagerProps;
 extern const sd_bus_vtable bus_manager_vtable[];
 int bus_manager_export(DynmemBus *b);
 extern const ManagerListener bus_manager_listener;
@@ -81,37 +81,3 @@ void bus_domain_forget_all(Manager *m);
 /* For the introspection generator: export the Domain interface on one
  * plain object whose getters are never called. */
 int bus_domain_export_example(sd_bus *bus, const char *path);
-
-/* ---- property tables ---------------------------------------------------- */
-
-/* Each interface describes its properties once, as fields of a plain
- * snapshot struct: the same table serves the getters and decides which
- * properties changed since the last PropertiesChanged. Strings in snapshots
- * must be static or live as long as the object. */
-typedef enum {
-    BUS_PROP_BOOL = 0,   /* bool */
-    BUS_PROP_U32,        /* uint32_t, "u" */
-    BUS_PROP_U64,        /* uint64_t, "t" */
-    BUS_PROP_STRING,     /* const char *, "s" */
-    BUS_PROP_MECHANISMS, /* uint32_t of BUS_MECHANISM_* bits, "as" */
-    BUS_PROP_LAST,
-} BusPropKind;
-
-typedef struct {
-    const char *name;
-    BusPropKind kind;
-    size_t offset;
-    bool emits_change; /* must match SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE in the vtable */
-} BusProp;
-
-enum {
-    BUS_MECHANISM_BALLOON = 1u << 0,
-    BUS_MECHANISM_VIRTIO_MEM = 1u << 1,
-    BUS_MECHANISM_DIMM = 1u << 2,
-};
-
-const BusProp *bus_prop_find(const BusProp *props, size_t n, const char *name);
-int bus_prop_append(sd_bus_message *reply, const BusProp *prop, const void *snapshot);
-/* The names of the emitting properties that differ, NULL-terminated
- * (g_strfreev), or NULL when none does. */
-char **bus_props_changed(const BusProp *props, size_t n, const void *last, const void *now);

@@ -226,9 +226,10 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
     emit(opaque, BACKEND_EVENT_DISCONNECTED, NULL);
 }
 
-/* libvirt's callback types differ per event; the generic type is reached
- * through a plain function pointer to keep -Wcast-function-type quiet. */
-#define GENERIC_CB(cb) ((virConnectDomainEventGenericCallback)(void (*)(void))(cb))
+/* libvirt's cast to the generic callback type, from a plain function
+ * pointer: a direct cast between the event's type and the generic one is
+ * what -Wcast-function-type warns about. */
+#define GENERIC_CB(cb) VIR_DOMAIN_EVENT_CALLBACK((void (*)(void))(cb))
 
 static void lv_close(Backend *b)
 {

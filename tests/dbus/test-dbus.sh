@@ -209,6 +209,21 @@ msg=$(gdbus call --system --dest org.dynmem1 --object-path /org/dynmem1 --method
 grep -q 'NoSuchDomain: no running domain has the UUID 0d5b2f6e-1111-4a4a-9b9b-00000000ffff' \
     <<<"$msg" && pass "an unknown UUID is named as a UUID" || fail "unknown UUID: $msg"
 
+# -- the running daemon introspects as data/org.dynmem1.xml says (the file is
+# generated offline from the same vtables; this checks the objects on the bus)
+own_interfaces() { sed -n '/^ *<interface name="org\.dynmem1\./,/^ *<\/interface>/p'; }
+alpha_path=$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager GetDomain s alpha |
+    sed 's/^o "\(.*\)"$/\1/')
+live=$( {
+    busctl --system introspect --xml-interface org.dynmem1 /org/dynmem1
+    busctl --system introspect --xml-interface org.dynmem1 "$alpha_path"
+} | own_interfaces)
+if [ -n "$live" ] && diff -u <(own_interfaces <"$SRCDIR/data/org.dynmem1.xml") - <<<"$live"; then
+    pass "the running daemon's Manager and Domain introspection is data/org.dynmem1.xml"
+else
+    fail "the running daemon's introspection differs from data/org.dynmem1.xml"
+fi
+
 # -- domain properties
 expect "Domain Name" 's "alpha"' "$(dom_prop alpha Name)"
 expect "Domain Uuid" 's "0d5b2f6e-1111-4a4a-9b9b-000000000001"' "$(dom_prop alpha Uuid)"
