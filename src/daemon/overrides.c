@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "overrides.h"
 #include "config-file.h"
+#include "settings.h"
 #include "text.h"
 #include "yaml-tree.h"
 
@@ -188,65 +189,14 @@ int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, ch
 
 /* ---- formatting --------------------------------------------------------- */
 
-static char *format_size_exact(uint64_t kib)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (kib != 0 && kib % 1024 == 0 && u < 3) {
-        kib /= 1024;
-        u++;
-    }
-    return g_strdup_printf("%" G_GUINT64_FORMAT "%s", kib, units[u]);
-}
-
-static char *format_amount_exact(const PolicyAmount *a)
-{
-    if (a->kind == POLICY_AMOUNT_PERCENT)
-        return g_strdup_printf("%" G_GUINT64_FORMAT "%%", a->value);
-    return format_size_exact(a->value);
-}
-
 char *overrides_format_value(const PolicySettings *s, PolicyField field)
 {
-    if (!(s->set & field))
-        return NULL;
-    switch (field) {
-    case POLICY_FIELD_MODE:
-        return g_strdup(policy_mode_to_string(s->mode));
-    case POLICY_FIELD_MINIMUM:
-        return format_amount_exact(&s->minimum);
-    case POLICY_FIELD_STARTUP:
-        return format_amount_exact(&s->startup);
-    case POLICY_FIELD_MAXIMUM:
-        return format_amount_exact(&s->maximum);
-    case POLICY_FIELD_BUFFER:
-        return g_strdup_printf("%u%%", s->buffer_pct);
-    case POLICY_FIELD_WEIGHT:
-        return g_strdup_printf("%u", s->weight);
-    case POLICY_FIELD_BURST_HEADROOM: {
-        g_autofree char *kib = format_size_exact(s->burst_headroom.kib);
-        return s->burst_headroom.learn ? g_strdup_printf("learn %s", kib) : g_steal_pointer(&kib);
-    }
-    case POLICY_FIELD_BUFFER_MIN:
-        return format_size_exact(s->buffer_min_kib);
-    default:
-        return NULL;
-    }
-}
+    const PolicyKey *k = policy_domain_key_by_field(field);
 
-static const struct {
-    PolicyField field;
-    const char *key;
-} field_keys[] = {
-    {POLICY_FIELD_MODE, "mode"},
-    {POLICY_FIELD_MINIMUM, "minimum"},
-    {POLICY_FIELD_STARTUP, "startup"},
-    {POLICY_FIELD_MAXIMUM, "maximum"},
-    {POLICY_FIELD_BUFFER, "buffer"},
-    {POLICY_FIELD_WEIGHT, "weight"},
-    {POLICY_FIELD_BURST_HEADROOM, "burst-headroom"},
-    {POLICY_FIELD_BUFFER_MIN, "buffer-min"},
-};
+    if (!k || !(s->set & field))
+        return NULL;
+    return policy_key_format(k, s, true);
+}
 
 /* A domain name in a comment: one line, nothing that ends the comment. */
 /* A domain name in a YAML comment: printable ASCII only. Anything else
@@ -285,10 +235,10 @@ char *overrides_format(GHashTable *table)
         /* an entry without settings (a hand-written `{}`) must stay a
          * mapping: a bare "uuid:" is null and would not read back */
         g_string_append_printf(out, "  %s:%s\n", e->uuid, e->settings.set ? "" : " {}");
-        for (size_t k = 0; k < G_N_ELEMENTS(field_keys); k++) {
-            g_autofree char *v = overrides_format_value(&e->settings, field_keys[k].field);
+        for (const PolicyKey *k = policy_domain_keys; k->name; k++) {
+            g_autofree char *v = overrides_format_value(&e->settings, k->field);
             if (v)
-                g_string_append_printf(out, "    %s: %s\n", field_keys[k].key, v);
+                g_string_append_printf(out, "    %s: %s\n", k->name, v);
         }
     }
     return g_string_free(g_steal_pointer(&out), FALSE);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The policy file's schema (dynmem-policy.yaml(5)): the tree that
- * yaml-tree.c builds, checked section by section into a PolicyConfig. Every
+ * yaml-tree.c builds, checked section by section into a PolicyConfig, each
+ * key as its row in settings.h says. Every
  * error is collected with its position, not only the first.
  */
 #include "config-private.h"
+#include "settings.h"
 #include "text.h"
 #include "yaml-tree.h"
 
@@ -21,29 +23,7 @@ typedef PolicyYamlLoader Loader;
 /* ---- the schema ------------------------------------------------------------ */
 
 static const char *const top_keys[] = {"daemon", "host", "tuning", "defaults", "domains", NULL};
-static const char *const daemon_keys[] = {"connect", "interval", NULL};
-static const char *const host_keys[] = {"reserve",         "pool", "overhead", "psi-threshold",
-                                        "deflate-reserve", NULL};
-static const char *const tuning_keys[] = {
-    "grace",
-    "demand-half-life",
-    "min-step",
-    "min-step-percent",
-    "max-shrink",
-    "uncooperative-timeout",
-    "uncooperative-retry",
-    "stale-periods",
-    "pressure-swap-in",
-    "pressure-major-faults",
-    "pressure-boost",
-    NULL,
-};
-static const char *const rule_keys[] = {
-    "name",    "match",  "uuid",   "mode",           "minimum",    "startup",
-    "maximum", "buffer", "weight", "burst-headroom", "buffer-min", NULL,
-};
-
-#define MAX_SECTION_KEYS 16
+#define MAX_SECTION_KEYS POLICY_MAX_SECTION_KEYS
 
 /* Check a mapping's keys against `keys`: report keys that are not scalars,
  * unknown keys (with the nearest known one) and duplicates. ret_values[i]
@@ -132,206 +112,54 @@ static void value_error(Loader *ld, const Node *v, const char *key, const char *
     policy_yaml_add_error(ld, v->line, v->column, "%s in %s: %s", key, where, detail);
 }
 
-static void get_duration(Loader *ld, const Node *v, const char *key, const char *where,
-                         uint64_t min_us, uint64_t max_us, uint64_t *ret_us)
+/* daemon:, host: or tuning:, each key as its row in policy_global_keys
+ * says. */
+static void load_section(Loader *ld, const Node *map, const char *section, PolicyConfig *cfg)
 {
-    g_autofree char *detail = NULL;
-    const char *text;
-    uint64_t us;
+    const char *names[MAX_SECTION_KEYS + 1];
+    const Node *v[MAX_SECTION_KEYS];
+    size_t i = 0;
 
-    if (!v || !(text = scalar_value(ld, v, key, where)))
-        return;
-    if (policy_parse_duration_us(text, &us, &detail) < 0) {
-        value_error(ld, v, key, where, detail);
-        return;
-    }
-    if (us < min_us || us > max_us) {
-        g_autofree char *lo = policy_format_duration_us(min_us);
-        g_autofree char *hi = policy_format_duration_us(max_us);
-        g_autofree char *q = policy_quote(text);
-
-        policy_yaml_add_error(ld, v->line, v->column, "%s in %s: %s is out of range %s..%s", key,
-                              where, q, lo, hi);
-        return;
-    }
-    *ret_us = us;
-}
-
-static void get_size(Loader *ld, const Node *v, const char *key, const char *where,
-                     uint64_t min_kib, uint64_t *ret_kib)
-{
-    g_autofree char *detail = NULL;
-    const char *text;
-    uint64_t kib;
-
-    if (!v || !(text = scalar_value(ld, v, key, where)))
-        return;
-    if (policy_parse_size_kib(text, &kib, &detail) < 0) {
-        value_error(ld, v, key, where, detail);
-        return;
-    }
-    if (kib < min_kib) {
-        g_autofree char *q = policy_quote(text);
-
-        policy_yaml_add_error(ld, v->line, v->column, "%s in %s: must be above 0, found \"%s\"",
-                              key, where, q);
-        return;
-    }
-    *ret_kib = kib;
-}
-
-static void get_percent(Loader *ld, const Node *v, const char *key, const char *where,
-                        uint32_t min_pct, uint32_t max_pct, uint32_t *ret_pct)
-{
-    g_autofree char *detail = NULL;
-    const char *text;
-    uint32_t pct;
-
-    if (!v || !(text = scalar_value(ld, v, key, where)))
-        return;
-    if (policy_parse_percent(text, max_pct, &pct, &detail) < 0) {
-        value_error(ld, v, key, where, detail);
-        return;
-    }
-    if (pct < min_pct) {
-        g_autofree char *q = policy_quote(text);
-
-        policy_yaml_add_error(ld, v->line, v->column,
-                              "%s in %s: percentage \"%s\" is out of range %" PRIu32 "..%" PRIu32
-                              "%%",
-                              key, where, q, min_pct, max_pct);
-        return;
-    }
-    *ret_pct = pct;
-}
-
-static void get_uint(Loader *ld, const Node *v, const char *key, const char *where, uint64_t min,
-                     uint64_t max, uint64_t *ret)
-{
-    g_autofree char *detail = NULL;
-    const char *text;
-
-    if (!v || !(text = scalar_value(ld, v, key, where)))
-        return;
-    if (policy_parse_uint(text, min, max, ret, &detail) < 0)
-        value_error(ld, v, key, where, detail);
-}
-
-static void load_daemon(Loader *ld, const Node *map, PolicyConfig *cfg)
-{
-    const Node *v[G_N_ELEMENTS(daemon_keys)];
-    const char *text;
-
-    mapping_fields(ld, map, "daemon", daemon_keys, v);
-    if (v[0] && (text = scalar_value(ld, v[0], "connect", "daemon"))) {
-        g_free(cfg->connect_uri);
-        cfg->connect_uri = g_strdup(text);
-    }
-    /* Faster than 100ms is more libvirt traffic than information; slower
-     * than an hour is not balancing. */
-    get_duration(ld, v[1], "interval", "daemon", 100 * 1000, 3600 * POLICY_USEC_PER_SEC,
-                 &cfg->interval_us);
-}
-
-static void load_host(Loader *ld, const Node *map, PolicyConfig *cfg)
-{
-    const Node *v[G_N_ELEMENTS(host_keys)];
-    const char *text;
-
-    mapping_fields(ld, map, "host", host_keys, v);
-    if (v[0] && (text = scalar_value(ld, v[0], "reserve", "host"))) {
+    policy_key_names(section, names, 0);
+    mapping_fields(ld, map, section, names, v);
+    for (const PolicyKey *k = policy_global_keys; k->name; k++) {
         g_autofree char *detail = NULL;
-        PolicyAmount a;
+        const char *text;
 
-        /* Reserving more than 90% of the host leaves nothing to balance. */
-        if (policy_parse_amount(text, 90, &a, &detail) < 0)
-            value_error(ld, v[0], "reserve", "host", detail);
-        else
-            cfg->reserve = a;
+        if (strcmp(k->section, section) != 0)
+            continue;
+        if (v[i] && (text = scalar_value(ld, v[i], k->name, section)) &&
+            policy_key_parse(k, text, cfg, &detail) < 0)
+            value_error(ld, v[i], k->name, section, detail);
+        i++;
     }
-    if (v[1] && (text = scalar_value(ld, v[1], "pool", "host"))) {
-        if (strcmp(text, "unlimited") == 0) {
-            cfg->pool_kib = 0;
-        } else {
-            g_autofree char *detail = NULL;
-            uint64_t kib;
-
-            if (policy_parse_size_kib(text, &kib, &detail) < 0)
-                policy_yaml_add_error(ld, v[1]->line, v[1]->column,
-                                      "pool in host: %s, or \"unlimited\"", detail);
-            else if (kib == 0) {
-                g_autofree char *q = policy_quote(text);
-
-                policy_yaml_add_error(
-                    ld, v[1]->line, v[1]->column,
-                    "pool in host: must be above 0, found \"%s\" (write \"unlimited\" for "
-                    "no cap)",
-                    q);
-            } else
-                cfg->pool_kib = kib;
-        }
-    }
-    get_size(ld, v[2], "overhead", "host", 0, &cfg->overhead_kib);
-    /* 0% would block growth even on an idle host. */
-    get_percent(ld, v[3], "psi-threshold", "host", 1, 100, &cfg->psi_threshold_pct);
-    {
-        uint64_t u = cfg->deflate_reserve_guests;
-
-        get_uint(ld, v[4], "deflate-reserve", "host", 0, 64, &u);
-        cfg->deflate_reserve_guests = (uint32_t)u;
-    }
-}
-
-static void load_tuning(Loader *ld, const Node *map, PolicyConfig *cfg)
-{
-    const Node *v[G_N_ELEMENTS(tuning_keys)];
-    PolicyTuning *t = &cfg->tuning;
-    const uint64_t sec = POLICY_USEC_PER_SEC, day = 24 * 3600 * POLICY_USEC_PER_SEC;
-    uint64_t u;
-
-    mapping_fields(ld, map, "tuning", tuning_keys, v);
-    get_duration(ld, v[0], "grace", "tuning", 0, day, &t->grace_us);
-    get_duration(ld, v[1], "demand-half-life", "tuning", 100 * 1000, day, &t->demand_half_life_us);
-    get_size(ld, v[2], "min-step", "tuning", 0, &t->min_step_kib);
-    get_percent(ld, v[3], "min-step-percent", "tuning", 0, 100, &t->min_step_pct);
-    /* The engine reads 0 as "no cap" (the invariant tests use that); a
-     * policy file always bounds how fast a domain is shrunk. */
-    get_size(ld, v[4], "max-shrink", "tuning", 1, &t->max_shrink_kib);
-    get_duration(ld, v[5], "uncooperative-timeout", "tuning", sec, 3600 * sec,
-                 &t->uncooperative_timeout_us);
-    get_duration(ld, v[6], "uncooperative-retry", "tuning", sec, day, &t->uncooperative_retry_us);
-    u = t->stale_periods;
-    get_uint(ld, v[7], "stale-periods", "tuning", 1, 100, &u);
-    t->stale_periods = (uint32_t)u;
-    get_size(ld, v[8], "pressure-swap-in", "tuning", 0, &t->pressure_swap_in_kib_s);
-    get_uint(ld, v[9], "pressure-major-faults", "tuning", 0, UINT32_MAX,
-             &t->pressure_major_faults_s);
-    get_percent(ld, v[10], "pressure-boost", "tuning", 0, 1000, &t->pressure_boost_pct);
 }
 
 /* Read the per-domain keys of a layer (defaults or a rule). `v` holds the
- * value nodes of policy_settings_keys, in that order. Returns false when a
+ * value nodes of policy_domain_keys, in that order. Returns false when a
  * value was rejected. */
 static bool load_settings(Loader *ld, const Node *const *v, const char *where, PolicySettings *ret)
 {
     PolicySettings s = {0};
     bool ok = true;
 
-    for (size_t i = 0; policy_settings_keys[i]; i++) {
+    for (size_t i = 0; policy_domain_keys[i].name; i++) {
+        const PolicyKey *k = &policy_domain_keys[i];
         g_autofree char *detail = NULL;
         const char *text;
 
         if (!v[i])
             continue;
-        text = scalar_value(ld, v[i], policy_settings_keys[i], where);
+        text = scalar_value(ld, v[i], k->name, where);
         if (!text) {
             ok = false;
             continue;
         }
-        if (policy_settings_set_detail(&s, policy_settings_keys[i], text, &detail) < 0) {
-            value_error(ld, v[i], policy_settings_keys[i], where, detail);
+        if (policy_key_parse(k, text, &s, &detail) < 0) {
+            value_error(ld, v[i], k->name, where, detail);
             ok = false;
-        }
+        } else
+            s.set |= k->field;
     }
     *ret = s;
     return ok;
@@ -350,11 +178,13 @@ static bool check_layer(Loader *ld, const Node *at, const char *where, const Pol
 
 static void load_defaults(Loader *ld, const Node *map, PolicyConfig *cfg)
 {
+    const char *names[MAX_SECTION_KEYS + 1];
     const Node *v[MAX_SECTION_KEYS];
     PolicySettings layer;
     bool ok;
 
-    mapping_fields(ld, map, "defaults", policy_settings_keys, v);
+    policy_key_names(NULL, names, 0);
+    mapping_fields(ld, map, "defaults", names, v);
     /* The values that were valid are still checked against each other, so
      * that one run reports every problem. */
     ok = load_settings(ld, v, "defaults", &layer);
@@ -370,7 +200,8 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
 {
     static const PolicyMatchKind match_kinds[] = {POLICY_MATCH_NAME, POLICY_MATCH_GLOB,
                                                   POLICY_MATCH_UUID};
-    const Node *v[G_N_ELEMENTS(rule_keys)];
+    const char *rule_keys[MAX_SECTION_KEYS + 1] = {"name", "match", "uuid"};
+    const Node *v[MAX_SECTION_KEYS];
     g_autofree char *where = g_strdup_printf("domains[%zu]", index);
     PolicyRule rule = {0};
     const char *pattern = NULL;
@@ -385,6 +216,7 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
                               policy_yaml_node_kind_name(item));
         return;
     }
+    policy_key_names(NULL, rule_keys, 3);
     mapping_fields(ld, item, where, rule_keys, v);
 
     for (int i = 0; i < 3; i++) {
@@ -482,12 +314,9 @@ static void load_root(Loader *ld, const Node *root, PolicyConfig *cfg)
         return;
     }
     mapping_fields(ld, root, "the top level", top_keys, v);
-    if (section_mapping(ld, v[0], "daemon"))
-        load_daemon(ld, v[0], cfg);
-    if (section_mapping(ld, v[1], "host"))
-        load_host(ld, v[1], cfg);
-    if (section_mapping(ld, v[2], "tuning"))
-        load_tuning(ld, v[2], cfg);
+    for (size_t i = 0; i < 3; i++)
+        if (section_mapping(ld, v[i], top_keys[i]))
+            load_section(ld, v[i], top_keys[i], cfg);
     /* Rules are checked merged over the defaults, so defaults come first. */
     if (section_mapping(ld, v[3], "defaults"))
         load_defaults(ld, v[3], cfg);

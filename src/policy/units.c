@@ -397,6 +397,18 @@ char *policy_format_size_kib(uint64_t kib)
     return g_strdup(policy_size_to_buf(kib, buf, sizeof(buf)));
 }
 
+char *policy_format_size_kib_exact(uint64_t kib)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+
+    while (kib != 0 && kib % 1024 == 0 && u + 1 < G_N_ELEMENTS(units)) {
+        kib /= 1024;
+        u++;
+    }
+    return g_strdup_printf("%" PRIu64 "%s", kib, units[u]);
+}
+
 char *policy_format_amount(const PolicyAmount *amount)
 {
     if (!amount)
