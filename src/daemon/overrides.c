@@ -78,9 +78,9 @@ static bool is_empty(const PolicyYamlNode *n)
     return n->kind == POLICY_YAML_SCALAR && n->is_null;
 }
 
-/* The writer puts the domain's name in a comment on the line above its
- * UUID; keep it so that rewriting the file keeps it too. key_line is
- * 1-based. */
+/* Files written before the name was a key have it in a comment on the line
+ * above the UUID; keep reading it so that rewriting such a file keeps the
+ * name too. key_line is 1-based. */
 static char *name_from_comment(char **lines, size_t n_lines, unsigned key_line)
 {
     if (key_line < 2 || key_line - 1 > n_lines)
@@ -112,6 +112,12 @@ static int parse_entry(const PolicyYamlNode *key, const PolicyYamlNode *val, Ove
         if (!scalar(k) || !scalar(v)) {
             *ret_error = at(k, "%s: expected \"key: value\"", uuid);
             return -EINVAL;
+        }
+        if (strcmp(scalar(k), "name") == 0) {
+            /* the domain's name when the entry was written, for people */
+            g_free(e->name);
+            e->name = v->is_null ? NULL : g_strdup(scalar(v));
+            continue;
         }
         g_autofree char *err = NULL;
         if (policy_settings_set_key(&e->settings, scalar(k), scalar(v), &err) < 0) {
@@ -174,7 +180,8 @@ int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, ch
             int r = parse_entry(ek, v->items->pdata[j + 1], &e, ret_error);
             if (r < 0)
                 return r;
-            e->name = name_from_comment(lines, n_lines, ek->line);
+            if (!e->name) /* a file written before the name was a key */
+                e->name = name_from_comment(lines, n_lines, ek->line);
             if (g_hash_table_contains(table, e->uuid)) {
                 *ret_error = at(ek, "%s: listed twice", e->uuid);
                 override_entry_free(e);
@@ -198,19 +205,6 @@ char *overrides_format_value(const PolicySettings *s, PolicyField field)
     return policy_key_format(k, s, true);
 }
 
-/* A domain name in a comment: one line, nothing that ends the comment. */
-/* A domain name in a YAML comment: printable ASCII only. Anything else
- * (including NEL and U+2028/2029, which end a YAML comment too) becomes
- * '?', so a hostile name can never start a line of its own. */
-static char *comment_safe(const char *name)
-{
-    char *s = g_strdup(name);
-    for (unsigned char *p = (unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p > 0x7e)
-            *p = '?';
-    return s;
-}
-
 static int cmp_strp(const void *a, const void *b, void *userdata)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -228,13 +222,14 @@ char *overrides_format(GHashTable *table)
     g_qsort_with_data(keys, (gint)n, sizeof(void *), cmp_strp, NULL);
     for (guint i = 0; i < n; i++) {
         const OverrideEntry *e = g_hash_table_lookup(table, keys[i]);
+        /* an entry without name or settings (a hand-written `{}`) must
+         * stay a mapping: a bare "uuid:" is null and would not read back */
+        g_string_append_printf(out, "  %s:%s\n", e->uuid, e->settings.set || e->name ? "" : " {}");
         if (e->name) {
-            g_autofree char *name = comment_safe(e->name);
-            g_string_append_printf(out, "  # %s\n", name);
+            /* quoted and escaped: a hostile name cannot start a line */
+            g_autofree char *name = policy_yaml_quote(e->name);
+            g_string_append_printf(out, "    name: %s\n", name);
         }
-        /* an entry without settings (a hand-written `{}`) must stay a
-         * mapping: a bare "uuid:" is null and would not read back */
-        g_string_append_printf(out, "  %s:%s\n", e->uuid, e->settings.set ? "" : " {}");
         for (const PolicyKey *k = policy_domain_keys; k->name; k++) {
             g_autofree char *v = overrides_format_value(&e->settings, k->field);
             if (v)
