@@ -6,11 +6,10 @@
 #include "yaml-tree.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 struct OverrideStore {
     char *path;
@@ -241,54 +240,30 @@ char *overrides_format(GHashTable *table)
 
 /* ---- files -------------------------------------------------------------- */
 
-static int write_all(int fd, const char *buf, size_t len)
+/* GLib hands back a GFileError, not the errno; its own errno mapping,
+ * searched backwards, gives the errno of every code but FAILED. */
+static int errno_from_file_error(const GError *error)
 {
-    while (len > 0) {
-        ssize_t k = write(fd, buf, len);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        buf += k;
-        len -= (size_t)k;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
+    if (error->domain == G_FILE_ERROR && error->code != G_FILE_ERROR_FAILED)
+        for (int e = 1; e < 256; e++)
+            if (g_file_error_from_errno(e) == (GFileError)error->code)
+                return -e;
+    return -EIO;
 }
 
 int overrides_write_atomic(const char *path, const char *text)
 {
     g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
+    g_autoptr(GError) error = NULL;
     if (g_mkdir_with_parents(dir, 0755) < 0)
         return -errno;
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int r = write_all(fd, text, strlen(text));
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    /* The rename is durable only once the directory is on disk too. */
-    return fsync_dir(dir);
+    /* temp file in the same directory, fsync, rename, fsync of the
+     * directory; the temp file is removed on failure */
+    if (!g_file_set_contents_full(path, text, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0644, &error))
+        return errno_from_file_error(error);
+    return 0;
 }
 
 int override_store_open(const char *state_dir, OverrideStore **ret, char **ret_problem)

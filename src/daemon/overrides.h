@@ -76,6 +76,7 @@ GHashTable *override_store_entries(OverrideStore *store);
 int override_store_put(OverrideStore *store, const char *uuid, const char *name,
                        const PolicySettings *settings, char **ret_error);
 
-/* Write text to path atomically (temp file in the same directory, fsync,
- * rename, fsync of the directory). Returns 0 or a negative errno. */
+/* Write text to path atomically (g_file_set_contents_full(), consistent and
+ * durable: temp file in the same directory, fsync, rename, fsync of the
+ * directory). Returns 0 or a negative errno. */
 int overrides_write_atomic(const char *path, const char *text);

@@ -407,8 +407,11 @@ static void test_store_write_failure_changes_nothing(void **state)
     PolicySettings s = {0};
     g_autofree char *err = NULL;
     assert_int_equal(policy_settings_set_key(&s, "weight", "1", &err), 0);
-    assert_true(override_store_put(store, UUID1, "web01", &s, &err) < 0);
+    assert_int_equal(override_store_put(store, UUID1, "web01", &s, &err), -EISDIR);
     assert_non_null(err);
+    /* the errno's own words, as before GLib wrote the file */
+    g_autofree char *want = g_strdup_printf("cannot write %s: %s", path, g_strerror(EISDIR));
+    assert_string_equal(err, want);
     assert_int_equal(g_hash_table_size(override_store_entries(store)), 0);
     g_unlink(inner);
     g_rmdir(path);
