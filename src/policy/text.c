@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "text.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -134,4 +135,16 @@ char *policy_yaml_quote(const char *text)
 char *policy_quote(const char *text)
 {
     return policy_escape(text, POLICY_QUOTE_MAX_CHARS);
+}
+
+int policy_set_error(char **ret_error, int r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ret_error) {
+        va_start(ap, fmt);
+        *ret_error = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+    }
+    return r;
 }

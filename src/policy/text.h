@@ -38,3 +38,8 @@ char *policy_quote(const char *text);
  * escaped too. Invalid UTF-8 becomes U+FFFD first (YAML has no bytes).
  * NULL gives "". Newly allocated. */
 char *policy_yaml_quote(const char *text);
+
+/* The pure parsers' way to fail: *ret_error (when ret_error is not NULL)
+ * becomes the formatted message, newly allocated; returns r, a negative
+ * errno. */
+int policy_set_error(char **ret_error, int r, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
