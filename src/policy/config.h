@@ -27,8 +27,6 @@
 #define POLICY_BURST_FLOOR_DEFAULT_KIB (128 * POLICY_KIB_PER_MIB)
 /* host.deflate-reserve (docs/architecture.md, "The budget") */
 #define POLICY_DEFLATE_RESERVE_DEFAULT 2
-/* buffer-min: the buffer of a small guest is at least this */
-#define POLICY_BUFFER_MIN_DEFAULT_KIB (64 * POLICY_KIB_PER_MIB)
 /* the most a per-domain headroom key may ask: more is surely a typo */
 #define POLICY_HEADROOM_MAX_KIB (1024 * POLICY_KIB_PER_GIB)
 

@@ -12,10 +12,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define SEC           POLICY_USEC_PER_SEC
-#define DAY           (24 * 3600 * POLICY_USEC_PER_SEC)
-#define NO_MAX        UINT64_MAX
-#define LEARN_DEFAULT "learn 128MiB" /* POLICY_BURST_FLOOR_DEFAULT_KIB */
+#define SEC    POLICY_USEC_PER_SEC
+#define DAY    (24 * 3600 * POLICY_USEC_PER_SEC)
+#define NO_MAX UINT64_MAX
 
 /* A row of daemon:, host: or tuning:. */
 #define GLOBAL(sec, key, type_, member, min_, max_, def, unit_, doc_)                              \
@@ -100,7 +99,7 @@ const PolicyKey policy_domain_keys[] = {
     DOMAIN("weight", POLICY_VALUE_UINT, weight, POLICY_FIELD_WEIGHT, 0, POLICY_WEIGHT_MAX,
            G_STRINGIFY(POLICY_WEIGHT_DEFAULT), NULL, "share of memory when it is scarce"),
     DOMAIN("burst-headroom", POLICY_VALUE_BURST_HEADROOM, burst_headroom,
-           POLICY_FIELD_BURST_HEADROOM, 0, POLICY_HEADROOM_MAX_KIB, LEARN_DEFAULT, NULL,
+           POLICY_FIELD_BURST_HEADROOM, 0, POLICY_HEADROOM_MAX_KIB, "learn", NULL,
            "free memory kept for an instant step: learn, learn SIZE or a SIZE"),
     DOMAIN("buffer-min", POLICY_VALUE_SIZE, buffer_min_kib, POLICY_FIELD_BUFFER_MIN, 0,
            POLICY_HEADROOM_MAX_KIB, "64MiB", NULL, "the buffer is at least this"),
