@@ -45,18 +45,6 @@ static OverrideEntry *entry_copy(const OverrideEntry *e)
 /* The text goes through the policy loader's YAML reader (yaml-tree.h), with
  * its limits: no anchors or aliases, bounded nesting. */
 
-static bool is_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !g_ascii_isxdigit(s[i]))
-            return false;
-    }
-    return true;
-}
-
 static char *at(const PolicyYamlNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static char *at(const PolicyYamlNode *n, const char *fmt, ...)
 {
@@ -95,7 +83,7 @@ static int parse_entry(const PolicyYamlNode *key, const PolicyYamlNode *val, Ove
                        char **ret_error)
 {
     const char *uuid = scalar(key);
-    if (!uuid || !is_uuid(uuid)) {
+    if (!uuid || !g_uuid_string_is_valid(uuid)) {
         *ret_error = at(key, "expected a domain UUID as the key");
         return -EINVAL;
     }

@@ -12,6 +12,9 @@
  * PolicyField bit, and one row in policy_domain_keys[] (settings.c). Adding
  * a daemon, host or tuning key: a member in PolicyConfig and one row in
  * policy_global_keys[]. A new kind of value is a new PolicyValueType.
+ * Anything else that reads per-domain settings from text (the per-VM policy
+ * in libvirt metadata, when it comes) goes through policy_settings_set_key()
+ * and so through these rows.
  *
  * Pure: no I/O.
  */
