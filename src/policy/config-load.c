@@ -2,8 +2,8 @@
 /*
  * The policy file's schema (dynmem-policy.yaml(5)): the tree that
  * yaml-tree.c builds, checked section by section into a PolicyConfig, each
- * key as its row in settings.h says. Every
- * error is collected with its position, not only the first.
+ * key as its row in settings.h says. Every error is collected with its
+ * position, not only the first.
  */
 #include "config-private.h"
 #include "settings.h"
@@ -118,11 +118,10 @@ static void load_section(Loader *ld, const Node *map, const char *section, Polic
 {
     const char *names[MAX_SECTION_KEYS + 1];
     const Node *v[MAX_SECTION_KEYS];
-    size_t i = 0;
+    size_t n = policy_key_names(section, names, 0), i = 0;
 
-    policy_key_names(section, names, 0);
     mapping_fields(ld, map, section, names, v);
-    for (const PolicyKey *k = policy_global_keys; k->name; k++) {
+    for (const PolicyKey *k = policy_global_keys; k->name && i < n; k++) {
         g_autofree char *detail = NULL;
         const char *text;
 
@@ -136,14 +135,15 @@ static void load_section(Loader *ld, const Node *map, const char *section, Polic
 }
 
 /* Read the per-domain keys of a layer (defaults or a rule). `v` holds the
- * value nodes of policy_domain_keys, in that order. Returns false when a
- * value was rejected. */
-static bool load_settings(Loader *ld, const Node *const *v, const char *where, PolicySettings *ret)
+ * value nodes of the first n rows of policy_domain_keys, in that order.
+ * Returns false when a value was rejected. */
+static bool load_settings(Loader *ld, const Node *const *v, size_t n, const char *where,
+                          PolicySettings *ret)
 {
     PolicySettings s = {0};
     bool ok = true;
 
-    for (size_t i = 0; policy_domain_keys[i].name; i++) {
+    for (size_t i = 0; i < n && policy_domain_keys[i].name; i++) {
         const PolicyKey *k = &policy_domain_keys[i];
         g_autofree char *detail = NULL;
         const char *text;
@@ -180,14 +180,14 @@ static void load_defaults(Loader *ld, const Node *map, PolicyConfig *cfg)
 {
     const char *names[MAX_SECTION_KEYS + 1];
     const Node *v[MAX_SECTION_KEYS];
+    size_t n = policy_key_names(NULL, names, 0);
     PolicySettings layer;
     bool ok;
 
-    policy_key_names(NULL, names, 0);
     mapping_fields(ld, map, "defaults", names, v);
     /* The values that were valid are still checked against each other, so
      * that one run reports every problem. */
-    ok = load_settings(ld, v, "defaults", &layer);
+    ok = load_settings(ld, v, n, "defaults", &layer);
     if (!check_layer(ld, map, "defaults", &layer) || !ok)
         return;
     /* The file's defaults lie over the built-in ones; the result must hold
@@ -201,6 +201,7 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
     static const PolicyMatchKind match_kinds[] = {POLICY_MATCH_NAME, POLICY_MATCH_GLOB,
                                                   POLICY_MATCH_UUID};
     const char *rule_keys[MAX_SECTION_KEYS + 1] = {"name", "match", "uuid"};
+    size_t n = policy_key_names(NULL, rule_keys, 3); /* the per-domain keys */
     const Node *v[MAX_SECTION_KEYS];
     g_autofree char *where = g_strdup_printf("domains[%zu]", index);
     PolicyRule rule = {0};
@@ -216,7 +217,6 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
                               policy_yaml_node_kind_name(item));
         return;
     }
-    policy_key_names(NULL, rule_keys, 3);
     mapping_fields(ld, item, where, rule_keys, v);
 
     for (int i = 0; i < 3; i++) {
@@ -256,7 +256,7 @@ static void load_rule(Loader *ld, const Node *item, size_t index, PolicyConfig *
         ok = false;
     }
 
-    if (!load_settings(ld, v + 3, where, &rule.settings))
+    if (!load_settings(ld, v + 3, n, where, &rule.settings))
         ok = false;
     if (!check_layer(ld, item, where, &rule.settings))
         ok = false;

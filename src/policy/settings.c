@@ -135,7 +135,7 @@ const PolicyKey *policy_domain_key_by_field(PolicyField field)
     return NULL;
 }
 
-void policy_key_names(const char *section, const char **ret_names, size_t n_first)
+size_t policy_key_names(const char *section, const char **ret_names, size_t n_first)
 {
     const PolicyKey *table = section ? policy_global_keys : policy_domain_keys;
     size_t n = n_first;
@@ -144,6 +144,7 @@ void policy_key_names(const char *section, const char **ret_names, size_t n_firs
         if (g_strcmp0(k->section, section) == 0 && n < POLICY_MAX_SECTION_KEYS)
             ret_names[n++] = k->name;
     ret_names[n] = NULL;
+    return n - n_first;
 }
 
 /* Edit distance with adjacent transpositions (optimal string alignment), so

@@ -71,10 +71,12 @@ extern const PolicyKey policy_global_keys[];
 const PolicyKey *policy_domain_key_find(const char *name);
 const PolicyKey *policy_domain_key_by_field(PolicyField field);
 
-/* The names of a section's keys (section NULL: the per-domain keys), after
- * n_first names already in ret_names, NULL-terminated. ret_names holds
- * POLICY_MAX_SECTION_KEYS + 1 entries. */
-void policy_key_names(const char *section, const char **ret_names, size_t n_first);
+/* The names of a section's keys (section NULL: the per-domain keys), in
+ * table order after n_first names already in ret_names, NULL-terminated.
+ * ret_names holds POLICY_MAX_SECTION_KEYS + 1 entries; names beyond that
+ * are left out (test-config checks that none is). Returns how many it
+ * added. */
+size_t policy_key_names(const char *section, const char **ret_names, size_t n_first);
 
 /* Parse `text` into the key's member of `base` (a PolicyConfig or a
  * PolicySettings, as the key says). For a per-domain key the field bit is

@@ -211,6 +211,12 @@ static void test_key_tables(void **state)
     }
     assert_null(policy_domain_key_find("name"));
     assert_null(policy_domain_key_by_field(0));
+    /* a rule's keys are name:, match:, uuid: and every per-domain key */
+    const char *rule_keys[POLICY_MAX_SECTION_KEYS + 1];
+    size_t n_domain = 0;
+    while (policy_domain_keys[n_domain].name)
+        n_domain++;
+    assert_int_equal(policy_key_names(NULL, rule_keys, 3), n_domain);
 }
 
 /* What a D-Bus integer means for each kind of per-domain key. */
