@@ -158,9 +158,11 @@ static void test_mode_and_keys(void **state)
     assert_string_equal(policy_mode_to_string(POLICY_MODE_DYNAMIC), "dynamic");
     assert_string_equal(policy_mode_to_string(POLICY_MODE_STATIC), "static");
     assert_null(policy_mode_to_string(POLICY_MODE_LAST));
-    for (; policy_domain_keys[n].name; n++)
+    for (; n < G_N_ELEMENTS(keys); n++) {
+        assert_non_null(policy_domain_keys[n].name);
         assert_string_equal(policy_domain_keys[n].name, keys[n]);
-    assert_int_equal(n, G_N_ELEMENTS(keys));
+    }
+    assert_null(policy_domain_keys[n].name);
 }
 
 /* The key tables (settings.h): every row is reachable by name, its default
