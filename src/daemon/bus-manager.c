@@ -6,6 +6,7 @@
  */
 #include "bus.h"
 #include "log.h"
+#include "settings.h"
 #include "text.h"
 
 #include <errno.h>
@@ -89,9 +90,9 @@ static int method_get_domain(sd_bus_message *msg, void *userdata, sd_bus_error *
     return sd_bus_reply_method_return(msg, "o", path);
 }
 
-/* One a{sv} value as the text the YAML loader would see. Integers are
- * accepted where a number is natural: weight, buffer (percent) and the
- * sizes (bytes); everything else must be a string. */
+/* One a{sv} value as the text the YAML loader would see. A string is taken
+ * as it is; an integer is read as the key's row in settings.h says (bytes
+ * for a size, a percentage for a percent, else the number). */
 static int variant_to_text(sd_bus_message *msg, const char *key, const char *contents,
                            char **ret_text, sd_bus_error *error)
 {
@@ -138,14 +139,7 @@ static int variant_to_text(sd_bus_message *msg, const char *key, const char *con
                    : type == 'u' ? v.u
                    : type == 't' ? v.t
                                  : (uint64_t)sval;
-    if (strcmp(key, "buffer") == 0)
-        *ret_text = g_strdup_printf("%" PRIu64 "%%", val);
-    else if (strcmp(key, "minimum") == 0 || strcmp(key, "startup") == 0 ||
-             strcmp(key, "maximum") == 0 || strcmp(key, "burst-headroom") == 0 ||
-             strcmp(key, "buffer-min") == 0)
-        *ret_text = g_strdup_printf("%" PRIu64 "B", val);
-    else
-        *ret_text = g_strdup_printf("%" PRIu64, val);
+    *ret_text = policy_domain_key_integer_text(key, val);
     return 0;
 }
 

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "overrides.h"
 #include "config-file.h"
+#include "settings.h"
 #include "text.h"
 #include "yaml-tree.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 struct OverrideStore {
     char *path;
@@ -45,18 +45,6 @@ static OverrideEntry *entry_copy(const OverrideEntry *e)
 /* The text goes through the policy loader's YAML reader (yaml-tree.h), with
  * its limits: no anchors or aliases, bounded nesting. */
 
-static bool is_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !g_ascii_isxdigit(s[i]))
-            return false;
-    }
-    return true;
-}
-
 static char *at(const PolicyYamlNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static char *at(const PolicyYamlNode *n, const char *fmt, ...)
 {
@@ -77,9 +65,9 @@ static bool is_empty(const PolicyYamlNode *n)
     return n->kind == POLICY_YAML_SCALAR && n->is_null;
 }
 
-/* The writer puts the domain's name in a comment on the line above its
- * UUID; keep it so that rewriting the file keeps it too. key_line is
- * 1-based. */
+/* Files written before the name was a key have it in a comment on the line
+ * above the UUID; keep reading it so that rewriting such a file keeps the
+ * name too. key_line is 1-based. */
 static char *name_from_comment(char **lines, size_t n_lines, unsigned key_line)
 {
     if (key_line < 2 || key_line - 1 > n_lines)
@@ -95,7 +83,7 @@ static int parse_entry(const PolicyYamlNode *key, const PolicyYamlNode *val, Ove
                        char **ret_error)
 {
     const char *uuid = scalar(key);
-    if (!uuid || !is_uuid(uuid)) {
+    if (!uuid || !g_uuid_string_is_valid(uuid)) {
         *ret_error = at(key, "expected a domain UUID as the key");
         return -EINVAL;
     }
@@ -111,6 +99,12 @@ static int parse_entry(const PolicyYamlNode *key, const PolicyYamlNode *val, Ove
         if (!scalar(k) || !scalar(v)) {
             *ret_error = at(k, "%s: expected \"key: value\"", uuid);
             return -EINVAL;
+        }
+        if (strcmp(scalar(k), "name") == 0) {
+            /* the domain's name when the entry was written, for people */
+            g_free(e->name);
+            e->name = v->is_null ? NULL : g_strdup(scalar(v));
+            continue;
         }
         g_autofree char *err = NULL;
         if (policy_settings_set_key(&e->settings, scalar(k), scalar(v), &err) < 0) {
@@ -173,7 +167,8 @@ int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, ch
             int r = parse_entry(ek, v->items->pdata[j + 1], &e, ret_error);
             if (r < 0)
                 return r;
-            e->name = name_from_comment(lines, n_lines, ek->line);
+            if (!e->name) /* a file written before the name was a key */
+                e->name = name_from_comment(lines, n_lines, ek->line);
             if (g_hash_table_contains(table, e->uuid)) {
                 *ret_error = at(ek, "%s: listed twice", e->uuid);
                 override_entry_free(e);
@@ -188,77 +183,13 @@ int overrides_parse_buf(const char *text, size_t len, GHashTable **ret_table, ch
 
 /* ---- formatting --------------------------------------------------------- */
 
-static char *format_size_exact(uint64_t kib)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (kib != 0 && kib % 1024 == 0 && u < 3) {
-        kib /= 1024;
-        u++;
-    }
-    return g_strdup_printf("%" G_GUINT64_FORMAT "%s", kib, units[u]);
-}
-
-static char *format_amount_exact(const PolicyAmount *a)
-{
-    if (a->kind == POLICY_AMOUNT_PERCENT)
-        return g_strdup_printf("%" G_GUINT64_FORMAT "%%", a->value);
-    return format_size_exact(a->value);
-}
-
 char *overrides_format_value(const PolicySettings *s, PolicyField field)
 {
-    if (!(s->set & field))
-        return NULL;
-    switch (field) {
-    case POLICY_FIELD_MODE:
-        return g_strdup(policy_mode_to_string(s->mode));
-    case POLICY_FIELD_MINIMUM:
-        return format_amount_exact(&s->minimum);
-    case POLICY_FIELD_STARTUP:
-        return format_amount_exact(&s->startup);
-    case POLICY_FIELD_MAXIMUM:
-        return format_amount_exact(&s->maximum);
-    case POLICY_FIELD_BUFFER:
-        return g_strdup_printf("%u%%", s->buffer_pct);
-    case POLICY_FIELD_WEIGHT:
-        return g_strdup_printf("%u", s->weight);
-    case POLICY_FIELD_BURST_HEADROOM: {
-        g_autofree char *kib = format_size_exact(s->burst_headroom.kib);
-        return s->burst_headroom.learn ? g_strdup_printf("learn %s", kib) : g_steal_pointer(&kib);
-    }
-    case POLICY_FIELD_BUFFER_MIN:
-        return format_size_exact(s->buffer_min_kib);
-    default:
-        return NULL;
-    }
-}
+    const PolicyKey *k = policy_domain_key_by_field(field);
 
-static const struct {
-    PolicyField field;
-    const char *key;
-} field_keys[] = {
-    {POLICY_FIELD_MODE, "mode"},
-    {POLICY_FIELD_MINIMUM, "minimum"},
-    {POLICY_FIELD_STARTUP, "startup"},
-    {POLICY_FIELD_MAXIMUM, "maximum"},
-    {POLICY_FIELD_BUFFER, "buffer"},
-    {POLICY_FIELD_WEIGHT, "weight"},
-    {POLICY_FIELD_BURST_HEADROOM, "burst-headroom"},
-    {POLICY_FIELD_BUFFER_MIN, "buffer-min"},
-};
-
-/* A domain name in a comment: one line, nothing that ends the comment. */
-/* A domain name in a YAML comment: printable ASCII only. Anything else
- * (including NEL and U+2028/2029, which end a YAML comment too) becomes
- * '?', so a hostile name can never start a line of its own. */
-static char *comment_safe(const char *name)
-{
-    char *s = g_strdup(name);
-    for (unsigned char *p = (unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p > 0x7e)
-            *p = '?';
-    return s;
+    if (!k || !(s->set & field))
+        return NULL;
+    return policy_key_format(k, s, true);
 }
 
 static int cmp_strp(const void *a, const void *b, void *userdata)
@@ -278,17 +209,18 @@ char *overrides_format(GHashTable *table)
     g_qsort_with_data(keys, (gint)n, sizeof(void *), cmp_strp, NULL);
     for (guint i = 0; i < n; i++) {
         const OverrideEntry *e = g_hash_table_lookup(table, keys[i]);
+        /* an entry without name or settings (a hand-written `{}`) must
+         * stay a mapping: a bare "uuid:" is null and would not read back */
+        g_string_append_printf(out, "  %s:%s\n", e->uuid, e->settings.set || e->name ? "" : " {}");
         if (e->name) {
-            g_autofree char *name = comment_safe(e->name);
-            g_string_append_printf(out, "  # %s\n", name);
+            /* quoted and escaped: a hostile name cannot start a line */
+            g_autofree char *name = policy_yaml_quote(e->name);
+            g_string_append_printf(out, "    name: %s\n", name);
         }
-        /* an entry without settings (a hand-written `{}`) must stay a
-         * mapping: a bare "uuid:" is null and would not read back */
-        g_string_append_printf(out, "  %s:%s\n", e->uuid, e->settings.set ? "" : " {}");
-        for (size_t k = 0; k < G_N_ELEMENTS(field_keys); k++) {
-            g_autofree char *v = overrides_format_value(&e->settings, field_keys[k].field);
+        for (const PolicyKey *k = policy_domain_keys; k->name; k++) {
+            g_autofree char *v = overrides_format_value(&e->settings, k->field);
             if (v)
-                g_string_append_printf(out, "    %s: %s\n", field_keys[k].key, v);
+                g_string_append_printf(out, "    %s: %s\n", k->name, v);
         }
     }
     return g_string_free(g_steal_pointer(&out), FALSE);
@@ -296,54 +228,30 @@ char *overrides_format(GHashTable *table)
 
 /* ---- files -------------------------------------------------------------- */
 
-static int write_all(int fd, const char *buf, size_t len)
+/* GLib hands back a GFileError, not the errno; its own errno mapping,
+ * searched backwards, gives the errno of every code but FAILED. */
+static int errno_from_file_error(const GError *error)
 {
-    while (len > 0) {
-        ssize_t k = write(fd, buf, len);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        buf += k;
-        len -= (size_t)k;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
+    if (error->domain == G_FILE_ERROR && error->code != G_FILE_ERROR_FAILED)
+        for (int e = 1; e < 256; e++)
+            if (g_file_error_from_errno(e) == (GFileError)error->code)
+                return -e;
+    return -EIO;
 }
 
 int overrides_write_atomic(const char *path, const char *text)
 {
     g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
+    g_autoptr(GError) error = NULL;
     if (g_mkdir_with_parents(dir, 0755) < 0)
         return -errno;
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int r = write_all(fd, text, strlen(text));
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    /* The rename is durable only once the directory is on disk too. */
-    return fsync_dir(dir);
+    /* temp file in the same directory, fsync, rename, fsync of the
+     * directory; the temp file is removed on failure */
+    if (!g_file_set_contents_full(path, text, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0644, &error))
+        return errno_from_file_error(error);
+    return 0;
 }
 
 int override_store_open(const char *state_dir, OverrideStore **ret, char **ret_problem)

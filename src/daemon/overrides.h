@@ -5,10 +5,14 @@
  * directory:
  *
  *     overrides:
- *       # web01
  *       0d5b2f6e-...:
+ *         name: "web01"
  *         weight: 8000
  *         buffer: 30%
+ *
+ * `name:` is the domain's name when the entry was written, for people; the
+ * UUID is what counts. Files from before it was a key have the name in a
+ * comment above the UUID ("# web01"), which is still read.
  *
  * Two pure halves (text -> table, table -> text) and a thin file layer that
  * writes atomically: temp file in the same directory, fsync, rename, fsync
@@ -25,7 +29,7 @@
 /* One persisted override. */
 typedef struct {
     char *uuid; /* lower case */
-    char *name; /* the domain's name when it was written (a comment); may be NULL */
+    char *name; /* the domain's name when it was written (its name: key); may be NULL */
     PolicySettings settings;
 } OverrideEntry;
 
@@ -72,6 +76,7 @@ GHashTable *override_store_entries(OverrideStore *store);
 int override_store_put(OverrideStore *store, const char *uuid, const char *name,
                        const PolicySettings *settings, char **ret_error);
 
-/* Write text to path atomically (temp file in the same directory, fsync,
- * rename, fsync of the directory). Returns 0 or a negative errno. */
+/* Write text to path atomically (g_file_set_contents_full(), consistent and
+ * durable: temp file in the same directory, fsync, rename, fsync of the
+ * directory). Returns 0 or a negative errno. */
 int overrides_write_atomic(const char *path, const char *text);

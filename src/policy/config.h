@@ -27,8 +27,6 @@
 #define POLICY_BURST_FLOOR_DEFAULT_KIB (128 * POLICY_KIB_PER_MIB)
 /* host.deflate-reserve (docs/architecture.md, "The budget") */
 #define POLICY_DEFLATE_RESERVE_DEFAULT 2
-/* buffer-min: the buffer of a small guest is at least this */
-#define POLICY_BUFFER_MIN_DEFAULT_KIB (64 * POLICY_KIB_PER_MIB)
 /* the most a per-domain headroom key may ask: more is surely a typo */
 #define POLICY_HEADROOM_MAX_KIB (1024 * POLICY_KIB_PER_GIB)
 
@@ -76,9 +74,9 @@ typedef struct {
 } PolicySettings;
 
 /* Set one key of a layer from its text form, as YAML and dynmemctl write it
- * ("minimum", "512MiB"). Keys: mode, minimum, startup, maximum, buffer,
- * weight, burst-headroom, buffer-min. On error *ret_error names the key and what was wrong, and *s
- * is unchanged. */
+ * ("minimum", "512MiB"). Keys: the rows of policy_domain_keys (settings.h).
+ * On error *ret_error names the key and what was wrong, and *s is
+ * unchanged. */
 int policy_settings_set_key(PolicySettings *s, const char *key, const char *value,
                             char **ret_error);
 
@@ -92,9 +90,6 @@ int policy_settings_validate(const PolicySettings *s, char **ret_error);
 
 /* Lay `top` over `base` (fields set in top win). */
 void policy_settings_merge(PolicySettings *base, const PolicySettings *top);
-
-/* The known per-domain keys, NULL-terminated, for help texts and D-Bus. */
-extern const char *const policy_settings_keys[];
 
 typedef enum {
     POLICY_MATCH_NAME = 0,

@@ -2,24 +2,11 @@
 #include "meminfo.h"
 
 #include "kib-math.h"
+#include "text.h"
 
 #include <errno.h>
 #include <glib.h>
 #include <string.h>
-
-static int set_error(char **ret_error, int r, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static int set_error(char **ret_error, int r, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (ret_error) {
-        va_start(ap, fmt);
-        *ret_error = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-    }
-    return r;
-}
 
 /* Decimal digits at *p into *ret; stops at the first non-digit. 0, -EINVAL
  * (no digit) or -ERANGE (more than 64 bits). */
@@ -74,7 +61,7 @@ int policy_meminfo_parse_buf(const char *text, PolicyHostSample *ret, char **ret
     bool seen[2] = {false, false};
 
     if (!text)
-        return set_error(ret_error, -EINVAL, "no meminfo text");
+        return policy_set_error(ret_error, -EINVAL, "no meminfo text");
 
     for (const char *line = text; *line;) {
         const char *eol = strchr(line, '\n');
@@ -86,13 +73,13 @@ int policy_meminfo_parse_buf(const char *text, PolicyHostSample *ret, char **ret
             if (strncmp(line, keys[k], len) != 0)
                 continue;
             if (seen[k])
-                return set_error(ret_error, -EINVAL, "meminfo: duplicate %.*s line", (int)len - 1,
-                                 keys[k]);
+                return policy_set_error(ret_error, -EINVAL, "meminfo: duplicate %.*s line",
+                                        (int)len - 1, keys[k]);
             r = parse_kb_value(line + len, &values[k]);
             if (r < 0)
-                return set_error(ret_error, r, "meminfo: %.*s: %s", (int)len - 1, keys[k],
-                                 r == -ERANGE ? "value out of range"
-                                              : "expected a number followed by kB");
+                return policy_set_error(ret_error, r, "meminfo: %.*s: %s", (int)len - 1, keys[k],
+                                        r == -ERANGE ? "value out of range"
+                                                     : "expected a number followed by kB");
             seen[k] = true;
         }
         if (!eol)
@@ -102,12 +89,12 @@ int policy_meminfo_parse_buf(const char *text, PolicyHostSample *ret, char **ret
 
     for (size_t k = 0; k < G_N_ELEMENTS(keys); k++)
         if (!seen[k])
-            return set_error(ret_error, -EINVAL, "meminfo: no %.*s line", (int)strlen(keys[k]) - 1,
-                             keys[k]);
+            return policy_set_error(ret_error, -EINVAL, "meminfo: no %.*s line",
+                                    (int)strlen(keys[k]) - 1, keys[k]);
     if (values[0] == 0)
-        return set_error(ret_error, -EINVAL, "meminfo: MemTotal is 0");
+        return policy_set_error(ret_error, -EINVAL, "meminfo: MemTotal is 0");
     if (values[1] > values[0])
-        return set_error(ret_error, -EINVAL, "meminfo: MemAvailable exceeds MemTotal");
+        return policy_set_error(ret_error, -EINVAL, "meminfo: MemAvailable exceeds MemTotal");
     /* kB in /proc/meminfo are KiB */
     ret->mem_total_kib = values[0];
     ret->mem_available_kib = values[1];
@@ -149,7 +136,7 @@ int policy_psi_parse_buf(const char *text, PolicyHostSample *ret, char **ret_err
     double avg10 = 0;
 
     if (!text)
-        return set_error(ret_error, -EINVAL, "no pressure text");
+        return policy_set_error(ret_error, -EINVAL, "no pressure text");
 
     for (const char *line = text; *line;) {
         const char *eol = strchr(line, '\n');
@@ -159,14 +146,14 @@ int policy_psi_parse_buf(const char *text, PolicyHostSample *ret, char **ret_err
             int r;
 
             if (seen)
-                return set_error(ret_error, -EINVAL, "pressure: duplicate some line");
+                return policy_set_error(ret_error, -EINVAL, "pressure: duplicate some line");
             if (!p || (eol && p > eol))
-                return set_error(ret_error, -EINVAL, "pressure: some line without avg10=");
+                return policy_set_error(ret_error, -EINVAL, "pressure: some line without avg10=");
             r = parse_avg(p + 6, &avg10);
             if (r < 0)
-                return set_error(ret_error, r, "pressure: avg10: %s",
-                                 r == -ERANGE ? "not a percentage in 0..100"
-                                              : "expected a number like 1.23");
+                return policy_set_error(ret_error, r, "pressure: avg10: %s",
+                                        r == -ERANGE ? "not a percentage in 0..100"
+                                                     : "expected a number like 1.23");
             seen = true;
         }
         if (!eol)
@@ -174,7 +161,7 @@ int policy_psi_parse_buf(const char *text, PolicyHostSample *ret, char **ret_err
         line = eol + 1;
     }
     if (!seen)
-        return set_error(ret_error, -EINVAL, "pressure: no some line");
+        return policy_set_error(ret_error, -EINVAL, "pressure: no some line");
     ret->has_psi = true;
     ret->psi_some_avg10 = avg10;
     return 0;

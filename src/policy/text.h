@@ -31,3 +31,15 @@ char *policy_escape(const char *text, size_t max_chars);
 
 /* policy_escape() bounded for an error message that echoes its input. */
 char *policy_quote(const char *text);
+
+/* `text` as a YAML double-quoted scalar, quotes included, that libyaml
+ * reads back as the same text: escaped as policy_escape() does, except that
+ * characters beyond U+FFFF are written \UXXXXXXXX and U+FFFE, U+FFFF are
+ * escaped too. Invalid UTF-8 becomes U+FFFD first (YAML has no bytes).
+ * NULL gives "". Newly allocated. */
+char *policy_yaml_quote(const char *text);
+
+/* The pure parsers' way to fail: *ret_error (when ret_error is not NULL)
+ * becomes the formatted message, newly allocated; returns r, a negative
+ * errno. */
+int policy_set_error(char **ret_error, int r, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <string.h>
 
 /* What a malformed value is compared against in messages. */
@@ -57,33 +56,19 @@ static const struct {
     {"GB", "GiB"}, {"gb", "GiB"}, {"TB", "TiB"}, {"tb", "TiB"},
 };
 
-static int fail(char **ret_error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static int fail(char **ret_error, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (ret_error) {
-        va_start(ap, fmt);
-        *ret_error = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
-/* fail() with one argument, %s (or %1$s, used more than once): the text,
+/* policy_set_error() with one argument, %s (or %1$s, used more than once): the text,
  * quoted and cut short. */
 #define fail_quoted(ret_error, err, fmt, text)                                                     \
     ({                                                                                             \
         g_autofree char *q_ = policy_quote(text);                                                  \
-        fail(ret_error, err, fmt, q_);                                                             \
+        policy_set_error(ret_error, err, fmt, q_);                                                 \
     })
 
 static int fail_expected(char **ret_error, const char *expected, const char *text)
 {
     g_autofree char *q = policy_quote(text);
 
-    return fail(ret_error, -EINVAL, "expected %s, found \"%s\"", expected, q);
+    return policy_set_error(ret_error, -EINVAL, "expected %s, found \"%s\"", expected, q);
 }
 
 /* A number split into its parts; points into the parsed text. */
@@ -205,19 +190,20 @@ static int parse_size(const char *text, const char *expected, uint64_t *ret_kib,
             if (strcmp(decimal_units[i].decimal, n.unit) == 0) {
                 g_autofree char *q = policy_quote(text);
 
-                return fail(ret_error, -EINVAL,
-                            "size \"%s\": \"%s\" is a decimal unit in libvirt and is not "
-                            "accepted here; did you mean \"%s\"?",
-                            q, n.unit, decimal_units[i].binary);
+                return policy_set_error(
+                    ret_error, -EINVAL,
+                    "size \"%s\": \"%s\" is a decimal unit in libvirt and is not "
+                    "accepted here; did you mean \"%s\"?",
+                    q, n.unit, decimal_units[i].binary);
             }
         for (size_t i = 0; i < G_N_ELEMENTS(size_units); i++)
             if (g_ascii_strcasecmp(size_units[i].name, n.unit) == 0) {
                 g_autofree char *q = policy_quote(text);
 
                 /* the unit matched a known one: it is short */
-                return fail(ret_error, -EINVAL,
-                            "size \"%s\": unknown unit \"%s\"; did you mean \"%s\"?", q, n.unit,
-                            size_units[i].name);
+                return policy_set_error(ret_error, -EINVAL,
+                                        "size \"%s\": unknown unit \"%s\"; did you mean \"%s\"?", q,
+                                        n.unit, size_units[i].name);
             }
         return fail_expected(ret_error, expected, text);
     }
@@ -245,8 +231,8 @@ int policy_parse_percent(const char *text, uint32_t max_pct, uint32_t *ret_pct, 
     if (!number_scale(&n, 1, &pct) || pct > max_pct) {
         g_autofree char *q = policy_quote(text);
 
-        return fail(ret_error, -ERANGE, "percentage \"%s\" is out of range 0..%" PRIu32 "%%", q,
-                    max_pct);
+        return policy_set_error(ret_error, -ERANGE,
+                                "percentage \"%s\" is out of range 0..%" PRIu32 "%%", q, max_pct);
     }
     *ret_pct = (uint32_t)pct;
     return 0;
@@ -395,6 +381,18 @@ char *policy_format_size_kib(uint64_t kib)
 {
     char buf[48];
     return g_strdup(policy_size_to_buf(kib, buf, sizeof(buf)));
+}
+
+char *policy_format_size_kib_exact(uint64_t kib)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+
+    while (kib != 0 && kib % 1024 == 0 && u + 1 < G_N_ELEMENTS(units)) {
+        kib /= 1024;
+        u++;
+    }
+    return g_strdup_printf("%" PRIu64 "%s", kib, units[u]);
 }
 
 char *policy_format_amount(const PolicyAmount *amount)

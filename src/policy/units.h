@@ -60,4 +60,8 @@ char *policy_format_size_kib(uint64_t kib);
  * reasons written every cycle). Returns buf. */
 char *policy_size_to_buf(uint64_t kib, char *buf, size_t len);
 char *policy_format_amount(const PolicyAmount *amount);
+
+/* A size exactly, in the largest unit that divides it, as the parser takes
+ * it back: "1536MiB", "4100KiB", "2TiB". Newly allocated. */
+char *policy_format_size_kib_exact(uint64_t kib);
 char *policy_format_duration_us(uint64_t us);

@@ -478,7 +478,7 @@ need=$((took / 400))
 # -- persistence across a restart
 expect "persist an override" 0 \
     "$(ctl set --persist charlie weight=9000 minimum=1536MiB buffer=15% "burst-headroom=learn 256MiB"; echo $?)"
-grep -q '# charlie' "$tmp/state/overrides.yaml" && pass "file names the domain in a comment" ||
+grep -q '^    name: "charlie"$' "$tmp/state/overrides.yaml" && pass "file names the domain" ||
     fail "overrides.yaml: $(cat "$tmp/state/overrides.yaml")"
 expect "no temp files left" "overrides.yaml" "$(ls -A "$tmp/state")"
 stop_watch
@@ -552,7 +552,7 @@ expect "GetManagedObjects lists all three domains" 3 "$n"
 ctl status | grep -q '^ real ' && pass "status lists the real domain" || fail "status: no real"
 expect "persist an override by the real UUID" 0 \
     "$(ctl set --persist 0d5b2f6e-1111-4a4a-9b9b-0000000000e2 weight=1234; echo $?)"
-grep -A1 '# real$' "$tmp/state/overrides.yaml" | grep -q '0d5b2f6e-1111-4a4a-9b9b-0000000000e2:' &&
+grep -A1 '0d5b2f6e-1111-4a4a-9b9b-0000000000e2:$' "$tmp/state/overrides.yaml" | grep -q 'name: "real"' &&
     pass "the override is written under the real domain's UUID" ||
     fail "overrides.yaml: $(cat "$tmp/state/overrides.yaml")"
 ctl rebalance

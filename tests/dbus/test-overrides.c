@@ -15,6 +15,7 @@
 #define UUID1 "0d5b2f6e-1111-4a4a-9b9b-000000000001"
 #define UUID2 "0d5b2f6e-1111-4a4a-9b9b-000000000002"
 #define UUID3 "0d5b2f6e-1111-4a4a-9b9b-000000000003"
+#define UUID4 "0d5b2f6e-1111-4a4a-9b9b-000000000004"
 
 static GHashTable *parse_ok(const char *text)
 {
@@ -49,6 +50,29 @@ static void test_parse_basic(void **state)
     assert_int_equal(e->settings.maximum.kind, POLICY_AMOUNT_PERCENT);
     assert_int_equal(e->settings.maximum.value, 90);
     assert_int_equal(e->settings.mode, POLICY_MODE_STATIC);
+    /* the name in a comment, as files were written before it was a key */
+    assert_string_equal(e->name, "web01");
+}
+
+/* The name as a key; it wins over an old comment, and a null one is no
+ * name. */
+static void test_parse_name_key(void **state)
+{
+    g_autoptr(GHashTable) t = parse_ok("overrides:\n"
+                                       "  # old\n"
+                                       "  " UUID1 ":\n"
+                                       "    name: \"web01\"\n"
+                                       "    weight: 8000\n"
+                                       "  " UUID2 ":\n"
+                                       "    name:\n");
+    const OverrideEntry *e = g_hash_table_lookup(t, UUID1);
+    assert_non_null(e);
+    assert_string_equal(e->name, "web01");
+    assert_int_equal(e->settings.set, POLICY_FIELD_WEIGHT);
+    e = g_hash_table_lookup(t, UUID2);
+    assert_non_null(e);
+    assert_null(e->name);
+    assert_int_equal(e->settings.set, 0);
 }
 
 static void test_parse_empty(void **state)
@@ -82,6 +106,7 @@ static void test_parse_errors(void **state)
         {"overrides:\n  not-a-uuid:\n    weight: 1\n", "UUID"},
         {"overrides:\n  " UUID1 ": 5\n", "mapping"},
         {"overrides:\n  " UUID1 ":\n    weight: [1]\n", "key: value"},
+        {"overrides:\n  " UUID1 ":\n    name: [1]\n", "key: value"},
         {"overrides: [1, 2]\n", "mapping"},
         {"other: 1\n", "unknown key"},
         {"- 1\n", "mapping"},
@@ -204,10 +229,17 @@ static void test_round_trip(void **state)
     const char *c[] = {"weight", "100", "burst-headroom", "1GiB", NULL};
     put(t, UUID3, "vm\xe2\x80\xa8  " UUID1 ":\xc2\x85    mode: static", c);
     put(t, UUID1, "web01", a);
+    /* beyond U+FFFF, a noncharacter libyaml refuses raw, invalid UTF-8 */
+    const char *d[] = {"weight", "1", NULL};
+    put(t, UUID4, "x\xf0\x9f\x98\x80\xf3\xa0\x80\x81\xef\xbf\xbe\xff", d);
     g_autofree char *text = overrides_format(t);
-    /* sorted by uuid, names as comments, one line each */
-    assert_true(strstr(text, "# web01\n  " UUID1) < strstr(text, UUID2));
-    assert_non_null(strstr(text, "# db01?sneaky: 1\n"));
+    /* sorted by uuid, names as keys, quoted on one line each */
+    assert_non_null(strstr(text, "  " UUID1 ":\n    name: \"web01\"\n"));
+    assert_true(strstr(text, UUID1) < strstr(text, UUID2));
+    assert_non_null(strstr(text, "    name: \"db01\\nsneaky: 1\"\n"));
+    assert_non_null(strstr(text, "\\U000E0001"));
+    assert_null(strstr(text, "sneaky: 1\n"));
+    assert_null(strstr(text, "\n  " UUID1 ":\xc2\x85")); /* NEL escaped, not a line */
     assert_non_null(strstr(text, "minimum: 1536MiB\n"));
     assert_non_null(strstr(text, "minimum: 4100KiB\n"));
     assert_non_null(strstr(text, "startup: 2GiB\n"));
@@ -216,14 +248,20 @@ static void test_round_trip(void **state)
     assert_non_null(strstr(text, "buffer-min: 1000KiB\n"));
 
     g_autoptr(GHashTable) back = parse_ok(text);
-    assert_int_equal(g_hash_table_size(back), 3);
-    const char *uuids[] = {UUID1, UUID2, UUID3};
+    assert_int_equal(g_hash_table_size(back), 4);
+    const char *uuids[] = {UUID1, UUID2, UUID3, UUID4};
     for (size_t i = 0; i < G_N_ELEMENTS(uuids); i++) {
         const OverrideEntry *x = g_hash_table_lookup(t, uuids[i]);
         const OverrideEntry *y = g_hash_table_lookup(back, uuids[i]);
         assert_non_null(y);
         assert_settings_equal(&x->settings, &y->settings);
+        /* the name reads back exactly, hostile or not (invalid UTF-8 as
+         * U+FFFD: YAML has no bytes) */
+        if (i < 3)
+            assert_string_equal(x->name, y->name);
     }
+    assert_string_equal(((const OverrideEntry *)g_hash_table_lookup(back, UUID4))->name,
+                        "x\xf0\x9f\x98\x80\xf3\xa0\x80\x81\xef\xbf\xbe\xef\xbf\xbd");
 }
 
 /* An entry without settings (hand-written "UUID: {}") reads back as one,
@@ -293,7 +331,7 @@ static void test_store_put_and_reopen(void **state)
     const OverrideEntry *e = g_hash_table_lookup(t, UUID1);
     assert_non_null(e);
     assert_int_equal(e->settings.weight, 9000);
-    assert_string_equal(e->name, "web01"); /* read back from the comment */
+    assert_string_equal(e->name, "web01"); /* read back from its name: key */
     rm_rf(dir);
 }
 
@@ -369,8 +407,11 @@ static void test_store_write_failure_changes_nothing(void **state)
     PolicySettings s = {0};
     g_autofree char *err = NULL;
     assert_int_equal(policy_settings_set_key(&s, "weight", "1", &err), 0);
-    assert_true(override_store_put(store, UUID1, "web01", &s, &err) < 0);
+    assert_int_equal(override_store_put(store, UUID1, "web01", &s, &err), -EISDIR);
     assert_non_null(err);
+    /* the errno's own words, as before GLib wrote the file */
+    g_autofree char *want = g_strdup_printf("cannot write %s: %s", path, g_strerror(EISDIR));
+    assert_string_equal(err, want);
     assert_int_equal(g_hash_table_size(override_store_entries(store)), 0);
     g_unlink(inner);
     g_rmdir(path);
@@ -382,6 +423,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_basic),
+        cmocka_unit_test(test_parse_name_key),
         cmocka_unit_test(test_parse_empty),
         cmocka_unit_test(test_parse_uppercase_uuid),
         cmocka_unit_test(test_parse_errors),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "settings.h"
 
 #define MIB UINT64_C(1024)
 #define GIB (MIB * 1024)
@@ -157,9 +158,86 @@ static void test_mode_and_keys(void **state)
     assert_string_equal(policy_mode_to_string(POLICY_MODE_DYNAMIC), "dynamic");
     assert_string_equal(policy_mode_to_string(POLICY_MODE_STATIC), "static");
     assert_null(policy_mode_to_string(POLICY_MODE_LAST));
-    for (; policy_settings_keys[n]; n++)
-        assert_string_equal(policy_settings_keys[n], keys[n]);
-    assert_int_equal(n, G_N_ELEMENTS(keys));
+    for (; n < G_N_ELEMENTS(keys); n++) {
+        assert_non_null(policy_domain_keys[n].name);
+        assert_string_equal(policy_domain_keys[n].name, keys[n]);
+    }
+    assert_null(policy_domain_keys[n].name);
+}
+
+/* The key tables (settings.h): every row is reachable by name, its default
+ * parses, its exact form reads back the same, and the per-domain bits are
+ * distinct, so that a new row cannot be half added. */
+static void test_key_tables(void **state)
+{
+    const PolicyKey *tables[] = {policy_global_keys, policy_domain_keys};
+    uint32_t fields = 0;
+
+    (void)state;
+    for (size_t t = 0; t < G_N_ELEMENTS(tables); t++) {
+        for (const PolicyKey *k = tables[t]; k->name; k++) {
+            const char *names[POLICY_MAX_SECTION_KEYS + 1];
+            bool found = false;
+
+            assert_non_null(k->doc);
+            assert_true(k->type < POLICY_VALUE_LAST);
+            policy_key_names(k->section, names, 0);
+            for (size_t i = 0; names[i]; i++)
+                found = found || strcmp(names[i], k->name) == 0;
+            if (!found)
+                fail_msg("%s is not in its section's names", k->name);
+            if (t == 0)
+                continue;
+            /* per-domain */
+            assert_true(k->field != 0 && (fields & k->field) == 0);
+            fields |= k->field;
+            assert_ptr_equal(policy_domain_key_find(k->name), k);
+            assert_ptr_equal(policy_domain_key_by_field(k->field), k);
+            if (!k->default_text) {
+                assert_non_null(k->unset_text);
+                continue;
+            }
+            PolicySettings s = {0}, back = {0};
+            g_autofree char *err = NULL;
+            if (policy_settings_set_key(&s, k->name, k->default_text, &err) < 0)
+                fail_msg("default of %s: %s", k->name, err);
+            g_autofree char *exact = policy_key_format(k, &s, true);
+            assert_int_equal(policy_settings_set_key(&back, k->name, exact, &err), 0);
+            g_autofree char *again = policy_key_format(k, &back, true);
+            assert_string_equal(exact, again);
+            /* and the printout's form is the same too */
+            g_autofree char *shown = policy_key_format(k, &s, false);
+            g_autofree char *shown_again = policy_key_format(k, &back, false);
+            assert_string_equal(shown, shown_again);
+        }
+    }
+    assert_null(policy_domain_key_find("name"));
+    assert_null(policy_domain_key_by_field(0));
+    /* a rule's keys are name:, match:, uuid: and every per-domain key */
+    const char *rule_keys[POLICY_MAX_SECTION_KEYS + 1];
+    size_t n_domain = 0;
+    while (policy_domain_keys[n_domain].name)
+        n_domain++;
+    assert_int_equal(policy_key_names(NULL, rule_keys, 3), n_domain);
+}
+
+/* What a D-Bus integer means for each kind of per-domain key. */
+static void test_key_integer_text(void **state)
+{
+    static const struct {
+        const char *key, *text;
+    } cases[] = {
+        {"weight", "7"},      {"buffer", "7%"},  {"minimum", "7B"},
+        {"startup", "7B"},    {"maximum", "7B"}, {"burst-headroom", "7B"},
+        {"buffer-min", "7B"}, {"mode", "7"},     {"no-such-key", "7"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *t = policy_domain_key_integer_text(cases[i].key, 7);
+
+        assert_string_equal(t, cases[i].text);
+    }
 }
 
 static void test_set_key(void **state)
@@ -999,6 +1077,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_mode_and_keys),
+        cmocka_unit_test(test_key_tables),
+        cmocka_unit_test(test_key_integer_text),
         cmocka_unit_test(test_set_key),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_long_values_bounded),

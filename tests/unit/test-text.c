@@ -82,12 +82,40 @@ static void test_quote_is_bounded(void **state)
     assert_int_equal(strlen(q), POLICY_QUOTE_MAX_CHARS + 3);
 }
 
+/* The YAML spelling of the same escaping: what differs from JSON. The
+ * overrides tests read it back through libyaml. */
+static void test_yaml_quote(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"web01", "\"web01\""},
+        {"", "\"\""},
+        {"a\"b\\c\nd: e", "\"a\\\"b\\\\c\\nd: e\""},
+        {"\xc2\x85\xe2\x80\xa8", "\"\\u0085\\u2028\""}, /* NEL, U+2028 */
+        {"\xf3\xa0\x80\x81", "\"\\U000E0001\""},        /* a tag, beyond U+FFFF */
+        {"\xef\xbf\xbe", "\"\\uFFFE\""},                /* libyaml refuses it raw */
+        {"x\xff", "\"x\xef\xbf\xbd\""},                 /* invalid: U+FFFD */
+        {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""},   /* printable: kept */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *q = policy_yaml_quote(cases[i].in);
+
+        assert_string_equal(q, cases[i].out);
+    }
+    g_autofree char *null = policy_yaml_quote(NULL);
+    assert_string_equal(null, "\"\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_table),
         cmocka_unit_test(test_escape_every_byte),
         cmocka_unit_test(test_quote_is_bounded),
+        cmocka_unit_test(test_yaml_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
