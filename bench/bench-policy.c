@@ -10,6 +10,7 @@
  */
 #include "engine.h"
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,10 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define M   UINT64_C(1024)
-#define G   (UINT64_C(1024) * 1024)
-#define SEC UINT64_C(1000000)
 
 typedef struct {
     size_t n;
@@ -83,7 +80,7 @@ static void fleet_init(Fleet *f, size_t n)
 
         f->policy[i] = (PolicyEffective){
             .mode = POLICY_MODE_DYNAMIC,
-            .minimum = {POLICY_AMOUNT_KIB, 512 * M},
+            .minimum = {POLICY_AMOUNT_KIB, 512 * MiB},
             .maximum = {POLICY_AMOUNT_PERCENT, 100},
             .buffer_pct = 20,
             .weight = (uint32_t)(1000 + rnd() % 9000),
@@ -91,18 +88,18 @@ static void fleet_init(Fleet *f, size_t n)
         };
         c->has_balloon = true;
         c->stats_period_s = 1;
-        c->balloon_max_kib = 2 * G;
+        c->balloon_max_kib = 2 * GiB;
         c->dimm_node = -1;
-        c->dimm_block_kib = 128 * M;
+        c->dimm_block_kib = 128 * MiB;
         if (i % 4 == 0) { /* a quarter with a virtio-mem device */
             c->n_virtio_mem = 1;
             snprintf(c->virtio_mem[0].alias, POLICY_ALIAS_MAX, "vmem0");
-            c->virtio_mem[0].block_kib = 2 * M;
-            c->virtio_mem[0].size_kib = 4 * G;
+            c->virtio_mem[0].block_kib = 2 * MiB;
+            c->virtio_mem[0].size_kib = 4 * GiB;
         }
         c->total_memory_kib = policy_caps_reach_kib(c);
-        f->sample[i].balloon_kib = 2 * G;
-        f->used[i] = 300 * M + rnd() % (1536 * M);
+        f->sample[i].balloon_kib = 2 * GiB;
+        f->used[i] = 300 * MiB + rnd() % (1536 * MiB);
         f->in[i] = (PolicyDomainInput){
             .name = "bench",
             .uuid = "bench",
@@ -136,7 +133,7 @@ static uint64_t fleet_sample(Fleet *f, uint64_t now)
         uint64_t a;
 
         if (rnd() % 8 == 0) /* an eighth of the workloads move each cycle */
-            f->used[i] = 300 * M + rnd() % (1536 * M);
+            f->used[i] = 300 * MiB + rnd() % (1536 * MiB);
         a = policy_caps_assigned_kib(c, s->balloon_kib);
         *s = (PolicyDomainSample){
             .timestamp_us = now,
@@ -176,15 +173,15 @@ static void fleet_apply(Fleet *f, uint64_t now)
 static void run(size_t n, bool scarce, int scale)
 {
     PolicyConfig cfg = {
-        .reserve = {POLICY_AMOUNT_KIB, 2 * G},
-        .overhead_kib = 50 * M,
+        .reserve = {POLICY_AMOUNT_KIB, 2 * GiB},
+        .overhead_kib = 50 * MiB,
         .tuning =
             {
                 .grace_us = 30 * SEC,
                 .demand_half_life_us = 30 * SEC,
-                .min_step_kib = 32 * M,
+                .min_step_kib = 32 * MiB,
                 .min_step_pct = 1,
-                .max_shrink_kib = 256 * M,
+                .max_shrink_kib = 256 * MiB,
                 .uncooperative_timeout_us = 30 * SEC,
                 .uncooperative_retry_us = 300 * SEC,
                 .stale_periods = 3,
@@ -197,7 +194,7 @@ static void run(size_t n, bool scarce, int scale)
     size_t cycles = (size_t)scale * (2000000 / n > 20 ? 2000000 / n : 20);
     size_t warmup = 10, reallocs_warm = 0, reallocs_end;
     long rss_before, rss_warm = 0, rss_end;
-    uint64_t now = 1000 * SEC, spent = 0, per_domain_kib = 2 * G;
+    uint64_t now = 1000 * SEC, spent = 0, per_domain_kib = 2 * GiB;
     PolicyPlanSummary sum = {0};
     PolicyEngine *engine;
     Fleet f;
@@ -206,18 +203,18 @@ static void run(size_t n, bool scarce, int scale)
     rss_before = rss_kib();
     engine = policy_engine_new();
     /* roomy: everyone fits with buffers; scarce: ~60 % of the demand fits */
-    uint64_t total = scarce ? (uint64_t)n * 900 * M + 2 * G : (uint64_t)n * per_domain_kib * 2;
+    uint64_t total = scarce ? (uint64_t)n * 900 * MiB + 2 * GiB : (uint64_t)n * per_domain_kib * 2;
 
     for (size_t c = 0; c < warmup + cycles; c++) {
         uint64_t sum_a = fleet_sample(&f, now);
         PolicyHostSample host = {
-            .mem_total_kib = total + (uint64_t)n * 50 * M + 2 * G,
+            .mem_total_kib = total + (uint64_t)n * 50 * MiB + 2 * GiB,
             .mem_available_kib = 0,
         };
         uint64_t t0, t1;
 
         host.mem_available_kib =
-            host.mem_total_kib > sum_a + 1 * G ? host.mem_total_kib - sum_a - 1 * G : 0;
+            host.mem_total_kib > sum_a + 1 * GiB ? host.mem_total_kib - sum_a - 1 * GiB : 0;
         if (c == warmup) {
             reallocs_warm = policy_engine_scratch_reallocs(engine);
             rss_warm = rss_kib();

@@ -9,6 +9,8 @@
 
 #include <libvirt/virterror.h>
 #include "manager.h"
+#include "test-sizes.h"
+#include "test-util.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -18,9 +20,6 @@
 #include <cmocka.h>
 #include <string.h>
 
-#define MiB 1024ULL
-#define GiB (1024ULL * 1024)
-
 typedef struct {
     char *dir;
     uint64_t now_us;
@@ -28,20 +27,13 @@ typedef struct {
     Manager *m;
 } Ctx;
 
-static uint64_t fake_clock(void *userdata)
-{
-    return ((Ctx *)userdata)->now_us;
-}
-
 static int setup(void **state)
 {
     Ctx *c = g_new0(Ctx, 1);
-    c->dir = g_dir_make_tmp("dynmem-libvirt-XXXXXX", NULL);
-    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
-    g_file_set_contents(mi,
-                        "MemTotal:       67108864 kB\n"
-                        "MemAvailable:   62914560 kB\n",
-                        -1, NULL);
+    c->dir = test_dir_new("dynmem-libvirt-XXXXXX", false);
+    test_dir_write(c->dir, "meminfo",
+                   "MemTotal:       67108864 kB\n"
+                   "MemAvailable:   62914560 kB\n");
     g_autofree char *uri = g_strdup_printf("test://%s/node.xml", DYNMEM_TEST_SRCDIR);
     g_autofree char *policy = g_build_filename(DYNMEM_TEST_SRCDIR, "policy.yaml", NULL);
     c->now_us = 1000000;
@@ -50,8 +42,8 @@ static int setup(void **state)
         .config_path = policy,
         .connect_uri = uri,
         .proc_root = c->dir,
-        .clock = fake_clock,
-        .clock_userdata = c,
+        .clock = test_clock_now_us,
+        .clock_userdata = &c->now_us,
         .no_timer = true,
     };
     g_autofree char *err = NULL;
@@ -67,9 +59,7 @@ static int teardown(void **state)
 {
     Ctx *c = *state;
     manager_free(c->m);
-    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
-    g_unlink(mi);
-    g_rmdir(c->dir);
+    test_dir_remove(c->dir);
     g_free(c->dir);
     g_free(c);
     return 0;

@@ -14,6 +14,7 @@
  */
 #include "engine.h"
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <glib.h>
 #include <inttypes.h>
@@ -25,10 +26,6 @@
 #include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
-
-#define M   UINT64_C(1024)
-#define G   (UINT64_C(1024) * 1024)
-#define SEC UINT64_C(1000000)
 
 typedef struct Guest Guest;
 /* Fills the hostile guest's sample; `cycle` counts from 0. */
@@ -64,7 +61,7 @@ static void guest_init(Guest *g, const char *name, uint64_t boot, uint64_t used)
     g->name = name;
     g->policy = (PolicyEffective){
         .mode = POLICY_MODE_DYNAMIC,
-        .minimum = {POLICY_AMOUNT_KIB, 512 * M},
+        .minimum = {POLICY_AMOUNT_KIB, 512 * MiB},
         .maximum = {POLICY_AMOUNT_PERCENT, 100},
         .buffer_pct = 20,
         .weight = 5000,
@@ -76,9 +73,9 @@ static void guest_init(Guest *g, const char *name, uint64_t boot, uint64_t used)
         .balloon_max_kib = boot,
         .total_memory_kib = boot,
         .dimm_node = -1,
-        .dimm_block_kib = 128 * M,
+        .dimm_block_kib = 128 * MiB,
     };
-    g->balloon = 1 * G;
+    g->balloon = 1 * GiB;
     g->used = used;
 }
 
@@ -91,13 +88,13 @@ static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc 
     s->host_total = host_total;
     s->now = 1000 * SEC;
     s->cfg.interval_us = SEC;
-    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * G};
+    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * GiB};
     s->cfg.tuning = (PolicyTuning){
         .grace_us = 30 * SEC,
         .demand_half_life_us = 10 * SEC,
-        .min_step_kib = 32 * M,
+        .min_step_kib = 32 * MiB,
         .min_step_pct = 1,
-        .max_shrink_kib = 256 * M,
+        .max_shrink_kib = 256 * MiB,
         .uncooperative_timeout_us = 5 * SEC,
         .uncooperative_retry_us = 60 * SEC,
         .stale_periods = 3,
@@ -105,8 +102,8 @@ static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc 
         .pressure_major_faults_s = 100,
         .pressure_boost_pct = 10,
     };
-    guest_init(&s->honest, "honest", 8 * G, honest_used);
-    guest_init(&s->evil, "evil", 8 * G, 512 * M);
+    guest_init(&s->honest, "honest", 8 * GiB, honest_used);
+    guest_init(&s->evil, "evil", 8 * GiB, 512 * MiB);
     s->evil.lie = lie;
 }
 
@@ -175,7 +172,7 @@ static void sim_cycle(Sim *s)
     }
     host = (PolicyHostSample){
         .mem_total_kib = s->host_total,
-        .mem_available_kib = s->host_total - 1 * G - sum_a,
+        .mem_available_kib = s->host_total - 1 * GiB - sum_a,
     };
     assert_int_equal(
         policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, 2, s->out, &s->sum), 0);
@@ -222,9 +219,9 @@ static void run(Sim *s, int cycles)
 /* The honest guest's workload grows from 1 GiB to 3 GiB: it gets it. */
 static void honest_grows(Sim *s)
 {
-    s->honest.used = 3 * G;
+    s->honest.used = 3 * GiB;
     run(s, 5);
-    assert_true(assigned_of(&s->honest) >= 3 * G);
+    assert_true(assigned_of(&s->honest) >= 3 * GiB);
 }
 
 /* ---- the lies ----------------------------------------------------------- */
@@ -240,10 +237,10 @@ static void test_usable_above_available(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_usable_above_available);
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_usable_above_available);
     run(&s, 20);
     /* it talked itself down to its minimum, no further */
-    assert_int_equal(assigned_of(&s.evil), 512 * M);
+    assert_int_equal(assigned_of(&s.evil), 512 * MiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
@@ -252,7 +249,7 @@ static void test_usable_above_available(void **state)
  * more". It gets its maximum at most. */
 static void lie_available_above_assigned(Guest *g, PolicyDomainSample *s, int cycle)
 {
-    s->available_kib = 1024 * G;
+    s->available_kib = 1024 * GiB;
     s->usable_kib = 0;
 }
 
@@ -260,10 +257,10 @@ static void test_available_above_assigned(void **state)
 {
     Sim s;
 
-    sim_init(&s, 32 * G, 1 * G, lie_available_above_assigned);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * G};
+    sim_init(&s, 32 * GiB, 1 * GiB, lie_available_above_assigned);
+    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * GiB};
     run(&s, 20);
-    assert_true(assigned_of(&s.evil) <= 4 * G);
+    assert_true(assigned_of(&s.evil) <= 4 * GiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
@@ -277,18 +274,18 @@ static void lie_counters(Guest *g, PolicyDomainSample *s, int cycle)
     s->swap_in_kib = swap[cycle % 5];
     s->major_faults = cycle % 2 ? UINT64_MAX : 1;
     if (cycle >= 10)
-        s->swap_in_kib = (uint64_t)cycle * 1024 * G; /* 1 TiB a second */
+        s->swap_in_kib = (uint64_t)cycle * 1024 * GiB; /* 1 TiB a second */
 }
 
 static void test_counters_wrap_and_jump(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_counters);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * G};
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_counters);
+    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
     run(&s, 20);
     /* "under pressure": it grew, to its maximum and no further */
-    assert_true(assigned_of(&s.evil) <= 3 * G);
+    assert_true(assigned_of(&s.evil) <= 3 * GiB);
     assert_true(s.out[1].demand_kib >= s.out[1].assigned_kib);
     honest_grows(&s);
     policy_engine_free(s.engine);
@@ -312,11 +309,11 @@ static void test_last_update_in_the_future(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_last_update);
-    s.evil.balloon = 2 * G;
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_last_update);
+    s.evil.balloon = 2 * GiB;
     run(&s, 20);
-    assert_true(assigned_of(&s.evil) >= 2 * G);
-    assert_true(assigned_of(&s.evil) <= 8 * G);
+    assert_true(assigned_of(&s.evil) >= 2 * GiB);
+    assert_true(assigned_of(&s.evil) <= 8 * GiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
@@ -329,16 +326,16 @@ static void lie_balloon(Guest *g, PolicyDomainSample *s, int cycle)
 {
     s->balloon_kib = UINT64_C(1) << 62;
     s->assigned_kib = s->balloon_kib;
-    s->usable_kib = s->available_kib = 512 * M; /* its demand looks absurd too */
+    s->usable_kib = s->available_kib = 512 * MiB; /* its demand looks absurd too */
 }
 
 static void test_absurd_balloon_figure(void **state)
 {
     Sim s;
 
-    sim_init(&s, 24 * G, 1 * G, lie_balloon);
+    sim_init(&s, 24 * GiB, 1 * GiB, lie_balloon);
     run(&s, 10);
-    assert_true(s.out[1].assigned_kib <= 8 * G);
+    assert_true(s.out[1].assigned_kib <= 8 * GiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
@@ -354,7 +351,7 @@ static void lie_needs_everything(Guest *g, PolicyDomainSample *s, int cycle)
     if (cycle < 3)
         return; /* honest while the host has room */
     s->usable_kib = 0;
-    s->swap_in_kib = (uint64_t)cycle * G;
+    s->swap_in_kib = (uint64_t)cycle * GiB;
 }
 
 static void share_story(uint32_t evil_weight)
@@ -362,20 +359,20 @@ static void share_story(uint32_t evil_weight)
     Sim s;
 
     /* budget: 12 - 1 reserve - 1 other = 10 GiB; both start at 1 GiB */
-    sim_init(&s, 12 * G, 1 * G, lie_needs_everything);
+    sim_init(&s, 12 * GiB, 1 * GiB, lie_needs_everything);
     s.evil.policy.weight = evil_weight;
     s.honest.policy.weight = 5000;
     run(&s, 3);
-    s.honest.used = 5 * G;
+    s.honest.used = 5 * GiB;
     run(&s, 20);
     uint64_t honest_a = assigned_of(&s.honest), evil_a = assigned_of(&s.evil);
     print_message("weights %u:5000: honest %" PRIu64 " MiB, hostile %" PRIu64 " MiB\n", evil_weight,
-                  honest_a / M, evil_a / M);
-    assert_true(honest_a + evil_a <= 10 * G);
+                  honest_a / MiB, evil_a / MiB);
+    assert_true(honest_a + evil_a <= 10 * GiB);
     if (evil_weight <= 5000)
         assert_true(evil_a <= honest_a);
     if (evil_weight < 5000)
-        assert_true(honest_a >= 5 * G); /* its whole demand */
+        assert_true(honest_a >= 5 * GiB); /* its whole demand */
     policy_engine_free(s.engine);
 }
 
@@ -434,13 +431,13 @@ static void test_random_lies(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_at_random);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * G};
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_at_random);
+    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * GiB};
     for (int i = 0; i < 20000; i++) {
         if (i % 100 == 0)
-            s.honest.used = (rnd() % 6 + 1) * G;
+            s.honest.used = (rnd() % 6 + 1) * GiB;
         sim_cycle(&s);
-        assert_true(assigned_of(&s.evil) <= 8 * G);
+        assert_true(assigned_of(&s.evil) <= 8 * GiB);
     }
     policy_engine_free(s.engine);
 }

@@ -6,6 +6,7 @@
 #include "allocate.h"
 #include "engine.h"
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <glib.h>
 #include <inttypes.h>
@@ -16,9 +17,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define M           UINT64_C(1024)
-#define G           (UINT64_C(1024) * 1024)
-#define SEC         UINT64_C(1000000)
 #define MAX_DOMAINS 8
 
 static uint64_t rng_state;
@@ -57,7 +55,7 @@ static bool rnd_pct(unsigned pct)
 static void random_items(PolicyAllocItem *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t f = rnd_range(0, 4 * G), nd = rnd_range(0, 8 * G), c = rnd_range(0, 16 * G);
+        uint64_t f = rnd_range(0, 4 * GiB), nd = rnd_range(0, 8 * GiB), c = rnd_range(0, 16 * GiB);
 
         items[i] = (PolicyAllocItem){
             .floor_kib = f,
@@ -151,17 +149,17 @@ static void random_host(Host *h, uint64_t now)
 
     memset(h, 0, sizeof(*h));
     h->damping_off = rnd_pct(30);
-    h->cfg.reserve = random_amount(4 * G, true);
-    h->cfg.pool_kib = rnd_pct(20) ? rnd_range(1 * G, 64 * G) : 0;
-    h->cfg.overhead_kib = rnd_range(0, 200 * M);
+    h->cfg.reserve = random_amount(4 * GiB, true);
+    h->cfg.pool_kib = rnd_pct(20) ? rnd_range(1 * GiB, 64 * GiB) : 0;
+    h->cfg.overhead_kib = rnd_range(0, 200 * MiB);
     h->cfg.psi_threshold_pct = rnd_pct(50) ? (uint32_t)rnd_range(1, 50) : 0;
     h->cfg.deflate_reserve_guests = (uint32_t)rnd_range(0, 4);
     h->cfg.tuning = (PolicyTuning){
         .grace_us = rnd_range(0, 60 * SEC),
         .demand_half_life_us = rnd_range(0, 60 * SEC),
-        .min_step_kib = h->damping_off ? 0 : rnd_range(0, 64 * M),
+        .min_step_kib = h->damping_off ? 0 : rnd_range(0, 64 * MiB),
         .min_step_pct = h->damping_off ? 0 : (uint32_t)rnd_range(0, 5),
-        .max_shrink_kib = h->damping_off ? 0 : rnd_range(0, 1 * G),
+        .max_shrink_kib = h->damping_off ? 0 : rnd_range(0, 1 * GiB),
         .uncooperative_timeout_us = rnd_range(1, 30) * SEC,
         .uncooperative_retry_us = rnd_range(1, 300) * SEC,
         .stale_periods = (uint32_t)rnd_range(0, 5),
@@ -177,26 +175,27 @@ static void random_host(Host *h, uint64_t now)
 
         h->policy[i] = (PolicyEffective){
             .mode = rnd_pct(10) ? POLICY_MODE_STATIC : POLICY_MODE_DYNAMIC,
-            .minimum = random_amount(4 * G, true),
-            .startup = random_amount(8 * G, true),
-            .maximum = random_amount(32 * G, true),
+            .minimum = random_amount(4 * GiB, true),
+            .startup = random_amount(8 * GiB, true),
+            .maximum = random_amount(32 * GiB, true),
             .buffer_pct = (uint32_t)rnd_range(0, 100),
             .weight = rnd_pct(10) ? 0 : (uint32_t)rnd_range(1, 10000),
-            .burst_headroom = {.learn = rnd_pct(50), .kib = rnd_pct(30) ? 0 : rnd_range(0, 1 * G)},
-            .buffer_min_kib = rnd_pct(50) ? 0 : rnd_range(0, 256 * M),
+            .burst_headroom = {.learn = rnd_pct(50),
+                               .kib = rnd_pct(30) ? 0 : rnd_range(0, 1 * GiB)},
+            .buffer_min_kib = rnd_pct(50) ? 0 : rnd_range(0, 256 * MiB),
             .rule_index = -1,
         };
         c->has_balloon = !rnd_pct(5);
         c->balloon_autodeflate = rnd_pct(30);
         c->stats_period_s = (uint32_t)rnd_range(0, 5);
-        c->balloon_max_kib = rnd_range(256, 16 * 1024) * M;
+        c->balloon_max_kib = rnd_range(256, 16 * 1024) * MiB;
         c->n_virtio_mem = rnd_pct(40) ? rnd_range(1, 2) : 0;
         for (size_t k = 0; k < c->n_virtio_mem; k++) {
             PolicyVirtioMem *vm = &c->virtio_mem[k];
             uint64_t block = (uint64_t)2 << rnd_range(0, 6); /* 2..128 MiB */
 
             g_snprintf(vm->alias, sizeof(vm->alias), "vmem%zu", k);
-            vm->block_kib = block * M;
+            vm->block_kib = block * MiB;
             vm->size_kib = rnd_range(1, 64) * vm->block_kib;
             vm->current_kib = rnd_range(0, vm->size_kib / vm->block_kib) * vm->block_kib;
             vm->requested_kib = rnd_pct(80)
@@ -205,13 +204,13 @@ static void random_host(Host *h, uint64_t now)
         }
         c->total_memory_kib = policy_caps_reach_kib(c); /* no DIMM room yet */
         if (rnd_pct(40)) {
-            c->max_memory_kib = c->total_memory_kib + rnd_range(0, 32 * G);
+            c->max_memory_kib = c->total_memory_kib + rnd_range(0, 32 * GiB);
             c->free_dimm_slots = (uint32_t)rnd_range(0, 4);
             c->dimm_node = rnd_pct(80) ? 0 : -1;
         } else {
             c->dimm_node = -1;
         }
-        c->dimm_block_kib = 128 * M;
+        c->dimm_block_kib = 128 * MiB;
 
         balloon = rnd_range(c->balloon_max_kib / 8, c->balloon_max_kib);
         assigned = policy_caps_assigned_kib(c, balloon);
@@ -226,18 +225,18 @@ static void random_host(Host *h, uint64_t now)
             /* MemTotal: mostly consistent, sometimes below MemAvailable or
              * above what QEMU says (hot-plugged memory seen early) */
             .has_available = rnd_pct(60),
-            .available_kib = rnd_range(0, assigned + 256 * M),
+            .available_kib = rnd_range(0, assigned + 256 * MiB),
             .has_unused = rnd_pct(90),
             .unused_kib = rnd_range(0, assigned / 2),
             .disk_caches_kib = rnd_range(0, assigned / 2),
             .has_swap_in = rnd_pct(70),
-            .swap_in_kib = rnd_range(0, 1 * G),
+            .swap_in_kib = rnd_range(0, 1 * GiB),
             .has_major_faults = rnd_pct(70),
             .major_faults = rnd_range(0, 100000),
             .last_update_s = rnd_pct(10) ? (int64_t)(now / SEC) - (int64_t)rnd_range(0, 30)
                                          : (int64_t)(now / SEC),
             .has_rss = rnd_pct(60),
-            .rss_kib = rnd_range(assigned / 2, assigned + 300 * M),
+            .rss_kib = rnd_range(assigned / 2, assigned + 300 * MiB),
         };
         if (rnd_pct(20))
             policy_domain_state_init_booted(&h->st[i], now - rnd_range(0, 120 * SEC));
@@ -251,7 +250,7 @@ static void random_host(Host *h, uint64_t now)
         };
         sum_assigned += assigned;
     }
-    h->host.mem_total_kib = rnd_range(sum_assigned / 2 + 1, sum_assigned * 2 + 64 * G);
+    h->host.mem_total_kib = rnd_range(sum_assigned / 2 + 1, sum_assigned * 2 + 64 * GiB);
     h->host.mem_available_kib = rnd_range(0, h->host.mem_total_kib);
     h->host.has_psi = rnd_pct(50);
     h->host.psi_some_avg10 = (double)rnd_range(0, 10000) / 100.0;
@@ -425,7 +424,7 @@ static void apply(Host *h, const PolicyPlanEntry *out, uint64_t now)
         policy_domain_state_note_issued(&h->st[i], &out[i], now);
         s->assigned_kib = policy_caps_assigned_kib(c, s->balloon_kib);
         s->usable_kib = rnd_range(0, s->assigned_kib);
-        s->swap_in_kib += rnd_pct(20) ? rnd_range(0, 256 * M) : 0;
+        s->swap_in_kib += rnd_pct(20) ? rnd_range(0, 256 * MiB) : 0;
     }
 }
 

@@ -12,14 +12,10 @@
 #include <string.h>
 
 #include "units.h"
+#include "test-sizes.h"
 
-#define KIB UINT64_C(1)
-#define MIB (KIB * 1024)
-#define GIB (MIB * 1024)
-#define TIB (GIB * 1024)
-#define US  UINT64_C(1)
-#define MS  (US * 1000)
-#define SEC (MS * 1000)
+#define US UINT64_C(1)
+#define MS (US * 1000)
 
 typedef struct {
     const char *text;
@@ -30,25 +26,25 @@ typedef struct {
 
 static const Case size_cases[] = {
     {"0", 0, 0, NULL},
-    {"512MiB", 0, 512 * MIB, NULL},
-    {"2GiB", 0, 2 * GIB, NULL},
-    {"2G", 0, 2 * GIB, NULL},
+    {"512MiB", 0, 512 * MiB, NULL},
+    {"2GiB", 0, 2 * GiB, NULL},
+    {"2G", 0, 2 * GiB, NULL},
     {"4096KiB", 0, 4096, NULL},
     {"4096K", 0, 4096, NULL},
-    {"1M", 0, MIB, NULL},
-    {"1TiB", 0, TIB, NULL},
-    {"3T", 0, 3 * TIB, NULL},
+    {"1M", 0, MiB, NULL},
+    {"1TiB", 0, TiB, NULL},
+    {"3T", 0, 3 * TiB, NULL},
     {"0MiB", 0, 0, NULL},
-    {"1.5GiB", 0, GIB + GIB / 2, NULL},
+    {"1.5GiB", 0, GiB + GiB / 2, NULL},
     {"0.5KiB", 0, 0, NULL}, /* rounded down to whole KiB */
     {"1.0009765625MiB", 0, 1025, NULL},
     {"1.0009765624MiB", 0, 1024, NULL}, /* just below: rounded down */
     {"0.1G", 0, 104857, NULL},          /* 104857.6 KiB */
     {"2048B", 0, 2, NULL},
     {"0B", 0, 0, NULL},
-    {"007MiB", 0, 7 * MIB, NULL},
+    {"007MiB", 0, 7 * MiB, NULL},
     /* a fraction with many digits is folded in exactly */
-    {"1.99999999999999999999999999999999999999999999GiB", 0, 2 * GIB - 1, NULL},
+    {"1.99999999999999999999999999999999999999999999GiB", 0, 2 * GiB - 1, NULL},
     /* the largest size there is, and one KiB beyond it */
     {"18446744073709551615KiB", 0, UINT64_MAX, NULL},
     {"18446744073709551616KiB", -ERANGE, 0, "size \"18446744073709551616KiB\" is too large"},
@@ -283,7 +279,7 @@ static void test_amount(void **state)
     } cases[] = {
         {"50%", 0, POLICY_AMOUNT_PERCENT, 50, NULL},
         {"0%", 0, POLICY_AMOUNT_PERCENT, 0, NULL},
-        {"2GiB", 0, POLICY_AMOUNT_KIB, 2 * GIB, NULL},
+        {"2GiB", 0, POLICY_AMOUNT_KIB, 2 * GiB, NULL},
         {"0", 0, POLICY_AMOUNT_KIB, 0, NULL},
         {"91%", -ERANGE, 0, 0, "percentage \"91%\" is out of range 0..90%"},
         {"20 %", -EINVAL, 0, 0, "expected a percentage such as 20%, found \"20 %\""},
@@ -338,13 +334,13 @@ static void test_resolve(void **state)
         PolicyAmount amount;
         uint64_t reference, fallback, expected;
     } cases[] = {
-        {{POLICY_AMOUNT_KIB, 512 * MIB}, 8 * GIB, 1, 512 * MIB},
-        {{POLICY_AMOUNT_PERCENT, 50}, 8 * GIB, 1, 4 * GIB},
-        {{POLICY_AMOUNT_PERCENT, 100}, 8 * GIB, 1, 8 * GIB},
+        {{POLICY_AMOUNT_KIB, 512 * MiB}, 8 * GiB, 1, 512 * MiB},
+        {{POLICY_AMOUNT_PERCENT, 50}, 8 * GiB, 1, 4 * GiB},
+        {{POLICY_AMOUNT_PERCENT, 100}, 8 * GiB, 1, 8 * GiB},
         {{POLICY_AMOUNT_PERCENT, 33}, 100, 1, 33},
         {{POLICY_AMOUNT_PERCENT, 33}, 101, 1, 33}, /* 33.33: rounded down */
-        {{POLICY_AMOUNT_PERCENT, 0}, 8 * GIB, 1, 0},
-        {{POLICY_AMOUNT_UNSET, 0}, 8 * GIB, 1234, 1234},
+        {{POLICY_AMOUNT_PERCENT, 0}, 8 * GiB, 1, 0},
+        {{POLICY_AMOUNT_UNSET, 0}, 8 * GiB, 1234, 1234},
         /* no overflow in reference * percent; saturates above 100% */
         {{POLICY_AMOUNT_PERCENT, 100}, UINT64_MAX, 1, UINT64_MAX},
         {{POLICY_AMOUNT_PERCENT, 50}, UINT64_MAX, 1, UINT64_MAX / 2},
@@ -367,10 +363,10 @@ static void test_format(void **state)
         const char *text;
     } sizes[] = {
         {0, "0 KiB"},           {1, "1 KiB"},
-        {1023, "1023 KiB"},     {MIB, "1 MiB"},
-        {512 * MIB, "512 MiB"}, {GIB + GIB / 2, "1.5 GiB"},
-        {2 * GIB, "2 GiB"},     {GIB - 1, "1023.9 MiB"}, /* rounded down, never up to "1024.0" */
-        {3 * TIB, "3 TiB"},     {UINT64_MAX, "16383.9 EiB"},
+        {1023, "1023 KiB"},     {MiB, "1 MiB"},
+        {512 * MiB, "512 MiB"}, {GiB + GiB / 2, "1.5 GiB"},
+        {2 * GiB, "2 GiB"},     {GiB - 1, "1023.9 MiB"}, /* rounded down, never up to "1024.0" */
+        {3 * TiB, "3 TiB"},     {UINT64_MAX, "16383.9 EiB"},
     };
     static const struct {
         uint64_t us;
@@ -391,7 +387,7 @@ static void test_format(void **state)
         PolicyAmount amount;
         const char *text;
     } amounts[] = {
-        {{POLICY_AMOUNT_KIB, 2 * GIB}, "2 GiB"},
+        {{POLICY_AMOUNT_KIB, 2 * GiB}, "2 GiB"},
         {{POLICY_AMOUNT_PERCENT, 20}, "20%"},
         {{POLICY_AMOUNT_UNSET, 0}, "unset"},
     };
