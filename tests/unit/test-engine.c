@@ -5,6 +5,7 @@
  */
 #include "demand.h"
 #include "engine.h"
+#include "guest-sim.h"
 #include "test-sizes.h"
 
 #include <errno.h>
@@ -30,29 +31,13 @@
 static bool guest_view;
 
 typedef struct {
-    char name[16];
-    PolicyEffective policy;
-    PolicyDomainCaps caps;
-    PolicyDomainSample sample;
-    PolicyDomainState state;
-    uint64_t balloon;    /* the balloon figure the guest really has */
-    uint64_t used;       /* what the guest's workload really uses */
-    bool ignores_shrink; /* the balloon driver does not inflate */
-    uint64_t swap_in;    /* cumulative */
-    /* QEMU's figure (libvirt's last balloon event) one cycle behind the
-     * guest's own report, as for a real guest while its balloon moves */
-    bool lag;
-    uint64_t qemu_balloon;
-} Guest;
-
-typedef struct {
     PolicyConfig cfg;
     PolicyEngine *engine;
     uint64_t host_total, host_other;
     double psi; /* host `some avg10`; 0: no PSI */
     uint64_t now;
     size_t n;
-    Guest g[MAX_GUESTS];
+    SimGuest g[MAX_GUESTS];
     PolicyDomainInput in[MAX_GUESTS];
     PolicyPlanEntry out[MAX_GUESTS];
     PolicyPlanSummary sum;
@@ -82,40 +67,13 @@ static void sim_init(Sim *s, uint64_t host_total)
     };
 }
 
-static Guest *sim_add(Sim *s, const char *name, uint64_t balloon_max, uint64_t balloon,
-                      uint64_t used)
+static SimGuest *sim_add(Sim *s, const char *name, uint64_t balloon_max, uint64_t balloon,
+                         uint64_t used)
 {
-    Guest *g = &s->g[s->n++];
+    SimGuest *g = &s->g[s->n++];
 
-    g_strlcpy(g->name, name, sizeof(g->name));
-    g->policy = (PolicyEffective){
-        .mode = POLICY_MODE_DYNAMIC,
-        .minimum = {POLICY_AMOUNT_KIB, 512 * MiB},
-        .maximum = {POLICY_AMOUNT_PERCENT, 100},
-        .buffer_pct = 20,
-        .weight = 5000,
-        .rule_index = -1,
-    };
-    g->caps = (PolicyDomainCaps){
-        .has_balloon = true,
-        .stats_period_s = 1,
-        .balloon_max_kib = balloon_max,
-        .total_memory_kib = balloon_max,
-        .dimm_node = -1,
-        .dimm_block_kib = 128 * MiB,
-    };
-    g->balloon = balloon;
-    g->used = used;
+    sim_guest_init(g, name, balloon_max, balloon, used);
     return g;
-}
-
-static uint64_t guest_assigned(const Guest *g)
-{
-    uint64_t a = g->balloon;
-
-    for (size_t k = 0; k < g->caps.n_virtio_mem; k++)
-        a += g->caps.virtio_mem[k].current_kib;
-    return a;
 }
 
 /* One cycle: sample every guest, plan, apply what each guest accepts. */
@@ -125,33 +83,12 @@ static void sim_cycle(Sim *s)
     PolicyHostSample host;
 
     for (size_t i = 0; i < s->n; i++) {
-        Guest *g = &s->g[i];
-        uint64_t a = guest_assigned(g), seen_balloon;
+        SimGuest *g = &s->g[i];
+        uint64_t a;
 
-        if (g->caps.balloon_autodeflate && g->used > a && g->balloon < g->caps.balloon_max_kib) {
-            /* deflate-on-oom: the guest takes back what it lacks, and a bit */
-            g->balloon = MIN(g->caps.balloon_max_kib, g->balloon + (g->used - a) + 16 * MiB);
-            a = guest_assigned(g);
-        }
-        if (g->used > a)
-            g->swap_in += g->used - a; /* a guest short of memory reads its deficit back */
-        seen_balloon = g->balloon;
-        if (g->lag) {
-            seen_balloon = g->qemu_balloon ? g->qemu_balloon : g->balloon;
-            g->qemu_balloon = g->balloon;
-        }
-        g->sample = (PolicyDomainSample){
-            .timestamp_us = s->now,
-            .wallclock_s = (int64_t)(s->now / SEC),
-            .has_balloon_stats = true,
-            .assigned_kib = a - g->balloon + seen_balloon,
-            .balloon_kib = seen_balloon,
-            .has_usable = true,
-            .usable_kib = a > g->used ? a - g->used : 0,
-            .has_swap_in = true,
-            .swap_in_kib = g->swap_in,
-            .last_update_s = (int64_t)(s->now / SEC),
-        };
+        sim_guest_live(g);
+        sim_guest_report(g, s->now);
+        a = sim_guest_assigned_kib(g);
         /* an autodeflate guest's MemTotal keeps the ballooned pages: the
          * daemon does not pass it on */
         if (guest_view && a > KERNEL_RESERVE && !g->caps.balloon_autodeflate) {
@@ -160,14 +97,7 @@ static void sim_cycle(Sim *s)
             g->sample.available_kib = a - KERNEL_RESERVE;
             g->sample.usable_kib = MIN(g->sample.usable_kib, g->sample.available_kib);
         }
-        s->in[i] = (PolicyDomainInput){
-            .name = g->name,
-            .uuid = g->name,
-            .policy = &g->policy,
-            .caps = &g->caps,
-            .sample = &g->sample,
-            .state = &g->state,
-        };
+        s->in[i] = sim_guest_input(g);
         sum_assigned += a;
     }
     host = (PolicyHostSample){
@@ -179,36 +109,8 @@ static void sim_cycle(Sim *s)
     assert_int_equal(
         policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, s->n, s->out, &s->sum), 0);
 
-    for (size_t i = 0; i < s->n; i++) {
-        Guest *g = &s->g[i];
-        const PolicyPlanEntry *e = &s->out[i];
-
-        for (size_t k = 0; k < e->n_actions; k++) {
-            const PolicyAction *a = &e->actions[k];
-
-            switch (a->kind) {
-            case POLICY_ACTION_BALLOON:
-                if (a->to_kib > g->balloon || !g->ignores_shrink)
-                    g->balloon = a->to_kib;
-                break;
-            case POLICY_ACTION_VIRTIO_MEM:
-                for (size_t v = 0; v < g->caps.n_virtio_mem; v++) {
-                    if (strcmp(g->caps.virtio_mem[v].alias, a->alias) == 0) {
-                        g->caps.virtio_mem[v].requested_kib = a->to_kib;
-                        g->caps.virtio_mem[v].current_kib = a->to_kib;
-                    }
-                }
-                break;
-            default:
-                g->caps.balloon_max_kib += a->to_kib;
-                g->caps.total_memory_kib += a->to_kib;
-                g->caps.free_dimm_slots--;
-                g->balloon += a->to_kib;
-                break;
-            }
-        }
-        policy_domain_state_note_issued(&g->state, e, s->now);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        sim_guest_follow(&s->g[i], &s->out[i], s->now);
     if (getenv("SIM_TRACE")) {
         g_autofree char *t = policy_plan_format_table(s->in, s->out, s->n, &s->sum);
         fputs(t, stderr);
@@ -224,7 +126,7 @@ static void sim_free(Sim *s)
 static void test_spike_met_next_cycle(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 16 * GiB);
@@ -232,20 +134,20 @@ static void test_spike_met_next_cycle(void **state)
     for (int i = 0; i < 5; i++)
         sim_cycle(&s);
     /* 700 MiB used: trimmed to 700 × 1.2 = 840 MiB */
-    assert_int_equal(guest_assigned(g), 840 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(g), 840 * MiB);
 
     /* the workload jumps to 2 GiB: the guest swaps; one cycle later it has
      * at least its demand plus buffer */
-    g->used = 2 * GiB;
+    g->used_kib = 2 * GiB;
     sim_cycle(&s);
     assert_int_equal(s.out[0].status, POLICY_STATUS_WARNING);
     assert_true(s.out[0].target_kib > 1 * GiB);
     assert_non_null(strstr(s.out[0].reason, "grow"));
     sim_cycle(&s);
-    assert_true(guest_assigned(g) >= 2 * GiB);
+    assert_true(sim_guest_assigned_kib(g) >= 2 * GiB);
     for (int i = 0; i < 3; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(g) >= 2 * GiB * 12 / 10 - 32 * MiB);
+    assert_true(sim_guest_assigned_kib(g) >= 2 * GiB * 12 / 10 - 32 * MiB);
     assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
     sim_free(&s);
 }
@@ -253,28 +155,28 @@ static void test_spike_met_next_cycle(void **state)
 static void test_idle_trimmed_gradually(void **state)
 {
     Sim s;
-    Guest *idle, *tiny;
+    SimGuest *idle, *tiny;
     uint64_t prev_idle;
 
     (void)state;
     sim_init(&s, 32 * GiB);
     idle = sim_add(&s, "idle", 4 * GiB, 4 * GiB, 600 * MiB);
     tiny = sim_add(&s, "tiny", 2 * GiB, 2 * GiB, 100 * MiB);
-    prev_idle = guest_assigned(idle);
+    prev_idle = sim_guest_assigned_kib(idle);
     for (int i = 0; i < 40; i++) {
         sim_cycle(&s);
-        uint64_t a = guest_assigned(idle);
+        uint64_t a = sim_guest_assigned_kib(idle);
 
         /* never more than max_shrink per cycle, never below minimum */
         assert_true(prev_idle - a <= 256 * MiB);
         assert_true(a >= 512 * MiB);
-        assert_true(guest_assigned(tiny) >= 512 * MiB);
+        assert_true(sim_guest_assigned_kib(tiny) >= 512 * MiB);
         prev_idle = a;
     }
     /* settled at demand × 1.2 (within a step) and the tiny one at its minimum */
-    assert_true(guest_assigned(idle) >= 720 * MiB);
-    assert_true(guest_assigned(idle) <= 720 * MiB + 32 * MiB);
-    assert_int_equal(guest_assigned(tiny), 512 * MiB);
+    assert_true(sim_guest_assigned_kib(idle) >= 720 * MiB);
+    assert_true(sim_guest_assigned_kib(idle) <= 720 * MiB + 32 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(tiny), 512 * MiB);
     assert_int_equal(s.out[0].n_actions, 0);
     assert_int_equal(s.out[1].status, POLICY_STATUS_OK);
     assert_int_equal(s.sum.state, POLICY_HOST_OK);
@@ -284,7 +186,7 @@ static void test_idle_trimmed_gradually(void **state)
 static void test_uncooperative(void **state)
 {
     Sim s;
-    Guest *stuck, *busy;
+    SimGuest *stuck, *busy;
     bool marked = false, retried = false;
 
     (void)state;
@@ -304,11 +206,11 @@ static void test_uncooperative(void **state)
             assert_non_null(strstr(s.out[0].reason, "did not move in 5s"));
         }
         /* busy never gets more than what is really free: 8 − 6 GiB */
-        assert_true(guest_assigned(busy) <= 2 * GiB);
+        assert_true(sim_guest_assigned_kib(busy) <= 2 * GiB);
         assert_true(s.sum.sum_target_kib <= s.sum.budget_kib);
     }
     assert_true(marked);
-    assert_true(guest_assigned(busy) >= 1 * GiB);
+    assert_true(sim_guest_assigned_kib(busy) >= 1 * GiB);
     /* after the retry time it is asked again */
     s.now += 60 * SEC;
     for (int i = 0; i < 3; i++) {
@@ -322,15 +224,15 @@ static void test_uncooperative(void **state)
     for (int i = 0; i < 90; i++)
         sim_cycle(&s);
     assert_int_not_equal(s.out[0].status, POLICY_STATUS_UNCOOPERATIVE);
-    assert_true(guest_assigned(stuck) < 1 * GiB);
-    assert_true(guest_assigned(busy) >= 1 * GiB * 12 / 10 - 32 * MiB);
+    assert_true(sim_guest_assigned_kib(stuck) < 1 * GiB);
+    assert_true(sim_guest_assigned_kib(busy) >= 1 * GiB * 12 / 10 - 32 * MiB);
     sim_free(&s);
 }
 
 static void test_scarcity_weight_first(void **state)
 {
     Sim s;
-    Guest *hi, *lo;
+    SimGuest *hi, *lo;
 
     (void)state;
     /* B = 8 − 1 − 1 = 6 GiB; both want 4 GiB × 1.2 */
@@ -344,9 +246,9 @@ static void test_scarcity_weight_first(void **state)
     /* floors 0.5 GiB each, rest 5 GiB toward needs 4 GiB: 8:2 gives gold
      * its whole 3.5 GiB first; bronze gets the remaining 1.5 GiB */
     assert_int_equal(s.sum.state, POLICY_HOST_PRESSURE);
-    assert_true(guest_assigned(hi) > guest_assigned(lo));
-    assert_true(guest_assigned(hi) >= 4 * GiB - 32 * MiB);
-    assert_true(guest_assigned(hi) + guest_assigned(lo) <= 6 * GiB);
+    assert_true(sim_guest_assigned_kib(hi) > sim_guest_assigned_kib(lo));
+    assert_true(sim_guest_assigned_kib(hi) >= 4 * GiB - 32 * MiB);
+    assert_true(sim_guest_assigned_kib(hi) + sim_guest_assigned_kib(lo) <= 6 * GiB);
     assert_int_equal(s.out[1].status, POLICY_STATUS_WARNING);
     sim_free(&s);
 }
@@ -354,7 +256,7 @@ static void test_scarcity_weight_first(void **state)
 static void test_grace_and_startup(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -365,19 +267,19 @@ static void test_grace_and_startup(void **state)
         /* startup unset: the memory it booted with, held during the grace */
         assert_int_equal(s.out[0].status, POLICY_STATUS_STARTING);
         assert_int_equal(s.out[0].startup_kib, 2 * GiB);
-        assert_int_equal(guest_assigned(g), 2 * GiB);
+        assert_int_equal(sim_guest_assigned_kib(g), 2 * GiB);
     }
     for (int i = 0; i < 30; i++)
         sim_cycle(&s);
     assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
-    assert_int_equal(guest_assigned(g), 512 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(g), 512 * MiB);
     sim_free(&s);
 }
 
 static void test_virtio_mem_and_dimm_growth(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -389,15 +291,15 @@ static void test_virtio_mem_and_dimm_growth(void **state)
     g->caps.max_memory_kib = 8 * GiB;
     g->caps.free_dimm_slots = 4;
     g->caps.dimm_node = 0;
-    g->used = 3 * GiB;
+    g->used_kib = 3 * GiB;
     for (int i = 0; i < 6; i++)
         sim_cycle(&s);
     /* balloon full, virtio-mem full, the rest by DIMMs */
     assert_int_equal(g->caps.virtio_mem[0].current_kib, 1 * GiB);
     assert_true(g->caps.free_dimm_slots < 4);
-    assert_true(guest_assigned(g) >= 3 * GiB * 12 / 10 - 32 * MiB);
+    assert_true(sim_guest_assigned_kib(g) >= 3 * GiB * 12 / 10 - 32 * MiB);
     /* demand falls: virtio-mem is unplugged before the balloon moves */
-    g->used = 1 * GiB;
+    g->used_kib = 1 * GiB;
     s.cfg.tuning.demand_half_life_us = 0;
     sim_cycle(&s);
     assert_true(s.out[0].n_actions >= 1);
@@ -407,7 +309,7 @@ static void test_virtio_mem_and_dimm_growth(void **state)
 static void test_classification(void **state)
 {
     Sim s;
-    Guest *st, *nb, *stale, *nostats;
+    SimGuest *st, *nb, *stale, *nostats;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -435,9 +337,9 @@ static void test_classification(void **state)
     assert_int_equal(s.out[0].status, POLICY_STATUS_STATIC);
     assert_false(s.out[0].managed);
     assert_int_equal(s.out[0].n_actions, 0);
-    assert_int_equal(guest_assigned(st), 4 * GiB);
+    assert_int_equal(sim_guest_assigned_kib(st), 4 * GiB);
     assert_int_equal(s.out[1].status, POLICY_STATUS_UNMANAGED);
-    assert_int_equal(guest_assigned(nb), 4 * GiB);
+    assert_int_equal(sim_guest_assigned_kib(nb), 4 * GiB);
     assert_int_equal(s.out[2].status, POLICY_STATUS_STALE);
     assert_true(s.out[2].target_kib >= s.out[2].assigned_kib);
     assert_int_equal(s.out[3].status, POLICY_STATUS_UNMANAGED);
@@ -456,7 +358,7 @@ static void test_classification(void **state)
 static void test_invalid_input(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
     PolicyDomainState before;
     PolicyPlanSummary sum = {.budget_kib = 42};
     PolicyHostSample bad = {.mem_total_kib = 1 * GiB, .mem_available_kib = 2 * GiB};
@@ -496,29 +398,29 @@ static void test_strings(void **state)
 static void test_rising_guest_not_trimmed(void **state)
 {
     Sim s;
-    Guest *g, *needy;
+    SimGuest *g, *needy;
     bool held = false;
 
     (void)state;
     sim_init(&s, 32 * GiB);
     g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
     sim_cycle(&s); /* first sight: trimmed one step */
-    assert_true(guest_assigned(g) < 4 * GiB);
+    assert_true(sim_guest_assigned_kib(g) < 4 * GiB);
     for (int i = 0; i < 10; i++) {
-        uint64_t before = guest_assigned(g);
+        uint64_t before = sim_guest_assigned_kib(g);
 
-        g->used += 40 * MiB;
+        g->used_kib += 40 * MiB;
         sim_cycle(&s);
-        assert_true(guest_assigned(g) >= before);
+        assert_true(sim_guest_assigned_kib(g) >= before);
         if (strstr(s.out[0].reason, "not trimmed while rising"))
             held = true;
     }
     assert_true(held);
-    uint64_t ramped = guest_assigned(g);
+    uint64_t ramped = sim_guest_assigned_kib(g);
     for (int i = 0; i < 30; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(g) < ramped);
-    assert_true(guest_assigned(g) >= g->used);
+    assert_true(sim_guest_assigned_kib(g) < ramped);
+    assert_true(sim_guest_assigned_kib(g) >= g->used_kib);
     sim_free(&s);
 
     /* B = 7 - 1 reserve - 1 other = 5 GiB, all of it held by the two */
@@ -527,24 +429,24 @@ static void test_rising_guest_not_trimmed(void **state)
     needy = sim_add(&s, "needy", 8 * GiB, 1 * GiB, 3 * GiB + 512 * MiB);
     uint64_t first = 0;
     for (int i = 0; i < 12; i++) {
-        g->used += 20 * MiB;
+        g->used_kib += 20 * MiB;
         sim_cycle(&s);
         if (i == 0)
-            first = guest_assigned(g);
+            first = sim_guest_assigned_kib(g);
     }
     assert_true(s.sum.state != POLICY_HOST_OK);
-    assert_true(guest_assigned(g) < first);
-    assert_true(guest_assigned(needy) > 1 * GiB);
+    assert_true(sim_guest_assigned_kib(g) < first);
+    assert_true(sim_guest_assigned_kib(needy) > 1 * GiB);
     sim_free(&s);
 
     /* creeping up by 64 KiB a second is no ramp: trimmed as if idle */
     sim_init(&s, 32 * GiB);
     g = sim_add(&s, "creep", 8 * GiB, 8 * GiB, 1 * GiB);
     for (int i = 0; i < 60; i++) {
-        g->used += 64;
+        g->used_kib += 64;
         sim_cycle(&s);
     }
-    assert_true(guest_assigned(g) < 2 * GiB);
+    assert_true(sim_guest_assigned_kib(g) < 2 * GiB);
     sim_free(&s);
 
     /* over its maximum, or on a host holding more than its budget, a
@@ -553,27 +455,27 @@ static void test_rising_guest_not_trimmed(void **state)
     g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
     sim_cycle(&s);
     for (int i = 0; i < 3; i++) {
-        g->used += 40 * MiB;
+        g->used_kib += 40 * MiB;
         sim_cycle(&s);
     }
     assert_non_null(strstr(s.out[0].reason, "not trimmed while rising"));
     g->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * GiB};
-    g->used += 40 * MiB;
+    g->used_kib += 40 * MiB;
     sim_cycle(&s);
-    assert_int_equal(guest_assigned(g), 2 * GiB);
+    assert_int_equal(sim_guest_assigned_kib(g), 2 * GiB);
     sim_free(&s);
 
     /* B = 5 - 1 - 1 = 3 GiB: its desire fits, its 4 GiB does not */
     sim_init(&s, 5 * GiB);
     g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
     sim_cycle(&s);
-    uint64_t before = guest_assigned(g);
+    uint64_t before = sim_guest_assigned_kib(g);
     for (int i = 0; i < 3; i++) {
-        g->used += 40 * MiB;
+        g->used_kib += 40 * MiB;
         sim_cycle(&s);
     }
     assert_int_equal(s.sum.state, POLICY_HOST_OK);
-    assert_true(guest_assigned(g) < before);
+    assert_true(sim_guest_assigned_kib(g) < before);
     sim_free(&s);
 }
 
@@ -662,13 +564,13 @@ static uint64_t smallest_balloon_drop(const PolicyPlanEntry *e)
 static void test_autodeflate_inflation_in_flight(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
     g = sim_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    g->lag = true;
+    g->qemu_lags = true;
     for (int i = 0; i < 40; i++) {
         sim_cycle(&s);
         if (s.out[0].demand_kib > 600 * MiB + 8 * MiB)
@@ -678,8 +580,8 @@ static void test_autodeflate_inflation_in_flight(void **state)
         assert_int_equal(s.out[0].headroom_kib, 0);
     }
     /* 600 MiB x 1.2, at the minimum of 512 MiB or above */
-    assert_true(guest_assigned(g) <= 720 * MiB + 32 * MiB);
-    assert_true(guest_assigned(g) >= 720 * MiB);
+    assert_true(sim_guest_assigned_kib(g) <= 720 * MiB + 32 * MiB);
+    assert_true(sim_guest_assigned_kib(g) >= 720 * MiB);
     /* what it absorbs at once: its free memory and the balloon up to 4 GiB */
     assert_true(s.out[0].absorbable_kib >= 4 * GiB - 600 * MiB - 32 * MiB);
     sim_free(&s);
@@ -691,7 +593,7 @@ static void test_autodeflate_inflation_in_flight(void **state)
 static void test_autodeflate_self_deflation_not_fought(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
     uint64_t took;
 
     (void)state;
@@ -700,27 +602,27 @@ static void test_autodeflate_self_deflation_not_fought(void **state)
     g->caps.balloon_autodeflate = true;
     for (int i = 0; i < 30; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(g) < 800 * MiB);
+    assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
 
-    g->used = 1500 * MiB; /* a step: the guest deflates on OOM */
+    g->used_kib = 1500 * MiB; /* a step: the guest deflates on OOM */
     sim_cycle(&s);
-    took = guest_assigned(g);
+    took = sim_guest_assigned_kib(g);
     assert_true(took >= 1500 * MiB);
     assert_true(s.out[0].demand_kib >= 1500 * MiB);
-    assert_int_equal(g->swap_in, 0);
+    assert_int_equal(g->swap_in_kib, 0);
 
     /* it frees it again at once: no shrink for the half-life (10 s) */
-    g->used = 600 * MiB;
+    g->used_kib = 600 * MiB;
     for (int i = 0; i < 8; i++) {
         sim_cycle(&s);
         assert_int_equal(largest_balloon_drop(&s.out[0]), 0);
-        assert_true(guest_assigned(g) >= took);
+        assert_true(sim_guest_assigned_kib(g) >= took);
     }
     assert_non_null(strstr(s.out[0].reason, "deflated on its own"));
     /* later it is trimmed as any idle guest */
     for (int i = 0; i < 60; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(g) < 800 * MiB);
+    assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
     sim_free(&s);
 }
 
@@ -741,7 +643,7 @@ static void test_budget_counts_autodeflate_take_back(void **state)
     for (int i = 0; i < 30; i++)
         sim_cycle(&s);
     for (size_t i = 0; i < 3; i++) {
-        r[i] = s.g[i].caps.balloon_max_kib - s.g[i].balloon;
+        r[i] = s.g[i].caps.balloon_max_kib - s.g[i].balloon_kib;
         all += r[i];
     }
     top2 = r[0] + r[1]; /* a and b are the largest */
@@ -778,7 +680,7 @@ static void test_budget_counts_autodeflate_take_back(void **state)
 static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
 {
     Sim s;
-    Guest *a, *b;
+    SimGuest *a, *b;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -790,8 +692,8 @@ static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
     for (int i = 0; i < 20; i++)
         sim_cycle(&s);
     /* 1 GiB used: 1.2 GiB by the buffer, 2 GiB by the headroom */
-    assert_int_equal(guest_assigned(a), 2 * GiB);
-    assert_int_equal(guest_assigned(b), 2 * GiB);
+    assert_int_equal(sim_guest_assigned_kib(a), 2 * GiB);
+    assert_int_equal(sim_guest_assigned_kib(b), 2 * GiB);
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(s.out[i].protection, POLICY_PROTECTION_HEADROOM);
         assert_true(s.out[i].absorbable_kib >= 1 * GiB);
@@ -802,10 +704,10 @@ static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
     for (int i = 0; i < 20; i++)
         sim_cycle(&s);
     assert_int_equal(s.sum.budget_kib, 3 * GiB);
-    assert_true(guest_assigned(a) + guest_assigned(b) <= 3 * GiB);
-    assert_true(guest_assigned(a) > guest_assigned(b));    /* by weight */
-    assert_true(guest_assigned(a) >= 1 * GiB + 700 * MiB); /* 80 % of the 1 GiB left */
-    assert_true(guest_assigned(b) >= 1 * GiB);             /* every need met */
+    assert_true(sim_guest_assigned_kib(a) + sim_guest_assigned_kib(b) <= 3 * GiB);
+    assert_true(sim_guest_assigned_kib(a) > sim_guest_assigned_kib(b)); /* by weight */
+    assert_true(sim_guest_assigned_kib(a) >= 1 * GiB + 700 * MiB);      /* 80 % of the 1 GiB left */
+    assert_true(sim_guest_assigned_kib(b) >= 1 * GiB);                  /* every need met */
     assert_int_equal(s.out[1].protection, POLICY_PROTECTION_NONE);
     assert_int_equal(s.sum.n_unprotected, 2);
     sim_free(&s);
@@ -816,7 +718,7 @@ static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
 static void test_burst_headroom_learnt(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -825,18 +727,18 @@ static void test_burst_headroom_learnt(void **state)
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 0};
     for (int i = 0; i < 20; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(g) <= 600 * MiB + 32 * MiB);
+    assert_true(sim_guest_assigned_kib(g) <= 600 * MiB + 32 * MiB);
     assert_int_equal(s.out[0].protection, POLICY_PROTECTION_NONE);
 
-    g->used += 300 * MiB; /* one step in one report */
+    g->used_kib += 300 * MiB; /* one step in one report */
     sim_cycle(&s);
-    g->used -= 300 * MiB;
+    g->used_kib -= 300 * MiB;
     for (int i = 0; i < 60; i++)
         sim_cycle(&s);
     /* a minute on (the peak is gone, 2^-0.6 of the step is learnt) */
     assert_true(s.out[0].headroom_kib >= 190 * MiB);
     assert_int_equal(s.out[0].protection, POLICY_PROTECTION_HEADROOM);
-    assert_true(guest_assigned(g) + 32 * MiB >= 500 * MiB + s.out[0].headroom_kib);
+    assert_true(sim_guest_assigned_kib(g) + 32 * MiB >= 500 * MiB + s.out[0].headroom_kib);
     sim_free(&s);
 }
 
@@ -845,7 +747,7 @@ static void test_burst_headroom_learnt(void **state)
 static void test_ramp_headroom_decays(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
     uint64_t ramp_desired;
 
     (void)state;
@@ -855,7 +757,7 @@ static void test_ramp_headroom_decays(void **state)
     for (int i = 0; i < 3; i++)
         sim_cycle(&s);
     for (int i = 0; i < 8; i++) {
-        g->used += 64 * MiB;
+        g->used_kib += 64 * MiB;
         sim_cycle(&s);
     }
     /* demand 1.5 GiB rising 64 MiB a report: 2 x 64 MiB more, buffered */
@@ -871,7 +773,7 @@ static void test_ramp_headroom_decays(void **state)
 static void test_buffer_min(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -881,7 +783,7 @@ static void test_buffer_min(void **state)
     for (int i = 0; i < 20; i++)
         sim_cycle(&s);
     /* 100 MiB x 1.2 would be 120 MiB */
-    assert_int_equal(guest_assigned(g), 164 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(g), 164 * MiB);
     sim_free(&s);
 }
 
@@ -903,7 +805,7 @@ static void test_over_budget_reclaim_fast(void **state)
     for (int i = 0; i < 5; i++)
         sim_cycle(&s);
     for (size_t i = 0; i < s.n; i++)
-        s.g[i].used = 300 * MiB; /* idle now: the peaks decay for minutes */
+        s.g[i].used_kib = 300 * MiB; /* idle now: the peaks decay for minutes */
     sim_cycle(&s);
     /* a pool of 3 GiB for 3 x 2.4 GiB */
     s.cfg.pool_kib = 3 * GiB;
@@ -916,8 +818,8 @@ static void test_over_budget_reclaim_fast(void **state)
     }
     for (size_t i = 0; i < s.n; i++) {
         /* not below what it uses, nor far above */
-        assert_true(guest_assigned(&s.g[i]) >= 512 * MiB);
-        assert_true(guest_assigned(&s.g[i]) <= 1 * GiB + 32 * MiB);
+        assert_true(sim_guest_assigned_kib(&s.g[i]) >= 512 * MiB);
+        assert_true(sim_guest_assigned_kib(&s.g[i]) <= 1 * GiB + 32 * MiB);
     }
     sim_free(&s);
 }
@@ -929,7 +831,7 @@ static void test_over_budget_reclaim_fast(void **state)
 static void test_scarcity_needs_before_headroom(void **state)
 {
     Sim s;
-    Guest *idle, *wide, *step;
+    SimGuest *idle, *wide, *step;
     uint64_t wide_a, step_a;
 
     (void)state;
@@ -943,16 +845,16 @@ static void test_scarcity_needs_before_headroom(void **state)
     step->policy.weight = 100;
     for (int i = 0; i < 20; i++)
         sim_cycle(&s);
-    wide_a = guest_assigned(wide);
-    step_a = guest_assigned(step);
+    wide_a = sim_guest_assigned_kib(wide);
+    step_a = sim_guest_assigned_kib(step);
     assert_int_equal(wide_a, 2 * GiB);
     assert_int_equal(step_a, 1 * GiB + 204 * MiB + 819); /* 1.2 GiB */
 
     /* 100 MiB free; the idle guest may give 2.5 GiB back, not yet free */
-    s.cfg.pool_kib = guest_assigned(idle) + wide_a + step_a + 100 * MiB;
+    s.cfg.pool_kib = sim_guest_assigned_kib(idle) + wide_a + step_a + 100 * MiB;
     idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 512 * MiB};
     wide->policy.burst_headroom.kib = 2 * GiB; /* wants 1 GiB more headroom */
-    step->used = 1536 * MiB;                   /* needs 300 MiB more */
+    step->used_kib = 1536 * MiB;               /* needs 300 MiB more */
     sim_cycle(&s);
     assert_true(s.out[0].target_kib < s.out[0].assigned_kib);
     assert_int_equal(s.out[1].target_kib, wide_a);
@@ -960,8 +862,8 @@ static void test_scarcity_needs_before_headroom(void **state)
     /* once the idle guest's memory is free, the headroom follows */
     for (int i = 0; i < 10; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(step) >= 1536 * MiB);
-    assert_true(guest_assigned(wide) >= 3 * GiB - 32 * MiB);
+    assert_true(sim_guest_assigned_kib(step) >= 1536 * MiB);
+    assert_true(sim_guest_assigned_kib(wide) >= 3 * GiB - 32 * MiB);
     sim_free(&s);
 }
 
@@ -971,7 +873,7 @@ static void test_scarcity_needs_before_headroom(void **state)
 static void test_unknown_caps_counted(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -993,21 +895,21 @@ static void test_unknown_caps_counted(void **state)
 static void test_resend_is_not_self_deflation(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
     bool held = false;
 
     (void)state;
     sim_init(&s, 32 * GiB);
     g = sim_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    g->lag = true;
+    g->qemu_lags = true;
     for (int i = 0; i < 3; i++)
         sim_cycle(&s);
     for (int i = 0; i < 8; i++) {
-        g->used += 64 * MiB; /* a ramp, far below what it has */
+        g->used_kib += 64 * MiB; /* a ramp, far below what it has */
         sim_cycle(&s);
         held |= strstr(s.out[0].reason, "not trimmed while rising") != NULL;
-        assert_true(guest_assigned(g) > g->used);
+        assert_true(sim_guest_assigned_kib(g) > g->used_kib);
         if (g->state.self_deflate_us != 0)
             fail_msg("cycle %d: our own re-send read as deflate-on-oom (%s)", i, s.out[0].reason);
     }
@@ -1021,7 +923,7 @@ static void test_resend_is_not_self_deflation(void **state)
 static void test_self_deflation_stops_our_inflation(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
     uint64_t a;
     bool resent = false;
 
@@ -1031,14 +933,14 @@ static void test_self_deflation_stops_our_inflation(void **state)
     g->caps.balloon_autodeflate = true;
     for (int i = 0; i < 30; i++)
         sim_cycle(&s);
-    a = guest_assigned(g);
+    a = sim_guest_assigned_kib(g);
     /* a shrink of ours by 200 MiB is under way, then the guest takes 100
      * MiB back for a step in its workload */
     g->state.shrink_pending = true;
     g->state.shrink_from_kib = a;
     g->state.shrink_to_kib = a - 200 * MiB;
     g->state.shrink_issued_us = s.now - SEC;
-    g->balloon += 100 * MiB;
+    g->balloon_kib += 100 * MiB;
     sim_cycle(&s);
     assert_int_not_equal(g->state.self_deflate_us, 0);
     for (size_t k = 0; k < s.out[0].n_actions; k++) {
@@ -1088,7 +990,7 @@ static void test_trend_saturates(void **state)
 static void test_dimm_attach_is_not_self_deflation(void **state)
 {
     Sim s;
-    Guest *g;
+    SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
@@ -1096,11 +998,11 @@ static void test_dimm_attach_is_not_self_deflation(void **state)
     g->caps.balloon_autodeflate = true;
     for (int i = 0; i < 30; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(g) < 800 * MiB);
+    assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
     g->caps.balloon_max_kib += 512 * MiB;
     g->caps.total_memory_kib += 512 * MiB;
     g->caps.n_dimms++;
-    g->balloon += 512 * MiB;
+    g->balloon_kib += 512 * MiB;
     for (int i = 0; i < 3; i++) {
         sim_cycle(&s);
         if (g->state.self_deflate_us != 0)
@@ -1116,7 +1018,7 @@ static void test_dimm_attach_is_not_self_deflation(void **state)
 static void test_deflate_reserve_never_starves_a_need(void **state)
 {
     Sim s;
-    Guest *plain;
+    SimGuest *plain;
 
     (void)state;
     sim_init(&s, 48 * GiB);
@@ -1135,10 +1037,10 @@ static void test_deflate_reserve_never_starves_a_need(void **state)
     assert_true(s.sum.budget_kib >= s.sum.sum_assigned_kib);
     assert_int_not_equal(s.sum.state, POLICY_HOST_OVERCOMMITTED);
 
-    plain->used = 3 * GiB; /* 40 GiB free on the host: it gets its need */
+    plain->used_kib = 3 * GiB; /* 40 GiB free on the host: it gets its need */
     for (int i = 0; i < 3; i++)
         sim_cycle(&s);
-    assert_true(guest_assigned(plain) >= 3 * GiB);
+    assert_true(sim_guest_assigned_kib(plain) >= 3 * GiB);
     sim_free(&s);
 }
 

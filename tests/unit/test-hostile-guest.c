@@ -13,6 +13,7 @@
  * these are the named cases, readable and deterministic.
  */
 #include "engine.h"
+#include "guest-sim.h"
 #include "planner.h"
 #include "test-sizes.h"
 
@@ -27,21 +28,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-typedef struct Guest Guest;
 /* Fills the hostile guest's sample; `cycle` counts from 0. */
-typedef void (*LieFunc)(Guest *g, PolicyDomainSample *s, int cycle);
-
-struct Guest {
-    const char *name;
-    PolicyEffective policy;
-    PolicyDomainCaps caps;
-    PolicyDomainSample sample;
-    PolicyDomainState state;
-    uint64_t balloon; /* what it really has */
-    uint64_t used;    /* what its workload really uses (honest guests) */
-    uint64_t swap_in;
-    LieFunc lie; /* NULL: an honest guest */
-};
+typedef void (*LieFunc)(SimGuest *g, PolicyDomainSample *s, int cycle);
 
 typedef struct {
     PolicyConfig cfg;
@@ -49,35 +37,12 @@ typedef struct {
     uint64_t host_total;
     uint64_t now;
     int cycle;
-    Guest honest, evil;
+    SimGuest honest, evil;
+    LieFunc lie; /* what the evil one says */
     PolicyDomainInput in[2];
     PolicyPlanEntry out[2];
     PolicyPlanSummary sum;
 } Sim;
-
-static void guest_init(Guest *g, const char *name, uint64_t boot, uint64_t used)
-{
-    memset(g, 0, sizeof(*g));
-    g->name = name;
-    g->policy = (PolicyEffective){
-        .mode = POLICY_MODE_DYNAMIC,
-        .minimum = {POLICY_AMOUNT_KIB, 512 * MiB},
-        .maximum = {POLICY_AMOUNT_PERCENT, 100},
-        .buffer_pct = 20,
-        .weight = 5000,
-        .rule_index = -1,
-    };
-    g->caps = (PolicyDomainCaps){
-        .has_balloon = true,
-        .stats_period_s = 1,
-        .balloon_max_kib = boot,
-        .total_memory_kib = boot,
-        .dimm_node = -1,
-        .dimm_block_kib = 128 * MiB,
-    };
-    g->balloon = 1 * GiB;
-    g->used = used;
-}
 
 /* Two 8 GiB guests on a host of host_total: an honest one using
  * honest_used, and the hostile one, whose workload really uses 512 MiB. */
@@ -102,42 +67,25 @@ static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc 
         .pressure_major_faults_s = 100,
         .pressure_boost_pct = 10,
     };
-    guest_init(&s->honest, "honest", 8 * GiB, honest_used);
-    guest_init(&s->evil, "evil", 8 * GiB, 512 * MiB);
-    s->evil.lie = lie;
+    sim_guest_init(&s->honest, "honest", 8 * GiB, 1 * GiB, honest_used);
+    sim_guest_init(&s->evil, "evil", 8 * GiB, 1 * GiB, 512 * MiB);
+    s->lie = lie;
 }
 
-static uint64_t assigned_of(const Guest *g)
+/* What any guest says: the truth, with MemTotal as well; then the hostile
+ * one's lies. */
+static void fill_sample(Sim *s, SimGuest *g)
 {
-    return policy_caps_assigned_kib(&g->caps, g->balloon);
+    sim_guest_live(g);
+    sim_guest_report(g, s->now);
+    g->sample.has_available = true;
+    g->sample.available_kib = g->sample.assigned_kib;
+    g->sample.has_major_faults = true;
+    if (g == &s->evil)
+        s->lie(g, &g->sample, s->cycle);
 }
 
-static void fill_sample(Sim *s, Guest *g)
-{
-    uint64_t a = assigned_of(g);
-
-    if (g->used > a)
-        g->swap_in += g->used - a;
-    g->sample = (PolicyDomainSample){
-        .timestamp_us = s->now,
-        .wallclock_s = (int64_t)(s->now / SEC),
-        .has_balloon_stats = true,
-        .assigned_kib = a,
-        .balloon_kib = g->balloon,
-        .has_usable = true,
-        .usable_kib = a > g->used ? a - g->used : 0,
-        .has_available = true,
-        .available_kib = a,
-        .has_swap_in = true,
-        .swap_in_kib = g->swap_in,
-        .has_major_faults = true,
-        .last_update_s = (int64_t)(s->now / SEC),
-    };
-    if (g->lie)
-        g->lie(g, &g->sample, s->cycle);
-}
-
-static void apply(Guest *g, const PolicyPlanEntry *e, uint64_t now)
+static void apply(SimGuest *g, const PolicyPlanEntry *e, uint64_t now)
 {
     for (size_t k = 0; k < e->n_actions; k++) {
         const PolicyAction *a = &e->actions[k];
@@ -145,29 +93,21 @@ static void apply(Guest *g, const PolicyPlanEntry *e, uint64_t now)
         assert_int_equal(a->kind, POLICY_ACTION_BALLOON); /* balloon-only guests */
         /* libvirt refuses a balloon above its ceiling */
         assert_true(a->to_kib <= g->caps.balloon_max_kib);
-        g->balloon = a->to_kib;
     }
-    policy_domain_state_note_issued(&g->state, e, now);
+    sim_guest_follow(g, e, now);
 }
 
 /* One cycle, and what must hold whatever the hostile guest says. */
 static void sim_cycle(Sim *s)
 {
-    Guest *gs[2] = {&s->honest, &s->evil};
+    SimGuest *gs[2] = {&s->honest, &s->evil};
     uint64_t sum_a = 0, sum_t = 0, sum_claimed = 0, pending[2];
     PolicyHostSample host;
 
     for (int i = 0; i < 2; i++) {
         fill_sample(s, gs[i]);
-        s->in[i] = (PolicyDomainInput){
-            .name = gs[i]->name,
-            .uuid = gs[i]->name,
-            .policy = &gs[i]->policy,
-            .caps = &gs[i]->caps,
-            .sample = &gs[i]->sample,
-            .state = &gs[i]->state,
-        };
-        sum_a += assigned_of(gs[i]);
+        s->in[i] = sim_guest_input(gs[i]);
+        sum_a += sim_guest_assigned_kib(gs[i]);
         pending[i] = gs[i]->state.grow_pending_to_kib;
     }
     host = (PolicyHostSample){
@@ -199,7 +139,8 @@ static void sim_cycle(Sim *s)
         sum_claimed += MAX(e->assigned_kib, pending[i]);
     }
     /* the honest guest keeps what its workload uses */
-    assert_true(s->out[0].target_kib >= MIN(assigned_of(&s->honest), s->honest.used));
+    assert_true(s->out[0].target_kib >=
+                MIN(sim_guest_assigned_kib(&s->honest), s->honest.used_kib));
     /* growth only from free memory (by the figures the engine was given
      * and the grows in flight) */
     assert_true(sum_t <= MAX(s->sum.budget_kib, sum_claimed));
@@ -219,15 +160,15 @@ static void run(Sim *s, int cycles)
 /* The honest guest's workload grows from 1 GiB to 3 GiB: it gets it. */
 static void honest_grows(Sim *s)
 {
-    s->honest.used = 3 * GiB;
+    s->honest.used_kib = 3 * GiB;
     run(s, 5);
-    assert_true(assigned_of(&s->honest) >= 3 * GiB);
+    assert_true(sim_guest_assigned_kib(&s->honest) >= 3 * GiB);
 }
 
 /* ---- the lies ----------------------------------------------------------- */
 
 /* MemAvailable above MemTotal and above what it has: "I use nothing". */
-static void lie_usable_above_available(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_usable_above_available(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     s->usable_kib = 3 * s->assigned_kib;
     s->available_kib = s->assigned_kib / 2;
@@ -240,14 +181,14 @@ static void test_usable_above_available(void **state)
     sim_init(&s, 16 * GiB, 1 * GiB, lie_usable_above_available);
     run(&s, 20);
     /* it talked itself down to its minimum, no further */
-    assert_int_equal(assigned_of(&s.evil), 512 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(&s.evil), 512 * MiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
 
 /* MemTotal far above what it has, nothing available: "I use it all, and
  * more". It gets its maximum at most. */
-static void lie_available_above_assigned(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_available_above_assigned(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     s->available_kib = 1024 * GiB;
     s->usable_kib = 0;
@@ -260,14 +201,14 @@ static void test_available_above_assigned(void **state)
     sim_init(&s, 32 * GiB, 1 * GiB, lie_available_above_assigned);
     s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * GiB};
     run(&s, 20);
-    assert_true(assigned_of(&s.evil) <= 4 * GiB);
+    assert_true(sim_guest_assigned_kib(&s.evil) <= 4 * GiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
 
 /* Counters that wrap, go back and jump, and a swap-in of a terabyte a
  * second: demand saturates instead of wrapping, the maximum still holds. */
-static void lie_counters(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_counters(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     static const uint64_t swap[] = {UINT64_MAX - 5, 3, UINT64_C(1) << 60, 0, UINT64_MAX};
 
@@ -285,7 +226,7 @@ static void test_counters_wrap_and_jump(void **state)
     s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
     run(&s, 20);
     /* "under pressure": it grew, to its maximum and no further */
-    assert_true(assigned_of(&s.evil) <= 3 * GiB);
+    assert_true(sim_guest_assigned_kib(&s.evil) <= 3 * GiB);
     assert_true(s.out[1].demand_kib >= s.out[1].assigned_kib);
     honest_grows(&s);
     policy_engine_free(s.engine);
@@ -294,7 +235,7 @@ static void test_counters_wrap_and_jump(void **state)
 /* A last_update far in the future, then at the end of time, then before
  * the epoch: never a crash; a report that never changes again is stale
  * (held), never shrunk. */
-static void lie_last_update(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_last_update(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     static const int64_t when[] = {INT64_MAX, INT64_MIN, -1};
 
@@ -310,10 +251,10 @@ static void test_last_update_in_the_future(void **state)
     Sim s;
 
     sim_init(&s, 16 * GiB, 1 * GiB, lie_last_update);
-    s.evil.balloon = 2 * GiB;
+    s.evil.balloon_kib = 2 * GiB;
     run(&s, 20);
-    assert_true(assigned_of(&s.evil) >= 2 * GiB);
-    assert_true(assigned_of(&s.evil) <= 8 * GiB);
+    assert_true(sim_guest_assigned_kib(&s.evil) >= 2 * GiB);
+    assert_true(sim_guest_assigned_kib(&s.evil) <= 8 * GiB);
     honest_grows(&s);
     policy_engine_free(s.engine);
 }
@@ -322,7 +263,7 @@ static void test_last_update_in_the_future(void **state)
  * 8 GiB ceiling), so the honest neighbour can still grow. Before the
  * engine clamped it, the absurd figure ate the whole budget and nobody
  * else could grow. */
-static void lie_balloon(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_balloon(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     s->balloon_kib = UINT64_C(1) << 62;
     s->assigned_kib = s->balloon_kib;
@@ -346,7 +287,7 @@ static void test_absurd_balloon_figure(void **state)
  * was free, and with a tenth of the honest guest's weight the liar gets
  * less. (Memory a guest claimed while the host had room, it keeps: a
  * claim of memory in use cannot be told from real use.) */
-static void lie_needs_everything(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_needs_everything(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     if (cycle < 3)
         return; /* honest while the host has room */
@@ -363,9 +304,9 @@ static void share_story(uint32_t evil_weight)
     s.evil.policy.weight = evil_weight;
     s.honest.policy.weight = 5000;
     run(&s, 3);
-    s.honest.used = 5 * GiB;
+    s.honest.used_kib = 5 * GiB;
     run(&s, 20);
-    uint64_t honest_a = assigned_of(&s.honest), evil_a = assigned_of(&s.evil);
+    uint64_t honest_a = sim_guest_assigned_kib(&s.honest), evil_a = sim_guest_assigned_kib(&s.evil);
     print_message("weights %u:5000: honest %" PRIu64 " MiB, hostile %" PRIu64 " MiB\n", evil_weight,
                   honest_a / MiB, evil_a / MiB);
     assert_true(honest_a + evil_a <= 10 * GiB);
@@ -407,7 +348,7 @@ static uint64_t any_figure(uint64_t a)
     }
 }
 
-static void lie_at_random(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_at_random(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     uint64_t a = s->assigned_kib;
 
@@ -422,7 +363,7 @@ static void lie_at_random(Guest *g, PolicyDomainSample *s, int cycle)
     s->major_faults = rnd();
     s->last_update_s = rnd() % 4 ? s->last_update_s : (int64_t)rnd();
     if (rnd() % 4 == 0) {
-        s->balloon_kib = any_figure(g->balloon);
+        s->balloon_kib = any_figure(g->balloon_kib);
         s->assigned_kib = s->balloon_kib;
     }
 }
@@ -435,9 +376,9 @@ static void test_random_lies(void **state)
     s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * GiB};
     for (int i = 0; i < 20000; i++) {
         if (i % 100 == 0)
-            s.honest.used = (rnd() % 6 + 1) * GiB;
+            s.honest.used_kib = (rnd() % 6 + 1) * GiB;
         sim_cycle(&s);
-        assert_true(assigned_of(&s.evil) <= 8 * GiB);
+        assert_true(sim_guest_assigned_kib(&s.evil) <= 8 * GiB);
     }
     policy_engine_free(s.engine);
 }
