@@ -5,6 +5,7 @@
  */
 #include "allocate.h"
 #include "engine.h"
+#include "guest-sim.h"
 #include "planner.h"
 #include "test-sizes.h"
 
@@ -123,10 +124,7 @@ typedef struct {
     PolicyConfig cfg;
     PolicyHostSample host;
     size_t n;
-    PolicyEffective policy[MAX_DOMAINS];
-    PolicyDomainCaps caps[MAX_DOMAINS];
-    PolicyDomainSample sample[MAX_DOMAINS];
-    PolicyDomainState st[MAX_DOMAINS];
+    SimGuest g[MAX_DOMAINS];
     PolicyDomainInput in[MAX_DOMAINS];
     bool damping_off;
 } Host;
@@ -169,11 +167,13 @@ static void random_host(Host *h, uint64_t now)
     };
     h->n = rnd_range(1, MAX_DOMAINS);
     for (size_t i = 0; i < h->n; i++) {
-        PolicyDomainCaps *c = &h->caps[i];
-        PolicyDomainSample *s = &h->sample[i];
+        SimGuest *g = &h->g[i];
+        PolicyDomainCaps *c = &g->caps;
+        PolicyDomainSample *s = &g->sample;
         uint64_t balloon, assigned;
 
-        h->policy[i] = (PolicyEffective){
+        g_strlcpy(g->name, "d", sizeof(g->name));
+        g->policy = (PolicyEffective){
             .mode = rnd_pct(10) ? POLICY_MODE_STATIC : POLICY_MODE_DYNAMIC,
             .minimum = random_amount(4 * GiB, true),
             .startup = random_amount(8 * GiB, true),
@@ -213,6 +213,7 @@ static void random_host(Host *h, uint64_t now)
         c->dimm_block_kib = 128 * MiB;
 
         balloon = rnd_range(c->balloon_max_kib / 8, c->balloon_max_kib);
+        g->balloon_kib = balloon;
         assigned = policy_caps_assigned_kib(c, balloon);
         *s = (PolicyDomainSample){
             .timestamp_us = now,
@@ -239,15 +240,10 @@ static void random_host(Host *h, uint64_t now)
             .rss_kib = rnd_range(assigned / 2, assigned + 300 * MiB),
         };
         if (rnd_pct(20))
-            policy_domain_state_init_booted(&h->st[i], now - rnd_range(0, 120 * SEC));
-        h->in[i] = (PolicyDomainInput){
-            .name = "d",
-            .uuid = "u",
-            .policy = &h->policy[i],
-            .caps = c,
-            .sample = rnd_pct(3) ? NULL : s,
-            .state = &h->st[i],
-        };
+            policy_domain_state_init_booted(&g->state, now - rnd_range(0, 120 * SEC));
+        h->in[i] = sim_guest_input(g);
+        if (rnd_pct(3))
+            h->in[i].sample = NULL;
         sum_assigned += assigned;
     }
     h->host.mem_total_kib = rnd_range(sum_assigned / 2 + 1, sum_assigned * 2 + 64 * GiB);
@@ -400,29 +396,13 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
 static void apply(Host *h, const PolicyPlanEntry *out, uint64_t now)
 {
     for (size_t i = 0; i < h->n; i++) {
-        PolicyDomainCaps *c = &h->caps[i];
-        PolicyDomainSample *s = &h->sample[i];
-        bool cooperates = rnd_pct(80);
+        SimGuest *g = &h->g[i];
+        PolicyDomainSample *s = &g->sample;
 
-        for (size_t k = 0; k < out[i].n_actions; k++) {
-            const PolicyAction *a = &out[i].actions[k];
-
-            if (a->kind == POLICY_ACTION_BALLOON) {
-                if (cooperates || a->to_kib > s->balloon_kib)
-                    s->balloon_kib = a->to_kib;
-            } else if (a->kind == POLICY_ACTION_VIRTIO_MEM) {
-                for (size_t v = 0; v < c->n_virtio_mem; v++)
-                    if (strcmp(c->virtio_mem[v].alias, a->alias) == 0)
-                        c->virtio_mem[v].requested_kib = c->virtio_mem[v].current_kib = a->to_kib;
-            } else {
-                c->balloon_max_kib += a->to_kib;
-                c->total_memory_kib += a->to_kib;
-                c->free_dimm_slots--;
-                s->balloon_kib += a->to_kib;
-            }
-        }
-        policy_domain_state_note_issued(&h->st[i], &out[i], now);
-        s->assigned_kib = policy_caps_assigned_kib(c, s->balloon_kib);
+        g->ignores_shrink = !rnd_pct(80);
+        sim_guest_follow(g, &out[i], now);
+        s->balloon_kib = g->balloon_kib;
+        s->assigned_kib = sim_guest_assigned_kib(g);
         s->usable_kib = rnd_range(0, s->assigned_kib);
         s->swap_in_kib += rnd_pct(20) ? rnd_range(0, 256 * MiB) : 0;
     }
@@ -438,6 +418,15 @@ static bool entries_equal(const PolicyPlanEntry *a, const PolicyPlanEntry *b, si
             strcmp(a[i].reason, b[i].reason) != 0)
             return false;
     }
+    return true;
+}
+
+/* The engine left the same state behind for each domain. */
+static bool states_equal(const PolicyDomainState *a, const Host *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &h->g[i].state, sizeof(a[i])) != 0)
+            return false;
     return true;
 }
 
@@ -464,7 +453,8 @@ static void test_engine_invariants(void **state)
                 PolicyDomainState saved[MAX_DOMAINS], after[MAX_DOMAINS];
                 PolicyDomainInput in2[MAX_DOMAINS];
 
-                memcpy(saved, h.st, sizeof(saved));
+                for (size_t i = 0; i < h.n; i++)
+                    memcpy(&saved[i], &h.g[i].state, sizeof(saved[i]));
                 memset(out, 0, sizeof(out));
                 assert_int_equal(
                     policy_engine_plan(engine, &h.cfg, &h.host, now, h.in, h.n, out, &sum), 0);
@@ -472,23 +462,25 @@ static void test_engine_invariants(void **state)
 
                 /* same input, same plan: again from the saved state, on
                  * another engine */
-                memcpy(after, h.st, sizeof(after));
-                memcpy(h.st, saved, sizeof(saved));
+                for (size_t i = 0; i < h.n; i++) {
+                    memcpy(&after[i], &h.g[i].state, sizeof(after[i]));
+                    memcpy(&h.g[i].state, &saved[i], sizeof(saved[i]));
+                }
                 memcpy(in2, h.in, sizeof(in2));
                 memset(out2, 0xa5, sizeof(out2));
                 assert_int_equal(
                     policy_engine_plan(other, &h.cfg, &h.host, now, in2, h.n, out2, &sum2), 0);
                 if (!entries_equal(out, out2, h.n) || memcmp(&sum, &sum2, sizeof(sum)) != 0 ||
-                    memcmp(after, h.st, sizeof(after[0]) * h.n) != 0)
+                    !states_equal(after, &h, h.n))
                     fail_msg("seed %" PRIu64 " host %d cycle %d: not deterministic", seeds[si], idx,
                              cycle);
 
                 now += rnd_range(1, 10) * SEC;
                 apply(&h, out, now);
                 for (size_t i = 0; i < h.n; i++) {
-                    h.sample[i].timestamp_us = now;
-                    h.sample[i].wallclock_s = (int64_t)(now / SEC);
-                    h.sample[i].last_update_s = (int64_t)(now / SEC);
+                    h.g[i].sample.timestamp_us = now;
+                    h.g[i].sample.wallclock_s = (int64_t)(now / SEC);
+                    h.g[i].sample.last_update_s = (int64_t)(now / SEC);
                 }
             }
         }
