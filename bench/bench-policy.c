@@ -121,24 +121,7 @@ static void fleet_apply(Fleet *f, uint64_t now)
 
 static void run(size_t n, bool scarce, int scale)
 {
-    PolicyConfig cfg = {
-        .reserve = {POLICY_AMOUNT_KIB, 2 * GiB},
-        .overhead_kib = 50 * MiB,
-        .tuning =
-            {
-                .grace_us = 30 * SEC,
-                .demand_half_life_us = 30 * SEC,
-                .min_step_kib = 32 * MiB,
-                .min_step_pct = 1,
-                .max_shrink_kib = 256 * MiB,
-                .uncooperative_timeout_us = 30 * SEC,
-                .uncooperative_retry_us = 300 * SEC,
-                .stale_periods = 3,
-                .pressure_swap_in_kib_s = 1024,
-                .pressure_major_faults_s = 100,
-                .pressure_boost_pct = 10,
-            },
-    };
+    PolicyConfig cfg;
     /* enough domain-cycles for a stable figure, at least 20 cycles */
     size_t cycles = (size_t)scale * (2000000 / n > 20 ? 2000000 / n : 20);
     size_t warmup = 10, reallocs_warm = 0, reallocs_end;
@@ -148,6 +131,15 @@ static void run(size_t n, bool scarce, int scale)
     PolicyEngine *engine;
     Fleet f;
 
+    /* the stories' config, with a larger host's reserve and overhead, a
+     * slower demand decay, and no cycle interval */
+    sim_story_config(&cfg);
+    cfg.interval_us = 0;
+    cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * GiB};
+    cfg.overhead_kib = 50 * MiB;
+    cfg.tuning.demand_half_life_us = 30 * SEC;
+    cfg.tuning.uncooperative_timeout_us = 30 * SEC;
+    cfg.tuning.uncooperative_retry_us = 300 * SEC;
     fleet_init(&f, n);
     rss_before = rss_kib();
     engine = policy_engine_new();

@@ -5,6 +5,8 @@
 #include "test-sizes.h"
 
 #include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sim_guest_init(SimGuest *g, const char *name, uint64_t boot_kib, uint64_t balloon_kib,
@@ -119,4 +121,102 @@ void sim_guest_follow(SimGuest *g, const PolicyPlanEntry *e, uint64_t now_us)
         }
     }
     policy_domain_state_note_issued(&g->state, e, now_us);
+}
+
+/* ---- a host for stories ------------------------------------------------- */
+
+void sim_story_config(PolicyConfig *ret)
+{
+    *ret = (PolicyConfig){
+        .interval_us = SEC,
+        .reserve = {POLICY_AMOUNT_KIB, 1 * GiB},
+        .tuning =
+            {
+                .grace_us = 30 * SEC,
+                .demand_half_life_us = 10 * SEC,
+                .min_step_kib = 32 * MiB,
+                .min_step_pct = 1,
+                .max_shrink_kib = 256 * MiB,
+                .uncooperative_timeout_us = 5 * SEC,
+                .uncooperative_retry_us = 60 * SEC,
+                .stale_periods = 3,
+                .pressure_swap_in_kib_s = 1024,
+                .pressure_major_faults_s = 100,
+                .pressure_boost_pct = 10,
+            },
+    };
+}
+
+void sim_host_init(SimHost *h, uint64_t host_total_kib)
+{
+    memset(h, 0, sizeof(*h));
+    sim_story_config(&h->cfg);
+    h->engine = policy_engine_new();
+    h->host_total_kib = host_total_kib;
+    h->host_other_kib = 1 * GiB;
+    h->now_us = 1000 * SEC;
+}
+
+SimGuest *sim_host_add(SimHost *h, const char *name, uint64_t boot_kib, uint64_t balloon_kib,
+                       uint64_t used_kib)
+{
+    SimGuest *g;
+
+    g_assert(h->n < SIM_MAX_GUESTS);
+    g = &h->g[h->n++];
+    sim_guest_init(g, name, boot_kib, balloon_kib, used_kib);
+    return g;
+}
+
+void sim_host_plan(SimHost *h)
+{
+    uint64_t sum_assigned = 0;
+    PolicyHostSample host;
+    int r;
+
+    for (size_t i = 0; i < h->n; i++) {
+        SimGuest *g = &h->g[i];
+
+        sim_guest_live(g);
+        sim_guest_report(g, h->now_us);
+        if (h->bend_report)
+            h->bend_report(h, g, h->bend_userdata);
+        h->in[i] = sim_guest_input(g);
+        sum_assigned += sim_guest_assigned_kib(g);
+    }
+    host = (PolicyHostSample){
+        .mem_total_kib = h->host_total_kib,
+        .mem_available_kib = h->host_total_kib - h->host_other_kib - sum_assigned,
+        .has_psi = h->psi > 0,
+        .psi_some_avg10 = h->psi,
+    };
+    r = policy_engine_plan(h->engine, &h->cfg, &host, h->now_us, h->in, h->n, h->out, &h->sum);
+    if (r < 0)
+        g_error("policy_engine_plan: %s", g_strerror(-r));
+    if (getenv("SIM_TRACE")) {
+        g_autofree char *t = policy_plan_format_table(h->in, h->out, h->n, &h->sum);
+
+        fputs(t, stderr);
+    }
+}
+
+void sim_host_follow(SimHost *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        sim_guest_follow(&h->g[i], &h->out[i], h->now_us);
+    h->now_us += SEC;
+    h->cycle++;
+}
+
+void sim_host_run(SimHost *h, int cycles)
+{
+    for (int i = 0; i < cycles; i++) {
+        sim_host_plan(h);
+        sim_host_follow(h);
+    }
+}
+
+void sim_host_free(SimHost *h)
+{
+    g_clear_pointer(&h->engine, policy_engine_free);
 }

@@ -65,3 +65,53 @@ void sim_guest_report(SimGuest *g, uint64_t now_us);
  * (a shrink refused with ignores_shrink), a virtio-mem request met at
  * once, a DIMM plugged; then the engine is told they were issued. */
 void sim_guest_follow(SimGuest *g, const PolicyPlanEntry *e, uint64_t now_us);
+
+/* ---- a host for stories ------------------------------------------------- */
+
+#define SIM_MAX_GUESTS 4
+
+typedef struct SimHost SimHost;
+
+/* Called for each guest after its honest report and before the plan: a
+ * story bends the report here (the guest's own view, a lie). */
+typedef void (*SimReportFunc)(SimHost *h, SimGuest *g, void *userdata);
+
+/* Guests planned for once a second by one engine, under the stories'
+ * config (sim_story_config); the host's own use besides the guests is
+ * host_other_kib, its PSI `some avg10` psi (0: no PSI). */
+struct SimHost {
+    PolicyConfig cfg;
+    PolicyEngine *engine;
+    uint64_t host_total_kib;
+    uint64_t host_other_kib;
+    double psi;
+    uint64_t now_us;
+    int cycle; /* counts from 0 */
+    size_t n;
+    SimGuest g[SIM_MAX_GUESTS];
+    PolicyDomainInput in[SIM_MAX_GUESTS];
+    PolicyPlanEntry out[SIM_MAX_GUESTS];
+    PolicyPlanSummary sum;
+    SimReportFunc bend_report; /* NULL: every report honest */
+    void *bend_userdata;
+};
+
+/* The stories' config: a 1 s cycle, 1 GiB reserve, 30 s grace, 10 s
+ * demand half-life, steps of 32 MiB or 1 %, shrinks of 256 MiB at most,
+ * uncooperative after 5 s and asked again after 60 s. */
+void sim_story_config(PolicyConfig *ret);
+
+/* An empty host of host_total_kib, 1 GiB of it used by others, at 1000 s. */
+void sim_host_init(SimHost *h, uint64_t host_total_kib);
+/* A guest as sim_guest_init() makes it; at most SIM_MAX_GUESTS. */
+SimGuest *sim_host_add(SimHost *h, const char *name, uint64_t boot_kib, uint64_t balloon_kib,
+                       uint64_t used_kib);
+/* Every guest lives until its report and reports; the engine plans
+ * (h->out, h->sum). With SIM_TRACE set in the environment the plan is
+ * printed to stderr. */
+void sim_host_plan(SimHost *h);
+/* Every guest follows its plan entry; a second passes. */
+void sim_host_follow(SimHost *h);
+/* sim_host_plan() and sim_host_follow(), cycles times. */
+void sim_host_run(SimHost *h, int cycles);
+void sim_host_free(SimHost *h);

@@ -20,7 +20,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define MAX_GUESTS 4
 /* the kernel's own share of a simulated guest, outside its MemTotal */
 #define KERNEL_RESERVE (60 * MiB)
 
@@ -30,141 +29,69 @@
  * figures are the same; the engine's path is not. */
 static bool guest_view;
 
-typedef struct {
-    PolicyConfig cfg;
-    PolicyEngine *engine;
-    uint64_t host_total, host_other;
-    double psi; /* host `some avg10`; 0: no PSI */
-    uint64_t now;
-    size_t n;
-    SimGuest g[MAX_GUESTS];
-    PolicyDomainInput in[MAX_GUESTS];
-    PolicyPlanEntry out[MAX_GUESTS];
-    PolicyPlanSummary sum;
-} Sim;
-
-static void sim_init(Sim *s, uint64_t host_total)
+/* The guest's own view: MemTotal − MemAvailable, with the kernel's
+ * reserve outside MemTotal. */
+static void add_guest_view(SimHost *h, SimGuest *g, void *userdata)
 {
-    memset(s, 0, sizeof(*s));
-    s->engine = policy_engine_new();
-    s->host_total = host_total;
-    s->host_other = 1 * GiB;
-    s->now = 1000 * SEC;
-    s->cfg.interval_us = SEC;
-    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * GiB};
-    s->cfg.tuning = (PolicyTuning){
-        .grace_us = 30 * SEC,
-        .demand_half_life_us = 10 * SEC,
-        .min_step_kib = 32 * MiB,
-        .min_step_pct = 1,
-        .max_shrink_kib = 256 * MiB,
-        .uncooperative_timeout_us = 5 * SEC,
-        .uncooperative_retry_us = 60 * SEC,
-        .stale_periods = 3,
-        .pressure_swap_in_kib_s = 1024,
-        .pressure_major_faults_s = 100,
-        .pressure_boost_pct = 10,
-    };
-}
+    uint64_t a = sim_guest_assigned_kib(g);
 
-static SimGuest *sim_add(Sim *s, const char *name, uint64_t balloon_max, uint64_t balloon,
-                         uint64_t used)
-{
-    SimGuest *g = &s->g[s->n++];
-
-    sim_guest_init(g, name, balloon_max, balloon, used);
-    return g;
-}
-
-/* One cycle: sample every guest, plan, apply what each guest accepts. */
-static void sim_cycle(Sim *s)
-{
-    uint64_t sum_assigned = 0;
-    PolicyHostSample host;
-
-    for (size_t i = 0; i < s->n; i++) {
-        SimGuest *g = &s->g[i];
-        uint64_t a;
-
-        sim_guest_live(g);
-        sim_guest_report(g, s->now);
-        a = sim_guest_assigned_kib(g);
-        /* an autodeflate guest's MemTotal keeps the ballooned pages: the
-         * daemon does not pass it on */
-        if (guest_view && a > KERNEL_RESERVE && !g->caps.balloon_autodeflate) {
-            /* "used" counts the kernel's reserve: MemAvailable is a - used */
-            g->sample.has_available = true;
-            g->sample.available_kib = a - KERNEL_RESERVE;
-            g->sample.usable_kib = MIN(g->sample.usable_kib, g->sample.available_kib);
-        }
-        s->in[i] = sim_guest_input(g);
-        sum_assigned += a;
+    /* an autodeflate guest's MemTotal keeps the ballooned pages: the
+     * daemon does not pass it on */
+    if (a > KERNEL_RESERVE && !g->caps.balloon_autodeflate) {
+        /* "used" counts the kernel's reserve: MemAvailable is a - used */
+        g->sample.has_available = true;
+        g->sample.available_kib = a - KERNEL_RESERVE;
+        g->sample.usable_kib = MIN(g->sample.usable_kib, g->sample.available_kib);
     }
-    host = (PolicyHostSample){
-        .mem_total_kib = s->host_total,
-        .mem_available_kib = s->host_total - s->host_other - sum_assigned,
-        .has_psi = s->psi > 0,
-        .psi_some_avg10 = s->psi,
-    };
-    assert_int_equal(
-        policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, s->n, s->out, &s->sum), 0);
-
-    for (size_t i = 0; i < s->n; i++)
-        sim_guest_follow(&s->g[i], &s->out[i], s->now);
-    if (getenv("SIM_TRACE")) {
-        g_autofree char *t = policy_plan_format_table(s->in, s->out, s->n, &s->sum);
-        fputs(t, stderr);
-    }
-    s->now += SEC;
 }
 
-static void sim_free(Sim *s)
+static void sim_init(SimHost *s, uint64_t host_total_kib)
 {
-    policy_engine_free(s->engine);
+    sim_host_init(s, host_total_kib);
+    if (guest_view)
+        s->bend_report = add_guest_view;
 }
 
 static void test_spike_met_next_cycle(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 16 * GiB);
-    g = sim_add(&s, "web", 4 * GiB, 1 * GiB, 700 * MiB);
-    for (int i = 0; i < 5; i++)
-        sim_cycle(&s);
+    g = sim_host_add(&s, "web", 4 * GiB, 1 * GiB, 700 * MiB);
+    sim_host_run(&s, 5);
     /* 700 MiB used: trimmed to 700 × 1.2 = 840 MiB */
     assert_int_equal(sim_guest_assigned_kib(g), 840 * MiB);
 
     /* the workload jumps to 2 GiB: the guest swaps; one cycle later it has
      * at least its demand plus buffer */
     g->used_kib = 2 * GiB;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_int_equal(s.out[0].status, POLICY_STATUS_WARNING);
     assert_true(s.out[0].target_kib > 1 * GiB);
     assert_non_null(strstr(s.out[0].reason, "grow"));
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_true(sim_guest_assigned_kib(g) >= 2 * GiB);
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 3);
     assert_true(sim_guest_assigned_kib(g) >= 2 * GiB * 12 / 10 - 32 * MiB);
     assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_idle_trimmed_gradually(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *idle, *tiny;
     uint64_t prev_idle;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    idle = sim_add(&s, "idle", 4 * GiB, 4 * GiB, 600 * MiB);
-    tiny = sim_add(&s, "tiny", 2 * GiB, 2 * GiB, 100 * MiB);
+    idle = sim_host_add(&s, "idle", 4 * GiB, 4 * GiB, 600 * MiB);
+    tiny = sim_host_add(&s, "tiny", 2 * GiB, 2 * GiB, 100 * MiB);
     prev_idle = sim_guest_assigned_kib(idle);
     for (int i = 0; i < 40; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         uint64_t a = sim_guest_assigned_kib(idle);
 
         /* never more than max_shrink per cycle, never below minimum */
@@ -180,23 +107,23 @@ static void test_idle_trimmed_gradually(void **state)
     assert_int_equal(s.out[0].n_actions, 0);
     assert_int_equal(s.out[1].status, POLICY_STATUS_OK);
     assert_int_equal(s.sum.state, POLICY_HOST_OK);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_uncooperative(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *stuck, *busy;
     bool marked = false, retried = false;
 
     (void)state;
     /* 10 GiB host: B = 10 − 1 reserve − 1 other = 8 GiB */
     sim_init(&s, 10 * GiB);
-    stuck = sim_add(&s, "stuck", 6 * GiB, 6 * GiB, 500 * MiB);
+    stuck = sim_host_add(&s, "stuck", 6 * GiB, 6 * GiB, 500 * MiB);
     stuck->ignores_shrink = true;
-    busy = sim_add(&s, "busy", 6 * GiB, 1 * GiB, 1 * GiB);
+    busy = sim_host_add(&s, "busy", 6 * GiB, 1 * GiB, 1 * GiB);
     for (int i = 0; i < 20; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (s.out[0].status == POLICY_STATUS_UNCOOPERATIVE) {
             marked = true;
             /* its memory is not counted on: its floor is what it holds */
@@ -212,37 +139,35 @@ static void test_uncooperative(void **state)
     assert_true(marked);
     assert_true(sim_guest_assigned_kib(busy) >= 1 * GiB);
     /* after the retry time it is asked again */
-    s.now += 60 * SEC;
+    s.now_us += 60 * SEC;
     for (int i = 0; i < 3; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (s.out[0].n_actions > 0 && s.out[0].target_kib < 6 * GiB)
             retried = true;
     }
     assert_true(retried);
     /* the guest now cooperates: the shrink goes through, busy can grow */
     stuck->ignores_shrink = false;
-    for (int i = 0; i < 90; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 90);
     assert_int_not_equal(s.out[0].status, POLICY_STATUS_UNCOOPERATIVE);
     assert_true(sim_guest_assigned_kib(stuck) < 1 * GiB);
     assert_true(sim_guest_assigned_kib(busy) >= 1 * GiB * 12 / 10 - 32 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_scarcity_weight_first(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *hi, *lo;
 
     (void)state;
     /* B = 8 − 1 − 1 = 6 GiB; both want 4 GiB × 1.2 */
     sim_init(&s, 8 * GiB);
-    hi = sim_add(&s, "gold", 8 * GiB, 1 * GiB, 4 * GiB);
+    hi = sim_host_add(&s, "gold", 8 * GiB, 1 * GiB, 4 * GiB);
     hi->policy.weight = 8000;
-    lo = sim_add(&s, "bronze", 8 * GiB, 1 * GiB, 4 * GiB);
+    lo = sim_host_add(&s, "bronze", 8 * GiB, 1 * GiB, 4 * GiB);
     lo->policy.weight = 2000;
-    for (int i = 0; i < 10; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 10);
     /* floors 0.5 GiB each, rest 5 GiB toward needs 4 GiB: 8:2 gives gold
      * its whole 3.5 GiB first; bronze gets the remaining 1.5 GiB */
     assert_int_equal(s.sum.state, POLICY_HOST_PRESSURE);
@@ -250,40 +175,39 @@ static void test_scarcity_weight_first(void **state)
     assert_true(sim_guest_assigned_kib(hi) >= 4 * GiB - 32 * MiB);
     assert_true(sim_guest_assigned_kib(hi) + sim_guest_assigned_kib(lo) <= 6 * GiB);
     assert_int_equal(s.out[1].status, POLICY_STATUS_WARNING);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_grace_and_startup(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "boot", 4 * GiB, 2 * GiB, 200 * MiB);
-    policy_domain_state_init_booted(&g->state, s.now);
+    g = sim_host_add(&s, "boot", 4 * GiB, 2 * GiB, 200 * MiB);
+    policy_domain_state_init_booted(&g->state, s.now_us);
     for (int i = 0; i < 25; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         /* startup unset: the memory it booted with, held during the grace */
         assert_int_equal(s.out[0].status, POLICY_STATUS_STARTING);
         assert_int_equal(s.out[0].startup_kib, 2 * GiB);
         assert_int_equal(sim_guest_assigned_kib(g), 2 * GiB);
     }
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
     assert_int_equal(sim_guest_assigned_kib(g), 512 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_virtio_mem_and_dimm_growth(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
+    g = sim_host_add(&s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
     g->caps.n_virtio_mem = 1;
     g->caps.virtio_mem[0] =
         (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * MiB, .size_kib = 1 * GiB};
@@ -292,8 +216,7 @@ static void test_virtio_mem_and_dimm_growth(void **state)
     g->caps.free_dimm_slots = 4;
     g->caps.dimm_node = 0;
     g->used_kib = 3 * GiB;
-    for (int i = 0; i < 6; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 6);
     /* balloon full, virtio-mem full, the rest by DIMMs */
     assert_int_equal(g->caps.virtio_mem[0].current_kib, 1 * GiB);
     assert_true(g->caps.free_dimm_slots < 4);
@@ -301,28 +224,28 @@ static void test_virtio_mem_and_dimm_growth(void **state)
     /* demand falls: virtio-mem is unplugged before the balloon moves */
     g->used_kib = 1 * GiB;
     s.cfg.tuning.demand_half_life_us = 0;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_true(s.out[0].n_actions >= 1);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_classification(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *st, *nb, *stale, *nostats;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    st = sim_add(&s, "static", 4 * GiB, 4 * GiB, 100 * MiB);
+    st = sim_host_add(&s, "static", 4 * GiB, 4 * GiB, 100 * MiB);
     st->policy.mode = POLICY_MODE_STATIC;
-    nb = sim_add(&s, "noballoon", 4 * GiB, 4 * GiB, 100 * MiB);
+    nb = sim_host_add(&s, "noballoon", 4 * GiB, 4 * GiB, 100 * MiB);
     nb->caps.has_balloon = false;
-    stale = sim_add(&s, "stale", 4 * GiB, 4 * GiB, 100 * MiB);
-    nostats = sim_add(&s, "nostats", 4 * GiB, 4 * GiB, 100 * MiB);
-    sim_cycle(&s);
+    stale = sim_host_add(&s, "stale", 4 * GiB, 4 * GiB, 100 * MiB);
+    nostats = sim_host_add(&s, "nostats", 4 * GiB, 4 * GiB, 100 * MiB);
+    sim_host_run(&s, 1);
     /* make "stale" stale and "nostats" answer nothing, then plan again */
     for (int i = 0; i < 5; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         stale->state.prev_timestamp_us = 0;
     }
     {
@@ -332,7 +255,7 @@ static void test_classification(void **state)
         s.g[3].sample.has_balloon_stats = false;
         s.in[3].sample = NULL;
         assert_int_equal(
-            policy_engine_plan(s.engine, &s.cfg, &host, s.now, s.in, s.n, s.out, &s.sum), 0);
+            policy_engine_plan(s.engine, &s.cfg, &host, s.now_us, s.in, s.n, s.out, &s.sum), 0);
     }
     assert_int_equal(s.out[0].status, POLICY_STATUS_STATIC);
     assert_false(s.out[0].managed);
@@ -352,12 +275,12 @@ static void test_classification(void **state)
     assert_non_null(strstr(table, "noballoon"));
     assert_non_null(strstr(table, "static: never touched"));
     assert_non_null(strstr(table, "host: "));
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_invalid_input(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
     PolicyDomainState before;
     PolicyPlanSummary sum = {.budget_kib = 42};
@@ -365,20 +288,20 @@ static void test_invalid_input(void **state)
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "x", 4 * GiB, 4 * GiB, 100 * MiB);
-    sim_cycle(&s);
+    g = sim_host_add(&s, "x", 4 * GiB, 4 * GiB, 100 * MiB);
+    sim_host_run(&s, 1);
     before = g->state;
-    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now_us, s.in, s.n, s.out, &sum),
                      -EINVAL);
     g->caps.n_virtio_mem = POLICY_MAX_VIRTIO_MEM + 1;
     bad.mem_available_kib = 0;
-    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now_us, s.in, s.n, s.out, &sum),
                      -EINVAL);
     assert_int_equal(sum.budget_kib, 42);
     assert_memory_equal(&before, &g->state, sizeof(before));
-    assert_int_equal(policy_engine_plan(NULL, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+    assert_int_equal(policy_engine_plan(NULL, &s.cfg, &bad, s.now_us, s.in, s.n, s.out, &sum),
                      -EINVAL);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_strings(void **state)
@@ -397,86 +320,85 @@ static void test_strings(void **state)
  * needs the memory, a rising guest above its share is reclaimed anyway. */
 static void test_rising_guest_not_trimmed(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g, *needy;
     bool held = false;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
-    sim_cycle(&s); /* first sight: trimmed one step */
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 1); /* first sight: trimmed one step */
     assert_true(sim_guest_assigned_kib(g) < 4 * GiB);
     for (int i = 0; i < 10; i++) {
         uint64_t before = sim_guest_assigned_kib(g);
 
         g->used_kib += 40 * MiB;
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         assert_true(sim_guest_assigned_kib(g) >= before);
         if (strstr(s.out[0].reason, "not trimmed while rising"))
             held = true;
     }
     assert_true(held);
     uint64_t ramped = sim_guest_assigned_kib(g);
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     assert_true(sim_guest_assigned_kib(g) < ramped);
     assert_true(sim_guest_assigned_kib(g) >= g->used_kib);
-    sim_free(&s);
+    sim_host_free(&s);
 
     /* B = 7 - 1 reserve - 1 other = 5 GiB, all of it held by the two */
     sim_init(&s, 7 * GiB);
-    g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
-    needy = sim_add(&s, "needy", 8 * GiB, 1 * GiB, 3 * GiB + 512 * MiB);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    needy = sim_host_add(&s, "needy", 8 * GiB, 1 * GiB, 3 * GiB + 512 * MiB);
     uint64_t first = 0;
     for (int i = 0; i < 12; i++) {
         g->used_kib += 20 * MiB;
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (i == 0)
             first = sim_guest_assigned_kib(g);
     }
     assert_true(s.sum.state != POLICY_HOST_OK);
     assert_true(sim_guest_assigned_kib(g) < first);
     assert_true(sim_guest_assigned_kib(needy) > 1 * GiB);
-    sim_free(&s);
+    sim_host_free(&s);
 
     /* creeping up by 64 KiB a second is no ramp: trimmed as if idle */
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "creep", 8 * GiB, 8 * GiB, 1 * GiB);
+    g = sim_host_add(&s, "creep", 8 * GiB, 8 * GiB, 1 * GiB);
     for (int i = 0; i < 60; i++) {
         g->used_kib += 64;
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
     }
     assert_true(sim_guest_assigned_kib(g) < 2 * GiB);
-    sim_free(&s);
+    sim_host_free(&s);
 
     /* over its maximum, or on a host holding more than its budget, a
      * ramping guest is shrunk all the same */
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
-    sim_cycle(&s);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 1);
     for (int i = 0; i < 3; i++) {
         g->used_kib += 40 * MiB;
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
     }
     assert_non_null(strstr(s.out[0].reason, "not trimmed while rising"));
     g->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * GiB};
     g->used_kib += 40 * MiB;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_int_equal(sim_guest_assigned_kib(g), 2 * GiB);
-    sim_free(&s);
+    sim_host_free(&s);
 
     /* B = 5 - 1 - 1 = 3 GiB: its desire fits, its 4 GiB does not */
     sim_init(&s, 5 * GiB);
-    g = sim_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
-    sim_cycle(&s);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 1);
     uint64_t before = sim_guest_assigned_kib(g);
     for (int i = 0; i < 3; i++) {
         g->used_kib += 40 * MiB;
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
     }
     assert_int_equal(s.sum.state, POLICY_HOST_OK);
     assert_true(sim_guest_assigned_kib(g) < before);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* While the balloon moves, QEMU's figure and the guest's report disagree by
@@ -563,16 +485,16 @@ static uint64_t smallest_balloon_drop(const PolicyPlanEntry *e)
  * decaying peak keeps nothing of it and the trim ends at demand + buffer. */
 static void test_autodeflate_inflation_in_flight(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
     g->qemu_lags = true;
     for (int i = 0; i < 40; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (s.out[0].demand_kib > 600 * MiB + 8 * MiB)
             fail_msg("cycle %d: demand %" PRIu64 " MiB while trimming", i,
                      s.out[0].demand_kib / MiB);
@@ -584,7 +506,7 @@ static void test_autodeflate_inflation_in_flight(void **state)
     assert_true(sim_guest_assigned_kib(g) >= 720 * MiB);
     /* what it absorbs at once: its free memory and the balloon up to 4 GiB */
     assert_true(s.out[0].absorbable_kib >= 4 * GiB - 600 * MiB - 32 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The guest deflates by itself (an allocation it could not hold): read as
@@ -592,20 +514,19 @@ static void test_autodeflate_inflation_in_flight(void **state)
  * workload gives the memory back a moment later. */
 static void test_autodeflate_self_deflation_not_fought(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
     uint64_t took;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
 
     g->used_kib = 1500 * MiB; /* a step: the guest deflates on OOM */
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     took = sim_guest_assigned_kib(g);
     assert_true(took >= 1500 * MiB);
     assert_true(s.out[0].demand_kib >= 1500 * MiB);
@@ -614,34 +535,32 @@ static void test_autodeflate_self_deflation_not_fought(void **state)
     /* it frees it again at once: no shrink for the half-life (10 s) */
     g->used_kib = 600 * MiB;
     for (int i = 0; i < 8; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         assert_int_equal(largest_balloon_drop(&s.out[0]), 0);
         assert_true(sim_guest_assigned_kib(g) >= took);
     }
     assert_non_null(strstr(s.out[0].reason, "deflated on its own"));
     /* later it is trimmed as any idle guest */
-    for (int i = 0; i < 60; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 60);
     assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The budget keeps apart what the k autodeflate guests with the most
  * ballooned memory can take back at once; under host PSI, every one's. */
 static void test_budget_counts_autodeflate_take_back(void **state)
 {
-    Sim s;
+    SimHost s;
     uint64_t b0, b2, top2, all = 0, r[3];
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    sim_add(&s, "a", 4 * GiB, 4 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
-    sim_add(&s, "b", 3 * GiB, 3 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
-    sim_add(&s, "c", 2 * GiB, 2 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
-    sim_add(&s, "plain", 2 * GiB, 2 * GiB, 500 * MiB);
+    sim_host_add(&s, "a", 4 * GiB, 4 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
+    sim_host_add(&s, "b", 3 * GiB, 3 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
+    sim_host_add(&s, "c", 2 * GiB, 2 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
+    sim_host_add(&s, "plain", 2 * GiB, 2 * GiB, 500 * MiB);
     s.cfg.psi_threshold_pct = 10;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     for (size_t i = 0; i < 3; i++) {
         r[i] = s.g[i].caps.balloon_max_kib - s.g[i].balloon_kib;
         all += r[i];
@@ -650,11 +569,11 @@ static void test_budget_counts_autodeflate_take_back(void **state)
     assert_true(r[0] >= r[1] && r[1] >= r[2]);
 
     s.cfg.deflate_reserve_guests = 0;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     b0 = s.sum.budget_kib;
     assert_int_equal(s.sum.deflate_reserve_kib, 0);
     s.cfg.deflate_reserve_guests = 2;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     b2 = s.sum.budget_kib;
     assert_int_equal(s.sum.deflate_reserve_kib, top2);
     assert_int_equal(b0 - b2, top2);
@@ -663,7 +582,7 @@ static void test_budget_counts_autodeflate_take_back(void **state)
     /* the host stalls: every guest's take-back is reserved, no net growth,
      * and the host says pressure */
     s.psi = 30.0;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_true(s.sum.psi_limited);
     assert_int_equal(s.sum.deflate_reserve_kib, all);
     assert_true(s.sum.budget_kib <= s.sum.sum_assigned_kib);
@@ -671,7 +590,7 @@ static void test_budget_counts_autodeflate_take_back(void **state)
     for (size_t i = 0; i < s.n; i++)
         assert_true(s.out[i].target_kib <= s.out[i].assigned_kib ||
                     s.out[i].target_kib <= s.out[i].need_kib);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* A guest without the net keeps its burst headroom free while the host has
@@ -679,18 +598,17 @@ static void test_budget_counts_autodeflate_take_back(void **state)
  * gone and before any need. */
 static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *a, *b;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    a = sim_add(&s, "a", 4 * GiB, 4 * GiB, 1 * GiB);
-    b = sim_add(&s, "b", 4 * GiB, 4 * GiB, 1 * GiB);
+    a = sim_host_add(&s, "a", 4 * GiB, 4 * GiB, 1 * GiB);
+    b = sim_host_add(&s, "b", 4 * GiB, 4 * GiB, 1 * GiB);
     a->policy.burst_headroom.kib = b->policy.burst_headroom.kib = 1 * GiB;
     a->policy.weight = 8000;
     b->policy.weight = 2000;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 20);
     /* 1 GiB used: 1.2 GiB by the buffer, 2 GiB by the headroom */
     assert_int_equal(sim_guest_assigned_kib(a), 2 * GiB);
     assert_int_equal(sim_guest_assigned_kib(b), 2 * GiB);
@@ -700,9 +618,8 @@ static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
     }
 
     /* the host shrinks: budget 3 GiB (reserve 1 GiB, others 1 GiB) */
-    s.host_total = 5 * GiB;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    s.host_total_kib = 5 * GiB;
+    sim_host_run(&s, 20);
     assert_int_equal(s.sum.budget_kib, 3 * GiB);
     assert_true(sim_guest_assigned_kib(a) + sim_guest_assigned_kib(b) <= 3 * GiB);
     assert_true(sim_guest_assigned_kib(a) > sim_guest_assigned_kib(b)); /* by weight */
@@ -710,88 +627,83 @@ static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
     assert_true(sim_guest_assigned_kib(b) >= 1 * GiB);                  /* every need met */
     assert_int_equal(s.out[1].protection, POLICY_PROTECTION_NONE);
     assert_int_equal(s.sum.n_unprotected, 2);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* burst-headroom: learn keeps, after a step, as much free memory as the
  * step was, decaying over ten demand half-lives. */
 static void test_burst_headroom_learnt(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "g", 4 * GiB, 1 * GiB, 500 * MiB);
+    g = sim_host_add(&s, "g", 4 * GiB, 1 * GiB, 500 * MiB);
     g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 0};
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 0};
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 20);
     assert_true(sim_guest_assigned_kib(g) <= 600 * MiB + 32 * MiB);
     assert_int_equal(s.out[0].protection, POLICY_PROTECTION_NONE);
 
     g->used_kib += 300 * MiB; /* one step in one report */
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     g->used_kib -= 300 * MiB;
-    for (int i = 0; i < 60; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 60);
     /* a minute on (the peak is gone, 2^-0.6 of the step is learnt) */
     assert_true(s.out[0].headroom_kib >= 190 * MiB);
     assert_int_equal(s.out[0].protection, POLICY_PROTECTION_HEADROOM);
     assert_true(sim_guest_assigned_kib(g) + 32 * MiB >= 500 * MiB + s.out[0].headroom_kib);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The ramp headroom: what one report's rise consumes while memory is on
  * its way, gone again once the ramp stops. */
 static void test_ramp_headroom_decays(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
     uint64_t ramp_desired;
 
     (void)state;
     sim_init(&s, 32 * GiB);
     /* plenty assigned: while it ramps it is neither trimmed nor grown */
-    g = sim_add(&s, "g", 8 * GiB, 4 * GiB, 1 * GiB);
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
+    g = sim_host_add(&s, "g", 8 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 3);
     for (int i = 0; i < 8; i++) {
         g->used_kib += 64 * MiB;
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
     }
     /* demand 1.5 GiB rising 64 MiB a report: 2 x 64 MiB more, buffered */
     ramp_desired = s.out[0].desired_kib;
     assert_true(ramp_desired >= (s.out[0].demand_kib + 128 * MiB) * 12 / 10 - MiB);
-    for (int i = 0; i < 60; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 60);
     assert_true(s.out[0].desired_kib <= s.out[0].demand_kib * 12 / 10 + 4 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* buffer-min: a small guest's buffer is never a few MiB. */
 static void test_buffer_min(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "small", 1 * GiB, 1 * GiB, 100 * MiB);
+    g = sim_host_add(&s, "small", 1 * GiB, 1 * GiB, 100 * MiB);
     g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 0};
     g->policy.buffer_min_kib = 64 * MiB;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 20);
     /* 100 MiB x 1.2 would be 120 MiB */
     assert_int_equal(sim_guest_assigned_kib(g), 164 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* Over the budget, idle guests whose demand peaks still decay are brought
  * down to what they use at the max-shrink pace, in large steps. */
 static void test_over_budget_reclaim_fast(void **state)
 {
-    Sim s;
+    SimHost s;
     int cycles = 0;
 
     (void)state;
@@ -800,17 +712,16 @@ static void test_over_budget_reclaim_fast(void **state)
         char name[8];
 
         g_snprintf(name, sizeof(name), "g%d", i);
-        sim_add(&s, name, 4 * GiB, 3 * GiB, 2 * GiB);
+        sim_host_add(&s, name, 4 * GiB, 3 * GiB, 2 * GiB);
     }
-    for (int i = 0; i < 5; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 5);
     for (size_t i = 0; i < s.n; i++)
         s.g[i].used_kib = 300 * MiB; /* idle now: the peaks decay for minutes */
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     /* a pool of 3 GiB for 3 x 2.4 GiB */
     s.cfg.pool_kib = 3 * GiB;
     while (s.sum.sum_assigned_kib > s.sum.budget_kib || cycles == 0) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         for (size_t i = 0; i < s.n; i++)
             if (smallest_balloon_drop(&s.out[i]) != UINT64_MAX)
                 assert_true(smallest_balloon_drop(&s.out[i]) >= 32 * MiB);
@@ -821,7 +732,7 @@ static void test_over_budget_reclaim_fast(void **state)
         assert_true(sim_guest_assigned_kib(&s.g[i]) >= 512 * MiB);
         assert_true(sim_guest_assigned_kib(&s.g[i]) <= 1 * GiB + 32 * MiB);
     }
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* Short of memory now (what others give back is still in flight), every
@@ -830,21 +741,20 @@ static void test_over_budget_reclaim_fast(void **state)
  * needs. */
 static void test_scarcity_needs_before_headroom(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *idle, *wide, *step;
     uint64_t wide_a, step_a;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    idle = sim_add(&s, "idle", 4 * GiB, 3 * GiB, 300 * MiB);
+    idle = sim_host_add(&s, "idle", 4 * GiB, 3 * GiB, 300 * MiB);
     idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
-    wide = sim_add(&s, "wide", 8 * GiB, 2 * GiB, 1 * GiB);
+    wide = sim_host_add(&s, "wide", 8 * GiB, 2 * GiB, 1 * GiB);
     wide->policy.burst_headroom.kib = 1 * GiB;
     wide->policy.weight = 10000;
-    step = sim_add(&s, "step", 8 * GiB, 2 * GiB, 1 * GiB);
+    step = sim_host_add(&s, "step", 8 * GiB, 2 * GiB, 1 * GiB);
     step->policy.weight = 100;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 20);
     wide_a = sim_guest_assigned_kib(wide);
     step_a = sim_guest_assigned_kib(step);
     assert_int_equal(wide_a, 2 * GiB);
@@ -855,16 +765,15 @@ static void test_scarcity_needs_before_headroom(void **state)
     idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 512 * MiB};
     wide->policy.burst_headroom.kib = 2 * GiB; /* wants 1 GiB more headroom */
     step->used_kib = 1536 * MiB;               /* needs 300 MiB more */
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_true(s.out[0].target_kib < s.out[0].assigned_kib);
     assert_int_equal(s.out[1].target_kib, wide_a);
     assert_true(s.out[2].target_kib >= step_a + 99 * MiB);
     /* once the idle guest's memory is free, the headroom follows */
-    for (int i = 0; i < 10; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 10);
     assert_true(sim_guest_assigned_kib(step) >= 1536 * MiB);
     assert_true(sim_guest_assigned_kib(wide) >= 3 * GiB - 32 * MiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* A domain whose capabilities could not be read (the manager zeroes them:
@@ -872,21 +781,21 @@ static void test_scarcity_needs_before_headroom(void **state)
  * assigned figure, whatever ceiling clamp hostile figures get. */
 static void test_unknown_caps_counted(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "nocaps", 4 * GiB, 4 * GiB, 1 * GiB);
+    g = sim_host_add(&s, "nocaps", 4 * GiB, 4 * GiB, 1 * GiB);
     memset(&g->caps, 0, sizeof(g->caps));
     g->caps.dimm_node = -1;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_int_equal(s.out[0].status, POLICY_STATUS_UNMANAGED);
     assert_int_equal(s.out[0].assigned_kib, 4 * GiB);
     assert_int_equal(s.sum.unmanaged_kib, 4 * GiB);
     /* 32 GiB - 1 GiB reserve - 1 GiB others - 4 GiB of this guest */
     assert_int_equal(s.sum.budget_kib, 26 * GiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* A trim held while our shrink is in flight re-sends the balloon at the
@@ -894,27 +803,26 @@ static void test_unknown_caps_counted(void **state)
  * it. That rise is ours, not the guest taking pages back on OOM. */
 static void test_resend_is_not_self_deflation(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
     bool held = false;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
     g->qemu_lags = true;
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 3);
     for (int i = 0; i < 8; i++) {
         g->used_kib += 64 * MiB; /* a ramp, far below what it has */
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         held |= strstr(s.out[0].reason, "not trimmed while rising") != NULL;
         assert_true(sim_guest_assigned_kib(g) > g->used_kib);
         if (g->state.self_deflate_us != 0)
             fail_msg("cycle %d: our own re-send read as deflate-on-oom (%s)", i, s.out[0].reason);
     }
     assert_true(held);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The guest deflates on OOM while its balloon is still inflating toward a
@@ -922,26 +830,25 @@ static void test_resend_is_not_self_deflation(void **state)
  * told otherwise, so the balloon is re-sent at its figure now. */
 static void test_self_deflation_stops_our_inflation(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
     uint64_t a;
     bool resent = false;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     a = sim_guest_assigned_kib(g);
     /* a shrink of ours by 200 MiB is under way, then the guest takes 100
      * MiB back for a step in its workload */
     g->state.shrink_pending = true;
     g->state.shrink_from_kib = a;
     g->state.shrink_to_kib = a - 200 * MiB;
-    g->state.shrink_issued_us = s.now - SEC;
+    g->state.shrink_issued_us = s.now_us - SEC;
     g->balloon_kib += 100 * MiB;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_int_not_equal(g->state.self_deflate_us, 0);
     for (size_t k = 0; k < s.out[0].n_actions; k++) {
         const PolicyAction *act = &s.out[0].actions[k];
@@ -951,7 +858,7 @@ static void test_self_deflation_stops_our_inflation(void **state)
     }
     if (!resent)
         fail_msg("no balloon request at the figure it took (%s)", s.out[0].reason);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The ramp headroom is a report's rise times reaction / period: with an
@@ -989,26 +896,25 @@ static void test_trend_saturates(void **state)
  * figure and its ceiling together: the guest took nothing back. */
 static void test_dimm_attach_is_not_self_deflation(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *g;
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_add(&s, "ad", 2 * GiB, 2 * GiB, 600 * MiB);
+    g = sim_host_add(&s, "ad", 2 * GiB, 2 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
     g->caps.balloon_max_kib += 512 * MiB;
     g->caps.total_memory_kib += 512 * MiB;
     g->caps.n_dimms++;
     g->balloon_kib += 512 * MiB;
     for (int i = 0; i < 3; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (g->state.self_deflate_us != 0)
             fail_msg("cycle %d: a DIMM read as deflate-on-oom (%s)", i, s.out[0].reason);
     }
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The deflate reserve keeps room for what autodeflate guests might take
@@ -1017,7 +923,7 @@ static void test_dimm_attach_is_not_self_deflation(void **state)
  * GiB) is more than the host has, and a third guest's workload steps. */
 static void test_deflate_reserve_never_starves_a_need(void **state)
 {
-    Sim s;
+    SimHost s;
     SimGuest *plain;
 
     (void)state;
@@ -1027,21 +933,19 @@ static void test_deflate_reserve_never_starves_a_need(void **state)
         char name[8];
 
         g_snprintf(name, sizeof(name), "vdi%d", i);
-        sim_add(&s, name, 32 * GiB, 4 * GiB, 2 * GiB)->caps.balloon_autodeflate = true;
+        sim_host_add(&s, name, 32 * GiB, 4 * GiB, 2 * GiB)->caps.balloon_autodeflate = true;
     }
-    plain = sim_add(&s, "plain", 8 * GiB, 1 * GiB, 700 * MiB);
-    for (int i = 0; i < 100; i++)
-        sim_cycle(&s);
+    plain = sim_host_add(&s, "plain", 8 * GiB, 1 * GiB, 700 * MiB);
+    sim_host_run(&s, 100);
     /* what the host has free beyond the needs is kept for the take-back */
     assert_true(s.sum.deflate_reserve_kib > 30 * GiB);
     assert_true(s.sum.budget_kib >= s.sum.sum_assigned_kib);
     assert_int_not_equal(s.sum.state, POLICY_HOST_OVERCOMMITTED);
 
     plain->used_kib = 3 * GiB; /* 40 GiB free on the host: it gets its need */
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 3);
     assert_true(sim_guest_assigned_kib(plain) >= 3 * GiB);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 int main(void)

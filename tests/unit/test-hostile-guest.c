@@ -32,97 +32,48 @@
 typedef void (*LieFunc)(SimGuest *g, PolicyDomainSample *s, int cycle);
 
 typedef struct {
-    PolicyConfig cfg;
-    PolicyEngine *engine;
-    uint64_t host_total;
-    uint64_t now;
-    int cycle;
-    SimGuest honest, evil;
+    SimHost h;
+    SimGuest *honest, *evil;
     LieFunc lie; /* what the evil one says */
-    PolicyDomainInput in[2];
-    PolicyPlanEntry out[2];
-    PolicyPlanSummary sum;
 } Sim;
-
-/* Two 8 GiB guests on a host of host_total: an honest one using
- * honest_used, and the hostile one, whose workload really uses 512 MiB. */
-static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc lie)
-{
-    memset(s, 0, sizeof(*s));
-    s->engine = policy_engine_new();
-    s->host_total = host_total;
-    s->now = 1000 * SEC;
-    s->cfg.interval_us = SEC;
-    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * GiB};
-    s->cfg.tuning = (PolicyTuning){
-        .grace_us = 30 * SEC,
-        .demand_half_life_us = 10 * SEC,
-        .min_step_kib = 32 * MiB,
-        .min_step_pct = 1,
-        .max_shrink_kib = 256 * MiB,
-        .uncooperative_timeout_us = 5 * SEC,
-        .uncooperative_retry_us = 60 * SEC,
-        .stale_periods = 3,
-        .pressure_swap_in_kib_s = 1024,
-        .pressure_major_faults_s = 100,
-        .pressure_boost_pct = 10,
-    };
-    sim_guest_init(&s->honest, "honest", 8 * GiB, 1 * GiB, honest_used);
-    sim_guest_init(&s->evil, "evil", 8 * GiB, 1 * GiB, 512 * MiB);
-    s->lie = lie;
-}
 
 /* What any guest says: the truth, with MemTotal as well; then the hostile
  * one's lies. */
-static void fill_sample(Sim *s, SimGuest *g)
+static void bend_report(SimHost *h, SimGuest *g, void *userdata)
 {
-    sim_guest_live(g);
-    sim_guest_report(g, s->now);
+    Sim *s = userdata;
+
     g->sample.has_available = true;
     g->sample.available_kib = g->sample.assigned_kib;
     g->sample.has_major_faults = true;
-    if (g == &s->evil)
-        s->lie(g, &g->sample, s->cycle);
+    if (g == s->evil)
+        s->lie(g, &g->sample, h->cycle);
 }
 
-static void apply(SimGuest *g, const PolicyPlanEntry *e, uint64_t now)
+/* Two 8 GiB guests holding 1 GiB each on a host of host_total: an honest
+ * one using honest_used, and the hostile one, whose workload really uses
+ * 512 MiB. */
+static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc lie)
 {
-    for (size_t k = 0; k < e->n_actions; k++) {
-        const PolicyAction *a = &e->actions[k];
-
-        assert_int_equal(a->kind, POLICY_ACTION_BALLOON); /* balloon-only guests */
-        /* libvirt refuses a balloon above its ceiling */
-        assert_true(a->to_kib <= g->caps.balloon_max_kib);
-    }
-    sim_guest_follow(g, e, now);
+    sim_host_init(&s->h, host_total);
+    s->honest = sim_host_add(&s->h, "honest", 8 * GiB, 1 * GiB, honest_used);
+    s->evil = sim_host_add(&s->h, "evil", 8 * GiB, 1 * GiB, 512 * MiB);
+    s->lie = lie;
+    s->h.bend_report = bend_report;
+    s->h.bend_userdata = s;
 }
 
 /* One cycle, and what must hold whatever the hostile guest says. */
 static void sim_cycle(Sim *s)
 {
-    SimGuest *gs[2] = {&s->honest, &s->evil};
-    uint64_t sum_a = 0, sum_t = 0, sum_claimed = 0, pending[2];
-    PolicyHostSample host;
+    SimHost *h = &s->h;
+    uint64_t sum_t = 0, sum_claimed = 0, pending[2];
 
+    for (int i = 0; i < 2; i++)
+        pending[i] = h->g[i].state.grow_pending_to_kib;
+    sim_host_plan(h);
     for (int i = 0; i < 2; i++) {
-        fill_sample(s, gs[i]);
-        s->in[i] = sim_guest_input(gs[i]);
-        sum_a += sim_guest_assigned_kib(gs[i]);
-        pending[i] = gs[i]->state.grow_pending_to_kib;
-    }
-    host = (PolicyHostSample){
-        .mem_total_kib = s->host_total,
-        .mem_available_kib = s->host_total - 1 * GiB - sum_a,
-    };
-    assert_int_equal(
-        policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, 2, s->out, &s->sum), 0);
-    if (getenv("SIM_TRACE")) {
-        g_autofree char *t = policy_plan_format_table(s->in, s->out, 2, &s->sum);
-        fputs(t, stderr);
-    }
-
-    for (int i = 0; i < 2; i++) {
-        const PolicyPlanEntry *e = &s->out[i];
+        const PolicyPlanEntry *e = &h->out[i];
 
         /* never grown above the maximum (8 GiB, or the policy's) nor
          * shrunk below the minimum; never counted above what it can hold.
@@ -133,22 +84,28 @@ static void sim_cycle(Sim *s)
             assert_true(e->target_kib <= e->maximum_kib);
         assert_true(e->target_kib <= MAX(e->maximum_kib, e->assigned_kib));
         assert_true(e->target_kib >= MIN(e->minimum_kib, e->assigned_kib));
-        assert_true(e->assigned_kib <= gs[i]->caps.balloon_max_kib);
+        assert_true(e->assigned_kib <= h->g[i].caps.balloon_max_kib);
         sum_t += e->target_kib;
         /* a grow asked for and not seen yet is counted as taken */
         sum_claimed += MAX(e->assigned_kib, pending[i]);
     }
     /* the honest guest keeps what its workload uses */
-    assert_true(s->out[0].target_kib >=
-                MIN(sim_guest_assigned_kib(&s->honest), s->honest.used_kib));
+    assert_true(h->out[0].target_kib >=
+                MIN(sim_guest_assigned_kib(s->honest), s->honest->used_kib));
     /* growth only from free memory (by the figures the engine was given
      * and the grows in flight) */
-    assert_true(sum_t <= MAX(s->sum.budget_kib, sum_claimed));
+    assert_true(sum_t <= MAX(h->sum.budget_kib, sum_claimed));
 
-    for (int i = 0; i < 2; i++)
-        apply(gs[i], &s->out[i], s->now);
-    s->now += SEC;
-    s->cycle++;
+    for (int i = 0; i < 2; i++) {
+        for (size_t k = 0; k < h->out[i].n_actions; k++) {
+            const PolicyAction *a = &h->out[i].actions[k];
+
+            assert_int_equal(a->kind, POLICY_ACTION_BALLOON); /* balloon-only guests */
+            /* libvirt refuses a balloon above its ceiling */
+            assert_true(a->to_kib <= h->g[i].caps.balloon_max_kib);
+        }
+    }
+    sim_host_follow(h);
 }
 
 static void run(Sim *s, int cycles)
@@ -160,9 +117,9 @@ static void run(Sim *s, int cycles)
 /* The honest guest's workload grows from 1 GiB to 3 GiB: it gets it. */
 static void honest_grows(Sim *s)
 {
-    s->honest.used_kib = 3 * GiB;
+    s->honest->used_kib = 3 * GiB;
     run(s, 5);
-    assert_true(sim_guest_assigned_kib(&s->honest) >= 3 * GiB);
+    assert_true(sim_guest_assigned_kib(s->honest) >= 3 * GiB);
 }
 
 /* ---- the lies ----------------------------------------------------------- */
@@ -181,9 +138,9 @@ static void test_usable_above_available(void **state)
     sim_init(&s, 16 * GiB, 1 * GiB, lie_usable_above_available);
     run(&s, 20);
     /* it talked itself down to its minimum, no further */
-    assert_int_equal(sim_guest_assigned_kib(&s.evil), 512 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(s.evil), 512 * MiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* MemTotal far above what it has, nothing available: "I use it all, and
@@ -199,11 +156,11 @@ static void test_available_above_assigned(void **state)
     Sim s;
 
     sim_init(&s, 32 * GiB, 1 * GiB, lie_available_above_assigned);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * GiB};
+    s.evil->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * GiB};
     run(&s, 20);
-    assert_true(sim_guest_assigned_kib(&s.evil) <= 4 * GiB);
+    assert_true(sim_guest_assigned_kib(s.evil) <= 4 * GiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* Counters that wrap, go back and jump, and a swap-in of a terabyte a
@@ -223,13 +180,13 @@ static void test_counters_wrap_and_jump(void **state)
     Sim s;
 
     sim_init(&s, 16 * GiB, 1 * GiB, lie_counters);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
+    s.evil->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
     run(&s, 20);
     /* "under pressure": it grew, to its maximum and no further */
-    assert_true(sim_guest_assigned_kib(&s.evil) <= 3 * GiB);
-    assert_true(s.out[1].demand_kib >= s.out[1].assigned_kib);
+    assert_true(sim_guest_assigned_kib(s.evil) <= 3 * GiB);
+    assert_true(s.h.out[1].demand_kib >= s.h.out[1].assigned_kib);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* A last_update far in the future, then at the end of time, then before
@@ -251,12 +208,12 @@ static void test_last_update_in_the_future(void **state)
     Sim s;
 
     sim_init(&s, 16 * GiB, 1 * GiB, lie_last_update);
-    s.evil.balloon_kib = 2 * GiB;
+    s.evil->balloon_kib = 2 * GiB;
     run(&s, 20);
-    assert_true(sim_guest_assigned_kib(&s.evil) >= 2 * GiB);
-    assert_true(sim_guest_assigned_kib(&s.evil) <= 8 * GiB);
+    assert_true(sim_guest_assigned_kib(s.evil) >= 2 * GiB);
+    assert_true(sim_guest_assigned_kib(s.evil) <= 8 * GiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* A balloon figure of 2^62 KiB: counted at what the guest can hold (its
@@ -276,9 +233,9 @@ static void test_absurd_balloon_figure(void **state)
 
     sim_init(&s, 24 * GiB, 1 * GiB, lie_balloon);
     run(&s, 10);
-    assert_true(s.out[1].assigned_kib <= 8 * GiB);
+    assert_true(s.h.out[1].assigned_kib <= 8 * GiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* Scarce memory, equal weights: from the moment the honest guest needs
@@ -301,12 +258,12 @@ static void share_story(uint32_t evil_weight)
 
     /* budget: 12 - 1 reserve - 1 other = 10 GiB; both start at 1 GiB */
     sim_init(&s, 12 * GiB, 1 * GiB, lie_needs_everything);
-    s.evil.policy.weight = evil_weight;
-    s.honest.policy.weight = 5000;
+    s.evil->policy.weight = evil_weight;
+    s.honest->policy.weight = 5000;
     run(&s, 3);
-    s.honest.used_kib = 5 * GiB;
+    s.honest->used_kib = 5 * GiB;
     run(&s, 20);
-    uint64_t honest_a = sim_guest_assigned_kib(&s.honest), evil_a = sim_guest_assigned_kib(&s.evil);
+    uint64_t honest_a = sim_guest_assigned_kib(s.honest), evil_a = sim_guest_assigned_kib(s.evil);
     print_message("weights %u:5000: honest %" PRIu64 " MiB, hostile %" PRIu64 " MiB\n", evil_weight,
                   honest_a / MiB, evil_a / MiB);
     assert_true(honest_a + evil_a <= 10 * GiB);
@@ -314,7 +271,7 @@ static void share_story(uint32_t evil_weight)
         assert_true(evil_a <= honest_a);
     if (evil_weight < 5000)
         assert_true(honest_a >= 5 * GiB); /* its whole demand */
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 static void test_weighted_share(void **state)
@@ -373,14 +330,14 @@ static void test_random_lies(void **state)
     Sim s;
 
     sim_init(&s, 16 * GiB, 1 * GiB, lie_at_random);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * GiB};
+    s.evil->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * GiB};
     for (int i = 0; i < 20000; i++) {
         if (i % 100 == 0)
-            s.honest.used_kib = (rnd() % 6 + 1) * GiB;
+            s.honest->used_kib = (rnd() % 6 + 1) * GiB;
         sim_cycle(&s);
-        assert_true(sim_guest_assigned_kib(&s.evil) <= 8 * GiB);
+        assert_true(sim_guest_assigned_kib(s.evil) <= 8 * GiB);
     }
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 int main(void)
