@@ -133,6 +133,25 @@ static void test_six_domains_within_bounds(void **state)
     assert_true(bob->caps.stats_period_s > 0);
 }
 
+static bool domain_gone(Ctx *c, const char *name)
+{
+    return manager_find_domain(c->m, name) == NULL;
+}
+
+static bool domain_booted(Ctx *c, const char *name)
+{
+    ManagerDomain *d = manager_find_domain(c->m, name);
+    return d && d->state.seen_boot;
+}
+
+/* Runs the main loop (libvirt's events) until done(c, name), 10 s at most. */
+static void loop_until(Ctx *c, bool (*done)(Ctx *c, const char *name), const char *name)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!done(c, name) && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+}
+
 static void test_undefined_while_running_then_destroyed(void **state)
 {
     Ctx *c = *state;
@@ -147,9 +166,7 @@ static void test_undefined_while_running_then_destroyed(void **state)
     /* destroyed: forgotten by the event, without waiting for a cycle */
     assert_int_equal(virDomainDestroy(dom), 0);
     virDomainFree(dom);
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (manager_find_domain(c->m, "web1") && g_get_monotonic_time() < deadline)
-        g_main_context_iteration(NULL, TRUE);
+    loop_until(c, domain_gone, "web1");
     assert_null(manager_find_domain(c->m, "web1"));
     cycles(c, 2);
     assert_null(manager_find_domain(c->m, "web1"));
@@ -166,14 +183,8 @@ static void test_domain_started_gets_grace(void **state)
     assert_int_equal(virDomainDestroy(dom), 0);
     assert_int_equal(virDomainCreate(dom), 0);
     virDomainFree(dom);
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    ManagerDomain *d = NULL;
-    while (g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(NULL, TRUE);
-        d = manager_find_domain(c->m, "vdi-alice");
-        if (d && d->state.seen_boot)
-            break;
-    }
+    loop_until(c, domain_booted, "vdi-alice");
+    ManagerDomain *d = manager_find_domain(c->m, "vdi-alice");
     assert_non_null(d);
     assert_true(d->state.seen_boot);
     cycles(c, 1);
