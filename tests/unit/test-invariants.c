@@ -2,6 +2,13 @@
 /*
  * Randomized invariants with fixed seeds: the allocator and the engine over
  * well over 100,000 random hosts. A failure prints its seed and host index.
+ *
+ * The engine is checked against what it promises, from its published
+ * output (the plan entries and summary): targets within [minimum, maximum]
+ * or moving toward them, no change below the configured step unless a bound
+ * or a documented exception calls for it, growth only from free memory,
+ * Σ targets within the budget when the floors fit, valid actions, the same
+ * plan for the same input, and more weight never less memory.
  */
 #include "allocate.h"
 #include "engine.h"
@@ -254,8 +261,10 @@ static void random_host(Host *h, uint64_t now)
 
 /* What the random hosts exercised, printed so a reader can see coverage. */
 static size_t seen_status[POLICY_STATUS_LAST], seen_state[POLICY_HOST_LAST],
-    seen_action[POLICY_ACTION_LAST];
+    seen_action[POLICY_ACTION_LAST], seen_weight_raised_target;
 
+/* The minimum step as the configuration defines it (config.h, tuning
+ * min-step and min-step-percent): max(min-step, min-step-percent of A). */
 static uint64_t step_of(const PolicyTuning *t, uint64_t a)
 {
     return u64_max(t->min_step_kib, (uint64_t)((unsigned __int128)a * t->min_step_pct / 100));
@@ -421,6 +430,40 @@ static bool entries_equal(const PolicyPlanEntry *a, const PolicyPlanEntry *b, si
     return true;
 }
 
+/* More weight never means less memory: the same cycle again, from the
+ * state it started from, with one domain (chosen by the host's index, so
+ * the random sequence stays that of the other checks) weighing more. */
+static void check_more_weight(Host *h, PolicyEngine *engine, uint64_t now,
+                              const PolicyPlanEntry *out, const PolicyDomainState *saved,
+                              uint64_t seed, int idx)
+{
+    size_t pick = (size_t)idx % h->n;
+    PolicyEffective *policy = &h->g[pick].policy;
+    uint32_t weight = policy->weight;
+    PolicyDomainState kept[MAX_DOMAINS];
+    PolicyDomainInput in[MAX_DOMAINS];
+    PolicyPlanEntry heavier[MAX_DOMAINS];
+    PolicyPlanSummary sum;
+
+    for (size_t i = 0; i < h->n; i++) {
+        memcpy(&kept[i], &h->g[i].state, sizeof(kept[i]));
+        memcpy(&h->g[i].state, &saved[i], sizeof(saved[i]));
+    }
+    memcpy(in, h->in, sizeof(in));
+    policy->weight = weight + (10000 - MIN(weight, 10000) + 1) / 2;
+    assert_int_equal(policy_engine_plan(engine, &h->cfg, &h->host, now, in, h->n, heavier, &sum),
+                     0);
+    seen_weight_raised_target += heavier[pick].target_kib > out[pick].target_kib;
+    if (heavier[pick].target_kib < out[pick].target_kib)
+        fail_msg("seed %" PRIu64 " host %d domain %zu: weight %u -> %u lowered its target %" PRIu64
+                 " -> %" PRIu64,
+                 seed, idx, pick, weight, policy->weight, out[pick].target_kib,
+                 heavier[pick].target_kib);
+    policy->weight = weight;
+    for (size_t i = 0; i < h->n; i++)
+        memcpy(&h->g[i].state, &kept[i], sizeof(kept[i]));
+}
+
 /* The engine left the same state behind for each domain. */
 static bool states_equal(const PolicyDomainState *a, const Host *h, size_t n)
 {
@@ -474,6 +517,7 @@ static void test_engine_invariants(void **state)
                     !states_equal(after, &h, h.n))
                     fail_msg("seed %" PRIu64 " host %d cycle %d: not deterministic", seeds[si], idx,
                              cycle);
+                check_more_weight(&h, other, now, out, saved, seeds[si], idx);
 
                 now += rnd_range(1, 10) * SEC;
                 apply(&h, out, now);
@@ -493,6 +537,8 @@ static void test_engine_invariants(void **state)
         print_message("  host %-13s %zu\n", policy_host_state_to_string(k), seen_state[k]);
     for (int k = 0; k < POLICY_ACTION_LAST; k++)
         print_message("  action %-11s %zu\n", policy_action_kind_to_string(k), seen_action[k]);
+    print_message("  more weight, more memory %zu\n", seen_weight_raised_target);
+    assert_true(seen_weight_raised_target > 0);
     for (int k = 0; k < POLICY_STATUS_LAST; k++)
         assert_true(seen_status[k] > 0);
     for (int k = 0; k < POLICY_HOST_LAST; k++)
