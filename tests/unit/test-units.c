@@ -173,6 +173,27 @@ static void test_long_input_bounded(void **state)
     }
 }
 
+/* Checks a parser's answer against its table row: the return value; on
+ * success no message and the value expected; on failure the output still
+ * `poison` (untouched) and exactly the message expected. */
+static void check_answer(const char *text, int r, const char *error, uint64_t got, uint64_t poison,
+                         int want_ret, uint64_t want, const char *want_message)
+{
+    if (r != want_ret)
+        fail_msg("\"%s\": returned %d, expected %d (%s)", text, r, want_ret,
+                 error ? error : "no message");
+    if (r == 0) {
+        assert_null(error);
+        if (got != want)
+            fail_msg("\"%s\": %" PRIu64 ", expected %" PRIu64, text, got, want);
+    } else {
+        if (got != poison)
+            fail_msg("\"%s\": output changed on failure (%" PRIu64 ")", text, got);
+        assert_non_null(error);
+        assert_string_equal(error, want_message);
+    }
+}
+
 static void test_size_table(void **state)
 {
     (void)state;
@@ -182,18 +203,7 @@ static void test_size_table(void **state)
         g_autofree char *error = NULL;
         int r = policy_parse_size_kib(c->text, &kib, &error);
 
-        if (r != c->ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", c->text, r, c->ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_null(error);
-            if (kib != c->value)
-                fail_msg("\"%s\": %" PRIu64 " KiB, expected %" PRIu64, c->text, kib, c->value);
-        } else {
-            assert_int_equal(kib, UINT64_C(0xdeadbeef)); /* untouched on failure */
-            assert_non_null(error);
-            assert_string_equal(error, c->message);
-        }
+        check_answer(c->text, r, error, kib, UINT64_C(0xdeadbeef), c->ret, c->value, c->message);
     }
 }
 
@@ -206,17 +216,7 @@ static void test_duration_table(void **state)
         g_autofree char *error = NULL;
         int r = policy_parse_duration_us(c->text, &us, &error);
 
-        if (r != c->ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", c->text, r, c->ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_null(error);
-            if (us != c->value)
-                fail_msg("\"%s\": %" PRIu64 " us, expected %" PRIu64, c->text, us, c->value);
-        } else {
-            assert_int_equal(us, UINT64_C(0xdeadbeef));
-            assert_string_equal(error, c->message);
-        }
+        check_answer(c->text, r, error, us, UINT64_C(0xdeadbeef), c->ret, c->value, c->message);
     }
 }
 
@@ -255,16 +255,8 @@ static void test_percent(void **state)
         g_autofree char *error = NULL;
         int r = policy_parse_percent(cases[i].text, cases[i].max, &pct, &error);
 
-        if (r != cases[i].ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", cases[i].text, r, cases[i].ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_int_equal(pct, cases[i].value);
-            assert_null(error);
-        } else {
-            assert_int_equal(pct, 4242);
-            assert_string_equal(error, cases[i].message);
-        }
+        check_answer(cases[i].text, r, error, pct, 4242, cases[i].ret, cases[i].value,
+                     cases[i].message);
     }
 }
 
@@ -298,17 +290,9 @@ static void test_amount(void **state)
         g_autofree char *error = NULL;
         int r = policy_parse_amount(cases[i].text, 90, &a, &error);
 
-        if (r != cases[i].ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", cases[i].text, r, cases[i].ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_int_equal(a.kind, cases[i].kind);
-            assert_int_equal(a.value, cases[i].value);
-        } else {
-            assert_int_equal(a.kind, POLICY_AMOUNT_LAST);
-            assert_int_equal(a.value, 77);
-            assert_string_equal(error, cases[i].message);
-        }
+        check_answer(cases[i].text, r, error, a.value, 77, cases[i].ret, cases[i].value,
+                     cases[i].message);
+        assert_int_equal(a.kind, r == 0 ? cases[i].kind : POLICY_AMOUNT_LAST);
     }
 }
 
