@@ -77,13 +77,20 @@ static void cycles(Ctx *c, int n)
     }
 }
 
-/* The balloon figure libvirt holds for a domain, read directly. */
-static uint64_t libvirt_memory_kib(Ctx *c, const char *name)
+/* The test driver's domain by name; the caller frees it. */
+static virDomainPtr lookup(Ctx *c, const char *name)
 {
     virConnectPtr conn = backend_libvirt_get_connection(c->backend);
     assert_non_null(conn);
     virDomainPtr dom = virDomainLookupByName(conn, name);
     assert_non_null(dom);
+    return dom;
+}
+
+/* The balloon figure libvirt holds for a domain, read directly. */
+static uint64_t libvirt_memory_kib(Ctx *c, const char *name)
+{
+    virDomainPtr dom = lookup(c, name);
     virDomainInfo info;
     assert_int_equal(virDomainGetInfo(dom, &info), 0);
     virDomainFree(dom);
@@ -156,9 +163,7 @@ static void test_undefined_while_running_then_destroyed(void **state)
 {
     Ctx *c = *state;
     cycles(c, 2);
-    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
-    virDomainPtr dom = virDomainLookupByName(conn, "web1");
-    assert_non_null(dom);
+    virDomainPtr dom = lookup(c, "web1");
     /* undefined while running: it becomes transient and stays managed */
     assert_int_equal(virDomainUndefine(dom), 0);
     cycles(c, 3);
@@ -177,9 +182,7 @@ static void test_domain_started_gets_grace(void **state)
 {
     Ctx *c = *state;
     cycles(c, 1);
-    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
-    virDomainPtr dom = virDomainLookupByName(conn, "vdi-alice");
-    assert_non_null(dom);
+    virDomainPtr dom = lookup(c, "vdi-alice");
     assert_int_equal(virDomainDestroy(dom), 0);
     assert_int_equal(virDomainCreate(dom), 0);
     virDomainFree(dom);

@@ -194,30 +194,30 @@ static void check_answer(const char *text, int r, const char *error, uint64_t go
     }
 }
 
+/* Runs a table of cases through a parser with a 64-bit output. */
+static void check_table(const Case *cases, size_t n,
+                        int (*parse)(const char *text, uint64_t *ret, char **ret_error))
+{
+    for (size_t i = 0; i < n; i++) {
+        const Case *c = &cases[i];
+        uint64_t value = UINT64_C(0xdeadbeef);
+        g_autofree char *error = NULL;
+        int r = parse(c->text, &value, &error);
+
+        check_answer(c->text, r, error, value, UINT64_C(0xdeadbeef), c->ret, c->value, c->message);
+    }
+}
+
 static void test_size_table(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < G_N_ELEMENTS(size_cases); i++) {
-        const Case *c = &size_cases[i];
-        uint64_t kib = UINT64_C(0xdeadbeef);
-        g_autofree char *error = NULL;
-        int r = policy_parse_size_kib(c->text, &kib, &error);
-
-        check_answer(c->text, r, error, kib, UINT64_C(0xdeadbeef), c->ret, c->value, c->message);
-    }
+    check_table(size_cases, G_N_ELEMENTS(size_cases), policy_parse_size_kib);
 }
 
 static void test_duration_table(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < G_N_ELEMENTS(duration_cases); i++) {
-        const Case *c = &duration_cases[i];
-        uint64_t us = UINT64_C(0xdeadbeef);
-        g_autofree char *error = NULL;
-        int r = policy_parse_duration_us(c->text, &us, &error);
-
-        check_answer(c->text, r, error, us, UINT64_C(0xdeadbeef), c->ret, c->value, c->message);
-    }
+    check_table(duration_cases, G_N_ELEMENTS(duration_cases), policy_parse_duration_us);
 }
 
 static void test_percent(void **state)
