@@ -23,15 +23,13 @@
 #include "engine.h"
 #include "fuzz.h"
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <errno.h>
 #include <inttypes.h>
 
 #define MAX_DOMAINS 6
 #define MAX_CYCLES  12
-#define MiB         UINT64_C(1024)
-#define GiB         (UINT64_C(1024) * 1024)
-#define SEC         UINT64_C(1000000)
 
 typedef struct {
     bool hostile;

@@ -12,38 +12,40 @@
 
 #include <errno.h>
 
+/* Runs a parser and checks its contract: 0 and no message, or -EINVAL or
+ * -ERANGE with a message and *host untouched. Returns what it returned. */
+static int parse_checked(int (*parse)(const char *text, PolicyHostSample *host, char **ret_error),
+                         const char *text, PolicyHostSample *host)
+{
+    PolicyHostSample before = *host;
+    g_autofree char *error = NULL;
+    int r = parse(text, host, &error);
+
+    if (r < 0) {
+        FUZZ_CHECK(r == -EINVAL || r == -ERANGE);
+        FUZZ_CHECK(error != NULL);
+        FUZZ_CHECK(memcmp(host, &before, sizeof(*host)) == 0);
+    } else {
+        FUZZ_CHECK(error == NULL);
+    }
+    return r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     g_autofree char *text = fuzz_strdup(data, size);
     g_autoptr(PolicyConfig) cfg = policy_config_new_default();
     PolicyHostSample host = {.mem_total_kib = 11, .mem_available_kib = 22, .psi_some_avg10 = -1};
-    PolicyHostSample before = host;
-    char *error = NULL;
     int r;
 
-    r = policy_meminfo_parse_buf(text, &host, &error);
-    if (r < 0) {
-        FUZZ_CHECK(r == -EINVAL || r == -ERANGE);
-        FUZZ_CHECK(error != NULL);
-        FUZZ_CHECK(memcmp(&host, &before, sizeof(host)) == 0);
-    } else {
-        FUZZ_CHECK(error == NULL);
-    }
-    g_clear_pointer(&error, g_free);
+    r = parse_checked(policy_meminfo_parse_buf, text, &host);
     bool have_meminfo = r == 0;
 
-    before = host;
-    r = policy_psi_parse_buf(text, &host, &error);
-    if (r < 0) {
-        FUZZ_CHECK(r == -EINVAL || r == -ERANGE);
-        FUZZ_CHECK(error != NULL);
-        FUZZ_CHECK(memcmp(&host, &before, sizeof(host)) == 0);
-    } else {
-        FUZZ_CHECK(error == NULL);
+    r = parse_checked(policy_psi_parse_buf, text, &host);
+    if (r == 0) {
         FUZZ_CHECK(host.has_psi);
         FUZZ_CHECK(host.psi_some_avg10 >= 0.0 && host.psi_some_avg10 <= 100.0);
     }
-    g_clear_pointer(&error, g_free);
 
     if (have_meminfo) {
         /* guests worth more than the host, or nothing at all */

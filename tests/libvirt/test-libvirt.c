@@ -9,6 +9,8 @@
 
 #include <libvirt/virterror.h>
 #include "manager.h"
+#include "test-sizes.h"
+#include "test-util.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -18,9 +20,6 @@
 #include <cmocka.h>
 #include <string.h>
 
-#define MiB 1024ULL
-#define GiB (1024ULL * 1024)
-
 typedef struct {
     char *dir;
     uint64_t now_us;
@@ -28,20 +27,13 @@ typedef struct {
     Manager *m;
 } Ctx;
 
-static uint64_t fake_clock(void *userdata)
-{
-    return ((Ctx *)userdata)->now_us;
-}
-
 static int setup(void **state)
 {
     Ctx *c = g_new0(Ctx, 1);
-    c->dir = g_dir_make_tmp("dynmem-libvirt-XXXXXX", NULL);
-    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
-    g_file_set_contents(mi,
-                        "MemTotal:       67108864 kB\n"
-                        "MemAvailable:   62914560 kB\n",
-                        -1, NULL);
+    c->dir = test_dir_new("dynmem-libvirt-XXXXXX", false);
+    test_dir_write(c->dir, "meminfo",
+                   "MemTotal:       67108864 kB\n"
+                   "MemAvailable:   62914560 kB\n");
     g_autofree char *uri = g_strdup_printf("test://%s/node.xml", DYNMEM_TEST_SRCDIR);
     g_autofree char *policy = g_build_filename(DYNMEM_TEST_SRCDIR, "policy.yaml", NULL);
     c->now_us = 1000000;
@@ -50,8 +42,8 @@ static int setup(void **state)
         .config_path = policy,
         .connect_uri = uri,
         .proc_root = c->dir,
-        .clock = fake_clock,
-        .clock_userdata = c,
+        .clock = test_clock_now_us,
+        .clock_userdata = &c->now_us,
         .no_timer = true,
     };
     g_autofree char *err = NULL;
@@ -67,9 +59,7 @@ static int teardown(void **state)
 {
     Ctx *c = *state;
     manager_free(c->m);
-    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
-    g_unlink(mi);
-    g_rmdir(c->dir);
+    test_dir_remove(c->dir);
     g_free(c->dir);
     g_free(c);
     return 0;
@@ -87,13 +77,20 @@ static void cycles(Ctx *c, int n)
     }
 }
 
-/* The balloon figure libvirt holds for a domain, read directly. */
-static uint64_t libvirt_memory_kib(Ctx *c, const char *name)
+/* The test driver's domain by name; the caller frees it. */
+static virDomainPtr lookup(Ctx *c, const char *name)
 {
     virConnectPtr conn = backend_libvirt_get_connection(c->backend);
     assert_non_null(conn);
     virDomainPtr dom = virDomainLookupByName(conn, name);
     assert_non_null(dom);
+    return dom;
+}
+
+/* The balloon figure libvirt holds for a domain, read directly. */
+static uint64_t libvirt_memory_kib(Ctx *c, const char *name)
+{
+    virDomainPtr dom = lookup(c, name);
     virDomainInfo info;
     assert_int_equal(virDomainGetInfo(dom, &info), 0);
     virDomainFree(dom);
@@ -143,13 +140,30 @@ static void test_six_domains_within_bounds(void **state)
     assert_true(bob->caps.stats_period_s > 0);
 }
 
+static bool domain_gone(Ctx *c, const char *name)
+{
+    return manager_find_domain(c->m, name) == NULL;
+}
+
+static bool domain_booted(Ctx *c, const char *name)
+{
+    ManagerDomain *d = manager_find_domain(c->m, name);
+    return d && d->state.seen_boot;
+}
+
+/* Runs the main loop (libvirt's events) until done(c, name), 10 s at most. */
+static void loop_until(Ctx *c, bool (*done)(Ctx *c, const char *name), const char *name)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!done(c, name) && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+}
+
 static void test_undefined_while_running_then_destroyed(void **state)
 {
     Ctx *c = *state;
     cycles(c, 2);
-    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
-    virDomainPtr dom = virDomainLookupByName(conn, "web1");
-    assert_non_null(dom);
+    virDomainPtr dom = lookup(c, "web1");
     /* undefined while running: it becomes transient and stays managed */
     assert_int_equal(virDomainUndefine(dom), 0);
     cycles(c, 3);
@@ -157,9 +171,7 @@ static void test_undefined_while_running_then_destroyed(void **state)
     /* destroyed: forgotten by the event, without waiting for a cycle */
     assert_int_equal(virDomainDestroy(dom), 0);
     virDomainFree(dom);
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (manager_find_domain(c->m, "web1") && g_get_monotonic_time() < deadline)
-        g_main_context_iteration(NULL, TRUE);
+    loop_until(c, domain_gone, "web1");
     assert_null(manager_find_domain(c->m, "web1"));
     cycles(c, 2);
     assert_null(manager_find_domain(c->m, "web1"));
@@ -170,20 +182,12 @@ static void test_domain_started_gets_grace(void **state)
 {
     Ctx *c = *state;
     cycles(c, 1);
-    virConnectPtr conn = backend_libvirt_get_connection(c->backend);
-    virDomainPtr dom = virDomainLookupByName(conn, "vdi-alice");
-    assert_non_null(dom);
+    virDomainPtr dom = lookup(c, "vdi-alice");
     assert_int_equal(virDomainDestroy(dom), 0);
     assert_int_equal(virDomainCreate(dom), 0);
     virDomainFree(dom);
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    ManagerDomain *d = NULL;
-    while (g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(NULL, TRUE);
-        d = manager_find_domain(c->m, "vdi-alice");
-        if (d && d->state.seen_boot)
-            break;
-    }
+    loop_until(c, domain_booted, "vdi-alice");
+    ManagerDomain *d = manager_find_domain(c->m, "vdi-alice");
     assert_non_null(d);
     assert_true(d->state.seen_boot);
     cycles(c, 1);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "fake-backend.h"
 
+#include "guest-sim.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,10 +106,7 @@ static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **
         }
         /* deflate-on-oom: a guest short of memory takes balloon pages
          * back (what it lacks, and a little), up to its boot size */
-        if (d->caps.balloon_autodeflate && d->stats && d->used_kib > fake_domain_assigned_kib(d) &&
-            d->balloon_kib < d->caps.balloon_max_kib) {
-            uint64_t lack = d->used_kib - fake_domain_assigned_kib(d) + 16 * 1024;
-            d->balloon_kib = MIN(d->caps.balloon_max_kib, d->balloon_kib + lack);
+        if (d->stats && sim_oom_deflate(&d->caps, &d->balloon_kib, d->used_kib) > 0) {
             d->balloon_goal_kib = d->balloon_kib;
             d->self_deflations++;
         }

@@ -5,6 +5,8 @@
  */
 #include "fake-backend.h"
 #include "manager.h"
+#include "test-sizes.h"
+#include "test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +19,6 @@
 #include <cmocka.h>
 #include <string.h>
 
-#define MiB 1024ULL
-#define GiB (1024ULL * 1024)
-
 typedef struct {
     char *dir;
     char *policy;
@@ -29,11 +28,6 @@ typedef struct {
     unsigned adjusted;
     unsigned removed;
 } Ctx;
-
-static uint64_t fake_clock(void *userdata)
-{
-    return ((Ctx *)userdata)->now_us;
-}
 
 static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *a, const char *reason,
                         bool applied, void *userdata)
@@ -72,21 +66,12 @@ static const char base_policy[] = "daemon:\n"
                                   "  startup: 2GiB\n"
                                   "  buffer: 20%\n";
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autoptr(GError) err = NULL;
-    if (!g_file_set_contents(path, text, -1, &err))
-        fail_msg("%s: %s", path, err->message);
-}
-
 static Ctx *ctx_new_full(const char *policy, bool dry_run)
 {
     Ctx *c = g_new0(Ctx, 1);
-    c->dir = g_dir_make_tmp("dynmem-manager-XXXXXX", NULL);
-    assert_non_null(c->dir);
-    write_file(c->dir, "meminfo", meminfo);
-    write_file(c->dir, "policy.yaml", policy);
+    c->dir = test_dir_new("dynmem-manager-XXXXXX", false);
+    test_dir_write(c->dir, "meminfo", meminfo);
+    test_dir_write(c->dir, "policy.yaml", policy);
     c->policy = g_build_filename(c->dir, "policy.yaml", NULL);
     c->now_us = 1000000;
     c->fb = fake_backend_new();
@@ -95,8 +80,8 @@ static Ctx *ctx_new_full(const char *policy, bool dry_run)
         .connect_uri = "fake:///",
         .dry_run = dry_run,
         .proc_root = c->dir,
-        .clock = fake_clock,
-        .clock_userdata = c,
+        .clock = test_clock_now_us,
+        .clock_userdata = &c->now_us,
         .no_timer = true,
     };
     g_autofree char *err = NULL;
@@ -116,10 +101,7 @@ static Ctx *ctx_new(const char *policy_extra, bool dry_run)
 static void ctx_free(Ctx *c)
 {
     manager_free(c->m);
-    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
-    g_unlink(mi);
-    g_unlink(c->policy);
-    g_rmdir(c->dir);
+    test_dir_remove(c->dir);
     g_free(c->policy);
     g_free(c->dir);
     g_free(c);
@@ -589,13 +571,13 @@ static void test_reload_good_and_bad(void **state)
 
     g_autofree char *good =
         g_strconcat(base_policy, "domains:\n  - name: a\n    buffer: 50%\n", NULL);
-    write_file(c->dir, "policy.yaml", good);
+    test_dir_write(c->dir, "policy.yaml", good);
     g_autofree char *err = NULL;
     assert_int_equal(manager_reload(c->m, &err), 0);
     cycle(c);
     assert_int_equal(md(c, a)->policy.buffer_pct, 50);
 
-    write_file(c->dir, "policy.yaml", "domains:\n  - name: a\n    bufer: 10%\n");
+    test_dir_write(c->dir, "policy.yaml", "domains:\n  - name: a\n    bufer: 10%\n");
     assert_true(manager_reload(c->m, &err) < 0);
     assert_non_null(err);
     assert_non_null(strstr(err, "policy.yaml:3:"));
@@ -616,7 +598,7 @@ static void test_reload_too_large(void **state)
     g_string_append(big, "domains:\n  - name: a\n    buffer: 50%\n");
     while (big->len <= 1024 * 1024)
         g_string_append(big, "# a comment line to make the file larger than a megabyte\n");
-    write_file(c->dir, "policy.yaml", big->str);
+    test_dir_write(c->dir, "policy.yaml", big->str);
     g_autofree char *err = NULL;
     assert_true(manager_reload(c->m, &err) < 0);
     assert_non_null(strstr(err, "policy.yaml: larger than 1024 KiB"));
@@ -634,7 +616,7 @@ static void test_reload_errors_bounded(void **state)
     g_autoptr(GString) bad = g_string_new("domains:\n");
     for (int i = 0; i < 1500; i++)
         g_string_append_printf(bad, "  - name: d%d\n    weight: x%0200d\n", i, 1);
-    write_file(c->dir, "policy.yaml", bad->str);
+    test_dir_write(c->dir, "policy.yaml", bad->str);
     g_autofree char *err = NULL;
     assert_true(manager_reload(c->m, &err) < 0);
     if (strlen(err) > 17 * 1024)
@@ -735,11 +717,11 @@ static void test_failing_action_log_rate_limited(void **state)
  * of the daemon (Failed), not a bad argument, and changes nothing. */
 static void test_persist_unavailable_is_not_invalid(void **state)
 {
-    g_autofree char *dir = g_dir_make_tmp("dynmem-manager-XXXXXX", NULL);
+    g_autofree char *dir = test_dir_new("dynmem-manager-XXXXXX", false);
     g_autofree char *state_dir = g_build_filename(dir, "state", NULL);
     g_autofree char *blocker = g_build_filename(state_dir, "overrides.yaml", NULL);
     assert_int_equal(g_mkdir_with_parents(blocker, 0700), 0); /* unreadable: a directory */
-    write_file(dir, "meminfo", meminfo);
+    test_dir_write(dir, "meminfo", meminfo);
     FakeBackend *fb = fake_backend_new();
     fake_backend_add(fb, "a", 4 * GiB, 256 * MiB);
     ManagerOptions o = {
@@ -758,11 +740,7 @@ static void test_persist_unavailable_is_not_invalid(void **state)
     assert_non_null(strstr(err, "persistent overrides are unavailable: "));
     assert_null(manager_get_override(m, d->uuid));
     g_clear_pointer(&m, manager_free);
-    g_rmdir(blocker);
-    g_rmdir(state_dir);
-    g_autofree char *mi = g_build_filename(dir, "meminfo", NULL);
-    g_unlink(mi);
-    g_rmdir(dir);
+    test_dir_remove(dir);
 }
 
 /* Dry-run plans and logs but changes nothing. */

@@ -16,6 +16,8 @@
 #include "log.h"
 #include "manager.h"
 #include "planner.h"
+#include "test-sizes.h"
+#include "test-util.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -28,8 +30,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define MiB       UINT64_C(1024)
-#define GiB       (UINT64_C(1024) * 1024)
 #define N_DOMAINS 16
 #define HOST_KIB  (40 * GiB)
 /* RSS may rise this much after the warm-up (pages of the heap touched for
@@ -93,11 +93,6 @@ static uint64_t rnd_range(Soak *s, uint64_t lo, uint64_t hi)
     return lo + rnd(s) % (hi - lo + 1);
 }
 
-static uint64_t fake_clock(void *userdata)
-{
-    return ((Soak *)userdata)->now_us;
-}
-
 static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *a, const char *reason,
                         bool applied, void *userdata)
 {
@@ -105,15 +100,6 @@ static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *a, con
 }
 
 static const ManagerListener soak_listener = {.adjusted = on_adjusted};
-
-/* Plain stdio: g_file_set_contents() may fsync, a million times. */
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-        fail_msg("%s: %s", path, g_strerror(errno));
-}
 
 /* The host's MemAvailable follows what the guests hold. */
 static void write_meminfo(Soak *s)
@@ -127,7 +113,7 @@ static void write_meminfo(Soak *s)
     g_autofree char *text = g_strdup_printf("MemTotal: %" PRIu64 " kB\nMemFree: %" PRIu64
                                             " kB\nMemAvailable: %" PRIu64 " kB\n",
                                             HOST_KIB, avail, avail);
-    write_text(s->meminfo_path, text);
+    test_write_file(s->meminfo_path, text);
 }
 
 static uint64_t rss_kib(void)
@@ -149,16 +135,12 @@ static void soak_init(Soak *s, uint64_t seed)
     s->rng = seed ? seed : 1;
     /* in memory where there is a tmpfs: a persisted override fsyncs, and
      * on a busy disk that is most of a run's time */
-    if (!getenv("TMPDIR") && g_file_test("/dev/shm", G_FILE_TEST_IS_DIR))
-        s->dir = g_mkdtemp(g_build_filename("/dev/shm", "dynmem-soak-XXXXXX", NULL));
-    else
-        s->dir = g_dir_make_tmp("dynmem-soak-XXXXXX", NULL);
-    assert_non_null(s->dir);
+    s->dir = test_dir_new("dynmem-soak-XXXXXX", true);
     s->policy_path = g_build_filename(s->dir, "policy.yaml", NULL);
     s->meminfo_path = g_build_filename(s->dir, "meminfo", NULL);
     s->state_dir = g_build_filename(s->dir, "state", NULL);
     assert_int_equal(g_mkdir(s->state_dir, 0700), 0);
-    write_text(s->policy_path, policies[0]);
+    test_write_file(s->policy_path, policies[0]);
     s->now_us = 1000000;
     s->fb = fake_backend_new();
     for (int i = 0; i < N_DOMAINS; i++) {
@@ -178,8 +160,8 @@ static void soak_init(Soak *s, uint64_t seed)
         .connect_uri = "fake:///",
         .proc_root = s->dir,
         .state_dir = s->state_dir,
-        .clock = fake_clock,
-        .clock_userdata = s,
+        .clock = test_clock_now_us,
+        .clock_userdata = &s->now_us,
         .no_timer = true,
     };
     g_autofree char *err = NULL;
@@ -192,12 +174,7 @@ static void soak_init(Soak *s, uint64_t seed)
 static void soak_free(Soak *s)
 {
     manager_free(s->m);
-    g_autofree char *ov = g_build_filename(s->state_dir, "overrides.yaml", NULL);
-    g_unlink(ov);
-    g_rmdir(s->state_dir);
-    g_unlink(s->policy_path);
-    g_unlink(s->meminfo_path);
-    g_rmdir(s->dir);
+    test_dir_remove(s->dir);
     g_free(s->state_dir);
     g_free(s->policy_path);
     g_free(s->meminfo_path);
@@ -294,7 +271,7 @@ static void perturb(Soak *s)
         size_t k = rnd(s) % G_N_ELEMENTS(policies);
         g_autofree char *err = NULL;
 
-        write_text(s->policy_path, policies[k]);
+        test_write_file(s->policy_path, policies[k]);
         int r = manager_reload(s->m, &err);
         if (k >= 3) {
             assert_true(r < 0 && err != NULL); /* broken: kept the running one */

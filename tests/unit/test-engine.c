@@ -5,6 +5,8 @@
  */
 #include "demand.h"
 #include "engine.h"
+#include "guest-sim.h"
+#include "test-sizes.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -18,12 +20,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define M          UINT64_C(1024)
-#define G          (UINT64_C(1024) * 1024)
-#define SEC        UINT64_C(1000000)
-#define MAX_GUESTS 4
 /* the kernel's own share of a simulated guest, outside its MemTotal */
-#define KERNEL_RESERVE (60 * M)
+#define KERNEL_RESERVE (60 * MiB)
 
 /* The stories run twice: with the guest reporting MemAvailable alone
  * (assigned - usable is its demand), and with MemTotal as well, as a real
@@ -31,420 +29,245 @@
  * figures are the same; the engine's path is not. */
 static bool guest_view;
 
-typedef struct {
-    char name[16];
-    PolicyEffective policy;
-    PolicyDomainCaps caps;
-    PolicyDomainSample sample;
-    PolicyDomainState state;
-    uint64_t balloon;    /* the balloon figure the guest really has */
-    uint64_t used;       /* what the guest's workload really uses */
-    bool ignores_shrink; /* the balloon driver does not inflate */
-    uint64_t swap_in;    /* cumulative */
-    /* QEMU's figure (libvirt's last balloon event) one cycle behind the
-     * guest's own report, as for a real guest while its balloon moves */
-    bool lag;
-    uint64_t qemu_balloon;
-} Guest;
-
-typedef struct {
-    PolicyConfig cfg;
-    PolicyEngine *engine;
-    uint64_t host_total, host_other;
-    double psi; /* host `some avg10`; 0: no PSI */
-    uint64_t now;
-    size_t n;
-    Guest g[MAX_GUESTS];
-    PolicyDomainInput in[MAX_GUESTS];
-    PolicyPlanEntry out[MAX_GUESTS];
-    PolicyPlanSummary sum;
-} Sim;
-
-static void sim_init(Sim *s, uint64_t host_total)
+/* The guest's own view: MemTotal − MemAvailable, with the kernel's
+ * reserve outside MemTotal. */
+static void add_guest_view(SimHost *h, SimGuest *g, void *userdata)
 {
-    memset(s, 0, sizeof(*s));
-    s->engine = policy_engine_new();
-    s->host_total = host_total;
-    s->host_other = 1 * G;
-    s->now = 1000 * SEC;
-    s->cfg.interval_us = SEC;
-    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * G};
-    s->cfg.tuning = (PolicyTuning){
-        .grace_us = 30 * SEC,
-        .demand_half_life_us = 10 * SEC,
-        .min_step_kib = 32 * M,
-        .min_step_pct = 1,
-        .max_shrink_kib = 256 * M,
-        .uncooperative_timeout_us = 5 * SEC,
-        .uncooperative_retry_us = 60 * SEC,
-        .stale_periods = 3,
-        .pressure_swap_in_kib_s = 1024,
-        .pressure_major_faults_s = 100,
-        .pressure_boost_pct = 10,
-    };
-}
+    uint64_t a = sim_guest_assigned_kib(g);
 
-static Guest *sim_add(Sim *s, const char *name, uint64_t balloon_max, uint64_t balloon,
-                      uint64_t used)
-{
-    Guest *g = &s->g[s->n++];
-
-    g_strlcpy(g->name, name, sizeof(g->name));
-    g->policy = (PolicyEffective){
-        .mode = POLICY_MODE_DYNAMIC,
-        .minimum = {POLICY_AMOUNT_KIB, 512 * M},
-        .maximum = {POLICY_AMOUNT_PERCENT, 100},
-        .buffer_pct = 20,
-        .weight = 5000,
-        .rule_index = -1,
-    };
-    g->caps = (PolicyDomainCaps){
-        .has_balloon = true,
-        .stats_period_s = 1,
-        .balloon_max_kib = balloon_max,
-        .total_memory_kib = balloon_max,
-        .dimm_node = -1,
-        .dimm_block_kib = 128 * M,
-    };
-    g->balloon = balloon;
-    g->used = used;
-    return g;
-}
-
-static uint64_t guest_assigned(const Guest *g)
-{
-    uint64_t a = g->balloon;
-
-    for (size_t k = 0; k < g->caps.n_virtio_mem; k++)
-        a += g->caps.virtio_mem[k].current_kib;
-    return a;
-}
-
-/* One cycle: sample every guest, plan, apply what each guest accepts. */
-static void sim_cycle(Sim *s)
-{
-    uint64_t sum_assigned = 0;
-    PolicyHostSample host;
-
-    for (size_t i = 0; i < s->n; i++) {
-        Guest *g = &s->g[i];
-        uint64_t a = guest_assigned(g), seen_balloon;
-
-        if (g->caps.balloon_autodeflate && g->used > a && g->balloon < g->caps.balloon_max_kib) {
-            /* deflate-on-oom: the guest takes back what it lacks, and a bit */
-            g->balloon = MIN(g->caps.balloon_max_kib, g->balloon + (g->used - a) + 16 * M);
-            a = guest_assigned(g);
-        }
-        if (g->used > a)
-            g->swap_in += g->used - a; /* a guest short of memory reads its deficit back */
-        seen_balloon = g->balloon;
-        if (g->lag) {
-            seen_balloon = g->qemu_balloon ? g->qemu_balloon : g->balloon;
-            g->qemu_balloon = g->balloon;
-        }
-        g->sample = (PolicyDomainSample){
-            .timestamp_us = s->now,
-            .wallclock_s = (int64_t)(s->now / SEC),
-            .has_balloon_stats = true,
-            .assigned_kib = a - g->balloon + seen_balloon,
-            .balloon_kib = seen_balloon,
-            .has_usable = true,
-            .usable_kib = a > g->used ? a - g->used : 0,
-            .has_swap_in = true,
-            .swap_in_kib = g->swap_in,
-            .last_update_s = (int64_t)(s->now / SEC),
-        };
-        /* an autodeflate guest's MemTotal keeps the ballooned pages: the
-         * daemon does not pass it on */
-        if (guest_view && a > KERNEL_RESERVE && !g->caps.balloon_autodeflate) {
-            /* "used" counts the kernel's reserve: MemAvailable is a - used */
-            g->sample.has_available = true;
-            g->sample.available_kib = a - KERNEL_RESERVE;
-            g->sample.usable_kib = MIN(g->sample.usable_kib, g->sample.available_kib);
-        }
-        s->in[i] = (PolicyDomainInput){
-            .name = g->name,
-            .uuid = g->name,
-            .policy = &g->policy,
-            .caps = &g->caps,
-            .sample = &g->sample,
-            .state = &g->state,
-        };
-        sum_assigned += a;
+    /* an autodeflate guest's MemTotal keeps the ballooned pages: the
+     * daemon does not pass it on */
+    if (a > KERNEL_RESERVE && !g->caps.balloon_autodeflate) {
+        /* "used" counts the kernel's reserve: MemAvailable is a - used */
+        g->sample.has_available = true;
+        g->sample.available_kib = a - KERNEL_RESERVE;
+        g->sample.usable_kib = MIN(g->sample.usable_kib, g->sample.available_kib);
     }
-    host = (PolicyHostSample){
-        .mem_total_kib = s->host_total,
-        .mem_available_kib = s->host_total - s->host_other - sum_assigned,
-        .has_psi = s->psi > 0,
-        .psi_some_avg10 = s->psi,
-    };
-    assert_int_equal(
-        policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, s->n, s->out, &s->sum), 0);
-
-    for (size_t i = 0; i < s->n; i++) {
-        Guest *g = &s->g[i];
-        const PolicyPlanEntry *e = &s->out[i];
-
-        for (size_t k = 0; k < e->n_actions; k++) {
-            const PolicyAction *a = &e->actions[k];
-
-            switch (a->kind) {
-            case POLICY_ACTION_BALLOON:
-                if (a->to_kib > g->balloon || !g->ignores_shrink)
-                    g->balloon = a->to_kib;
-                break;
-            case POLICY_ACTION_VIRTIO_MEM:
-                for (size_t v = 0; v < g->caps.n_virtio_mem; v++) {
-                    if (strcmp(g->caps.virtio_mem[v].alias, a->alias) == 0) {
-                        g->caps.virtio_mem[v].requested_kib = a->to_kib;
-                        g->caps.virtio_mem[v].current_kib = a->to_kib;
-                    }
-                }
-                break;
-            default:
-                g->caps.balloon_max_kib += a->to_kib;
-                g->caps.total_memory_kib += a->to_kib;
-                g->caps.free_dimm_slots--;
-                g->balloon += a->to_kib;
-                break;
-            }
-        }
-        policy_domain_state_note_issued(&g->state, e, s->now);
-    }
-    if (getenv("SIM_TRACE")) {
-        g_autofree char *t = policy_plan_format_table(s->in, s->out, s->n, &s->sum);
-        fputs(t, stderr);
-    }
-    s->now += SEC;
 }
 
-static void sim_free(Sim *s)
+static void sim_init(SimHost *s, uint64_t host_total_kib)
 {
-    policy_engine_free(s->engine);
+    sim_host_init(s, host_total_kib);
+    if (guest_view)
+        s->bend_report = add_guest_view;
 }
 
 static void test_spike_met_next_cycle(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 16 * G);
-    g = sim_add(&s, "web", 4 * G, 1 * G, 700 * M);
-    for (int i = 0; i < 5; i++)
-        sim_cycle(&s);
+    sim_init(&s, 16 * GiB);
+    g = sim_host_add(&s, "web", 4 * GiB, 1 * GiB, 700 * MiB);
+    sim_host_run(&s, 5);
     /* 700 MiB used: trimmed to 700 × 1.2 = 840 MiB */
-    assert_int_equal(guest_assigned(g), 840 * M);
+    assert_int_equal(sim_guest_assigned_kib(g), 840 * MiB);
 
     /* the workload jumps to 2 GiB: the guest swaps; one cycle later it has
      * at least its demand plus buffer */
-    g->used = 2 * G;
-    sim_cycle(&s);
+    g->used_kib = 2 * GiB;
+    sim_host_run(&s, 1);
     assert_int_equal(s.out[0].status, POLICY_STATUS_WARNING);
-    assert_true(s.out[0].target_kib > 1 * G);
+    assert_true(s.out[0].target_kib > 1 * GiB);
     assert_non_null(strstr(s.out[0].reason, "grow"));
-    sim_cycle(&s);
-    assert_true(guest_assigned(g) >= 2 * G);
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(g) >= 2 * G * 12 / 10 - 32 * M);
+    sim_host_run(&s, 1);
+    assert_true(sim_guest_assigned_kib(g) >= 2 * GiB);
+    sim_host_run(&s, 3);
+    assert_true(sim_guest_assigned_kib(g) >= 2 * GiB * 12 / 10 - 32 * MiB);
     assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_idle_trimmed_gradually(void **state)
 {
-    Sim s;
-    Guest *idle, *tiny;
+    SimHost s;
+    SimGuest *idle, *tiny;
     uint64_t prev_idle;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    idle = sim_add(&s, "idle", 4 * G, 4 * G, 600 * M);
-    tiny = sim_add(&s, "tiny", 2 * G, 2 * G, 100 * M);
-    prev_idle = guest_assigned(idle);
+    sim_init(&s, 32 * GiB);
+    idle = sim_host_add(&s, "idle", 4 * GiB, 4 * GiB, 600 * MiB);
+    tiny = sim_host_add(&s, "tiny", 2 * GiB, 2 * GiB, 100 * MiB);
+    prev_idle = sim_guest_assigned_kib(idle);
     for (int i = 0; i < 40; i++) {
-        sim_cycle(&s);
-        uint64_t a = guest_assigned(idle);
+        sim_host_run(&s, 1);
+        uint64_t a = sim_guest_assigned_kib(idle);
 
         /* never more than max_shrink per cycle, never below minimum */
-        assert_true(prev_idle - a <= 256 * M);
-        assert_true(a >= 512 * M);
-        assert_true(guest_assigned(tiny) >= 512 * M);
+        assert_true(prev_idle - a <= 256 * MiB);
+        assert_true(a >= 512 * MiB);
+        assert_true(sim_guest_assigned_kib(tiny) >= 512 * MiB);
         prev_idle = a;
     }
     /* settled at demand × 1.2 (within a step) and the tiny one at its minimum */
-    assert_true(guest_assigned(idle) >= 720 * M);
-    assert_true(guest_assigned(idle) <= 720 * M + 32 * M);
-    assert_int_equal(guest_assigned(tiny), 512 * M);
+    assert_true(sim_guest_assigned_kib(idle) >= 720 * MiB);
+    assert_true(sim_guest_assigned_kib(idle) <= 720 * MiB + 32 * MiB);
+    assert_int_equal(sim_guest_assigned_kib(tiny), 512 * MiB);
     assert_int_equal(s.out[0].n_actions, 0);
     assert_int_equal(s.out[1].status, POLICY_STATUS_OK);
     assert_int_equal(s.sum.state, POLICY_HOST_OK);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_uncooperative(void **state)
 {
-    Sim s;
-    Guest *stuck, *busy;
+    SimHost s;
+    SimGuest *stuck, *busy;
     bool marked = false, retried = false;
 
     (void)state;
     /* 10 GiB host: B = 10 − 1 reserve − 1 other = 8 GiB */
-    sim_init(&s, 10 * G);
-    stuck = sim_add(&s, "stuck", 6 * G, 6 * G, 500 * M);
+    sim_init(&s, 10 * GiB);
+    stuck = sim_host_add(&s, "stuck", 6 * GiB, 6 * GiB, 500 * MiB);
     stuck->ignores_shrink = true;
-    busy = sim_add(&s, "busy", 6 * G, 1 * G, 1 * G);
+    busy = sim_host_add(&s, "busy", 6 * GiB, 1 * GiB, 1 * GiB);
     for (int i = 0; i < 20; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (s.out[0].status == POLICY_STATUS_UNCOOPERATIVE) {
             marked = true;
             /* its memory is not counted on: its floor is what it holds */
-            assert_int_equal(s.out[0].floor_kib, 6 * G);
-            assert_int_equal(s.out[0].target_kib, 6 * G);
+            assert_int_equal(s.out[0].floor_kib, 6 * GiB);
+            assert_int_equal(s.out[0].target_kib, 6 * GiB);
             assert_int_equal(s.out[0].n_actions, 0);
             assert_non_null(strstr(s.out[0].reason, "did not move in 5s"));
         }
         /* busy never gets more than what is really free: 8 − 6 GiB */
-        assert_true(guest_assigned(busy) <= 2 * G);
+        assert_true(sim_guest_assigned_kib(busy) <= 2 * GiB);
         assert_true(s.sum.sum_target_kib <= s.sum.budget_kib);
     }
     assert_true(marked);
-    assert_true(guest_assigned(busy) >= 1 * G);
+    assert_true(sim_guest_assigned_kib(busy) >= 1 * GiB);
     /* after the retry time it is asked again */
-    s.now += 60 * SEC;
+    s.now_us += 60 * SEC;
     for (int i = 0; i < 3; i++) {
-        sim_cycle(&s);
-        if (s.out[0].n_actions > 0 && s.out[0].target_kib < 6 * G)
+        sim_host_run(&s, 1);
+        if (s.out[0].n_actions > 0 && s.out[0].target_kib < 6 * GiB)
             retried = true;
     }
     assert_true(retried);
     /* the guest now cooperates: the shrink goes through, busy can grow */
     stuck->ignores_shrink = false;
-    for (int i = 0; i < 90; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 90);
     assert_int_not_equal(s.out[0].status, POLICY_STATUS_UNCOOPERATIVE);
-    assert_true(guest_assigned(stuck) < 1 * G);
-    assert_true(guest_assigned(busy) >= 1 * G * 12 / 10 - 32 * M);
-    sim_free(&s);
+    assert_true(sim_guest_assigned_kib(stuck) < 1 * GiB);
+    assert_true(sim_guest_assigned_kib(busy) >= 1 * GiB * 12 / 10 - 32 * MiB);
+    sim_host_free(&s);
 }
 
 static void test_scarcity_weight_first(void **state)
 {
-    Sim s;
-    Guest *hi, *lo;
+    SimHost s;
+    SimGuest *hi, *lo;
 
     (void)state;
     /* B = 8 − 1 − 1 = 6 GiB; both want 4 GiB × 1.2 */
-    sim_init(&s, 8 * G);
-    hi = sim_add(&s, "gold", 8 * G, 1 * G, 4 * G);
+    sim_init(&s, 8 * GiB);
+    hi = sim_host_add(&s, "gold", 8 * GiB, 1 * GiB, 4 * GiB);
     hi->policy.weight = 8000;
-    lo = sim_add(&s, "bronze", 8 * G, 1 * G, 4 * G);
+    lo = sim_host_add(&s, "bronze", 8 * GiB, 1 * GiB, 4 * GiB);
     lo->policy.weight = 2000;
-    for (int i = 0; i < 10; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 10);
     /* floors 0.5 GiB each, rest 5 GiB toward needs 4 GiB: 8:2 gives gold
      * its whole 3.5 GiB first; bronze gets the remaining 1.5 GiB */
     assert_int_equal(s.sum.state, POLICY_HOST_PRESSURE);
-    assert_true(guest_assigned(hi) > guest_assigned(lo));
-    assert_true(guest_assigned(hi) >= 4 * G - 32 * M);
-    assert_true(guest_assigned(hi) + guest_assigned(lo) <= 6 * G);
+    assert_true(sim_guest_assigned_kib(hi) > sim_guest_assigned_kib(lo));
+    assert_true(sim_guest_assigned_kib(hi) >= 4 * GiB - 32 * MiB);
+    assert_true(sim_guest_assigned_kib(hi) + sim_guest_assigned_kib(lo) <= 6 * GiB);
     assert_int_equal(s.out[1].status, POLICY_STATUS_WARNING);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_grace_and_startup(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "boot", 4 * G, 2 * G, 200 * M);
-    policy_domain_state_init_booted(&g->state, s.now);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "boot", 4 * GiB, 2 * GiB, 200 * MiB);
+    policy_domain_state_init_booted(&g->state, s.now_us);
     for (int i = 0; i < 25; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         /* startup unset: the memory it booted with, held during the grace */
         assert_int_equal(s.out[0].status, POLICY_STATUS_STARTING);
-        assert_int_equal(s.out[0].startup_kib, 2 * G);
-        assert_int_equal(guest_assigned(g), 2 * G);
+        assert_int_equal(s.out[0].startup_kib, 2 * GiB);
+        assert_int_equal(sim_guest_assigned_kib(g), 2 * GiB);
     }
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     assert_int_equal(s.out[0].status, POLICY_STATUS_OK);
-    assert_int_equal(guest_assigned(g), 512 * M);
-    sim_free(&s);
+    assert_int_equal(sim_guest_assigned_kib(g), 512 * MiB);
+    sim_host_free(&s);
 }
 
 static void test_virtio_mem_and_dimm_growth(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "vm", 1 * G, 1 * G, 900 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
     g->caps.n_virtio_mem = 1;
     g->caps.virtio_mem[0] =
-        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * M, .size_kib = 1 * G};
-    g->caps.total_memory_kib = 2 * G;
-    g->caps.max_memory_kib = 8 * G;
+        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * MiB, .size_kib = 1 * GiB};
+    g->caps.total_memory_kib = 2 * GiB;
+    g->caps.max_memory_kib = 8 * GiB;
     g->caps.free_dimm_slots = 4;
     g->caps.dimm_node = 0;
-    g->used = 3 * G;
-    for (int i = 0; i < 6; i++)
-        sim_cycle(&s);
+    g->used_kib = 3 * GiB;
+    sim_host_run(&s, 6);
     /* balloon full, virtio-mem full, the rest by DIMMs */
-    assert_int_equal(g->caps.virtio_mem[0].current_kib, 1 * G);
+    assert_int_equal(g->caps.virtio_mem[0].current_kib, 1 * GiB);
     assert_true(g->caps.free_dimm_slots < 4);
-    assert_true(guest_assigned(g) >= 3 * G * 12 / 10 - 32 * M);
+    assert_true(sim_guest_assigned_kib(g) >= 3 * GiB * 12 / 10 - 32 * MiB);
     /* demand falls: virtio-mem is unplugged before the balloon moves */
-    g->used = 1 * G;
+    g->used_kib = 1 * GiB;
     s.cfg.tuning.demand_half_life_us = 0;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_true(s.out[0].n_actions >= 1);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_classification(void **state)
 {
-    Sim s;
-    Guest *st, *nb, *stale, *nostats;
+    SimHost s;
+    SimGuest *st, *nb, *stale, *nostats;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    st = sim_add(&s, "static", 4 * G, 4 * G, 100 * M);
+    sim_init(&s, 32 * GiB);
+    st = sim_host_add(&s, "static", 4 * GiB, 4 * GiB, 100 * MiB);
     st->policy.mode = POLICY_MODE_STATIC;
-    nb = sim_add(&s, "noballoon", 4 * G, 4 * G, 100 * M);
+    nb = sim_host_add(&s, "noballoon", 4 * GiB, 4 * GiB, 100 * MiB);
     nb->caps.has_balloon = false;
-    stale = sim_add(&s, "stale", 4 * G, 4 * G, 100 * M);
-    nostats = sim_add(&s, "nostats", 4 * G, 4 * G, 100 * M);
-    sim_cycle(&s);
+    stale = sim_host_add(&s, "stale", 4 * GiB, 4 * GiB, 100 * MiB);
+    nostats = sim_host_add(&s, "nostats", 4 * GiB, 4 * GiB, 100 * MiB);
+    sim_host_run(&s, 1);
     /* make "stale" stale and "nostats" answer nothing, then plan again */
     for (int i = 0; i < 5; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         stale->state.prev_timestamp_us = 0;
     }
     {
-        PolicyHostSample host = {.mem_total_kib = 32 * G, .mem_available_kib = 10 * G};
+        PolicyHostSample host = {.mem_total_kib = 32 * GiB, .mem_available_kib = 10 * GiB};
 
         s.g[2].sample.last_update_s -= 10;
         s.g[3].sample.has_balloon_stats = false;
         s.in[3].sample = NULL;
         assert_int_equal(
-            policy_engine_plan(s.engine, &s.cfg, &host, s.now, s.in, s.n, s.out, &s.sum), 0);
+            policy_engine_plan(s.engine, &s.cfg, &host, s.now_us, s.in, s.n, s.out, &s.sum), 0);
     }
     assert_int_equal(s.out[0].status, POLICY_STATUS_STATIC);
     assert_false(s.out[0].managed);
     assert_int_equal(s.out[0].n_actions, 0);
-    assert_int_equal(guest_assigned(st), 4 * G);
+    assert_int_equal(sim_guest_assigned_kib(st), 4 * GiB);
     assert_int_equal(s.out[1].status, POLICY_STATUS_UNMANAGED);
-    assert_int_equal(guest_assigned(nb), 4 * G);
+    assert_int_equal(sim_guest_assigned_kib(nb), 4 * GiB);
     assert_int_equal(s.out[2].status, POLICY_STATUS_STALE);
     assert_true(s.out[2].target_kib >= s.out[2].assigned_kib);
     assert_int_equal(s.out[3].status, POLICY_STATUS_UNMANAGED);
     /* static and unmanaged memory counts against the budget */
-    assert_true(s.sum.unmanaged_kib >= 8 * G);
+    assert_true(s.sum.unmanaged_kib >= 8 * GiB);
     (void)nostats;
 
     g_autofree char *table = policy_plan_format_table(s.in, s.out, s.n, &s.sum);
@@ -452,33 +275,33 @@ static void test_classification(void **state)
     assert_non_null(strstr(table, "noballoon"));
     assert_non_null(strstr(table, "static: never touched"));
     assert_non_null(strstr(table, "host: "));
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_invalid_input(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
     PolicyDomainState before;
     PolicyPlanSummary sum = {.budget_kib = 42};
-    PolicyHostSample bad = {.mem_total_kib = 1 * G, .mem_available_kib = 2 * G};
+    PolicyHostSample bad = {.mem_total_kib = 1 * GiB, .mem_available_kib = 2 * GiB};
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "x", 4 * G, 4 * G, 100 * M);
-    sim_cycle(&s);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "x", 4 * GiB, 4 * GiB, 100 * MiB);
+    sim_host_run(&s, 1);
     before = g->state;
-    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now_us, s.in, s.n, s.out, &sum),
                      -EINVAL);
     g->caps.n_virtio_mem = POLICY_MAX_VIRTIO_MEM + 1;
     bad.mem_available_kib = 0;
-    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+    assert_int_equal(policy_engine_plan(s.engine, &s.cfg, &bad, s.now_us, s.in, s.n, s.out, &sum),
                      -EINVAL);
     assert_int_equal(sum.budget_kib, 42);
     assert_memory_equal(&before, &g->state, sizeof(before));
-    assert_int_equal(policy_engine_plan(NULL, &s.cfg, &bad, s.now, s.in, s.n, s.out, &sum),
+    assert_int_equal(policy_engine_plan(NULL, &s.cfg, &bad, s.now_us, s.in, s.n, s.out, &sum),
                      -EINVAL);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 static void test_strings(void **state)
@@ -497,86 +320,85 @@ static void test_strings(void **state)
  * needs the memory, a rising guest above its share is reclaimed anyway. */
 static void test_rising_guest_not_trimmed(void **state)
 {
-    Sim s;
-    Guest *g, *needy;
+    SimHost s;
+    SimGuest *g, *needy;
     bool held = false;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ramp", 4 * G, 4 * G, 1 * G);
-    sim_cycle(&s); /* first sight: trimmed one step */
-    assert_true(guest_assigned(g) < 4 * G);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 1); /* first sight: trimmed one step */
+    assert_true(sim_guest_assigned_kib(g) < 4 * GiB);
     for (int i = 0; i < 10; i++) {
-        uint64_t before = guest_assigned(g);
+        uint64_t before = sim_guest_assigned_kib(g);
 
-        g->used += 40 * M;
-        sim_cycle(&s);
-        assert_true(guest_assigned(g) >= before);
+        g->used_kib += 40 * MiB;
+        sim_host_run(&s, 1);
+        assert_true(sim_guest_assigned_kib(g) >= before);
         if (strstr(s.out[0].reason, "not trimmed while rising"))
             held = true;
     }
     assert_true(held);
-    uint64_t ramped = guest_assigned(g);
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(g) < ramped);
-    assert_true(guest_assigned(g) >= g->used);
-    sim_free(&s);
+    uint64_t ramped = sim_guest_assigned_kib(g);
+    sim_host_run(&s, 30);
+    assert_true(sim_guest_assigned_kib(g) < ramped);
+    assert_true(sim_guest_assigned_kib(g) >= g->used_kib);
+    sim_host_free(&s);
 
     /* B = 7 - 1 reserve - 1 other = 5 GiB, all of it held by the two */
-    sim_init(&s, 7 * G);
-    g = sim_add(&s, "ramp", 4 * G, 4 * G, 1 * G);
-    needy = sim_add(&s, "needy", 8 * G, 1 * G, 3 * G + 512 * M);
+    sim_init(&s, 7 * GiB);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    needy = sim_host_add(&s, "needy", 8 * GiB, 1 * GiB, 3 * GiB + 512 * MiB);
     uint64_t first = 0;
     for (int i = 0; i < 12; i++) {
-        g->used += 20 * M;
-        sim_cycle(&s);
+        g->used_kib += 20 * MiB;
+        sim_host_run(&s, 1);
         if (i == 0)
-            first = guest_assigned(g);
+            first = sim_guest_assigned_kib(g);
     }
     assert_true(s.sum.state != POLICY_HOST_OK);
-    assert_true(guest_assigned(g) < first);
-    assert_true(guest_assigned(needy) > 1 * G);
-    sim_free(&s);
+    assert_true(sim_guest_assigned_kib(g) < first);
+    assert_true(sim_guest_assigned_kib(needy) > 1 * GiB);
+    sim_host_free(&s);
 
     /* creeping up by 64 KiB a second is no ramp: trimmed as if idle */
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "creep", 8 * G, 8 * G, 1 * G);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "creep", 8 * GiB, 8 * GiB, 1 * GiB);
     for (int i = 0; i < 60; i++) {
-        g->used += 64;
-        sim_cycle(&s);
+        g->used_kib += 64;
+        sim_host_run(&s, 1);
     }
-    assert_true(guest_assigned(g) < 2 * G);
-    sim_free(&s);
+    assert_true(sim_guest_assigned_kib(g) < 2 * GiB);
+    sim_host_free(&s);
 
     /* over its maximum, or on a host holding more than its budget, a
      * ramping guest is shrunk all the same */
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ramp", 4 * G, 4 * G, 1 * G);
-    sim_cycle(&s);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 1);
     for (int i = 0; i < 3; i++) {
-        g->used += 40 * M;
-        sim_cycle(&s);
+        g->used_kib += 40 * MiB;
+        sim_host_run(&s, 1);
     }
     assert_non_null(strstr(s.out[0].reason, "not trimmed while rising"));
-    g->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * G};
-    g->used += 40 * M;
-    sim_cycle(&s);
-    assert_int_equal(guest_assigned(g), 2 * G);
-    sim_free(&s);
+    g->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * GiB};
+    g->used_kib += 40 * MiB;
+    sim_host_run(&s, 1);
+    assert_int_equal(sim_guest_assigned_kib(g), 2 * GiB);
+    sim_host_free(&s);
 
     /* B = 5 - 1 - 1 = 3 GiB: its desire fits, its 4 GiB does not */
-    sim_init(&s, 5 * G);
-    g = sim_add(&s, "ramp", 4 * G, 4 * G, 1 * G);
-    sim_cycle(&s);
-    uint64_t before = guest_assigned(g);
+    sim_init(&s, 5 * GiB);
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 1);
+    uint64_t before = sim_guest_assigned_kib(g);
     for (int i = 0; i < 3; i++) {
-        g->used += 40 * M;
-        sim_cycle(&s);
+        g->used_kib += 40 * MiB;
+        sim_host_run(&s, 1);
     }
     assert_int_equal(s.sum.state, POLICY_HOST_OK);
-    assert_true(guest_assigned(g) < before);
-    sim_free(&s);
+    assert_true(sim_guest_assigned_kib(g) < before);
+    sim_host_free(&s);
 }
 
 /* While the balloon moves, QEMU's figure and the guest's report disagree by
@@ -663,27 +485,28 @@ static uint64_t smallest_balloon_drop(const PolicyPlanEntry *e)
  * decaying peak keeps nothing of it and the trim ends at demand + buffer. */
 static void test_autodeflate_inflation_in_flight(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    g->lag = true;
+    g->qemu_lags = true;
     for (int i = 0; i < 40; i++) {
-        sim_cycle(&s);
-        if (s.out[0].demand_kib > 600 * M + 8 * M)
-            fail_msg("cycle %d: demand %" PRIu64 " MiB while trimming", i, s.out[0].demand_kib / M);
+        sim_host_run(&s, 1);
+        if (s.out[0].demand_kib > 600 * MiB + 8 * MiB)
+            fail_msg("cycle %d: demand %" PRIu64 " MiB while trimming", i,
+                     s.out[0].demand_kib / MiB);
         assert_int_equal(s.out[0].protection, POLICY_PROTECTION_DEFLATE_ON_OOM);
         assert_int_equal(s.out[0].headroom_kib, 0);
     }
     /* 600 MiB x 1.2, at the minimum of 512 MiB or above */
-    assert_true(guest_assigned(g) <= 720 * M + 32 * M);
-    assert_true(guest_assigned(g) >= 720 * M);
+    assert_true(sim_guest_assigned_kib(g) <= 720 * MiB + 32 * MiB);
+    assert_true(sim_guest_assigned_kib(g) >= 720 * MiB);
     /* what it absorbs at once: its free memory and the balloon up to 4 GiB */
-    assert_true(s.out[0].absorbable_kib >= 4 * G - 600 * M - 32 * M);
-    sim_free(&s);
+    assert_true(s.out[0].absorbable_kib >= 4 * GiB - 600 * MiB - 32 * MiB);
+    sim_host_free(&s);
 }
 
 /* The guest deflates by itself (an allocation it could not hold): read as
@@ -691,69 +514,66 @@ static void test_autodeflate_inflation_in_flight(void **state)
  * workload gives the memory back a moment later. */
 static void test_autodeflate_self_deflation_not_fought(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
     uint64_t took;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(g) < 800 * M);
+    sim_host_run(&s, 30);
+    assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
 
-    g->used = 1500 * M; /* a step: the guest deflates on OOM */
-    sim_cycle(&s);
-    took = guest_assigned(g);
-    assert_true(took >= 1500 * M);
-    assert_true(s.out[0].demand_kib >= 1500 * M);
-    assert_int_equal(g->swap_in, 0);
+    g->used_kib = 1500 * MiB; /* a step: the guest deflates on OOM */
+    sim_host_run(&s, 1);
+    took = sim_guest_assigned_kib(g);
+    assert_true(took >= 1500 * MiB);
+    assert_true(s.out[0].demand_kib >= 1500 * MiB);
+    assert_int_equal(g->swap_in_kib, 0);
 
     /* it frees it again at once: no shrink for the half-life (10 s) */
-    g->used = 600 * M;
+    g->used_kib = 600 * MiB;
     for (int i = 0; i < 8; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         assert_int_equal(largest_balloon_drop(&s.out[0]), 0);
-        assert_true(guest_assigned(g) >= took);
+        assert_true(sim_guest_assigned_kib(g) >= took);
     }
     assert_non_null(strstr(s.out[0].reason, "deflated on its own"));
     /* later it is trimmed as any idle guest */
-    for (int i = 0; i < 60; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(g) < 800 * M);
-    sim_free(&s);
+    sim_host_run(&s, 60);
+    assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
+    sim_host_free(&s);
 }
 
 /* The budget keeps apart what the k autodeflate guests with the most
  * ballooned memory can take back at once; under host PSI, every one's. */
 static void test_budget_counts_autodeflate_take_back(void **state)
 {
-    Sim s;
+    SimHost s;
     uint64_t b0, b2, top2, all = 0, r[3];
 
     (void)state;
-    sim_init(&s, 32 * G);
-    sim_add(&s, "a", 4 * G, 4 * G, 500 * M)->caps.balloon_autodeflate = true;
-    sim_add(&s, "b", 3 * G, 3 * G, 500 * M)->caps.balloon_autodeflate = true;
-    sim_add(&s, "c", 2 * G, 2 * G, 500 * M)->caps.balloon_autodeflate = true;
-    sim_add(&s, "plain", 2 * G, 2 * G, 500 * M);
+    sim_init(&s, 32 * GiB);
+    sim_host_add(&s, "a", 4 * GiB, 4 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
+    sim_host_add(&s, "b", 3 * GiB, 3 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
+    sim_host_add(&s, "c", 2 * GiB, 2 * GiB, 500 * MiB)->caps.balloon_autodeflate = true;
+    sim_host_add(&s, "plain", 2 * GiB, 2 * GiB, 500 * MiB);
     s.cfg.psi_threshold_pct = 10;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 30);
     for (size_t i = 0; i < 3; i++) {
-        r[i] = s.g[i].caps.balloon_max_kib - s.g[i].balloon;
+        r[i] = s.g[i].caps.balloon_max_kib - s.g[i].balloon_kib;
         all += r[i];
     }
     top2 = r[0] + r[1]; /* a and b are the largest */
     assert_true(r[0] >= r[1] && r[1] >= r[2]);
 
     s.cfg.deflate_reserve_guests = 0;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     b0 = s.sum.budget_kib;
     assert_int_equal(s.sum.deflate_reserve_kib, 0);
     s.cfg.deflate_reserve_guests = 2;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     b2 = s.sum.budget_kib;
     assert_int_equal(s.sum.deflate_reserve_kib, top2);
     assert_int_equal(b0 - b2, top2);
@@ -762,7 +582,7 @@ static void test_budget_counts_autodeflate_take_back(void **state)
     /* the host stalls: every guest's take-back is reserved, no net growth,
      * and the host says pressure */
     s.psi = 30.0;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_true(s.sum.psi_limited);
     assert_int_equal(s.sum.deflate_reserve_kib, all);
     assert_true(s.sum.budget_kib <= s.sum.sum_assigned_kib);
@@ -770,7 +590,7 @@ static void test_budget_counts_autodeflate_take_back(void **state)
     for (size_t i = 0; i < s.n; i++)
         assert_true(s.out[i].target_kib <= s.out[i].assigned_kib ||
                     s.out[i].target_kib <= s.out[i].need_kib);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* A guest without the net keeps its burst headroom free while the host has
@@ -778,149 +598,141 @@ static void test_budget_counts_autodeflate_take_back(void **state)
  * gone and before any need. */
 static void test_burst_headroom_kept_then_given_up_by_weight(void **state)
 {
-    Sim s;
-    Guest *a, *b;
+    SimHost s;
+    SimGuest *a, *b;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    a = sim_add(&s, "a", 4 * G, 4 * G, 1 * G);
-    b = sim_add(&s, "b", 4 * G, 4 * G, 1 * G);
-    a->policy.burst_headroom.kib = b->policy.burst_headroom.kib = 1 * G;
+    sim_init(&s, 32 * GiB);
+    a = sim_host_add(&s, "a", 4 * GiB, 4 * GiB, 1 * GiB);
+    b = sim_host_add(&s, "b", 4 * GiB, 4 * GiB, 1 * GiB);
+    a->policy.burst_headroom.kib = b->policy.burst_headroom.kib = 1 * GiB;
     a->policy.weight = 8000;
     b->policy.weight = 2000;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 20);
     /* 1 GiB used: 1.2 GiB by the buffer, 2 GiB by the headroom */
-    assert_int_equal(guest_assigned(a), 2 * G);
-    assert_int_equal(guest_assigned(b), 2 * G);
+    assert_int_equal(sim_guest_assigned_kib(a), 2 * GiB);
+    assert_int_equal(sim_guest_assigned_kib(b), 2 * GiB);
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(s.out[i].protection, POLICY_PROTECTION_HEADROOM);
-        assert_true(s.out[i].absorbable_kib >= 1 * G);
+        assert_true(s.out[i].absorbable_kib >= 1 * GiB);
     }
 
     /* the host shrinks: budget 3 GiB (reserve 1 GiB, others 1 GiB) */
-    s.host_total = 5 * G;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
-    assert_int_equal(s.sum.budget_kib, 3 * G);
-    assert_true(guest_assigned(a) + guest_assigned(b) <= 3 * G);
-    assert_true(guest_assigned(a) > guest_assigned(b)); /* by weight */
-    assert_true(guest_assigned(a) >= 1 * G + 700 * M);  /* 80 % of the 1 GiB left */
-    assert_true(guest_assigned(b) >= 1 * G);            /* every need met */
+    s.host_total_kib = 5 * GiB;
+    sim_host_run(&s, 20);
+    assert_int_equal(s.sum.budget_kib, 3 * GiB);
+    assert_true(sim_guest_assigned_kib(a) + sim_guest_assigned_kib(b) <= 3 * GiB);
+    assert_true(sim_guest_assigned_kib(a) > sim_guest_assigned_kib(b)); /* by weight */
+    assert_true(sim_guest_assigned_kib(a) >= 1 * GiB + 700 * MiB);      /* 80 % of the 1 GiB left */
+    assert_true(sim_guest_assigned_kib(b) >= 1 * GiB);                  /* every need met */
     assert_int_equal(s.out[1].protection, POLICY_PROTECTION_NONE);
     assert_int_equal(s.sum.n_unprotected, 2);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* burst-headroom: learn keeps, after a step, as much free memory as the
  * step was, decaying over ten demand half-lives. */
 static void test_burst_headroom_learnt(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "g", 4 * G, 1 * G, 500 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "g", 4 * GiB, 1 * GiB, 500 * MiB);
     g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 0};
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 0};
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(g) <= 600 * M + 32 * M);
+    sim_host_run(&s, 20);
+    assert_true(sim_guest_assigned_kib(g) <= 600 * MiB + 32 * MiB);
     assert_int_equal(s.out[0].protection, POLICY_PROTECTION_NONE);
 
-    g->used += 300 * M; /* one step in one report */
-    sim_cycle(&s);
-    g->used -= 300 * M;
-    for (int i = 0; i < 60; i++)
-        sim_cycle(&s);
+    g->used_kib += 300 * MiB; /* one step in one report */
+    sim_host_run(&s, 1);
+    g->used_kib -= 300 * MiB;
+    sim_host_run(&s, 60);
     /* a minute on (the peak is gone, 2^-0.6 of the step is learnt) */
-    assert_true(s.out[0].headroom_kib >= 190 * M);
+    assert_true(s.out[0].headroom_kib >= 190 * MiB);
     assert_int_equal(s.out[0].protection, POLICY_PROTECTION_HEADROOM);
-    assert_true(guest_assigned(g) + 32 * M >= 500 * M + s.out[0].headroom_kib);
-    sim_free(&s);
+    assert_true(sim_guest_assigned_kib(g) + 32 * MiB >= 500 * MiB + s.out[0].headroom_kib);
+    sim_host_free(&s);
 }
 
 /* The ramp headroom: what one report's rise consumes while memory is on
  * its way, gone again once the ramp stops. */
 static void test_ramp_headroom_decays(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
     uint64_t ramp_desired;
 
     (void)state;
-    sim_init(&s, 32 * G);
+    sim_init(&s, 32 * GiB);
     /* plenty assigned: while it ramps it is neither trimmed nor grown */
-    g = sim_add(&s, "g", 8 * G, 4 * G, 1 * G);
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
+    g = sim_host_add(&s, "g", 8 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 3);
     for (int i = 0; i < 8; i++) {
-        g->used += 64 * M;
-        sim_cycle(&s);
+        g->used_kib += 64 * MiB;
+        sim_host_run(&s, 1);
     }
     /* demand 1.5 GiB rising 64 MiB a report: 2 x 64 MiB more, buffered */
     ramp_desired = s.out[0].desired_kib;
-    assert_true(ramp_desired >= (s.out[0].demand_kib + 128 * M) * 12 / 10 - M);
-    for (int i = 0; i < 60; i++)
-        sim_cycle(&s);
-    assert_true(s.out[0].desired_kib <= s.out[0].demand_kib * 12 / 10 + 4 * M);
-    sim_free(&s);
+    assert_true(ramp_desired >= (s.out[0].demand_kib + 128 * MiB) * 12 / 10 - MiB);
+    sim_host_run(&s, 60);
+    assert_true(s.out[0].desired_kib <= s.out[0].demand_kib * 12 / 10 + 4 * MiB);
+    sim_host_free(&s);
 }
 
 /* buffer-min: a small guest's buffer is never a few MiB. */
 static void test_buffer_min(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "small", 1 * G, 1 * G, 100 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "small", 1 * GiB, 1 * GiB, 100 * MiB);
     g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 0};
-    g->policy.buffer_min_kib = 64 * M;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
+    g->policy.buffer_min_kib = 64 * MiB;
+    sim_host_run(&s, 20);
     /* 100 MiB x 1.2 would be 120 MiB */
-    assert_int_equal(guest_assigned(g), 164 * M);
-    sim_free(&s);
+    assert_int_equal(sim_guest_assigned_kib(g), 164 * MiB);
+    sim_host_free(&s);
 }
 
 /* Over the budget, idle guests whose demand peaks still decay are brought
  * down to what they use at the max-shrink pace, in large steps. */
 static void test_over_budget_reclaim_fast(void **state)
 {
-    Sim s;
+    SimHost s;
     int cycles = 0;
 
     (void)state;
-    sim_init(&s, 32 * G);
+    sim_init(&s, 32 * GiB);
     for (int i = 0; i < 3; i++) {
         char name[8];
 
         g_snprintf(name, sizeof(name), "g%d", i);
-        sim_add(&s, name, 4 * G, 3 * G, 2 * G);
+        sim_host_add(&s, name, 4 * GiB, 3 * GiB, 2 * GiB);
     }
-    for (int i = 0; i < 5; i++)
-        sim_cycle(&s);
+    sim_host_run(&s, 5);
     for (size_t i = 0; i < s.n; i++)
-        s.g[i].used = 300 * M; /* idle now: the peaks decay for minutes */
-    sim_cycle(&s);
+        s.g[i].used_kib = 300 * MiB; /* idle now: the peaks decay for minutes */
+    sim_host_run(&s, 1);
     /* a pool of 3 GiB for 3 x 2.4 GiB */
-    s.cfg.pool_kib = 3 * G;
+    s.cfg.pool_kib = 3 * GiB;
     while (s.sum.sum_assigned_kib > s.sum.budget_kib || cycles == 0) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         for (size_t i = 0; i < s.n; i++)
             if (smallest_balloon_drop(&s.out[i]) != UINT64_MAX)
-                assert_true(smallest_balloon_drop(&s.out[i]) >= 32 * M);
+                assert_true(smallest_balloon_drop(&s.out[i]) >= 32 * MiB);
         assert_true(++cycles <= 8); /* 4.2 GiB at 3 x 256 MiB a cycle: 6 */
     }
     for (size_t i = 0; i < s.n; i++) {
         /* not below what it uses, nor far above */
-        assert_true(guest_assigned(&s.g[i]) >= 512 * M);
-        assert_true(guest_assigned(&s.g[i]) <= 1 * G + 32 * M);
+        assert_true(sim_guest_assigned_kib(&s.g[i]) >= 512 * MiB);
+        assert_true(sim_guest_assigned_kib(&s.g[i]) <= 1 * GiB + 32 * MiB);
     }
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* Short of memory now (what others give back is still in flight), every
@@ -929,41 +741,39 @@ static void test_over_budget_reclaim_fast(void **state)
  * needs. */
 static void test_scarcity_needs_before_headroom(void **state)
 {
-    Sim s;
-    Guest *idle, *wide, *step;
+    SimHost s;
+    SimGuest *idle, *wide, *step;
     uint64_t wide_a, step_a;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    idle = sim_add(&s, "idle", 4 * G, 3 * G, 300 * M);
-    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * G};
-    wide = sim_add(&s, "wide", 8 * G, 2 * G, 1 * G);
-    wide->policy.burst_headroom.kib = 1 * G;
+    sim_init(&s, 32 * GiB);
+    idle = sim_host_add(&s, "idle", 4 * GiB, 3 * GiB, 300 * MiB);
+    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
+    wide = sim_host_add(&s, "wide", 8 * GiB, 2 * GiB, 1 * GiB);
+    wide->policy.burst_headroom.kib = 1 * GiB;
     wide->policy.weight = 10000;
-    step = sim_add(&s, "step", 8 * G, 2 * G, 1 * G);
+    step = sim_host_add(&s, "step", 8 * GiB, 2 * GiB, 1 * GiB);
     step->policy.weight = 100;
-    for (int i = 0; i < 20; i++)
-        sim_cycle(&s);
-    wide_a = guest_assigned(wide);
-    step_a = guest_assigned(step);
-    assert_int_equal(wide_a, 2 * G);
-    assert_int_equal(step_a, 1 * G + 204 * M + 819); /* 1.2 GiB */
+    sim_host_run(&s, 20);
+    wide_a = sim_guest_assigned_kib(wide);
+    step_a = sim_guest_assigned_kib(step);
+    assert_int_equal(wide_a, 2 * GiB);
+    assert_int_equal(step_a, 1 * GiB + 204 * MiB + 819); /* 1.2 GiB */
 
     /* 100 MiB free; the idle guest may give 2.5 GiB back, not yet free */
-    s.cfg.pool_kib = guest_assigned(idle) + wide_a + step_a + 100 * M;
-    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 512 * M};
-    wide->policy.burst_headroom.kib = 2 * G; /* wants 1 GiB more headroom */
-    step->used = 1536 * M;                   /* needs 300 MiB more */
-    sim_cycle(&s);
+    s.cfg.pool_kib = sim_guest_assigned_kib(idle) + wide_a + step_a + 100 * MiB;
+    idle->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 512 * MiB};
+    wide->policy.burst_headroom.kib = 2 * GiB; /* wants 1 GiB more headroom */
+    step->used_kib = 1536 * MiB;               /* needs 300 MiB more */
+    sim_host_run(&s, 1);
     assert_true(s.out[0].target_kib < s.out[0].assigned_kib);
     assert_int_equal(s.out[1].target_kib, wide_a);
-    assert_true(s.out[2].target_kib >= step_a + 99 * M);
+    assert_true(s.out[2].target_kib >= step_a + 99 * MiB);
     /* once the idle guest's memory is free, the headroom follows */
-    for (int i = 0; i < 10; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(step) >= 1536 * M);
-    assert_true(guest_assigned(wide) >= 3 * G - 32 * M);
-    sim_free(&s);
+    sim_host_run(&s, 10);
+    assert_true(sim_guest_assigned_kib(step) >= 1536 * MiB);
+    assert_true(sim_guest_assigned_kib(wide) >= 3 * GiB - 32 * MiB);
+    sim_host_free(&s);
 }
 
 /* A domain whose capabilities could not be read (the manager zeroes them:
@@ -971,21 +781,21 @@ static void test_scarcity_needs_before_headroom(void **state)
  * assigned figure, whatever ceiling clamp hostile figures get. */
 static void test_unknown_caps_counted(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "nocaps", 4 * G, 4 * G, 1 * G);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "nocaps", 4 * GiB, 4 * GiB, 1 * GiB);
     memset(&g->caps, 0, sizeof(g->caps));
     g->caps.dimm_node = -1;
-    sim_cycle(&s);
+    sim_host_run(&s, 1);
     assert_int_equal(s.out[0].status, POLICY_STATUS_UNMANAGED);
-    assert_int_equal(s.out[0].assigned_kib, 4 * G);
-    assert_int_equal(s.sum.unmanaged_kib, 4 * G);
+    assert_int_equal(s.out[0].assigned_kib, 4 * GiB);
+    assert_int_equal(s.sum.unmanaged_kib, 4 * GiB);
     /* 32 GiB - 1 GiB reserve - 1 GiB others - 4 GiB of this guest */
-    assert_int_equal(s.sum.budget_kib, 26 * G);
-    sim_free(&s);
+    assert_int_equal(s.sum.budget_kib, 26 * GiB);
+    sim_host_free(&s);
 }
 
 /* A trim held while our shrink is in flight re-sends the balloon at the
@@ -993,27 +803,26 @@ static void test_unknown_caps_counted(void **state)
  * it. That rise is ours, not the guest taking pages back on OOM. */
 static void test_resend_is_not_self_deflation(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
     bool held = false;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    g->lag = true;
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
+    g->qemu_lags = true;
+    sim_host_run(&s, 3);
     for (int i = 0; i < 8; i++) {
-        g->used += 64 * M; /* a ramp, far below what it has */
-        sim_cycle(&s);
+        g->used_kib += 64 * MiB; /* a ramp, far below what it has */
+        sim_host_run(&s, 1);
         held |= strstr(s.out[0].reason, "not trimmed while rising") != NULL;
-        assert_true(guest_assigned(g) > g->used);
+        assert_true(sim_guest_assigned_kib(g) > g->used_kib);
         if (g->state.self_deflate_us != 0)
             fail_msg("cycle %d: our own re-send read as deflate-on-oom (%s)", i, s.out[0].reason);
     }
     assert_true(held);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The guest deflates on OOM while its balloon is still inflating toward a
@@ -1021,36 +830,35 @@ static void test_resend_is_not_self_deflation(void **state)
  * told otherwise, so the balloon is re-sent at its figure now. */
 static void test_self_deflation_stops_our_inflation(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
     uint64_t a;
     bool resent = false;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ad", 4 * G, 4 * G, 600 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
-    a = guest_assigned(g);
+    sim_host_run(&s, 30);
+    a = sim_guest_assigned_kib(g);
     /* a shrink of ours by 200 MiB is under way, then the guest takes 100
      * MiB back for a step in its workload */
     g->state.shrink_pending = true;
     g->state.shrink_from_kib = a;
-    g->state.shrink_to_kib = a - 200 * M;
-    g->state.shrink_issued_us = s.now - SEC;
-    g->balloon += 100 * M;
-    sim_cycle(&s);
+    g->state.shrink_to_kib = a - 200 * MiB;
+    g->state.shrink_issued_us = s.now_us - SEC;
+    g->balloon_kib += 100 * MiB;
+    sim_host_run(&s, 1);
     assert_int_not_equal(g->state.self_deflate_us, 0);
     for (size_t k = 0; k < s.out[0].n_actions; k++) {
         const PolicyAction *act = &s.out[0].actions[k];
 
-        if (act->kind == POLICY_ACTION_BALLOON && act->to_kib >= a + 100 * M)
+        if (act->kind == POLICY_ACTION_BALLOON && act->to_kib >= a + 100 * MiB)
             resent = true;
     }
     if (!resent)
         fail_msg("no balloon request at the figure it took (%s)", s.out[0].reason);
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The ramp headroom is a report's rise times reaction / period: with an
@@ -1060,9 +868,9 @@ static void test_trend_saturates(void **state)
 {
     PolicyTuning t = {.demand_half_life_us = 10 * SEC};
     PolicyDomainState st = {0};
-    PolicyDomainCaps caps = {.has_balloon = true, .balloon_max_kib = 4 * G, .dimm_node = -1};
+    PolicyDomainCaps caps = {.has_balloon = true, .balloon_max_kib = 4 * GiB, .dimm_node = -1};
     PolicyDemandContext ctx = {
-        .report_period_us = SEC, .interval_us = 3600 * SEC, .caps = &caps, .balloon_kib = 1 * G};
+        .report_period_us = SEC, .interval_us = 3600 * SEC, .caps = &caps, .balloon_kib = 1 * GiB};
     PolicyDemand d;
     const uint64_t huge = UINT64_C(1) << 62;
 
@@ -1072,15 +880,15 @@ static void test_trend_saturates(void **state)
         PolicyDomainSample s = {
             .timestamp_us = (uint64_t)(i + 1) * SEC,
             .has_balloon_stats = true,
-            .assigned_kib = 1 * G + huge,
+            .assigned_kib = 1 * GiB + huge,
             .has_usable = true,
-            .usable_kib = (i < 2 ? huge : 0) + 1 * G - 100 * M,
+            .usable_kib = (i < 2 ? huge : 0) + 1 * GiB - 100 * MiB,
             .last_update_s = i + 1,
         };
         assert_int_equal(policy_demand_update(&t, &ctx, &s, &st, s.timestamp_us, &d), 0);
         st.initialized = true;
     }
-    assert_int_equal(d.raw_kib, 100 * M + huge);
+    assert_int_equal(d.raw_kib, 100 * MiB + huge);
     assert_int_equal(d.trend_kib, d.raw_kib);
 }
 
@@ -1088,26 +896,25 @@ static void test_trend_saturates(void **state)
  * figure and its ceiling together: the guest took nothing back. */
 static void test_dimm_attach_is_not_self_deflation(void **state)
 {
-    Sim s;
-    Guest *g;
+    SimHost s;
+    SimGuest *g;
 
     (void)state;
-    sim_init(&s, 32 * G);
-    g = sim_add(&s, "ad", 2 * G, 2 * G, 600 * M);
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 2 * GiB, 2 * GiB, 600 * MiB);
     g->caps.balloon_autodeflate = true;
-    for (int i = 0; i < 30; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(g) < 800 * M);
-    g->caps.balloon_max_kib += 512 * M;
-    g->caps.total_memory_kib += 512 * M;
+    sim_host_run(&s, 30);
+    assert_true(sim_guest_assigned_kib(g) < 800 * MiB);
+    g->caps.balloon_max_kib += 512 * MiB;
+    g->caps.total_memory_kib += 512 * MiB;
     g->caps.n_dimms++;
-    g->balloon += 512 * M;
+    g->balloon_kib += 512 * MiB;
     for (int i = 0; i < 3; i++) {
-        sim_cycle(&s);
+        sim_host_run(&s, 1);
         if (g->state.self_deflate_us != 0)
             fail_msg("cycle %d: a DIMM read as deflate-on-oom (%s)", i, s.out[0].reason);
     }
-    sim_free(&s);
+    sim_host_free(&s);
 }
 
 /* The deflate reserve keeps room for what autodeflate guests might take
@@ -1116,31 +923,29 @@ static void test_dimm_attach_is_not_self_deflation(void **state)
  * GiB) is more than the host has, and a third guest's workload steps. */
 static void test_deflate_reserve_never_starves_a_need(void **state)
 {
-    Sim s;
-    Guest *plain;
+    SimHost s;
+    SimGuest *plain;
 
     (void)state;
-    sim_init(&s, 48 * G);
+    sim_init(&s, 48 * GiB);
     s.cfg.deflate_reserve_guests = 2;
     for (int i = 0; i < 2; i++) {
         char name[8];
 
         g_snprintf(name, sizeof(name), "vdi%d", i);
-        sim_add(&s, name, 32 * G, 4 * G, 2 * G)->caps.balloon_autodeflate = true;
+        sim_host_add(&s, name, 32 * GiB, 4 * GiB, 2 * GiB)->caps.balloon_autodeflate = true;
     }
-    plain = sim_add(&s, "plain", 8 * G, 1 * G, 700 * M);
-    for (int i = 0; i < 100; i++)
-        sim_cycle(&s);
+    plain = sim_host_add(&s, "plain", 8 * GiB, 1 * GiB, 700 * MiB);
+    sim_host_run(&s, 100);
     /* what the host has free beyond the needs is kept for the take-back */
-    assert_true(s.sum.deflate_reserve_kib > 30 * G);
+    assert_true(s.sum.deflate_reserve_kib > 30 * GiB);
     assert_true(s.sum.budget_kib >= s.sum.sum_assigned_kib);
     assert_int_not_equal(s.sum.state, POLICY_HOST_OVERCOMMITTED);
 
-    plain->used = 3 * G; /* 40 GiB free on the host: it gets its need */
-    for (int i = 0; i < 3; i++)
-        sim_cycle(&s);
-    assert_true(guest_assigned(plain) >= 3 * G);
-    sim_free(&s);
+    plain->used_kib = 3 * GiB; /* 40 GiB free on the host: it gets its need */
+    sim_host_run(&s, 3);
+    assert_true(sim_guest_assigned_kib(plain) >= 3 * GiB);
+    sim_host_free(&s);
 }
 
 int main(void)

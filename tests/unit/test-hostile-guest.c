@@ -13,7 +13,9 @@
  * these are the named cases, readable and deterministic.
  */
 #include "engine.h"
+#include "guest-sim.h"
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <glib.h>
 #include <inttypes.h>
@@ -26,166 +28,52 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define M   UINT64_C(1024)
-#define G   (UINT64_C(1024) * 1024)
-#define SEC UINT64_C(1000000)
-
-typedef struct Guest Guest;
 /* Fills the hostile guest's sample; `cycle` counts from 0. */
-typedef void (*LieFunc)(Guest *g, PolicyDomainSample *s, int cycle);
-
-struct Guest {
-    const char *name;
-    PolicyEffective policy;
-    PolicyDomainCaps caps;
-    PolicyDomainSample sample;
-    PolicyDomainState state;
-    uint64_t balloon; /* what it really has */
-    uint64_t used;    /* what its workload really uses (honest guests) */
-    uint64_t swap_in;
-    LieFunc lie; /* NULL: an honest guest */
-};
+typedef void (*LieFunc)(SimGuest *g, PolicyDomainSample *s, int cycle);
 
 typedef struct {
-    PolicyConfig cfg;
-    PolicyEngine *engine;
-    uint64_t host_total;
-    uint64_t now;
-    int cycle;
-    Guest honest, evil;
-    PolicyDomainInput in[2];
-    PolicyPlanEntry out[2];
-    PolicyPlanSummary sum;
+    SimHost h;
+    SimGuest *honest, *evil;
+    LieFunc lie; /* what the evil one says */
 } Sim;
 
-static void guest_init(Guest *g, const char *name, uint64_t boot, uint64_t used)
+/* What any guest says: the truth, with MemTotal as well; then the hostile
+ * one's lies. */
+static void bend_report(SimHost *h, SimGuest *g, void *userdata)
 {
-    memset(g, 0, sizeof(*g));
-    g->name = name;
-    g->policy = (PolicyEffective){
-        .mode = POLICY_MODE_DYNAMIC,
-        .minimum = {POLICY_AMOUNT_KIB, 512 * M},
-        .maximum = {POLICY_AMOUNT_PERCENT, 100},
-        .buffer_pct = 20,
-        .weight = 5000,
-        .rule_index = -1,
-    };
-    g->caps = (PolicyDomainCaps){
-        .has_balloon = true,
-        .stats_period_s = 1,
-        .balloon_max_kib = boot,
-        .total_memory_kib = boot,
-        .dimm_node = -1,
-        .dimm_block_kib = 128 * M,
-    };
-    g->balloon = 1 * G;
-    g->used = used;
+    Sim *s = userdata;
+
+    g->sample.has_available = true;
+    g->sample.available_kib = g->sample.assigned_kib;
+    g->sample.has_major_faults = true;
+    if (g == s->evil)
+        s->lie(g, &g->sample, h->cycle);
 }
 
-/* Two 8 GiB guests on a host of host_total: an honest one using
- * honest_used, and the hostile one, whose workload really uses 512 MiB. */
+/* Two 8 GiB guests holding 1 GiB each on a host of host_total: an honest
+ * one using honest_used, and the hostile one, whose workload really uses
+ * 512 MiB. */
 static void sim_init(Sim *s, uint64_t host_total, uint64_t honest_used, LieFunc lie)
 {
-    memset(s, 0, sizeof(*s));
-    s->engine = policy_engine_new();
-    s->host_total = host_total;
-    s->now = 1000 * SEC;
-    s->cfg.interval_us = SEC;
-    s->cfg.reserve = (PolicyAmount){POLICY_AMOUNT_KIB, 1 * G};
-    s->cfg.tuning = (PolicyTuning){
-        .grace_us = 30 * SEC,
-        .demand_half_life_us = 10 * SEC,
-        .min_step_kib = 32 * M,
-        .min_step_pct = 1,
-        .max_shrink_kib = 256 * M,
-        .uncooperative_timeout_us = 5 * SEC,
-        .uncooperative_retry_us = 60 * SEC,
-        .stale_periods = 3,
-        .pressure_swap_in_kib_s = 1024,
-        .pressure_major_faults_s = 100,
-        .pressure_boost_pct = 10,
-    };
-    guest_init(&s->honest, "honest", 8 * G, honest_used);
-    guest_init(&s->evil, "evil", 8 * G, 512 * M);
-    s->evil.lie = lie;
-}
-
-static uint64_t assigned_of(const Guest *g)
-{
-    return policy_caps_assigned_kib(&g->caps, g->balloon);
-}
-
-static void fill_sample(Sim *s, Guest *g)
-{
-    uint64_t a = assigned_of(g);
-
-    if (g->used > a)
-        g->swap_in += g->used - a;
-    g->sample = (PolicyDomainSample){
-        .timestamp_us = s->now,
-        .wallclock_s = (int64_t)(s->now / SEC),
-        .has_balloon_stats = true,
-        .assigned_kib = a,
-        .balloon_kib = g->balloon,
-        .has_usable = true,
-        .usable_kib = a > g->used ? a - g->used : 0,
-        .has_available = true,
-        .available_kib = a,
-        .has_swap_in = true,
-        .swap_in_kib = g->swap_in,
-        .has_major_faults = true,
-        .last_update_s = (int64_t)(s->now / SEC),
-    };
-    if (g->lie)
-        g->lie(g, &g->sample, s->cycle);
-}
-
-static void apply(Guest *g, const PolicyPlanEntry *e, uint64_t now)
-{
-    for (size_t k = 0; k < e->n_actions; k++) {
-        const PolicyAction *a = &e->actions[k];
-
-        assert_int_equal(a->kind, POLICY_ACTION_BALLOON); /* balloon-only guests */
-        /* libvirt refuses a balloon above its ceiling */
-        assert_true(a->to_kib <= g->caps.balloon_max_kib);
-        g->balloon = a->to_kib;
-    }
-    policy_domain_state_note_issued(&g->state, e, now);
+    sim_host_init(&s->h, host_total);
+    s->honest = sim_host_add(&s->h, "honest", 8 * GiB, 1 * GiB, honest_used);
+    s->evil = sim_host_add(&s->h, "evil", 8 * GiB, 1 * GiB, 512 * MiB);
+    s->lie = lie;
+    s->h.bend_report = bend_report;
+    s->h.bend_userdata = s;
 }
 
 /* One cycle, and what must hold whatever the hostile guest says. */
 static void sim_cycle(Sim *s)
 {
-    Guest *gs[2] = {&s->honest, &s->evil};
-    uint64_t sum_a = 0, sum_t = 0, sum_claimed = 0, pending[2];
-    PolicyHostSample host;
+    SimHost *h = &s->h;
+    uint64_t sum_t = 0, sum_claimed = 0, pending[2];
 
+    for (int i = 0; i < 2; i++)
+        pending[i] = h->g[i].state.grow_pending_to_kib;
+    sim_host_plan(h);
     for (int i = 0; i < 2; i++) {
-        fill_sample(s, gs[i]);
-        s->in[i] = (PolicyDomainInput){
-            .name = gs[i]->name,
-            .uuid = gs[i]->name,
-            .policy = &gs[i]->policy,
-            .caps = &gs[i]->caps,
-            .sample = &gs[i]->sample,
-            .state = &gs[i]->state,
-        };
-        sum_a += assigned_of(gs[i]);
-        pending[i] = gs[i]->state.grow_pending_to_kib;
-    }
-    host = (PolicyHostSample){
-        .mem_total_kib = s->host_total,
-        .mem_available_kib = s->host_total - 1 * G - sum_a,
-    };
-    assert_int_equal(
-        policy_engine_plan(s->engine, &s->cfg, &host, s->now, s->in, 2, s->out, &s->sum), 0);
-    if (getenv("SIM_TRACE")) {
-        g_autofree char *t = policy_plan_format_table(s->in, s->out, 2, &s->sum);
-        fputs(t, stderr);
-    }
-
-    for (int i = 0; i < 2; i++) {
-        const PolicyPlanEntry *e = &s->out[i];
+        const PolicyPlanEntry *e = &h->out[i];
 
         /* never grown above the maximum (8 GiB, or the policy's) nor
          * shrunk below the minimum; never counted above what it can hold.
@@ -196,21 +84,28 @@ static void sim_cycle(Sim *s)
             assert_true(e->target_kib <= e->maximum_kib);
         assert_true(e->target_kib <= MAX(e->maximum_kib, e->assigned_kib));
         assert_true(e->target_kib >= MIN(e->minimum_kib, e->assigned_kib));
-        assert_true(e->assigned_kib <= gs[i]->caps.balloon_max_kib);
+        assert_true(e->assigned_kib <= h->g[i].caps.balloon_max_kib);
         sum_t += e->target_kib;
         /* a grow asked for and not seen yet is counted as taken */
         sum_claimed += MAX(e->assigned_kib, pending[i]);
     }
     /* the honest guest keeps what its workload uses */
-    assert_true(s->out[0].target_kib >= MIN(assigned_of(&s->honest), s->honest.used));
+    assert_true(h->out[0].target_kib >=
+                MIN(sim_guest_assigned_kib(s->honest), s->honest->used_kib));
     /* growth only from free memory (by the figures the engine was given
      * and the grows in flight) */
-    assert_true(sum_t <= MAX(s->sum.budget_kib, sum_claimed));
+    assert_true(sum_t <= MAX(h->sum.budget_kib, sum_claimed));
 
-    for (int i = 0; i < 2; i++)
-        apply(gs[i], &s->out[i], s->now);
-    s->now += SEC;
-    s->cycle++;
+    for (int i = 0; i < 2; i++) {
+        for (size_t k = 0; k < h->out[i].n_actions; k++) {
+            const PolicyAction *a = &h->out[i].actions[k];
+
+            assert_int_equal(a->kind, POLICY_ACTION_BALLOON); /* balloon-only guests */
+            /* libvirt refuses a balloon above its ceiling */
+            assert_true(a->to_kib <= h->g[i].caps.balloon_max_kib);
+        }
+    }
+    sim_host_follow(h);
 }
 
 static void run(Sim *s, int cycles)
@@ -222,15 +117,15 @@ static void run(Sim *s, int cycles)
 /* The honest guest's workload grows from 1 GiB to 3 GiB: it gets it. */
 static void honest_grows(Sim *s)
 {
-    s->honest.used = 3 * G;
+    s->honest->used_kib = 3 * GiB;
     run(s, 5);
-    assert_true(assigned_of(&s->honest) >= 3 * G);
+    assert_true(sim_guest_assigned_kib(s->honest) >= 3 * GiB);
 }
 
 /* ---- the lies ----------------------------------------------------------- */
 
 /* MemAvailable above MemTotal and above what it has: "I use nothing". */
-static void lie_usable_above_available(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_usable_above_available(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     s->usable_kib = 3 * s->assigned_kib;
     s->available_kib = s->assigned_kib / 2;
@@ -240,19 +135,19 @@ static void test_usable_above_available(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_usable_above_available);
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_usable_above_available);
     run(&s, 20);
     /* it talked itself down to its minimum, no further */
-    assert_int_equal(assigned_of(&s.evil), 512 * M);
+    assert_int_equal(sim_guest_assigned_kib(s.evil), 512 * MiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* MemTotal far above what it has, nothing available: "I use it all, and
  * more". It gets its maximum at most. */
-static void lie_available_above_assigned(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_available_above_assigned(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
-    s->available_kib = 1024 * G;
+    s->available_kib = 1024 * GiB;
     s->usable_kib = 0;
 }
 
@@ -260,44 +155,44 @@ static void test_available_above_assigned(void **state)
 {
     Sim s;
 
-    sim_init(&s, 32 * G, 1 * G, lie_available_above_assigned);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * G};
+    sim_init(&s, 32 * GiB, 1 * GiB, lie_available_above_assigned);
+    s.evil->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 4 * GiB};
     run(&s, 20);
-    assert_true(assigned_of(&s.evil) <= 4 * G);
+    assert_true(sim_guest_assigned_kib(s.evil) <= 4 * GiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* Counters that wrap, go back and jump, and a swap-in of a terabyte a
  * second: demand saturates instead of wrapping, the maximum still holds. */
-static void lie_counters(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_counters(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     static const uint64_t swap[] = {UINT64_MAX - 5, 3, UINT64_C(1) << 60, 0, UINT64_MAX};
 
     s->swap_in_kib = swap[cycle % 5];
     s->major_faults = cycle % 2 ? UINT64_MAX : 1;
     if (cycle >= 10)
-        s->swap_in_kib = (uint64_t)cycle * 1024 * G; /* 1 TiB a second */
+        s->swap_in_kib = (uint64_t)cycle * 1024 * GiB; /* 1 TiB a second */
 }
 
 static void test_counters_wrap_and_jump(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_counters);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * G};
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_counters);
+    s.evil->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 3 * GiB};
     run(&s, 20);
     /* "under pressure": it grew, to its maximum and no further */
-    assert_true(assigned_of(&s.evil) <= 3 * G);
-    assert_true(s.out[1].demand_kib >= s.out[1].assigned_kib);
+    assert_true(sim_guest_assigned_kib(s.evil) <= 3 * GiB);
+    assert_true(s.h.out[1].demand_kib >= s.h.out[1].assigned_kib);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* A last_update far in the future, then at the end of time, then before
  * the epoch: never a crash; a report that never changes again is stale
  * (held), never shrunk. */
-static void lie_last_update(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_last_update(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     static const int64_t when[] = {INT64_MAX, INT64_MIN, -1};
 
@@ -312,35 +207,35 @@ static void test_last_update_in_the_future(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_last_update);
-    s.evil.balloon = 2 * G;
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_last_update);
+    s.evil->balloon_kib = 2 * GiB;
     run(&s, 20);
-    assert_true(assigned_of(&s.evil) >= 2 * G);
-    assert_true(assigned_of(&s.evil) <= 8 * G);
+    assert_true(sim_guest_assigned_kib(s.evil) >= 2 * GiB);
+    assert_true(sim_guest_assigned_kib(s.evil) <= 8 * GiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* A balloon figure of 2^62 KiB: counted at what the guest can hold (its
  * 8 GiB ceiling), so the honest neighbour can still grow. Before the
  * engine clamped it, the absurd figure ate the whole budget and nobody
  * else could grow. */
-static void lie_balloon(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_balloon(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     s->balloon_kib = UINT64_C(1) << 62;
     s->assigned_kib = s->balloon_kib;
-    s->usable_kib = s->available_kib = 512 * M; /* its demand looks absurd too */
+    s->usable_kib = s->available_kib = 512 * MiB; /* its demand looks absurd too */
 }
 
 static void test_absurd_balloon_figure(void **state)
 {
     Sim s;
 
-    sim_init(&s, 24 * G, 1 * G, lie_balloon);
+    sim_init(&s, 24 * GiB, 1 * GiB, lie_balloon);
     run(&s, 10);
-    assert_true(s.out[1].assigned_kib <= 8 * G);
+    assert_true(s.h.out[1].assigned_kib <= 8 * GiB);
     honest_grows(&s);
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 /* Scarce memory, equal weights: from the moment the honest guest needs
@@ -349,12 +244,12 @@ static void test_absurd_balloon_figure(void **state)
  * was free, and with a tenth of the honest guest's weight the liar gets
  * less. (Memory a guest claimed while the host had room, it keeps: a
  * claim of memory in use cannot be told from real use.) */
-static void lie_needs_everything(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_needs_everything(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     if (cycle < 3)
         return; /* honest while the host has room */
     s->usable_kib = 0;
-    s->swap_in_kib = (uint64_t)cycle * G;
+    s->swap_in_kib = (uint64_t)cycle * GiB;
 }
 
 static void share_story(uint32_t evil_weight)
@@ -362,21 +257,21 @@ static void share_story(uint32_t evil_weight)
     Sim s;
 
     /* budget: 12 - 1 reserve - 1 other = 10 GiB; both start at 1 GiB */
-    sim_init(&s, 12 * G, 1 * G, lie_needs_everything);
-    s.evil.policy.weight = evil_weight;
-    s.honest.policy.weight = 5000;
+    sim_init(&s, 12 * GiB, 1 * GiB, lie_needs_everything);
+    s.evil->policy.weight = evil_weight;
+    s.honest->policy.weight = 5000;
     run(&s, 3);
-    s.honest.used = 5 * G;
+    s.honest->used_kib = 5 * GiB;
     run(&s, 20);
-    uint64_t honest_a = assigned_of(&s.honest), evil_a = assigned_of(&s.evil);
+    uint64_t honest_a = sim_guest_assigned_kib(s.honest), evil_a = sim_guest_assigned_kib(s.evil);
     print_message("weights %u:5000: honest %" PRIu64 " MiB, hostile %" PRIu64 " MiB\n", evil_weight,
-                  honest_a / M, evil_a / M);
-    assert_true(honest_a + evil_a <= 10 * G);
+                  honest_a / MiB, evil_a / MiB);
+    assert_true(honest_a + evil_a <= 10 * GiB);
     if (evil_weight <= 5000)
         assert_true(evil_a <= honest_a);
     if (evil_weight < 5000)
-        assert_true(honest_a >= 5 * G); /* its whole demand */
-    policy_engine_free(s.engine);
+        assert_true(honest_a >= 5 * GiB); /* its whole demand */
+    sim_host_free(&s.h);
 }
 
 static void test_weighted_share(void **state)
@@ -410,7 +305,7 @@ static uint64_t any_figure(uint64_t a)
     }
 }
 
-static void lie_at_random(Guest *g, PolicyDomainSample *s, int cycle)
+static void lie_at_random(SimGuest *g, PolicyDomainSample *s, int cycle)
 {
     uint64_t a = s->assigned_kib;
 
@@ -425,7 +320,7 @@ static void lie_at_random(Guest *g, PolicyDomainSample *s, int cycle)
     s->major_faults = rnd();
     s->last_update_s = rnd() % 4 ? s->last_update_s : (int64_t)rnd();
     if (rnd() % 4 == 0) {
-        s->balloon_kib = any_figure(g->balloon);
+        s->balloon_kib = any_figure(g->balloon_kib);
         s->assigned_kib = s->balloon_kib;
     }
 }
@@ -434,15 +329,15 @@ static void test_random_lies(void **state)
 {
     Sim s;
 
-    sim_init(&s, 16 * G, 1 * G, lie_at_random);
-    s.evil.policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * G};
+    sim_init(&s, 16 * GiB, 1 * GiB, lie_at_random);
+    s.evil->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 6 * GiB};
     for (int i = 0; i < 20000; i++) {
         if (i % 100 == 0)
-            s.honest.used = (rnd() % 6 + 1) * G;
+            s.honest->used_kib = (rnd() % 6 + 1) * GiB;
         sim_cycle(&s);
-        assert_true(assigned_of(&s.evil) <= 8 * G);
+        assert_true(sim_guest_assigned_kib(s.evil) <= 8 * GiB);
     }
-    policy_engine_free(s.engine);
+    sim_host_free(&s.h);
 }
 
 int main(void)

@@ -2,10 +2,19 @@
 /*
  * Randomized invariants with fixed seeds: the allocator and the engine over
  * well over 100,000 random hosts. A failure prints its seed and host index.
+ *
+ * The engine is checked against what it promises, from its published
+ * output (the plan entries and summary): targets within [minimum, maximum]
+ * or moving toward them, no change below the configured step unless a bound
+ * or a documented exception calls for it, growth only from free memory,
+ * Σ targets within the budget when the floors fit, valid actions, the same
+ * plan for the same input, and more weight never less memory.
  */
 #include "allocate.h"
 #include "engine.h"
+#include "guest-sim.h"
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <glib.h>
 #include <inttypes.h>
@@ -16,9 +25,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define M           UINT64_C(1024)
-#define G           (UINT64_C(1024) * 1024)
-#define SEC         UINT64_C(1000000)
 #define MAX_DOMAINS 8
 
 static uint64_t rng_state;
@@ -57,7 +63,7 @@ static bool rnd_pct(unsigned pct)
 static void random_items(PolicyAllocItem *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t f = rnd_range(0, 4 * G), nd = rnd_range(0, 8 * G), c = rnd_range(0, 16 * G);
+        uint64_t f = rnd_range(0, 4 * GiB), nd = rnd_range(0, 8 * GiB), c = rnd_range(0, 16 * GiB);
 
         items[i] = (PolicyAllocItem){
             .floor_kib = f,
@@ -125,10 +131,7 @@ typedef struct {
     PolicyConfig cfg;
     PolicyHostSample host;
     size_t n;
-    PolicyEffective policy[MAX_DOMAINS];
-    PolicyDomainCaps caps[MAX_DOMAINS];
-    PolicyDomainSample sample[MAX_DOMAINS];
-    PolicyDomainState st[MAX_DOMAINS];
+    SimGuest g[MAX_DOMAINS];
     PolicyDomainInput in[MAX_DOMAINS];
     bool damping_off;
 } Host;
@@ -151,17 +154,17 @@ static void random_host(Host *h, uint64_t now)
 
     memset(h, 0, sizeof(*h));
     h->damping_off = rnd_pct(30);
-    h->cfg.reserve = random_amount(4 * G, true);
-    h->cfg.pool_kib = rnd_pct(20) ? rnd_range(1 * G, 64 * G) : 0;
-    h->cfg.overhead_kib = rnd_range(0, 200 * M);
+    h->cfg.reserve = random_amount(4 * GiB, true);
+    h->cfg.pool_kib = rnd_pct(20) ? rnd_range(1 * GiB, 64 * GiB) : 0;
+    h->cfg.overhead_kib = rnd_range(0, 200 * MiB);
     h->cfg.psi_threshold_pct = rnd_pct(50) ? (uint32_t)rnd_range(1, 50) : 0;
     h->cfg.deflate_reserve_guests = (uint32_t)rnd_range(0, 4);
     h->cfg.tuning = (PolicyTuning){
         .grace_us = rnd_range(0, 60 * SEC),
         .demand_half_life_us = rnd_range(0, 60 * SEC),
-        .min_step_kib = h->damping_off ? 0 : rnd_range(0, 64 * M),
+        .min_step_kib = h->damping_off ? 0 : rnd_range(0, 64 * MiB),
         .min_step_pct = h->damping_off ? 0 : (uint32_t)rnd_range(0, 5),
-        .max_shrink_kib = h->damping_off ? 0 : rnd_range(0, 1 * G),
+        .max_shrink_kib = h->damping_off ? 0 : rnd_range(0, 1 * GiB),
         .uncooperative_timeout_us = rnd_range(1, 30) * SEC,
         .uncooperative_retry_us = rnd_range(1, 300) * SEC,
         .stale_periods = (uint32_t)rnd_range(0, 5),
@@ -171,32 +174,35 @@ static void random_host(Host *h, uint64_t now)
     };
     h->n = rnd_range(1, MAX_DOMAINS);
     for (size_t i = 0; i < h->n; i++) {
-        PolicyDomainCaps *c = &h->caps[i];
-        PolicyDomainSample *s = &h->sample[i];
+        SimGuest *g = &h->g[i];
+        PolicyDomainCaps *c = &g->caps;
+        PolicyDomainSample *s = &g->sample;
         uint64_t balloon, assigned;
 
-        h->policy[i] = (PolicyEffective){
+        g_strlcpy(g->name, "d", sizeof(g->name));
+        g->policy = (PolicyEffective){
             .mode = rnd_pct(10) ? POLICY_MODE_STATIC : POLICY_MODE_DYNAMIC,
-            .minimum = random_amount(4 * G, true),
-            .startup = random_amount(8 * G, true),
-            .maximum = random_amount(32 * G, true),
+            .minimum = random_amount(4 * GiB, true),
+            .startup = random_amount(8 * GiB, true),
+            .maximum = random_amount(32 * GiB, true),
             .buffer_pct = (uint32_t)rnd_range(0, 100),
             .weight = rnd_pct(10) ? 0 : (uint32_t)rnd_range(1, 10000),
-            .burst_headroom = {.learn = rnd_pct(50), .kib = rnd_pct(30) ? 0 : rnd_range(0, 1 * G)},
-            .buffer_min_kib = rnd_pct(50) ? 0 : rnd_range(0, 256 * M),
+            .burst_headroom = {.learn = rnd_pct(50),
+                               .kib = rnd_pct(30) ? 0 : rnd_range(0, 1 * GiB)},
+            .buffer_min_kib = rnd_pct(50) ? 0 : rnd_range(0, 256 * MiB),
             .rule_index = -1,
         };
         c->has_balloon = !rnd_pct(5);
         c->balloon_autodeflate = rnd_pct(30);
         c->stats_period_s = (uint32_t)rnd_range(0, 5);
-        c->balloon_max_kib = rnd_range(256, 16 * 1024) * M;
+        c->balloon_max_kib = rnd_range(256, 16 * 1024) * MiB;
         c->n_virtio_mem = rnd_pct(40) ? rnd_range(1, 2) : 0;
         for (size_t k = 0; k < c->n_virtio_mem; k++) {
             PolicyVirtioMem *vm = &c->virtio_mem[k];
             uint64_t block = (uint64_t)2 << rnd_range(0, 6); /* 2..128 MiB */
 
             g_snprintf(vm->alias, sizeof(vm->alias), "vmem%zu", k);
-            vm->block_kib = block * M;
+            vm->block_kib = block * MiB;
             vm->size_kib = rnd_range(1, 64) * vm->block_kib;
             vm->current_kib = rnd_range(0, vm->size_kib / vm->block_kib) * vm->block_kib;
             vm->requested_kib = rnd_pct(80)
@@ -205,15 +211,16 @@ static void random_host(Host *h, uint64_t now)
         }
         c->total_memory_kib = policy_caps_reach_kib(c); /* no DIMM room yet */
         if (rnd_pct(40)) {
-            c->max_memory_kib = c->total_memory_kib + rnd_range(0, 32 * G);
+            c->max_memory_kib = c->total_memory_kib + rnd_range(0, 32 * GiB);
             c->free_dimm_slots = (uint32_t)rnd_range(0, 4);
             c->dimm_node = rnd_pct(80) ? 0 : -1;
         } else {
             c->dimm_node = -1;
         }
-        c->dimm_block_kib = 128 * M;
+        c->dimm_block_kib = 128 * MiB;
 
         balloon = rnd_range(c->balloon_max_kib / 8, c->balloon_max_kib);
+        g->balloon_kib = balloon;
         assigned = policy_caps_assigned_kib(c, balloon);
         *s = (PolicyDomainSample){
             .timestamp_us = now,
@@ -226,32 +233,27 @@ static void random_host(Host *h, uint64_t now)
             /* MemTotal: mostly consistent, sometimes below MemAvailable or
              * above what QEMU says (hot-plugged memory seen early) */
             .has_available = rnd_pct(60),
-            .available_kib = rnd_range(0, assigned + 256 * M),
+            .available_kib = rnd_range(0, assigned + 256 * MiB),
             .has_unused = rnd_pct(90),
             .unused_kib = rnd_range(0, assigned / 2),
             .disk_caches_kib = rnd_range(0, assigned / 2),
             .has_swap_in = rnd_pct(70),
-            .swap_in_kib = rnd_range(0, 1 * G),
+            .swap_in_kib = rnd_range(0, 1 * GiB),
             .has_major_faults = rnd_pct(70),
             .major_faults = rnd_range(0, 100000),
             .last_update_s = rnd_pct(10) ? (int64_t)(now / SEC) - (int64_t)rnd_range(0, 30)
                                          : (int64_t)(now / SEC),
             .has_rss = rnd_pct(60),
-            .rss_kib = rnd_range(assigned / 2, assigned + 300 * M),
+            .rss_kib = rnd_range(assigned / 2, assigned + 300 * MiB),
         };
         if (rnd_pct(20))
-            policy_domain_state_init_booted(&h->st[i], now - rnd_range(0, 120 * SEC));
-        h->in[i] = (PolicyDomainInput){
-            .name = "d",
-            .uuid = "u",
-            .policy = &h->policy[i],
-            .caps = c,
-            .sample = rnd_pct(3) ? NULL : s,
-            .state = &h->st[i],
-        };
+            policy_domain_state_init_booted(&g->state, now - rnd_range(0, 120 * SEC));
+        h->in[i] = sim_guest_input(g);
+        if (rnd_pct(3))
+            h->in[i].sample = NULL;
         sum_assigned += assigned;
     }
-    h->host.mem_total_kib = rnd_range(sum_assigned / 2 + 1, sum_assigned * 2 + 64 * G);
+    h->host.mem_total_kib = rnd_range(sum_assigned / 2 + 1, sum_assigned * 2 + 64 * GiB);
     h->host.mem_available_kib = rnd_range(0, h->host.mem_total_kib);
     h->host.has_psi = rnd_pct(50);
     h->host.psi_some_avg10 = (double)rnd_range(0, 10000) / 100.0;
@@ -259,8 +261,10 @@ static void random_host(Host *h, uint64_t now)
 
 /* What the random hosts exercised, printed so a reader can see coverage. */
 static size_t seen_status[POLICY_STATUS_LAST], seen_state[POLICY_HOST_LAST],
-    seen_action[POLICY_ACTION_LAST];
+    seen_action[POLICY_ACTION_LAST], seen_weight_raised_target;
 
+/* The minimum step as the configuration defines it (config.h, tuning
+ * min-step and min-step-percent): max(min-step, min-step-percent of A). */
 static uint64_t step_of(const PolicyTuning *t, uint64_t a)
 {
     return u64_max(t->min_step_kib, (uint64_t)((unsigned __int128)a * t->min_step_pct / 100));
@@ -401,31 +405,15 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
 static void apply(Host *h, const PolicyPlanEntry *out, uint64_t now)
 {
     for (size_t i = 0; i < h->n; i++) {
-        PolicyDomainCaps *c = &h->caps[i];
-        PolicyDomainSample *s = &h->sample[i];
-        bool cooperates = rnd_pct(80);
+        SimGuest *g = &h->g[i];
+        PolicyDomainSample *s = &g->sample;
 
-        for (size_t k = 0; k < out[i].n_actions; k++) {
-            const PolicyAction *a = &out[i].actions[k];
-
-            if (a->kind == POLICY_ACTION_BALLOON) {
-                if (cooperates || a->to_kib > s->balloon_kib)
-                    s->balloon_kib = a->to_kib;
-            } else if (a->kind == POLICY_ACTION_VIRTIO_MEM) {
-                for (size_t v = 0; v < c->n_virtio_mem; v++)
-                    if (strcmp(c->virtio_mem[v].alias, a->alias) == 0)
-                        c->virtio_mem[v].requested_kib = c->virtio_mem[v].current_kib = a->to_kib;
-            } else {
-                c->balloon_max_kib += a->to_kib;
-                c->total_memory_kib += a->to_kib;
-                c->free_dimm_slots--;
-                s->balloon_kib += a->to_kib;
-            }
-        }
-        policy_domain_state_note_issued(&h->st[i], &out[i], now);
-        s->assigned_kib = policy_caps_assigned_kib(c, s->balloon_kib);
+        g->ignores_shrink = !rnd_pct(80);
+        sim_guest_follow(g, &out[i], now);
+        s->balloon_kib = g->balloon_kib;
+        s->assigned_kib = sim_guest_assigned_kib(g);
         s->usable_kib = rnd_range(0, s->assigned_kib);
-        s->swap_in_kib += rnd_pct(20) ? rnd_range(0, 256 * M) : 0;
+        s->swap_in_kib += rnd_pct(20) ? rnd_range(0, 256 * MiB) : 0;
     }
 }
 
@@ -439,6 +427,49 @@ static bool entries_equal(const PolicyPlanEntry *a, const PolicyPlanEntry *b, si
             strcmp(a[i].reason, b[i].reason) != 0)
             return false;
     }
+    return true;
+}
+
+/* More weight never means less memory: the same cycle again, from the
+ * state it started from, with one domain (chosen by the host's index, so
+ * the random sequence stays that of the other checks) weighing more. */
+static void check_more_weight(Host *h, PolicyEngine *engine, uint64_t now,
+                              const PolicyPlanEntry *out, const PolicyDomainState *saved,
+                              uint64_t seed, int idx)
+{
+    size_t pick = (size_t)idx % h->n;
+    PolicyEffective *policy = &h->g[pick].policy;
+    uint32_t weight = policy->weight;
+    PolicyDomainState kept[MAX_DOMAINS];
+    PolicyDomainInput in[MAX_DOMAINS];
+    PolicyPlanEntry heavier[MAX_DOMAINS];
+    PolicyPlanSummary sum;
+
+    for (size_t i = 0; i < h->n; i++) {
+        memcpy(&kept[i], &h->g[i].state, sizeof(kept[i]));
+        memcpy(&h->g[i].state, &saved[i], sizeof(saved[i]));
+    }
+    memcpy(in, h->in, sizeof(in));
+    policy->weight = weight + (10000 - MIN(weight, 10000) + 1) / 2;
+    assert_int_equal(policy_engine_plan(engine, &h->cfg, &h->host, now, in, h->n, heavier, &sum),
+                     0);
+    seen_weight_raised_target += heavier[pick].target_kib > out[pick].target_kib;
+    if (heavier[pick].target_kib < out[pick].target_kib)
+        fail_msg("seed %" PRIu64 " host %d domain %zu: weight %u -> %u lowered its target %" PRIu64
+                 " -> %" PRIu64,
+                 seed, idx, pick, weight, policy->weight, out[pick].target_kib,
+                 heavier[pick].target_kib);
+    policy->weight = weight;
+    for (size_t i = 0; i < h->n; i++)
+        memcpy(&h->g[i].state, &kept[i], sizeof(kept[i]));
+}
+
+/* The engine left the same state behind for each domain. */
+static bool states_equal(const PolicyDomainState *a, const Host *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &h->g[i].state, sizeof(a[i])) != 0)
+            return false;
     return true;
 }
 
@@ -465,7 +496,8 @@ static void test_engine_invariants(void **state)
                 PolicyDomainState saved[MAX_DOMAINS], after[MAX_DOMAINS];
                 PolicyDomainInput in2[MAX_DOMAINS];
 
-                memcpy(saved, h.st, sizeof(saved));
+                for (size_t i = 0; i < h.n; i++)
+                    memcpy(&saved[i], &h.g[i].state, sizeof(saved[i]));
                 memset(out, 0, sizeof(out));
                 assert_int_equal(
                     policy_engine_plan(engine, &h.cfg, &h.host, now, h.in, h.n, out, &sum), 0);
@@ -473,23 +505,26 @@ static void test_engine_invariants(void **state)
 
                 /* same input, same plan: again from the saved state, on
                  * another engine */
-                memcpy(after, h.st, sizeof(after));
-                memcpy(h.st, saved, sizeof(saved));
+                for (size_t i = 0; i < h.n; i++) {
+                    memcpy(&after[i], &h.g[i].state, sizeof(after[i]));
+                    memcpy(&h.g[i].state, &saved[i], sizeof(saved[i]));
+                }
                 memcpy(in2, h.in, sizeof(in2));
                 memset(out2, 0xa5, sizeof(out2));
                 assert_int_equal(
                     policy_engine_plan(other, &h.cfg, &h.host, now, in2, h.n, out2, &sum2), 0);
                 if (!entries_equal(out, out2, h.n) || memcmp(&sum, &sum2, sizeof(sum)) != 0 ||
-                    memcmp(after, h.st, sizeof(after[0]) * h.n) != 0)
+                    !states_equal(after, &h, h.n))
                     fail_msg("seed %" PRIu64 " host %d cycle %d: not deterministic", seeds[si], idx,
                              cycle);
+                check_more_weight(&h, other, now, out, saved, seeds[si], idx);
 
                 now += rnd_range(1, 10) * SEC;
                 apply(&h, out, now);
                 for (size_t i = 0; i < h.n; i++) {
-                    h.sample[i].timestamp_us = now;
-                    h.sample[i].wallclock_s = (int64_t)(now / SEC);
-                    h.sample[i].last_update_s = (int64_t)(now / SEC);
+                    h.g[i].sample.timestamp_us = now;
+                    h.g[i].sample.wallclock_s = (int64_t)(now / SEC);
+                    h.g[i].sample.last_update_s = (int64_t)(now / SEC);
                 }
             }
         }
@@ -502,6 +537,8 @@ static void test_engine_invariants(void **state)
         print_message("  host %-13s %zu\n", policy_host_state_to_string(k), seen_state[k]);
     for (int k = 0; k < POLICY_ACTION_LAST; k++)
         print_message("  action %-11s %zu\n", policy_action_kind_to_string(k), seen_action[k]);
+    print_message("  more weight, more memory %zu\n", seen_weight_raised_target);
+    assert_true(seen_weight_raised_target > 0);
     for (int k = 0; k < POLICY_STATUS_LAST; k++)
         assert_true(seen_status[k] > 0);
     for (int k = 0; k < POLICY_HOST_LAST; k++)

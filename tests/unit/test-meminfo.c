@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* /proc/meminfo and PSI parsing (including hostile text) and the budget. */
 #include "meminfo.h"
+#include "test-sizes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -127,9 +128,6 @@ static void test_psi_table(void **state)
         }
     }
 }
-
-#define GiB (UINT64_C(1024) * 1024)
-#define MiB UINT64_C(1024)
 
 typedef struct {
     const char *meminfo;

@@ -2,6 +2,7 @@
 /* The mechanism planner: balloon, virtio-mem with block alignment, DIMM
  * attach, bounds after alignment. */
 #include "planner.h"
+#include "test-sizes.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -12,9 +13,6 @@
 #include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
-
-#define M UINT64_C(1024)
-#define G (UINT64_C(1024) * 1024)
 
 typedef struct {
     PolicyActionKind kind;
@@ -41,7 +39,7 @@ typedef struct {
 
 static const PlanCase cases[] = {
     {"balloon grow",
-     2 * G,
+     2 * GiB,
      0,
      0,
      0,
@@ -50,16 +48,16 @@ static const PlanCase cases[] = {
      0,
      0,
      -1,
-     1 * G,
-     1536 * M,
+     1 * GiB,
+     1536 * MiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     1536 * M,
+     1536 * MiB,
      1,
-     {{POLICY_ACTION_BALLOON, 1 * G, 1536 * M, -1}}},
+     {{POLICY_ACTION_BALLOON, 1 * GiB, 1536 * MiB, -1}}},
     {"balloon shrink",
-     2 * G,
+     2 * GiB,
      0,
      0,
      0,
@@ -68,16 +66,16 @@ static const PlanCase cases[] = {
      0,
      0,
      -1,
-     1 * G,
-     768 * M,
+     1 * GiB,
+     768 * MiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     768 * M,
+     768 * MiB,
      1,
-     {{POLICY_ACTION_BALLOON, 1 * G, 768 * M, -1}}},
+     {{POLICY_ACTION_BALLOON, 1 * GiB, 768 * MiB, -1}}},
     {"balloon stops at its ceiling",
-     2 * G,
+     2 * GiB,
      0,
      0,
      0,
@@ -86,114 +84,132 @@ static const PlanCase cases[] = {
      0,
      0,
      -1,
-     1 * G,
-     3 * G,
+     1 * GiB,
+     3 * GiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     2 * G,
+     2 * GiB,
      1,
-     {{POLICY_ACTION_BALLOON, 1 * G, 2 * G, -1}}},
-    {"no change", 2 * G, 0, 0, 0, 0, 0, 0, 0, -1, 1 * G, 1 * G, 0, 4 * G, 0, 1 * G, 0, {{0}}},
+     {{POLICY_ACTION_BALLOON, 1 * GiB, 2 * GiB, -1}}},
+    {"no change",
+     2 * GiB,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     -1,
+     1 * GiB,
+     1 * GiB,
+     0,
+     4 * GiB,
+     0,
+     1 * GiB,
+     0,
+     {{0}}},
     /* 101 MiB more, block 2 MiB: requested rounds up to 102 MiB */
     {"virtio-mem grow rounds up",
-     512 * M,
-     1 * G,
-     2 * M,
+     512 * MiB,
+     1 * GiB,
+     2 * MiB,
      0,
      0,
      0,
      0,
      0,
      -1,
-     512 * M,
-     613 * M,
+     512 * MiB,
+     613 * MiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     614 * M,
+     614 * MiB,
      1,
-     {{POLICY_ACTION_VIRTIO_MEM, 0, 102 * M, 0}}},
+     {{POLICY_ACTION_VIRTIO_MEM, 0, 102 * MiB, 0}}},
     /* ... unless that passes the maximum: then down */
     {"virtio-mem grow rounds down at max",
-     512 * M,
-     1 * G,
-     2 * M,
+     512 * MiB,
+     1 * GiB,
+     2 * MiB,
      0,
      0,
      0,
      0,
      0,
      -1,
-     512 * M,
-     613 * M,
+     512 * MiB,
+     613 * MiB,
      0,
-     613 * M,
+     613 * MiB,
      0,
-     612 * M,
+     612 * MiB,
      1,
-     {{POLICY_ACTION_VIRTIO_MEM, 0, 100 * M, 0}}},
+     {{POLICY_ACTION_VIRTIO_MEM, 0, 100 * MiB, 0}}},
     /* balloon first, then virtio-mem up to its size */
     {"balloon then virtio-mem",
-     1 * G,
-     256 * M,
-     2 * M,
+     1 * GiB,
+     256 * MiB,
+     2 * MiB,
      0,
      0,
      0,
      0,
      0,
      -1,
-     900 * M,
-     2 * G,
+     900 * MiB,
+     2 * GiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     1280 * M,
+     1280 * MiB,
      2,
-     {{POLICY_ACTION_BALLOON, 900 * M, 1 * G, -1}, {POLICY_ACTION_VIRTIO_MEM, 0, 256 * M, 0}}},
+     {{POLICY_ACTION_BALLOON, 900 * MiB, 1 * GiB, -1},
+      {POLICY_ACTION_VIRTIO_MEM, 0, 256 * MiB, 0}}},
     /* shrink 301 MiB: virtio-mem to ⌊99⌋ = 98 MiB (a block more, so the
      * balloon does not move while virtio-mem memory is plugged) */
     {"virtio-mem shrink first",
-     512 * M,
-     1 * G,
-     2 * M,
-     400 * M,
-     400 * M,
+     512 * MiB,
+     1 * GiB,
+     2 * MiB,
+     400 * MiB,
+     400 * MiB,
      0,
      0,
      0,
      -1,
-     512 * M,
-     611 * M,
+     512 * MiB,
+     611 * MiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     610 * M,
+     610 * MiB,
      1,
-     {{POLICY_ACTION_VIRTIO_MEM, 400 * M, 98 * M, 0}}},
+     {{POLICY_ACTION_VIRTIO_MEM, 400 * MiB, 98 * MiB, 0}}},
     /* a whole-block shrink leaves the balloon alone */
     {"virtio-mem shrink aligned",
-     512 * M,
-     1 * G,
-     2 * M,
-     400 * M,
-     400 * M,
+     512 * MiB,
+     1 * GiB,
+     2 * MiB,
+     400 * MiB,
+     400 * MiB,
      0,
      0,
      0,
      -1,
-     512 * M,
-     812 * M,
+     512 * MiB,
+     812 * MiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     812 * M,
+     812 * MiB,
      1,
-     {{POLICY_ACTION_VIRTIO_MEM, 400 * M, 300 * M, 0}}},
+     {{POLICY_ACTION_VIRTIO_MEM, 400 * MiB, 300 * MiB, 0}}},
     /* never below lo, even when asked */
     {"shrink stops at minimum",
-     2 * G,
+     2 * GiB,
      0,
      0,
      0,
@@ -202,153 +218,153 @@ static const PlanCase cases[] = {
      0,
      0,
      -1,
-     1 * G,
-     100 * M,
-     600 * M,
-     4 * G,
+     1 * GiB,
+     100 * MiB,
+     600 * MiB,
+     4 * GiB,
      0,
-     600 * M,
+     600 * MiB,
      1,
-     {{POLICY_ACTION_BALLOON, 1 * G, 600 * M, -1}}},
+     {{POLICY_ACTION_BALLOON, 1 * GiB, 600 * MiB, -1}}},
     /* 200 MiB more with the balloon full: one DIMM on node 0, not of the
      * 256 MiB shortfall but of its share of the room (3 GiB / 2 slots),
      * at most four times the shortfall: 1 GiB */
     {"dimm attach",
-     1 * G,
+     1 * GiB,
      0,
      0,
      0,
      0,
-     4 * G,
-     1 * G,
+     4 * GiB,
+     1 * GiB,
      2,
      0,
-     1 * G,
-     1224 * M,
+     1 * GiB,
+     1224 * MiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     2 * G,
+     2 * GiB,
      1,
-     {{POLICY_ACTION_DIMM, 0, 1 * G, 0}}},
+     {{POLICY_ACTION_DIMM, 0, 1 * GiB, 0}}},
     /* rounding up would pass the maximum: 128 MiB */
     {"dimm rounds down at max",
-     1 * G,
+     1 * GiB,
      0,
      0,
      0,
      0,
-     4 * G,
-     1 * G,
+     4 * GiB,
+     1 * GiB,
      2,
      0,
-     1 * G,
-     1224 * M,
+     1 * GiB,
+     1224 * MiB,
      0,
-     1224 * M,
+     1224 * MiB,
      0,
-     1152 * M,
+     1152 * MiB,
      1,
-     {{POLICY_ACTION_DIMM, 0, 128 * M, 0}}},
+     {{POLICY_ACTION_DIMM, 0, 128 * MiB, 0}}},
     /* less than a block of room under the maximum: no DIMM */
     {"dimm skipped below a block",
-     1 * G,
+     1 * GiB,
      0,
      0,
      0,
      0,
-     4 * G,
-     1 * G,
+     4 * GiB,
+     1 * GiB,
      2,
      0,
-     1 * G,
-     1100 * M,
+     1 * GiB,
+     1100 * MiB,
      0,
-     1100 * M,
+     1100 * MiB,
      0,
-     1 * G,
+     1 * GiB,
      0,
      {{0}}},
     {"dimm impossible: no node",
-     1 * G,
+     1 * GiB,
      0,
      0,
      0,
      0,
-     4 * G,
-     1 * G,
+     4 * GiB,
+     1 * GiB,
      2,
      -1,
-     1 * G,
-     2 * G,
+     1 * GiB,
+     2 * GiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     1 * G,
+     1 * GiB,
      0,
      {{0}}},
     {"dimm impossible: no slot",
-     1 * G,
+     1 * GiB,
      0,
      0,
      0,
      0,
-     4 * G,
-     1 * G,
+     4 * GiB,
+     1 * GiB,
      0,
      0,
-     1 * G,
-     2 * G,
+     1 * GiB,
+     2 * GiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     1 * G,
+     1 * GiB,
      0,
      {{0}}},
     /* the DIMM is limited by the room under maxMemory (1.5 GiB + 256 MiB
      * virtio-mem in <memory>: 2 GiB − 1.75 GiB = 256 MiB) */
     {"dimm limited by maxMemory",
-     1536 * M,
-     256 * M,
-     2 * M,
-     256 * M,
-     256 * M,
-     2 * G,
-     1792 * M,
+     1536 * MiB,
+     256 * MiB,
+     2 * MiB,
+     256 * MiB,
+     256 * MiB,
+     2 * GiB,
+     1792 * MiB,
      4,
      0,
-     1536 * M,
-     3 * G,
+     1536 * MiB,
+     3 * GiB,
      0,
-     4 * G,
+     4 * GiB,
      0,
-     2 * G,
+     2 * GiB,
      1,
-     {{POLICY_ACTION_DIMM, 0, 256 * M, 0}}},
+     {{POLICY_ACTION_DIMM, 0, 256 * MiB, 0}}},
     /* all three in order; the last slot's DIMM is four times the
      * 384 MiB shortfall */
     {"balloon, virtio-mem, dimm",
-     1 * G,
-     512 * M,
-     2 * M,
+     1 * GiB,
+     512 * MiB,
+     2 * MiB,
      0,
      0,
-     8 * G,
-     1536 * M,
+     8 * GiB,
+     1536 * MiB,
      1,
      0,
-     900 * M,
-     1836 * M,
+     900 * MiB,
+     1836 * MiB,
      0,
-     8 * G,
+     8 * GiB,
      0,
-     3 * G,
+     3 * GiB,
      3,
-     {{POLICY_ACTION_BALLOON, 900 * M, 1 * G, -1},
-      {POLICY_ACTION_VIRTIO_MEM, 0, 512 * M, 0},
-      {POLICY_ACTION_DIMM, 0, 1536 * M, 0}}},
+     {{POLICY_ACTION_BALLOON, 900 * MiB, 1 * GiB, -1},
+      {POLICY_ACTION_VIRTIO_MEM, 0, 512 * MiB, 0},
+      {POLICY_ACTION_DIMM, 0, 1536 * MiB, 0}}},
     {"lo above hi",
-     1 * G,
+     1 * GiB,
      0,
      0,
      0,
@@ -357,10 +373,10 @@ static const PlanCase cases[] = {
      0,
      0,
      -1,
-     1 * G,
-     1 * G,
-     2 * G,
-     1 * G,
+     1 * GiB,
+     1 * GiB,
+     2 * GiB,
+     1 * GiB,
      -EINVAL,
      0,
      0,
@@ -386,7 +402,7 @@ static void fill_caps(const PlanCase *c, PolicyDomainCaps *caps)
     caps->total_memory_kib = c->total_memory ? c->total_memory : c->balloon_max + c->vm_size;
     caps->free_dimm_slots = c->slots;
     caps->dimm_node = c->node;
-    caps->dimm_block_kib = 128 * M;
+    caps->dimm_block_kib = 128 * MiB;
 }
 
 static void test_plan_table(void **state)
@@ -411,8 +427,8 @@ static void test_plan_table(void **state)
             continue;
         }
         if (result != c->result)
-            fail_msg("%s: result %" PRIu64 " MiB want %" PRIu64 " MiB", c->what, result / M,
-                     c->result / M);
+            fail_msg("%s: result %" PRIu64 " MiB want %" PRIu64 " MiB", c->what, result / MiB,
+                     c->result / MiB);
         if (n != c->n)
             fail_msg("%s: %zu actions want %zu", c->what, n, c->n);
         for (size_t k = 0; k < n; k++) {
@@ -423,14 +439,15 @@ static void test_plan_table(void **state)
                 fail_msg("%s: action %zu: %s %" PRIu64 "->%" PRIu64 " MiB node %d, want %s %" PRIu64
                          "->%" PRIu64 " node %d",
                          c->what, k, policy_action_kind_to_string(actions[k].kind),
-                         actions[k].from_kib / M, actions[k].to_kib / M, actions[k].node,
-                         policy_action_kind_to_string(w->kind), w->from / M, w->to / M, w->node);
+                         actions[k].from_kib / MiB, actions[k].to_kib / MiB, actions[k].node,
+                         policy_action_kind_to_string(w->kind), w->from / MiB, w->to / MiB,
+                         w->node);
             if (actions[k].kind == POLICY_ACTION_VIRTIO_MEM) {
                 assert_string_equal(actions[k].alias, "vmem0");
                 assert_int_equal(actions[k].to_kib % c->vm_block, 0);
             }
             if (actions[k].kind == POLICY_ACTION_DIMM)
-                assert_int_equal(actions[k].to_kib % (128 * M), 0);
+                assert_int_equal(actions[k].to_kib % (128 * MiB), 0);
         }
         assert_true(result >= c->lo);
         assert_true(result <= c->hi || result == policy_caps_assigned_kib(&caps, c->balloon));
@@ -439,11 +456,11 @@ static void test_plan_table(void **state)
 
 static void test_reach(void **state)
 {
-    PlanCase c = {.balloon_max = 1 * G,
-                  .vm_size = 1 * G,
-                  .vm_block = 2 * M,
-                  .max_memory = 8 * G,
-                  .total_memory = 2 * G + 100 * M,
+    PlanCase c = {.balloon_max = 1 * GiB,
+                  .vm_size = 1 * GiB,
+                  .vm_block = 2 * MiB,
+                  .max_memory = 8 * GiB,
+                  .total_memory = 2 * GiB + 100 * MiB,
                   .slots = 3,
                   .node = 0};
     PolicyDomainCaps caps;
@@ -451,12 +468,12 @@ static void test_reach(void **state)
     (void)state;
     fill_caps(&c, &caps);
     /* room: 8 GiB − 2.1 GiB = 5.9 GiB, rounded down to 128 MiB: 5.875 GiB */
-    assert_int_equal(policy_caps_dimm_room_kib(&caps), 5 * G + 896 * M);
-    assert_int_equal(policy_caps_reach_kib(&caps), 2 * G + 5 * G + 896 * M);
+    assert_int_equal(policy_caps_dimm_room_kib(&caps), 5 * GiB + 896 * MiB);
+    assert_int_equal(policy_caps_reach_kib(&caps), 2 * GiB + 5 * GiB + 896 * MiB);
     caps.dimm_node = -1;
-    assert_int_equal(policy_caps_reach_kib(&caps), 2 * G);
-    caps.virtio_mem[0].current_kib = 300 * M;
-    assert_int_equal(policy_caps_assigned_kib(&caps, 724 * M), 1 * G);
+    assert_int_equal(policy_caps_reach_kib(&caps), 2 * GiB);
+    caps.virtio_mem[0].current_kib = 300 * MiB;
+    assert_int_equal(policy_caps_assigned_kib(&caps, 724 * MiB), 1 * GiB);
 }
 
 /* An unplug under way (requested 0, the guest stuck at 1 GiB because the
@@ -465,16 +482,16 @@ static void test_pending_unplug(void **state)
 {
     PolicyDomainCaps caps = {
         .has_balloon = true,
-        .balloon_max_kib = 1 * G,
-        .total_memory_kib = 3 * G,
+        .balloon_max_kib = 1 * GiB,
+        .total_memory_kib = 3 * GiB,
         .n_virtio_mem = 1,
         .dimm_node = -1,
     };
     PolicyVirtioMem *vm = &caps.virtio_mem[0];
     g_strlcpy(vm->alias, "virtiomem0", sizeof(vm->alias));
-    vm->size_kib = 2 * G;
-    vm->block_kib = 2 * M;
-    vm->current_kib = 1 * G;
+    vm->size_kib = 2 * GiB;
+    vm->block_kib = 2 * MiB;
+    vm->current_kib = 1 * GiB;
     vm->requested_kib = 0;
     PolicyAction act[POLICY_MAX_ACTIONS];
     size_t n;
@@ -482,27 +499,29 @@ static void test_pending_unplug(void **state)
 
     /* a small shrink: exactly that unplug, not the deeper one pending */
     assert_int_equal(
-        policy_plan_mechanisms(&caps, 1 * G, 1800 * M, 512 * M, 3 * G, act, &n, &result), 0);
+        policy_plan_mechanisms(&caps, 1 * GiB, 1800 * MiB, 512 * MiB, 3 * GiB, act, &n, &result),
+        0);
     assert_int_equal(n, 1);
     assert_int_equal(act[0].kind, POLICY_ACTION_VIRTIO_MEM);
-    assert_int_equal(act[0].to_kib, 776 * M);
-    assert_int_equal(result, 1800 * M);
+    assert_int_equal(act[0].to_kib, 776 * MiB);
+    assert_int_equal(result, 1800 * MiB);
 
     /* no change wanted: the unplug is cancelled */
-    assert_int_equal(policy_plan_mechanisms(&caps, 1 * G, 2 * G, 512 * M, 3 * G, act, &n, &result),
-                     0);
+    assert_int_equal(
+        policy_plan_mechanisms(&caps, 1 * GiB, 2 * GiB, 512 * MiB, 3 * GiB, act, &n, &result), 0);
     assert_int_equal(n, 1);
     assert_int_equal(act[0].kind, POLICY_ACTION_VIRTIO_MEM);
-    assert_int_equal(act[0].to_kib, 1 * G);
-    assert_int_equal(result, 2 * G);
+    assert_int_equal(act[0].to_kib, 1 * GiB);
+    assert_int_equal(result, 2 * GiB);
 
     /* growth by the balloon alone: the unplug is cancelled too */
     assert_int_equal(
-        policy_plan_mechanisms(&caps, 768 * M, 1900 * M, 512 * M, 3 * G, act, &n, &result), 0);
+        policy_plan_mechanisms(&caps, 768 * MiB, 1900 * MiB, 512 * MiB, 3 * GiB, act, &n, &result),
+        0);
     assert_int_equal(n, 2);
     assert_int_equal(act[0].kind, POLICY_ACTION_BALLOON);
     assert_int_equal(act[1].kind, POLICY_ACTION_VIRTIO_MEM);
-    assert_int_equal(act[1].to_kib, 1 * G);
+    assert_int_equal(act[1].to_kib, 1 * GiB);
 
     /* nothing pending: nothing to cancel */
     vm->requested_kib = vm->current_kib;

@@ -12,14 +12,10 @@
 #include <string.h>
 
 #include "units.h"
+#include "test-sizes.h"
 
-#define KIB UINT64_C(1)
-#define MIB (KIB * 1024)
-#define GIB (MIB * 1024)
-#define TIB (GIB * 1024)
-#define US  UINT64_C(1)
-#define MS  (US * 1000)
-#define SEC (MS * 1000)
+#define US UINT64_C(1)
+#define MS (US * 1000)
 
 typedef struct {
     const char *text;
@@ -30,25 +26,25 @@ typedef struct {
 
 static const Case size_cases[] = {
     {"0", 0, 0, NULL},
-    {"512MiB", 0, 512 * MIB, NULL},
-    {"2GiB", 0, 2 * GIB, NULL},
-    {"2G", 0, 2 * GIB, NULL},
+    {"512MiB", 0, 512 * MiB, NULL},
+    {"2GiB", 0, 2 * GiB, NULL},
+    {"2G", 0, 2 * GiB, NULL},
     {"4096KiB", 0, 4096, NULL},
     {"4096K", 0, 4096, NULL},
-    {"1M", 0, MIB, NULL},
-    {"1TiB", 0, TIB, NULL},
-    {"3T", 0, 3 * TIB, NULL},
+    {"1M", 0, MiB, NULL},
+    {"1TiB", 0, TiB, NULL},
+    {"3T", 0, 3 * TiB, NULL},
     {"0MiB", 0, 0, NULL},
-    {"1.5GiB", 0, GIB + GIB / 2, NULL},
+    {"1.5GiB", 0, GiB + GiB / 2, NULL},
     {"0.5KiB", 0, 0, NULL}, /* rounded down to whole KiB */
     {"1.0009765625MiB", 0, 1025, NULL},
     {"1.0009765624MiB", 0, 1024, NULL}, /* just below: rounded down */
     {"0.1G", 0, 104857, NULL},          /* 104857.6 KiB */
     {"2048B", 0, 2, NULL},
     {"0B", 0, 0, NULL},
-    {"007MiB", 0, 7 * MIB, NULL},
+    {"007MiB", 0, 7 * MiB, NULL},
     /* a fraction with many digits is folded in exactly */
-    {"1.99999999999999999999999999999999999999999999GiB", 0, 2 * GIB - 1, NULL},
+    {"1.99999999999999999999999999999999999999999999GiB", 0, 2 * GiB - 1, NULL},
     /* the largest size there is, and one KiB beyond it */
     {"18446744073709551615KiB", 0, UINT64_MAX, NULL},
     {"18446744073709551616KiB", -ERANGE, 0, "size \"18446744073709551616KiB\" is too large"},
@@ -177,51 +173,51 @@ static void test_long_input_bounded(void **state)
     }
 }
 
+/* Checks a parser's answer against its table row: the return value; on
+ * success no message and the value expected; on failure the output still
+ * `poison` (untouched) and exactly the message expected. */
+static void check_answer(const char *text, int r, const char *error, uint64_t got, uint64_t poison,
+                         int want_ret, uint64_t want, const char *want_message)
+{
+    if (r != want_ret)
+        fail_msg("\"%s\": returned %d, expected %d (%s)", text, r, want_ret,
+                 error ? error : "no message");
+    if (r == 0) {
+        assert_null(error);
+        if (got != want)
+            fail_msg("\"%s\": %" PRIu64 ", expected %" PRIu64, text, got, want);
+    } else {
+        if (got != poison)
+            fail_msg("\"%s\": output changed on failure (%" PRIu64 ")", text, got);
+        assert_non_null(error);
+        assert_string_equal(error, want_message);
+    }
+}
+
+/* Runs a table of cases through a parser with a 64-bit output. */
+static void check_table(const Case *cases, size_t n,
+                        int (*parse)(const char *text, uint64_t *ret, char **ret_error))
+{
+    for (size_t i = 0; i < n; i++) {
+        const Case *c = &cases[i];
+        uint64_t value = UINT64_C(0xdeadbeef);
+        g_autofree char *error = NULL;
+        int r = parse(c->text, &value, &error);
+
+        check_answer(c->text, r, error, value, UINT64_C(0xdeadbeef), c->ret, c->value, c->message);
+    }
+}
+
 static void test_size_table(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < G_N_ELEMENTS(size_cases); i++) {
-        const Case *c = &size_cases[i];
-        uint64_t kib = UINT64_C(0xdeadbeef);
-        g_autofree char *error = NULL;
-        int r = policy_parse_size_kib(c->text, &kib, &error);
-
-        if (r != c->ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", c->text, r, c->ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_null(error);
-            if (kib != c->value)
-                fail_msg("\"%s\": %" PRIu64 " KiB, expected %" PRIu64, c->text, kib, c->value);
-        } else {
-            assert_int_equal(kib, UINT64_C(0xdeadbeef)); /* untouched on failure */
-            assert_non_null(error);
-            assert_string_equal(error, c->message);
-        }
-    }
+    check_table(size_cases, G_N_ELEMENTS(size_cases), policy_parse_size_kib);
 }
 
 static void test_duration_table(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < G_N_ELEMENTS(duration_cases); i++) {
-        const Case *c = &duration_cases[i];
-        uint64_t us = UINT64_C(0xdeadbeef);
-        g_autofree char *error = NULL;
-        int r = policy_parse_duration_us(c->text, &us, &error);
-
-        if (r != c->ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", c->text, r, c->ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_null(error);
-            if (us != c->value)
-                fail_msg("\"%s\": %" PRIu64 " us, expected %" PRIu64, c->text, us, c->value);
-        } else {
-            assert_int_equal(us, UINT64_C(0xdeadbeef));
-            assert_string_equal(error, c->message);
-        }
-    }
+    check_table(duration_cases, G_N_ELEMENTS(duration_cases), policy_parse_duration_us);
 }
 
 static void test_percent(void **state)
@@ -259,16 +255,8 @@ static void test_percent(void **state)
         g_autofree char *error = NULL;
         int r = policy_parse_percent(cases[i].text, cases[i].max, &pct, &error);
 
-        if (r != cases[i].ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", cases[i].text, r, cases[i].ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_int_equal(pct, cases[i].value);
-            assert_null(error);
-        } else {
-            assert_int_equal(pct, 4242);
-            assert_string_equal(error, cases[i].message);
-        }
+        check_answer(cases[i].text, r, error, pct, 4242, cases[i].ret, cases[i].value,
+                     cases[i].message);
     }
 }
 
@@ -283,7 +271,7 @@ static void test_amount(void **state)
     } cases[] = {
         {"50%", 0, POLICY_AMOUNT_PERCENT, 50, NULL},
         {"0%", 0, POLICY_AMOUNT_PERCENT, 0, NULL},
-        {"2GiB", 0, POLICY_AMOUNT_KIB, 2 * GIB, NULL},
+        {"2GiB", 0, POLICY_AMOUNT_KIB, 2 * GiB, NULL},
         {"0", 0, POLICY_AMOUNT_KIB, 0, NULL},
         {"91%", -ERANGE, 0, 0, "percentage \"91%\" is out of range 0..90%"},
         {"20 %", -EINVAL, 0, 0, "expected a percentage such as 20%, found \"20 %\""},
@@ -302,17 +290,9 @@ static void test_amount(void **state)
         g_autofree char *error = NULL;
         int r = policy_parse_amount(cases[i].text, 90, &a, &error);
 
-        if (r != cases[i].ret)
-            fail_msg("\"%s\": returned %d, expected %d (%s)", cases[i].text, r, cases[i].ret,
-                     error ? error : "no message");
-        if (r == 0) {
-            assert_int_equal(a.kind, cases[i].kind);
-            assert_int_equal(a.value, cases[i].value);
-        } else {
-            assert_int_equal(a.kind, POLICY_AMOUNT_LAST);
-            assert_int_equal(a.value, 77);
-            assert_string_equal(error, cases[i].message);
-        }
+        check_answer(cases[i].text, r, error, a.value, 77, cases[i].ret, cases[i].value,
+                     cases[i].message);
+        assert_int_equal(a.kind, r == 0 ? cases[i].kind : POLICY_AMOUNT_LAST);
     }
 }
 
@@ -338,13 +318,13 @@ static void test_resolve(void **state)
         PolicyAmount amount;
         uint64_t reference, fallback, expected;
     } cases[] = {
-        {{POLICY_AMOUNT_KIB, 512 * MIB}, 8 * GIB, 1, 512 * MIB},
-        {{POLICY_AMOUNT_PERCENT, 50}, 8 * GIB, 1, 4 * GIB},
-        {{POLICY_AMOUNT_PERCENT, 100}, 8 * GIB, 1, 8 * GIB},
+        {{POLICY_AMOUNT_KIB, 512 * MiB}, 8 * GiB, 1, 512 * MiB},
+        {{POLICY_AMOUNT_PERCENT, 50}, 8 * GiB, 1, 4 * GiB},
+        {{POLICY_AMOUNT_PERCENT, 100}, 8 * GiB, 1, 8 * GiB},
         {{POLICY_AMOUNT_PERCENT, 33}, 100, 1, 33},
         {{POLICY_AMOUNT_PERCENT, 33}, 101, 1, 33}, /* 33.33: rounded down */
-        {{POLICY_AMOUNT_PERCENT, 0}, 8 * GIB, 1, 0},
-        {{POLICY_AMOUNT_UNSET, 0}, 8 * GIB, 1234, 1234},
+        {{POLICY_AMOUNT_PERCENT, 0}, 8 * GiB, 1, 0},
+        {{POLICY_AMOUNT_UNSET, 0}, 8 * GiB, 1234, 1234},
         /* no overflow in reference * percent; saturates above 100% */
         {{POLICY_AMOUNT_PERCENT, 100}, UINT64_MAX, 1, UINT64_MAX},
         {{POLICY_AMOUNT_PERCENT, 50}, UINT64_MAX, 1, UINT64_MAX / 2},
@@ -367,10 +347,10 @@ static void test_format(void **state)
         const char *text;
     } sizes[] = {
         {0, "0 KiB"},           {1, "1 KiB"},
-        {1023, "1023 KiB"},     {MIB, "1 MiB"},
-        {512 * MIB, "512 MiB"}, {GIB + GIB / 2, "1.5 GiB"},
-        {2 * GIB, "2 GiB"},     {GIB - 1, "1023.9 MiB"}, /* rounded down, never up to "1024.0" */
-        {3 * TIB, "3 TiB"},     {UINT64_MAX, "16383.9 EiB"},
+        {1023, "1023 KiB"},     {MiB, "1 MiB"},
+        {512 * MiB, "512 MiB"}, {GiB + GiB / 2, "1.5 GiB"},
+        {2 * GiB, "2 GiB"},     {GiB - 1, "1023.9 MiB"}, /* rounded down, never up to "1024.0" */
+        {3 * TiB, "3 TiB"},     {UINT64_MAX, "16383.9 EiB"},
     };
     static const struct {
         uint64_t us;
@@ -391,7 +371,7 @@ static void test_format(void **state)
         PolicyAmount amount;
         const char *text;
     } amounts[] = {
-        {{POLICY_AMOUNT_KIB, 2 * GIB}, "2 GiB"},
+        {{POLICY_AMOUNT_KIB, 2 * GiB}, "2 GiB"},
         {{POLICY_AMOUNT_PERCENT, 20}, "20%"},
         {{POLICY_AMOUNT_UNSET, 0}, "unset"},
     };
