@@ -6,6 +6,7 @@
  */
 #include "bus-names.h"
 #include "bus-props.h"
+#include "settings.h"
 #include "text.h"
 #include "ctl-json.h"
 #include "units.h"
@@ -523,6 +524,16 @@ static const Command commands[] = {
     {"dump", 0, 0, cmd_dump},
 };
 
+/* `keys`: the policy keys `set` takes, one per line with what it means,
+ * from the policy's own key table (no daemon needed: the bash completion
+ * reads it). */
+static int list_keys(void)
+{
+    for (const PolicyKey *k = policy_domain_keys; k->name; k++)
+        printf("%-16s %s\n", k->name, k->doc);
+    return EXIT_OK;
+}
+
 static void usage(FILE *f)
 {
     fputs("Usage: dynmemctl [OPTIONS] COMMAND [ARGS...]\n"
@@ -532,8 +543,8 @@ static void usage(FILE *f)
           "Commands:\n"
           "  status                     every domain: status, memory, policy\n"
           "  show DOMAIN                one domain in detail (name or UUID)\n"
-          "  set DOMAIN KEY=VALUE...    override mode, minimum, startup, maximum,\n"
-          "                             buffer or weight (root)\n"
+          "  set DOMAIN KEY=VALUE...    override a domain's policy (root)\n"
+          "  keys                       the keys set takes, and what each means\n"
           "  reset DOMAIN               drop a domain's override (root)\n"
           "  reload                     re-read the policy file (root)\n"
           "  pause | resume             stop or restart changing memory (root)\n"
@@ -605,6 +616,13 @@ int main(int argc, char **argv)
     const char *name = argv[optind];
     char **args = argv + optind + 1;
     int nargs = argc - optind - 1;
+    if (strcmp(name, "keys") == 0) {
+        if (nargs > 0 || o.persist || o.json) {
+            fprintf(stderr, "dynmemctl: keys takes no arguments and no --json or --persist\n");
+            return EXIT_USAGE;
+        }
+        return list_keys();
+    }
     const Command *cmd = NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
         if (strcmp(commands[i].name, name) == 0)
