@@ -4,7 +4,7 @@
  * test:///file URI is a separate in-memory hypervisor). */
 #pragma once
 
-#include "backend.h"
+#include "libvirt-backend.h"
 
 #include <libvirt/libvirt.h>
 

@@ -9,7 +9,7 @@
  * have no balloon fields, so there (and only there) each domain is asked
  * with virDomainMemoryStats() instead.
  */
-#include "backend.h"
+#include "libvirt-backend.h"
 #include "domain-xml.h"
 #include "libvirt-backend-private.h"
 
@@ -47,29 +47,6 @@ typedef struct {
      * lifecycle event of that name and on every (re)connect. */
     GHashTable *uuid_by_name;
 } LibvirtBackend;
-
-const char *backend_event_kind_to_string(BackendEventKind kind)
-{
-    static const char *const names[BACKEND_EVENT_LAST] = {
-        [BACKEND_EVENT_DOMAIN_STARTED] = "started",    [BACKEND_EVENT_DOMAIN_STOPPED] = "stopped",
-        [BACKEND_EVENT_DOMAIN_CHANGED] = "changed",    [BACKEND_EVENT_DOMAIN_DEFINED] = "defined",
-        [BACKEND_EVENT_DISCONNECTED] = "disconnected",
-    };
-    return (unsigned)kind < BACKEND_EVENT_LAST ? names[kind] : "unknown";
-}
-
-static void stats_clear(void *p)
-{
-    BackendDomainStats *s = p;
-    g_free(s->name);
-}
-
-GArray *backend_stats_array_new(void)
-{
-    GArray *a = g_array_new(FALSE, TRUE, sizeof(BackendDomainStats));
-    g_array_set_clear_func(a, stats_clear);
-    return a;
-}
 
 /* libvirt prints every error to stderr by default; we report them
  * ourselves, once, at the boundary. */

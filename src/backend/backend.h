@@ -3,8 +3,8 @@
  * The backend interface: how the manager reaches a hypervisor.
  *
  * The manager only ever sees this struct of function pointers, so it runs
- * the same on libvirt (libvirt-backend.c), on the fake backend of the tests
- * and on a simulator. Nothing here includes libvirt.
+ * the same on libvirt (src/libvirt-backend), on the fake backend of the
+ * tests and on a simulator. Nothing here includes or links libvirt.
  *
  * Errors are negative errno: -ENOENT the domain is gone, -ENOTCONN the
  * connection is lost (the manager reconnects), -EOPNOTSUPP the domain or
@@ -85,6 +85,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Backend, backend_free)
 
 /* A GArray of BackendDomainStats with the right clear function. */
 GArray *backend_stats_array_new(void);
-
-/* The libvirt implementation. */
-Backend *backend_libvirt_new(void);
