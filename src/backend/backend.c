@@ -24,3 +24,17 @@ GArray *backend_stats_array_new(void)
     g_array_set_clear_func(a, stats_clear);
     return a;
 }
+
+void backend_sample_complete(const PolicyDomainCaps *caps, bool balloon_only,
+                             PolicyDomainSample *sample)
+{
+    uint64_t vmem = 0;
+    for (size_t i = 0; i < caps->n_virtio_mem; i++)
+        vmem += caps->virtio_mem[i].current_kib;
+    if (caps->balloon_autodeflate)
+        sample->has_available = false;
+    if (balloon_only)
+        sample->assigned_kib = sample->balloon_kib + vmem;
+    else
+        sample->balloon_kib = sample->assigned_kib > vmem ? sample->assigned_kib - vmem : 0;
+}

@@ -38,14 +38,6 @@ static int read_host(Manager *m, PolicyHostSample *ret)
     return 0;
 }
 
-static uint64_t virtio_mem_current_kib(const PolicyDomainCaps *caps)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < caps->n_virtio_mem; i++)
-        sum += caps->virtio_mem[i].current_kib;
-    return sum;
-}
-
 static void refresh_caps(Manager *m, ManagerDomain *d)
 {
     g_autofree char *err = NULL;
@@ -130,85 +122,36 @@ static bool collect(Manager *m, uint64_t now)
     return true;
 }
 
-/* QEMU computes a balloon event's figure when the guest moves its balloon,
- * counting the DIMMs plugged at that moment, and may send it up to a
- * second later (it throttles the event). A DIMM plugged in between leaves
- * libvirt's balloon.current short by the DIMM's size until the balloon
- * moves again (seen in CI: the daemon read 640 MiB for a guest it had just
- * grown to 1152 and set it to 512). So a domain with DIMMs has its
- * balloon figure asked of QEMU itself each cycle. When that cannot be
- * done, the domain is held: its guest figures are dropped, so the engine
- * neither shrinks nor grows it (stale), and it is counted at the figure
- * QEMU last gave. */
-static void hold_dimm_domain(ManagerDomain *d)
+/* The backend completes the sample now that the caps are current; it may
+ * ask the hypervisor for figures it knows to be wrong in the collection
+ * (a DIMM guest's balloon), or hold the domain. Said once when that fails
+ * and once when it works again. */
+static void complete_sample(Manager *m, ManagerDomain *d, uint64_t now)
 {
     DomainPriv *p = (DomainPriv *)d;
-    PolicyDomainSample *s = &d->sample;
-
-    s->has_balloon_stats = false;
-    s->has_usable = false;
-    s->has_available = false;
-    s->has_unused = false;
-    if (p->has_live_balloon) {
-        s->balloon_kib = p->live_balloon_kib;
-        p->balloon_only = true;
-    }
-}
-
-static void refresh_dimm_sample(Manager *m, ManagerDomain *d, uint64_t now)
-{
-    DomainPriv *p = (DomainPriv *)d;
-    if (!d->has_sample || p->balloon_only || d->caps.n_dimms == 0 || p->live_unsupported ||
-        !m->backend->ops->read_sample)
-        return;
-    if (!d->sample.has_balloon_stats) {
-        /* busy in a job (NOWAIT) or no balloon driver: asking now would
-         * wait for the job; without guest figures the engine holds it */
-        hold_dimm_domain(d);
+    if (!d->has_sample || !m->backend->ops->complete_sample) {
+        backend_sample_complete(&d->caps, p->balloon_only, &d->sample);
         return;
     }
     g_autofree char *raw_err = NULL;
-    PolicyDomainSample live;
-    int r = m->backend->ops->read_sample(m->backend, d->uuid, now, &live, &raw_err);
-    g_autofree char *err = r < 0 ? policy_escape(raw_err, 0) : NULL;
+    int r = m->backend->ops->complete_sample(m->backend, d->uuid, &d->caps, now, p->balloon_only,
+                                             &p->memo, &d->sample, &raw_err);
+    if (r == BACKEND_SAMPLE_LIVE && p->sample_failing) {
+        log_info("%s: its balloon is readable again", d->label);
+        p->sample_failing = false;
+    }
+    if (r >= 0)
+        return;
+    g_autofree char *err = policy_escape(raw_err, 0);
     if (r == -EOPNOTSUPP) {
         log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's",
                    d->label, err);
-        p->live_unsupported = true;
-        return;
-    }
-    if (r < 0) {
+    } else if (r != -ENOENT && r != -ENOTCONN && !p->sample_failing) {
         /* gone, or the connection with it: the next collection says so */
-        if (r != -ENOENT && r != -ENOTCONN && !p->live_read_failing) {
-            log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->label,
-                        err);
-            p->live_read_failing = true;
-        }
-        hold_dimm_domain(d);
-        return;
+        log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->label,
+                    err);
+        p->sample_failing = true;
     }
-    if (p->live_read_failing)
-        log_info("%s: its balloon is readable again", d->label);
-    p->live_read_failing = false;
-    p->has_live_balloon = true;
-    p->live_balloon_kib = live.balloon_kib;
-    d->sample = live;
-    p->balloon_only = true;
-}
-
-/* Complete a sample with what only the caps know: bulk stats give
- * balloon + virtio-mem together, virDomainMemoryStats the balloon alone. */
-static void complete_sample(ManagerDomain *d)
-{
-    uint64_t vmem = virtio_mem_current_kib(&d->caps);
-    /* with autodeflate the guest counts ballooned pages as used memory in
-     * its MemTotal: the engine must not take MemTotal as its view */
-    if (d->caps.balloon_autodeflate)
-        d->sample.has_available = false;
-    if (((DomainPriv *)d)->balloon_only)
-        d->sample.assigned_kib = d->sample.balloon_kib + vmem;
-    else
-        d->sample.balloon_kib = d->sample.assigned_kib > vmem ? d->sample.assigned_kib - vmem : 0;
 }
 
 /* Capabilities, sample and policy of every domain, into m->order in name
@@ -224,8 +167,7 @@ static void prepare_domains(Manager *m, uint64_t now)
             refresh_caps(m, d);
         if (!manager_domain_lookup(m, d->uuid))
             continue;
-        refresh_dimm_sample(m, d, now);
-        complete_sample(d);
+        complete_sample(m, d, now);
         manager_domain_resolve_policy(m, d);
         g_ptr_array_add(m->order, d);
     }

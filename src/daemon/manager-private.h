@@ -81,12 +81,9 @@ typedef struct {
     /* since when each virtio-mem device's `current` has not matched its
      * `requested` (0: it matches), and when we last (re)sent it */
     uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
-    bool balloon_only; /* the sample's balloon figure excludes virtio-mem */
-    /* DIMM domains: the balloon figure last asked of the hypervisor */
-    bool has_live_balloon;
-    uint64_t live_balloon_kib;
-    bool live_read_failing;        /* reading it failed, and the log said so */
-    bool live_unsupported;         /* the backend cannot: libvirt's figure is used */
+    bool balloon_only;             /* the sample's balloon figure excludes virtio-mem */
+    BackendDomainMemo memo;        /* the backend's, to complete the samples */
+    bool sample_failing;           /* completing the sample failed, and the log said so */
     uint64_t seen_self_deflate_us; /* the guest's last deflate-on-oom, as logged */
     /* failing actions: the first is logged, then a summary a minute */
     bool action_failing;
