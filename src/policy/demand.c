@@ -315,9 +315,14 @@ void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sam
     st->under_pressure = d->pressure;
 }
 
-int policy_demand_update(const PolicyTuning *tuning, const PolicyDemandContext *ctx,
-                         const PolicyDomainSample *sample, PolicyDomainState *st, uint64_t now_us,
-                         PolicyDemand *ret)
+/* The steps are functions of their own for their tests; flattened here,
+ * the cycle pays nothing for that (measured with bench-policy under
+ * callgrind: as calls, they cost 4 % more instructions a cycle). */
+__attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
+                                                  const PolicyDemandContext *ctx,
+                                                  const PolicyDomainSample *sample,
+                                                  PolicyDomainState *st, uint64_t now_us,
+                                                  PolicyDemand *ret)
 {
     static const PolicyDemandContext no_ctx = {0};
     uint64_t assigned = sample->assigned_kib, swapped_in;

@@ -6,7 +6,8 @@
  *                     need, desired; and the budget's inputs
  *   engine.c          the budget, allocation, damping, growth from what is
  *                     free, mechanisms, status and reasons, the summary
- * Pure like the rest of src/policy; tests may include it.
+ * Pure like the rest of src/policy; tests may include it. G_GNUC_INTERNAL
+ * (hidden): inlinable where they are called in the same file.
  */
 #pragma once
 
@@ -115,20 +116,32 @@ static inline uint64_t sample_balloon_kib(const PolicyDomainCaps *caps, const Po
  * one item, work slot and item_entry for each managed domain (returned:
  * how many), and *bin (the budget's sums and the deflate reserve, psi_alarm:
  * every take-back reserved). Updates each domain's state. */
-size_t policy_engine_prepare(PolicyEngine *engine, const PolicyConfig *cfg, uint64_t now_us,
-                             PolicyDomainInput *domains, size_t n, PolicyPlanEntry *entries,
-                             bool psi_alarm, PolicyBudgetInput *bin);
+G_GNUC_INTERNAL size_t policy_engine_prepare(PolicyEngine *engine, const PolicyConfig *cfg,
+                                             uint64_t now_us, PolicyDomainInput *domains, size_t n,
+                                             PolicyPlanEntry *entries, bool psi_alarm,
+                                             PolicyBudgetInput *bin);
 
 /* Keep the k largest values seen in top[0..*n_top), largest first. */
-void policy_top_k_insert(uint64_t *top, size_t *n_top, size_t k, uint64_t value);
+G_GNUC_INTERNAL void policy_top_k_insert(uint64_t *top, size_t *n_top, size_t k, uint64_t value);
 
 /* The host's state from the allocation's regime: the host stalling on
  * memory (the budget PSI-limited) is pressure, whatever the figures. */
-PolicyHostState policy_host_state_from(PolicyRegime regime, bool psi_limited);
+G_GNUC_INTERNAL PolicyHostState policy_host_state_from(PolicyRegime regime, bool psi_limited);
 
-/* Add one managed entry to the summary's counts and sums. */
-void policy_plan_summary_add(PolicyPlanSummary *sum, const PolicyPlanEntry *e);
+/* Add one managed entry to the summary's counts and sums (inline: once a
+ * domain a cycle). */
+static inline void policy_plan_summary_add(PolicyPlanSummary *sum, const PolicyPlanEntry *e)
+{
+    if (e->protection == POLICY_PROTECTION_NONE)
+        sum->n_unprotected++;
+    sum->n_managed++;
+    sum->sum_assigned_kib = kib_add(sum->sum_assigned_kib, e->assigned_kib);
+    sum->sum_demand_kib = kib_add(sum->sum_demand_kib, e->demand_kib);
+    sum->sum_desired_kib = kib_add(sum->sum_desired_kib, e->desired_kib);
+    sum->sum_floor_kib = kib_add(sum->sum_floor_kib, e->floor_kib);
+    sum->sum_target_kib = kib_add(sum->sum_target_kib, e->target_kib);
+}
 
 /* The summary's state and budget figures, once every entry was added. */
-void policy_plan_summary_finish(PolicyPlanSummary *sum, const PolicyBudget *budget,
-                                PolicyRegime regime);
+G_GNUC_INTERNAL void policy_plan_summary_finish(PolicyPlanSummary *sum, const PolicyBudget *budget,
+                                                PolicyRegime regime);

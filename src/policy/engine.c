@@ -438,18 +438,6 @@ PolicyHostState policy_host_state_from(PolicyRegime regime, bool psi_limited)
     }
 }
 
-void policy_plan_summary_add(PolicyPlanSummary *sum, const PolicyPlanEntry *e)
-{
-    if (e->protection == POLICY_PROTECTION_NONE)
-        sum->n_unprotected++;
-    sum->n_managed++;
-    sum->sum_assigned_kib = kib_add(sum->sum_assigned_kib, e->assigned_kib);
-    sum->sum_demand_kib = kib_add(sum->sum_demand_kib, e->demand_kib);
-    sum->sum_desired_kib = kib_add(sum->sum_desired_kib, e->desired_kib);
-    sum->sum_floor_kib = kib_add(sum->sum_floor_kib, e->floor_kib);
-    sum->sum_target_kib = kib_add(sum->sum_target_kib, e->target_kib);
-}
-
 void policy_plan_summary_finish(PolicyPlanSummary *sum, const PolicyBudget *budget,
                                 PolicyRegime regime)
 {
