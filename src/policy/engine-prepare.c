@@ -113,25 +113,12 @@ static void set_protection(const PolicyTuning *t, const PolicyEffective *p,
     e->protection = headroom > 0 ? POLICY_PROTECTION_HEADROOM : POLICY_PROTECTION_NONE;
 }
 
-/* Pass 1: what this domain is, what it needs, its bounds. Returns whether
- * it takes part in the allocation. */
-static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64_t now,
-                     PolicyPlanEntry *e, unsigned *flags)
+/* What the domain holds: its sample's figure, or without one the most its
+ * balloon can hold; never more than its devices can (a guest controls
+ * the figure). */
+static uint64_t assigned_kib(const PolicyDomainCaps *caps, const PolicyDomainSample *s)
 {
-    const PolicyTuning *t = &cfg->tuning;
-    const PolicyEffective *p = d->policy;
-    const PolicyDomainCaps *caps = d->caps;
-    const PolicyDomainSample *s = d->sample;
-    PolicyDomainState *st = d->state;
-    uint64_t reach, assigned, balloon, in_flight, resent, ceiling_grew;
-    bool grow_was_pending;
-    PolicyDemand dem;
-
-    /* the action slots past n_actions are not part of the result: clearing
-     * them would cost more than the rest of the cycle at 100,000 domains */
-    memset(e, 0, offsetof(PolicyPlanEntry, actions));
-    e->reason[0] = '\0';
-    *flags = 0;
+    uint64_t assigned;
 
     /* no stats: the balloon ceiling is the most it can hold by the balloon */
     assigned = s ? s->assigned_kib : policy_caps_assigned_kib(caps, caps->balloon_max_kib);
@@ -144,11 +131,15 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
      * such a domain is counted at what it holds. */
     if (caps->balloon_max_kib > 0)
         assigned = kib_min(assigned, policy_caps_assigned_kib(caps, caps->balloon_max_kib));
-    e->assigned_kib = assigned;
-    e->target_kib = assigned;
+    return assigned;
+}
 
-    if (!st->initialized)
-        st->first_assigned_kib = assigned;
+/* The resolved bounds: minimum, startup, maximum (as sizes or % of what
+ * the domain can physically reach) and the ceiling. */
+static void resolve_bounds(const PolicyEffective *p, const PolicyDomainCaps *caps,
+                           const PolicyDomainState *st, PolicyPlanEntry *e)
+{
+    uint64_t reach;
 
     reach = policy_caps_reach_kib(caps);
     e->maximum_kib = kib_min(policy_amount_resolve_kib(&p->maximum, reach, reach), reach);
@@ -157,34 +148,21 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     e->startup_kib =
         kib_clamp(policy_amount_resolve_kib(&p->startup, reach, st->first_assigned_kib),
                   e->minimum_kib, e->maximum_kib);
+}
 
-    if (p->mode == POLICY_MODE_STATIC) {
-        e->status = POLICY_STATUS_STATIC;
-        set_reason(e, "static: never touched");
-        st->initialized = true;
-        return false;
-    }
-    if (!caps->has_balloon || !s) {
-        e->status = POLICY_STATUS_UNMANAGED;
-        set_reason(e, !caps->has_balloon ? "no balloon device" : "no stats");
-        st->initialized = true;
-        return false;
-    }
-    if (s->has_balloon_stats)
-        st->seen_stats = true;
-    /* A balloon device whose guest never reported (no driver loaded, or a
-     * guest that does not do stats) is not ours to balance; one that
-     * reported and went quiet is stale (held, never shrunk). A guest still
-     * booting gets its grace period to load the driver. */
-    if (!st->seen_stats && !(st->seen_boot && now < kib_add(st->started_us, t->grace_us))) {
-        e->status = POLICY_STATUS_UNMANAGED;
-        set_reason(e, "no balloon driver in the guest (it never reported stats)");
-        st->initialized = true;
-        return false;
-    }
+/* The balloon's moves since the last cycle: what of our shrink is still in
+ * flight (returned; taken before the tracking may call it done), a guest
+ * deflating on its own (deflate-on-oom: DOM_DEFLATE_HOLD, and
+ * DOM_STOP_INFLATION while a shrink of ours was under way), a re-send of
+ * ours landing. Updates the state's in-flight tracking. balloon: the
+ * balloon figure alone (sample_balloon_kib()). */
+static uint64_t watch_balloon(const PolicyTuning *t, const PolicyDomainCaps *caps,
+                              const PolicyDomainSample *s, PolicyDomainState *st, uint64_t assigned,
+                              uint64_t balloon, uint64_t now, unsigned *flags)
+{
+    uint64_t in_flight, resent, ceiling_grew;
+    bool grow_was_pending;
 
-    e->managed = true;
-    balloon = sample_balloon_kib(caps, s);
     /* what of our shrink QEMU's figure does not show yet, before the
      * tracking below may call it done */
     in_flight = st->shrink_pending ? kib_sub(assigned, st->shrink_to_kib) : 0;
@@ -223,6 +201,138 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     if (caps->balloon_autodeflate && st->self_deflate_us > 0 &&
         now < kib_add(st->self_deflate_us, t->demand_half_life_us))
         *flags |= DOM_DEFLATE_HOLD;
+    return in_flight;
+}
+
+/* No fresh word from the guest (stale or no figures): hold what it has,
+ * never shrink. */
+static void hold_without_demand(const PolicyTuning *t, const PolicyEffective *p,
+                                const PolicyDomainCaps *caps, PolicyDomainState *st,
+                                uint64_t assigned, uint64_t now, PolicyPlanEntry *e,
+                                unsigned *flags)
+{
+    *flags |= DOM_STALE;
+    st->prev_raw_demand_kib = 0; /* no trend across the silence */
+    st->prev_report_current_kib = 0;
+    e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
+    e->floor_kib = kib_max(assigned, e->minimum_kib);
+    e->need_kib = e->floor_kib;
+    e->desired_kib = e->floor_kib;
+    set_protection(t, p, caps, st, e->demand_kib, now, e);
+    /* a guest still booting has not loaded its balloon driver yet */
+    if (st->seen_boot && now < kib_add(st->started_us, t->grace_us))
+        *flags |= DOM_GRACE;
+}
+
+/* Desired memory, floor and need from this cycle's demand (DESIGN.md
+ * §3.4, §3.6, §3.10). */
+static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
+                             const PolicyDomainCaps *caps, PolicyDomainState *st,
+                             const PolicyDemand *dem, uint64_t assigned, uint64_t now,
+                             PolicyPlanEntry *e, unsigned *flags)
+{
+    /* the buffer over the demand a rising workload will have by the
+     * time memory arrives; the rise itself is headroom, not need. The
+     * buffer is at least buffer-min (20 % of a small guest is a few
+     * MiB), and the burst headroom is kept free on top of the demand. */
+    uint64_t ramped = kib_add(dem->demand_kib, dem->trend_kib);
+    uint64_t buffered =
+        kib_max(kib_pct(ramped, 100 + (uint64_t)p->buffer_pct), kib_add(ramped, p->buffer_min_kib));
+
+    set_protection(t, p, caps, st, dem->demand_kib, now, e);
+    buffered = kib_max(buffered, kib_add(dem->demand_kib, e->headroom_kib));
+
+    e->demand_kib = dem->demand_kib;
+    e->coarse_demand = dem->coarse;
+    if (dem->pressure)
+        *flags |= DOM_PRESSURE;
+    if (dem->rising)
+        *flags |= DOM_RISING;
+    /* rising by half a step or more (the trend is twice the rise of
+     * a report; it is not taken on every path): a ramp. A guest
+     * creeping up by a few MiB is still trimmed. */
+    if (dem->rising &&
+        kib_max(dem->trend_kib, kib_mul(dem->rise_kib, 2)) >= min_step_kib(t, assigned))
+        *flags |= DOM_RAMPING;
+    e->desired_kib = kib_clamp(buffered, e->minimum_kib, e->maximum_kib);
+    if (st->seen_boot && now < kib_add(st->started_us, t->grace_us)) {
+        *flags |= DOM_GRACE;
+        e->desired_kib = kib_max(e->desired_kib, e->startup_kib);
+    }
+    /* An uncooperative guest's memory is not counted on. And memory a
+     * guest is using is never reclaimed, however short the host: our
+     * guests have no page file, so taking it means the OOM killer. The
+     * floor is what the guest uses now (capped by what it has, and by
+     * its maximum), not its decaying peak: when short, buffers and
+     * headroom go first, then the peaks (the need), each by weight; a
+     * host over its budget by a GiB is not served by the peaks' decay,
+     * a MiB a second (measured on real guests). A guest that just
+     * deflated by itself keeps what it took. */
+    if (*flags & DOM_UNCOOPERATIVE)
+        e->floor_kib = kib_max(assigned, e->minimum_kib);
+    else
+        e->floor_kib =
+            kib_max(e->minimum_kib, kib_min(kib_min(assigned, dem->current_kib), e->maximum_kib));
+    if (*flags & DOM_DEFLATE_HOLD)
+        e->floor_kib = kib_max(e->floor_kib, kib_min(assigned, e->maximum_kib));
+    e->desired_kib = kib_max(e->desired_kib, e->floor_kib);
+    e->need_kib = kib_clamp(dem->demand_kib, e->floor_kib, e->desired_kib);
+}
+
+/* Pass 1: what this domain is, what it needs, its bounds. Returns whether
+ * it takes part in the allocation. */
+static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64_t now,
+                     PolicyPlanEntry *e, unsigned *flags)
+{
+    const PolicyTuning *t = &cfg->tuning;
+    const PolicyEffective *p = d->policy;
+    const PolicyDomainCaps *caps = d->caps;
+    const PolicyDomainSample *s = d->sample;
+    PolicyDomainState *st = d->state;
+    uint64_t assigned, balloon, in_flight;
+    PolicyDemand dem;
+
+    /* the action slots past n_actions are not part of the result: clearing
+     * them would cost more than the rest of the cycle at 100,000 domains */
+    memset(e, 0, offsetof(PolicyPlanEntry, actions));
+    e->reason[0] = '\0';
+    *flags = 0;
+
+    assigned = assigned_kib(caps, s);
+    e->assigned_kib = assigned;
+    e->target_kib = assigned;
+    if (!st->initialized)
+        st->first_assigned_kib = assigned;
+    resolve_bounds(p, caps, st, e);
+
+    if (p->mode == POLICY_MODE_STATIC) {
+        e->status = POLICY_STATUS_STATIC;
+        set_reason(e, "static: never touched");
+        st->initialized = true;
+        return false;
+    }
+    if (!caps->has_balloon || !s) {
+        e->status = POLICY_STATUS_UNMANAGED;
+        set_reason(e, !caps->has_balloon ? "no balloon device" : "no stats");
+        st->initialized = true;
+        return false;
+    }
+    if (s->has_balloon_stats)
+        st->seen_stats = true;
+    /* A balloon device whose guest never reported (no driver loaded, or a
+     * guest that does not do stats) is not ours to balance; one that
+     * reported and went quiet is stale (held, never shrunk). A guest still
+     * booting gets its grace period to load the driver. */
+    if (!st->seen_stats && !(st->seen_boot && now < kib_add(st->started_us, t->grace_us))) {
+        e->status = POLICY_STATUS_UNMANAGED;
+        set_reason(e, "no balloon driver in the guest (it never reported stats)");
+        st->initialized = true;
+        return false;
+    }
+
+    e->managed = true;
+    balloon = sample_balloon_kib(caps, s);
+    in_flight = watch_balloon(t, caps, s, st, assigned, balloon, now, flags);
     {
         /* the largest instant step it takes now */
         uint64_t free_now = s->has_usable   ? s->usable_kib
@@ -247,68 +357,10 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
         .interval_us = cfg->interval_us,
         .balloon_kib = balloon,
     };
-    if (policy_sample_is_stale(t, caps, s) ||
-        policy_demand_update(t, &dctx, s, st, now, &dem) < 0) {
-        /* no fresh word from the guest: hold what it has, never shrink */
-        *flags |= DOM_STALE;
-        st->prev_raw_demand_kib = 0; /* no trend across the silence */
-        st->prev_report_current_kib = 0;
-        e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
-        e->floor_kib = kib_max(assigned, e->minimum_kib);
-        e->need_kib = e->floor_kib;
-        e->desired_kib = e->floor_kib;
-        set_protection(t, p, caps, st, e->demand_kib, now, e);
-        /* a guest still booting has not loaded its balloon driver yet */
-        if (st->seen_boot && now < kib_add(st->started_us, t->grace_us))
-            *flags |= DOM_GRACE;
-    } else {
-        /* the buffer over the demand a rising workload will have by the
-         * time memory arrives; the rise itself is headroom, not need. The
-         * buffer is at least buffer-min (20 % of a small guest is a few
-         * MiB), and the burst headroom is kept free on top of the demand. */
-        uint64_t ramped = kib_add(dem.demand_kib, dem.trend_kib);
-        uint64_t buffered = kib_max(kib_pct(ramped, 100 + (uint64_t)p->buffer_pct),
-                                    kib_add(ramped, p->buffer_min_kib));
-
-        set_protection(t, p, caps, st, dem.demand_kib, now, e);
-        buffered = kib_max(buffered, kib_add(dem.demand_kib, e->headroom_kib));
-
-        e->demand_kib = dem.demand_kib;
-        e->coarse_demand = dem.coarse;
-        if (dem.pressure)
-            *flags |= DOM_PRESSURE;
-        if (dem.rising)
-            *flags |= DOM_RISING;
-        /* rising by half a step or more (the trend is twice the rise of
-         * a report; it is not taken on every path): a ramp. A guest
-         * creeping up by a few MiB is still trimmed. */
-        if (dem.rising &&
-            kib_max(dem.trend_kib, kib_mul(dem.rise_kib, 2)) >= min_step_kib(t, assigned))
-            *flags |= DOM_RAMPING;
-        e->desired_kib = kib_clamp(buffered, e->minimum_kib, e->maximum_kib);
-        if (st->seen_boot && now < kib_add(st->started_us, t->grace_us)) {
-            *flags |= DOM_GRACE;
-            e->desired_kib = kib_max(e->desired_kib, e->startup_kib);
-        }
-        /* An uncooperative guest's memory is not counted on. And memory a
-         * guest is using is never reclaimed, however short the host: our
-         * guests have no page file, so taking it means the OOM killer. The
-         * floor is what the guest uses now (capped by what it has, and by
-         * its maximum), not its decaying peak: when short, buffers and
-         * headroom go first, then the peaks (the need), each by weight; a
-         * host over its budget by a GiB is not served by the peaks' decay,
-         * a MiB a second (measured on real guests). A guest that just
-         * deflated by itself keeps what it took. */
-        if (*flags & DOM_UNCOOPERATIVE)
-            e->floor_kib = kib_max(assigned, e->minimum_kib);
-        else
-            e->floor_kib = kib_max(e->minimum_kib,
-                                   kib_min(kib_min(assigned, dem.current_kib), e->maximum_kib));
-        if (*flags & DOM_DEFLATE_HOLD)
-            e->floor_kib = kib_max(e->floor_kib, kib_min(assigned, e->maximum_kib));
-        e->desired_kib = kib_max(e->desired_kib, e->floor_kib);
-        e->need_kib = kib_clamp(dem.demand_kib, e->floor_kib, e->desired_kib);
-    }
+    if (policy_sample_is_stale(t, caps, s) || policy_demand_update(t, &dctx, s, st, now, &dem) < 0)
+        hold_without_demand(t, p, caps, st, assigned, now, e, flags);
+    else
+        size_from_demand(t, p, caps, st, &dem, assigned, now, e, flags);
     st->initialized = true;
     return true;
 }
