@@ -163,15 +163,3 @@ void manager_domain_resolve_policy(Manager *m, ManagerDomain *d)
                           &d->policy);
     p->policy_generation = m->policy_generation;
 }
-
-void manager_domain_input(ManagerDomain *d, PolicyDomainInput *ret)
-{
-    *ret = (PolicyDomainInput){
-        .name = d->name,
-        .uuid = d->uuid,
-        .policy = &d->policy,
-        .caps = &d->caps,
-        .sample = d->has_sample ? &d->sample : NULL,
-        .state = &d->state,
-    };
-}

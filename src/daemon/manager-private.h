@@ -130,8 +130,19 @@ void manager_domains_changed(Manager *m);
 void manager_forget_all_domains(Manager *m, const char *why);
 /* The effective policy, resolved again only after a reload or override. */
 void manager_domain_resolve_policy(Manager *m, ManagerDomain *d);
-/* The engine's view of a domain: borrowed pointers into d. */
-void manager_domain_input(ManagerDomain *d, PolicyDomainInput *ret);
+/* The engine's view of a domain: borrowed pointers into d (inline: once
+ * a domain a cycle). */
+static inline void manager_domain_input(ManagerDomain *d, PolicyDomainInput *ret)
+{
+    *ret = (PolicyDomainInput){
+        .name = d->name,
+        .uuid = d->uuid,
+        .policy = &d->policy,
+        .caps = &d->caps,
+        .sample = d->has_sample ? &d->sample : NULL,
+        .state = &d->state,
+    };
+}
 
 /* manager-actions.c: carry out the domains' last plan entries, every
  * shrink first, then every grow, then re-send stuck virtio-mem requests.
