@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "check-config.h"
 #include "dynmem-config.h"
+#include "libvirt-backend.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"

@@ -4,7 +4,7 @@
  * test:///file URI is a separate in-memory hypervisor). */
 #pragma once
 
-#include "backend.h"
+#include "libvirt-backend.h"
 
 #include <libvirt/libvirt.h>
 
@@ -14,3 +14,9 @@ virConnectPtr backend_libvirt_get_connection(Backend *b);
 /* The negative errno a libvirt error code (virErrorNumber) maps to, with
  * no domain involved: -ENOTCONN only for a connection that is gone. */
 int backend_libvirt_map_error(Backend *b, int code);
+
+/* One domain's figures asked of the driver now, as completing a DIMM
+ * guest's sample asks them (qemu-sample.h): balloon_kib the balloon
+ * figure alone, assigned_kib 0. */
+int backend_libvirt_read_sample(Backend *b, const char *uuid, uint64_t now_us,
+                                PolicyDomainSample *ret, char **ret_error);

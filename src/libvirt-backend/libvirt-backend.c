@@ -9,9 +9,10 @@
  * have no balloon fields, so there (and only there) each domain is asked
  * with virDomainMemoryStats() instead.
  */
-#include "backend.h"
+#include "libvirt-backend.h"
 #include "domain-xml.h"
 #include "libvirt-backend-private.h"
+#include "qemu-sample.h"
 
 #include <errno.h>
 #include <libvirt-glib/libvirt-glib.h>
@@ -47,29 +48,6 @@ typedef struct {
      * lifecycle event of that name and on every (re)connect. */
     GHashTable *uuid_by_name;
 } LibvirtBackend;
-
-const char *backend_event_kind_to_string(BackendEventKind kind)
-{
-    static const char *const names[BACKEND_EVENT_LAST] = {
-        [BACKEND_EVENT_DOMAIN_STARTED] = "started",    [BACKEND_EVENT_DOMAIN_STOPPED] = "stopped",
-        [BACKEND_EVENT_DOMAIN_CHANGED] = "changed",    [BACKEND_EVENT_DOMAIN_DEFINED] = "defined",
-        [BACKEND_EVENT_DISCONNECTED] = "disconnected",
-    };
-    return (unsigned)kind < BACKEND_EVENT_LAST ? names[kind] : "unknown";
-}
-
-static void stats_clear(void *p)
-{
-    BackendDomainStats *s = p;
-    g_free(s->name);
-}
-
-GArray *backend_stats_array_new(void)
-{
-    GArray *a = g_array_new(FALSE, TRUE, sizeof(BackendDomainStats));
-    g_array_set_clear_func(a, stats_clear);
-    return a;
-}
 
 /* libvirt prints every error to stderr by default; we report them
  * ourselves, once, at the boundary. */
@@ -493,10 +471,11 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
             ds.has_sample = true;
             s->has_balloon_stats = s->has_usable || s->has_unused;
             /* balloon.current already includes virtio-mem `current`;
-             * balloon_kib is derived by the manager from the caps. */
+             * completing the sample derives balloon_kib from the caps. */
             s->balloon_kib = s->assigned_kib;
         } else if (lb->test_driver) {
-            /* ACTUAL is the balloon figure alone; the manager adds virtio-mem */
+            /* ACTUAL is the balloon figure alone; completing the sample
+             * adds virtio-mem */
             g_autofree char *err = NULL;
             ds.has_sample = sample_from_memory_stats(lb, recs[i]->dom, s, &err) == 0;
             ds.balloon_only = true;
@@ -510,10 +489,12 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
     return 0;
 }
 
-static int lv_read_sample(Backend *b, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
-                          char **ret_error)
+/* One domain's figures asked now (virDomainMemoryStats: QEMU's own
+ * query-balloon); balloon_kib the balloon figure alone, assigned_kib 0. */
+static int read_sample(void *userdata, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
+                       char **ret_error)
 {
-    LibvirtBackend *lb = (LibvirtBackend *)b;
+    LibvirtBackend *lb = userdata;
     int r = 0;
     g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
     if (!dom)
@@ -526,6 +507,16 @@ static int lv_read_sample(Backend *b, const char *uuid, uint64_t now_us, PolicyD
     s.has_balloon_stats = s.has_usable || s.has_unused;
     *ret = s;
     return 0;
+}
+
+/* The test driver's samples are read per domain already (balloon_only);
+ * the bulk ones of a DIMM guest may be stale (qemu-sample.h). */
+static int lv_complete_sample(Backend *b, const char *uuid, const PolicyDomainCaps *caps,
+                              uint64_t now_us, bool balloon_only, BackendDomainMemo *memo,
+                              PolicyDomainSample *sample, char **ret_error)
+{
+    return qemu_sample_complete(uuid, caps, now_us, balloon_only, memo, sample, read_sample, b,
+                                ret_error);
 }
 
 static int lv_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error)
@@ -607,7 +598,7 @@ static const BackendOps libvirt_ops = {
     .is_open = lv_is_open,
     .collect = lv_collect,
     .read_caps = lv_read_caps,
-    .read_sample = lv_read_sample,
+    .complete_sample = lv_complete_sample,
     .set_stats_period = lv_set_stats_period,
     .apply = lv_apply,
     .free = lv_free,
@@ -631,4 +622,10 @@ int backend_libvirt_map_error(Backend *b, int code)
 virConnectPtr backend_libvirt_get_connection(Backend *b)
 {
     return b->ops == &libvirt_ops ? ((LibvirtBackend *)b)->conn : NULL;
+}
+
+int backend_libvirt_read_sample(Backend *b, const char *uuid, uint64_t now_us,
+                                PolicyDomainSample *ret, char **ret_error)
+{
+    return read_sample(b, uuid, now_us, ret, ret_error);
 }

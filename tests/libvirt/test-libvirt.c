@@ -196,7 +196,7 @@ static void test_domain_started_gets_grace(void **state)
 }
 
 /* read_sample: one domain's balloon figure asked of the driver now (the
- * manager's way round libvirt's stale figure for DIMM guests). */
+ * backend's way round libvirt's stale figure for DIMM guests). */
 static void test_read_sample(void **state)
 {
     Ctx *c = *state;
@@ -205,15 +205,15 @@ static void test_read_sample(void **state)
     assert_non_null(d);
     PolicyDomainSample s;
     g_autofree char *err = NULL;
-    assert_int_equal(c->backend->ops->read_sample(c->backend, d->uuid, 42, &s, &err), 0);
+    assert_int_equal(backend_libvirt_read_sample(c->backend, d->uuid, 42, &s, &err), 0);
     assert_null(err);
     assert_int_equal(s.timestamp_us, 42);
     assert_int_equal(s.balloon_kib, libvirt_memory_kib(c, "web2"));
     assert_int_equal(s.assigned_kib, 0);
 
     g_autofree char *err2 = NULL;
-    assert_int_equal(c->backend->ops->read_sample(
-                         c->backend, "6d0c3a52-0000-4000-8000-000000000000", 42, &s, &err2),
+    assert_int_equal(backend_libvirt_read_sample(c->backend, "6d0c3a52-0000-4000-8000-000000000000",
+                                                 42, &s, &err2),
                      -ENOENT);
     assert_non_null(err2);
 }

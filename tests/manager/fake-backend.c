@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "fake-backend.h"
+#include "qemu-sample.h"
 
 #include "guest-sim.h"
 
@@ -135,10 +136,11 @@ static int fake_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, c
     return 0;
 }
 
-static int fake_read_sample(Backend *b, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
-                            char **ret_error)
+/* The live figures (QEMU's own, not libvirt's stale bulk one). */
+static int fake_read_sample(void *userdata, const char *uuid, uint64_t now_us,
+                            PolicyDomainSample *ret, char **ret_error)
 {
-    FakeBackend *fb = fake(b);
+    FakeBackend *fb = userdata;
     FakeDomain *d = find(fb, uuid);
     if (!fb->open || fb->down) {
         *ret_error = g_strdup("fake: not connected");
@@ -160,6 +162,16 @@ static int fake_read_sample(Backend *b, const char *uuid, uint64_t now_us, Polic
     s.assigned_kib = 0;
     *ret = s;
     return 0;
+}
+
+/* The fake plays libvirt's stale bulk figure of a DIMM guest
+ * (stale_bulk_kib), so it completes samples as the libvirt backend does. */
+static int fake_complete_sample(Backend *b, const char *uuid, const PolicyDomainCaps *caps,
+                                uint64_t now_us, bool balloon_only, BackendDomainMemo *memo,
+                                PolicyDomainSample *sample, char **ret_error)
+{
+    return qemu_sample_complete(uuid, caps, now_us, balloon_only, memo, sample, fake_read_sample,
+                                fake(b), ret_error);
 }
 
 static int fake_set_stats_period(Backend *b, const char *uuid, unsigned period_s, char **ret_error)
@@ -262,7 +274,7 @@ static const BackendOps fake_ops = {
     .is_open = fake_is_open,
     .collect = fake_collect,
     .read_caps = fake_read_caps,
-    .read_sample = fake_read_sample,
+    .complete_sample = fake_complete_sample,
     .set_stats_period = fake_set_stats_period,
     .apply = fake_apply,
     .free = fake_free,

@@ -30,10 +30,10 @@ typedef struct {
     unsigned set_period_calls;
     /* non-zero: the bulk collection reports this balloon figure instead of
      * the true one (libvirt's stale balloon.current after a DIMM hot-add);
-     * read_sample always tells the truth */
+     * a live read (completing the sample) always tells the truth */
     uint64_t stale_bulk_kib;
-    unsigned live_reads;               /* read_sample calls */
-    int fail_live_reads;               /* negative errno read_sample returns, 0: none */
+    unsigned live_reads;               /* live reads of its figures */
+    int fail_live_reads;               /* negative errno a live read returns, 0: none */
     uint64_t largest_balloon_drop_kib; /* the largest single balloon shrink asked */
     /* non-zero: the balloon moves toward what was asked by at most this
      * much a collection (a guest inflating slowly), not at once */

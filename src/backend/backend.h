@@ -3,8 +3,8 @@
  * The backend interface: how the manager reaches a hypervisor.
  *
  * The manager only ever sees this struct of function pointers, so it runs
- * the same on libvirt (libvirt-backend.c), on the fake backend of the tests
- * and on a simulator. Nothing here includes libvirt.
+ * the same on libvirt (src/libvirt-backend), on the fake backend of the
+ * tests and on a simulator. Nothing here includes or links libvirt.
  *
  * Errors are negative errno: -ENOENT the domain is gone, -ENOTCONN the
  * connection is lost (the manager reconnects), -EOPNOTSUPP the domain or
@@ -41,12 +41,37 @@ typedef struct {
     char uuid[BACKEND_UUID_STRING_LEN];
     char *name;
     bool has_sample; /* false: no memory figures at all this cycle (busy, no driver) */
-    /* true: sample.balloon_kib is the balloon figure alone and the manager
-     * adds virtio-mem `current` to get assigned_kib (virDomainMemoryStats);
-     * false: sample.assigned_kib already includes it (bulk stats). */
+    /* true: sample.balloon_kib is the balloon figure alone, and completing
+     * the sample adds virtio-mem `current` to get assigned_kib; false:
+     * sample.assigned_kib already includes it. */
     bool balloon_only;
     PolicyDomainSample sample;
 } BackendDomainStats;
+
+/* What a backend remembers of one domain from cycle to cycle to complete
+ * its samples. The manager keeps one with each domain (zeroed when the
+ * domain is found, gone with it) and never reads it, so a backend holds
+ * no per-domain table of its own. */
+typedef struct {
+    bool live_unsupported;     /* the hypervisor cannot be asked: never again */
+    bool has_live_balloon;     /* a balloon figure was asked of it ... */
+    uint64_t live_balloon_kib; /* ... this one, the last time */
+} BackendDomainMemo;
+
+/* Where a completed sample's figures come from. */
+typedef enum {
+    BACKEND_SAMPLE_COLLECTED = 0, /* the collection's, completed */
+    BACKEND_SAMPLE_LIVE,          /* asked of the hypervisor now */
+    BACKEND_SAMPLE_HELD,          /* not to be trusted, not asked (busy): guest figures dropped */
+    BACKEND_SAMPLE_LAST,
+} BackendSampleSource;
+
+/* Complete a collected sample from the capabilities: assigned_kib and
+ * balloon_kib both set (balloon_only says which one it has), and for an
+ * autodeflate guest MemTotal dropped (it counts ballooned pages as used,
+ * so it is no view of the guest's demand). */
+void backend_sample_complete(const PolicyDomainCaps *caps, bool balloon_only,
+                             PolicyDomainSample *sample);
 
 typedef struct Backend Backend;
 
@@ -60,11 +85,18 @@ typedef struct {
      * BackendDomainStats whose clear function frees the names). */
     int (*collect)(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error);
     int (*read_caps)(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error);
-    /* One domain's figures asked of the hypervisor now, for when the bulk
-     * ones cannot be trusted; balloon_kib is the balloon figure alone
-     * (without virtio-mem) and assigned_kib is left 0. */
-    int (*read_sample)(Backend *b, const char *uuid, uint64_t now_us, PolicyDomainSample *ret,
-                       char **ret_error);
+    /* Finish one domain's collected sample once its capabilities are
+     * current (the manager calls it every cycle, after read_caps, for each
+     * domain with a sample): as backend_sample_complete(), and where the
+     * collected figures are known to be wrong, asked of the hypervisor
+     * now or, failing that, held (guest figures dropped, so the engine
+     * neither grows nor shrinks the domain). Returns a BackendSampleSource,
+     * or a negative errno with *ret_error: -EOPNOTSUPP the hypervisor
+     * cannot be asked (the collected figures are used, now and from then
+     * on); anything else, the sample is held. NULL: backend_sample_complete(). */
+    int (*complete_sample)(Backend *b, const char *uuid, const PolicyDomainCaps *caps,
+                           uint64_t now_us, bool balloon_only, BackendDomainMemo *memo,
+                           PolicyDomainSample *sample, char **ret_error);
     int (*set_stats_period)(Backend *b, const char *uuid, unsigned period_s, char **ret_error);
     int (*apply)(Backend *b, const char *uuid, const PolicyAction *action, char **ret_error);
     void (*free)(Backend *b);
@@ -85,6 +117,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Backend, backend_free)
 
 /* A GArray of BackendDomainStats with the right clear function. */
 GArray *backend_stats_array_new(void);
-
-/* The libvirt implementation. */
-Backend *backend_libvirt_new(void);

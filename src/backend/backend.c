@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The backend interface's helpers every backend and the manager share. */
+#include "backend.h"
+
+const char *backend_event_kind_to_string(BackendEventKind kind)
+{
+    static const char *const names[BACKEND_EVENT_LAST] = {
+        [BACKEND_EVENT_DOMAIN_STARTED] = "started",    [BACKEND_EVENT_DOMAIN_STOPPED] = "stopped",
+        [BACKEND_EVENT_DOMAIN_CHANGED] = "changed",    [BACKEND_EVENT_DOMAIN_DEFINED] = "defined",
+        [BACKEND_EVENT_DISCONNECTED] = "disconnected",
+    };
+    return (unsigned)kind < BACKEND_EVENT_LAST ? names[kind] : "unknown";
+}
+
+static void stats_clear(void *p)
+{
+    BackendDomainStats *s = p;
+    g_free(s->name);
+}
+
+GArray *backend_stats_array_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(BackendDomainStats));
+    g_array_set_clear_func(a, stats_clear);
+    return a;
+}
+
+void backend_sample_complete(const PolicyDomainCaps *caps, bool balloon_only,
+                             PolicyDomainSample *sample)
+{
+    uint64_t vmem = 0;
+    for (size_t i = 0; i < caps->n_virtio_mem; i++)
+        vmem += caps->virtio_mem[i].current_kib;
+    if (caps->balloon_autodeflate)
+        sample->has_available = false;
+    if (balloon_only)
+        sample->assigned_kib = sample->balloon_kib + vmem;
+    else
+        sample->balloon_kib = sample->assigned_kib > vmem ? sample->assigned_kib - vmem : 0;
+}

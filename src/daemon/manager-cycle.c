@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One cycle (docs/architecture.md, "src/daemon"): collect the stats, read
+ * the host, prepare each domain (capabilities, sample, policy), plan, keep
+ * the plan, carry it out, and tell the listeners.
+ */
+#include "log.h"
+#include "manager-private.h"
+#include "meminfo.h"
+#include "text.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int read_host(Manager *m, PolicyHostSample *ret)
+{
+    g_autofree char *path = g_build_filename(m->proc_root, "meminfo", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_autofree char *err = NULL;
+    PolicyHostSample h = {0};
+    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+        log_error("cannot read %s: %s", path, gerr->message);
+        return -EIO;
+    }
+    if (policy_meminfo_parse_buf(text, &h, &err) < 0) {
+        log_error("%s: %s", path, err);
+        return -EINVAL;
+    }
+    /* PSI is optional (kernels without CONFIG_PSI, or psi=0). */
+    g_autofree char *psi_path = g_build_filename(m->proc_root, "pressure", "memory", NULL);
+    g_autofree char *psi = NULL;
+    g_autofree char *psi_err = NULL;
+    if (g_file_get_contents(psi_path, &psi, NULL, NULL) &&
+        policy_psi_parse_buf(psi, &h, &psi_err) < 0)
+        log_debug("%s: %s", psi_path, psi_err);
+    *ret = h;
+    return 0;
+}
+
+static void refresh_caps(Manager *m, ManagerDomain *d)
+{
+    g_autofree char *err = NULL;
+    PolicyDomainCaps caps;
+    int r = m->backend->ops->read_caps(m->backend, d->uuid, &caps, &err);
+    if (r < 0) {
+        g_autofree char *e = policy_escape(err, 0); /* libvirt may quote the name */
+        log_warning("%s: cannot read capabilities: %s", d->label, e);
+        if (!d->caps_valid)
+            memset(&d->caps, 0, sizeof(d->caps)); /* unmanaged until readable */
+        return;
+    }
+    d->caps = caps;
+    d->caps_valid = true;
+    d->caps_dirty = false;
+
+    if (caps.has_balloon && caps.stats_period_s == 0 && !d->stats_period_set) {
+        /* Without a stats period the guest never reports usable memory. */
+        d->stats_period_set = true;
+        unsigned period = (unsigned)MAX(1, manager_get_interval_us(m) / G_USEC_PER_SEC);
+        g_autofree char *perr = NULL;
+        if (m->dry_run) {
+            log_notice("%s: balloon stats are off; would set their period to %us", d->label,
+                       period);
+        } else if (m->backend->ops->set_stats_period(m->backend, d->uuid, period, &perr) < 0) {
+            g_autofree char *e = policy_escape(perr, 0);
+            log_warning("%s: balloon stats are off and enabling them failed: %s", d->label, e);
+        } else {
+            log_notice("%s: balloon stats were off; set their period to %us (live)", d->label,
+                       period);
+            d->caps.stats_period_s = period;
+        }
+    }
+}
+
+/* Merge this cycle's stats into the domain table. Returns false when the
+ * connection is gone. */
+static bool collect(Manager *m, uint64_t now)
+{
+    g_autoptr(GArray) stats = NULL;
+    g_autofree char *err = NULL;
+    int r = m->backend->ops->collect(m->backend, now, &stats, &err);
+    if (r == -ENOTCONN) {
+        manager_handle_disconnect(m);
+        return false;
+    }
+    if (r < 0) {
+        log_warning("cannot collect domain stats: %s", err);
+        return false;
+    }
+
+    GHashTableIter it;
+    void *v;
+    g_hash_table_iter_init(&it, m->domains);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        ((ManagerDomain *)v)->seen = false;
+
+    for (guint i = 0; i < stats->len; i++) {
+        BackendDomainStats *s = &g_array_index(stats, BackendDomainStats, i);
+        ManagerDomain *d = manager_domain_lookup(m, s->uuid);
+        if (!d)
+            d = manager_domain_add(m, s->uuid, s->name);
+        if (s->name && strcmp(s->name, d->name) != 0)
+            manager_domain_rename(m, d, s->name);
+        d->seen = true;
+        d->has_sample = s->has_sample;
+        d->sample = s->sample;
+        ((DomainPriv *)d)->balloon_only = s->balloon_only;
+    }
+
+    /* every running domain was restored above; the rest are gone */
+    g_hash_table_remove_all(m->saved_states);
+
+    if (stats->len != g_hash_table_size(m->domains)) {
+        g_autoptr(GPtrArray) all = manager_list_domains(m);
+        for (guint i = 0; i < all->len; i++) {
+            ManagerDomain *d = all->pdata[i];
+            if (!d->seen)
+                manager_domain_remove(m, d, "no longer running");
+        }
+    }
+    return true;
+}
+
+/* The backend completes the sample now that the caps are current; it may
+ * ask the hypervisor for figures it knows to be wrong in the collection
+ * (a DIMM guest's balloon), or hold the domain. Said once when that fails
+ * and once when it works again. */
+static void complete_sample(Manager *m, ManagerDomain *d, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    if (!d->has_sample || !m->backend->ops->complete_sample) {
+        backend_sample_complete(&d->caps, p->balloon_only, &d->sample);
+        return;
+    }
+    g_autofree char *raw_err = NULL;
+    int r = m->backend->ops->complete_sample(m->backend, d->uuid, &d->caps, now, p->balloon_only,
+                                             &p->memo, &d->sample, &raw_err);
+    if (r == BACKEND_SAMPLE_LIVE && p->sample_failing) {
+        log_info("%s: its balloon is readable again", d->label);
+        p->sample_failing = false;
+    }
+    if (r >= 0)
+        return;
+    g_autofree char *err = policy_escape(raw_err, 0);
+    if (r == -EOPNOTSUPP) {
+        log_notice("%s: the hypervisor gives no live balloon figure (%s); using libvirt's",
+                   d->label, err);
+    } else if (r != -ENOENT && r != -ENOTCONN && !p->sample_failing) {
+        /* gone, or the connection with it: the next collection says so */
+        log_warning("%s: cannot read its balloon from the hypervisor, holding it: %s", d->label,
+                    err);
+        p->sample_failing = true;
+    }
+}
+
+/* Capabilities, sample and policy of every domain, into m->order in name
+ * order (the engine's input is deterministic). */
+static void prepare_domains(Manager *m, uint64_t now)
+{
+    g_ptr_array_set_size(m->order, 0);
+    /* a copy: listeners may add domains meanwhile */
+    g_autoptr(GPtrArray) all = manager_list_domains(m);
+    for (guint i = 0; i < all->len; i++) {
+        ManagerDomain *d = all->pdata[i];
+        if (d->caps_dirty)
+            refresh_caps(m, d);
+        if (!manager_domain_lookup(m, d->uuid))
+            continue;
+        complete_sample(m, d, now);
+        manager_domain_resolve_policy(m, d);
+        g_ptr_array_add(m->order, d);
+    }
+}
+
+/* The engine over m->order: entries in m->entries, the summary in
+ * *ret_summary. Returns 0 or the engine's negative errno. */
+static int plan_domains(Manager *m, uint64_t now, PolicyPlanSummary *ret_summary)
+{
+    guint n = m->order->len;
+    g_array_set_size(m->inputs, n);
+    g_array_set_size(m->entries, n);
+    for (guint i = 0; i < n; i++)
+        manager_domain_input(m->order->pdata[i], &g_array_index(m->inputs, PolicyDomainInput, i));
+    int r = policy_engine_plan(m->engine, m->cfg, &m->host, now,
+                               (PolicyDomainInput *)(void *)m->inputs->data, n,
+                               (PolicyPlanEntry *)(void *)m->entries->data, ret_summary);
+    if (r < 0)
+        log_error("the engine refused this cycle's input (%s)", g_strerror(-r));
+    return r;
+}
+
+/* Each domain keeps its new plan entry; what no loop sees is said once,
+ * when it happens (DESIGN.md §3.10). */
+static void keep_plan(Manager *m)
+{
+    for (guint i = 0; i < m->order->len; i++) {
+        ManagerDomain *d = m->order->pdata[i];
+        DomainPriv *p = (DomainPriv *)d;
+        const PolicyPlanEntry *e = &g_array_index(m->entries, PolicyPlanEntry, i);
+        if (d->state.self_deflate_us != p->seen_self_deflate_us) {
+            p->seen_self_deflate_us = d->state.self_deflate_us;
+            log_notice("%s: the guest took memory back from its balloon (deflate-on-oom): "
+                       "%" G_GUINT64_FORMAT " MiB assigned; not shrunk for a while",
+                       d->label, e->assigned_kib / 1024);
+        }
+        if (d->has_entry && d->entry.managed && e->managed && d->entry.protection != e->protection)
+            log_info("%s: protection %s -> %s (takes a step of %" G_GUINT64_FORMAT " MiB at once)",
+                     d->label, policy_protection_to_string(d->entry.protection),
+                     policy_protection_to_string(e->protection), e->absorbable_kib / 1024);
+        d->entry = *e;
+        d->has_entry = true;
+    }
+}
+
+/* Keep the summary, count the cycle, say a change of the host's state. */
+static void finish_cycle(Manager *m, const PolicyPlanSummary *summary)
+{
+    PolicyHostState old = m->has_summary ? m->summary.state : POLICY_HOST_OK;
+    m->summary = *summary;
+    m->has_summary = true;
+    m->cycles++;
+    if (summary->state != old) {
+        log_notice("host memory state: %s -> %s (budget %" G_GUINT64_FORMAT " MiB)",
+                   policy_host_state_to_string(old), policy_host_state_to_string(summary->state),
+                   summary->budget_kib / 1024);
+        EMIT(m, state_changed, summary->state);
+    }
+    EMIT0(m, cycle_done);
+}
+
+int manager_run_cycle(Manager *m)
+{
+    if (m->in_cycle)
+        return -EBUSY;
+    if (!m->connected)
+        return -ENOTCONN;
+    m->in_cycle = true;
+    int r = 0;
+    uint64_t now = manager_now_us(m);
+    g_autoptr(GPtrArray) order = NULL;
+    PolicyPlanSummary summary;
+    PolicyHostSample host;
+
+    if (!collect(m, now)) {
+        r = m->connected ? -EIO : -ENOTCONN;
+        goto out;
+    }
+    if (read_host(m, &host) < 0) {
+        r = -EIO;
+        goto out;
+    }
+    m->host = host;
+    m->has_host = true;
+    prepare_domains(m, now);
+    r = plan_domains(m, now, &summary);
+    if (r < 0)
+        goto out;
+    keep_plan(m);
+    /* the order array may lose domains that vanish under us: a copy */
+    order = g_ptr_array_copy(m->order, NULL, NULL);
+    if (manager_apply_plan(m, order, now) == -ENOTCONN) {
+        manager_handle_disconnect(m);
+        r = -ENOTCONN;
+        goto out;
+    }
+    finish_cycle(m, &summary);
+out:
+    m->in_cycle = false;
+    return r;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The manager's insides, shared by its files:
+ *   manager.c          construction, connection, timers, control, views
+ *   manager-domains.c  the domain table: add, remove, look up, sort
+ *   manager-cycle.c    one cycle: collect, prepare, plan
+ *   manager-actions.c  carrying out a plan, failures and re-sends
+ *   manager-dump.c     Dump and the status line
+ * Nothing outside src/daemon/manager*.c includes this (tests may).
+ */
+#pragma once
+
+#include "manager.h"
+#include "overrides.h"
+
+/* A guest that cannot unplug virtio-mem blocks at once (they are in use)
+ * retries by itself only after about 50 s; sending the same request again
+ * makes it try at once (measured, docs/e2e-guest.md). */
+#define VIRTIO_MEM_RESEND_US (5 * G_USEC_PER_SEC)
+
+/* An action failing every cycle is logged once, then at most this often
+ * with a count, and once more when it succeeds again. */
+#define ACTION_ERROR_SUMMARY_US (60 * G_USEC_PER_SEC)
+
+typedef struct {
+    const ManagerListener *listener;
+    void *userdata;
+} ListenerSlot;
+
+struct Manager {
+    /* options */
+    char *config_path;
+    char *uri_override;
+    uint64_t interval_override_us;
+    bool dry_run;
+    char *proc_root;
+    char *state_dir;
+    ManagerClockFunc clock;
+    void *clock_userdata;
+    bool no_timer;
+
+    PolicyConfig *cfg;
+    uint64_t policy_generation;
+
+    Backend *backend;
+    bool connected;
+    unsigned reconnect_delay_s;
+    guint reconnect_source;
+    guint cycle_source;
+    guint disconnect_source;
+    bool reconnect_warned;
+
+    GHashTable *domains;      /* uuid -> ManagerDomain* */
+    GHashTable *by_name;      /* name -> ManagerDomain*; NULL when stale (manager-domains.c) */
+    GHashTable *saved_states; /* uuid -> PolicyDomainState*, across reconnects */
+    GHashTable *overrides;    /* uuid -> PolicySettings* */
+    OverrideStore *store;     /* the persistent ones; NULL: not available */
+    char *overrides_problem;  /* why persisted overrides were not loaded, for Dump */
+    PolicyEngine *engine;
+
+    PolicyHostSample host;
+    bool has_host;
+    PolicyPlanSummary summary;
+    bool has_summary;
+
+    GPtrArray *order;  /* domains of this cycle, sorted by name */
+    GPtrArray *sorted; /* every domain sorted by name; NULL when stale */
+    GArray *inputs;    /* PolicyDomainInput */
+    GArray *entries;   /* PolicyPlanEntry */
+    GArray *listeners; /* ListenerSlot */
+
+    bool paused;
+    bool in_cycle;
+    uint64_t cycles;
+};
+
+/* Per-domain bookkeeping the header does not need to show. */
+typedef struct {
+    ManagerDomain pub;
+    uint64_t policy_generation;
+    /* since when each virtio-mem device's `current` has not matched its
+     * `requested` (0: it matches), and when we last (re)sent it */
+    uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
+    bool balloon_only;             /* the sample's balloon figure excludes virtio-mem */
+    BackendDomainMemo memo;        /* the backend's, to complete the samples */
+    bool sample_failing;           /* completing the sample failed, and the log said so */
+    uint64_t seen_self_deflate_us; /* the guest's last deflate-on-oom, as logged */
+    /* failing actions: the first is logged, then a summary a minute */
+    bool action_failing;
+    uint64_t action_failures;   /* since the last line about them */
+    uint64_t action_logged_us;  /* when that line was written */
+    uint64_t action_fail_total; /* since the first failure */
+} DomainPriv;
+
+#define EMIT(m, cb, ...)                                                                           \
+    do {                                                                                           \
+        for (guint _i = 0; _i < (m)->listeners->len; _i++) {                                       \
+            ListenerSlot *_s = &g_array_index((m)->listeners, ListenerSlot, _i);                   \
+            if (_s->listener->cb)                                                                  \
+                _s->listener->cb((m), __VA_ARGS__, _s->userdata);                                  \
+        }                                                                                          \
+    } while (0)
+
+#define EMIT0(m, cb)                                                                               \
+    do {                                                                                           \
+        for (guint _i = 0; _i < (m)->listeners->len; _i++) {                                       \
+            ListenerSlot *_s = &g_array_index((m)->listeners, ListenerSlot, _i);                   \
+            if (_s->listener->cb)                                                                  \
+                _s->listener->cb((m), _s->userdata);                                               \
+        }                                                                                          \
+    } while (0)
+
+/* manager.c */
+uint64_t manager_now_us(Manager *m);
+/* Close, forget every domain (keeping their engine states), reconnect. */
+void manager_handle_disconnect(Manager *m);
+
+/* manager-domains.c: the table. A domain added is announced to the
+ * listeners; one removed is announced, then freed. */
+void manager_domain_free(void *p);
+ManagerDomain *manager_domain_add(Manager *m, const char *uuid, const char *name);
+void manager_domain_remove(Manager *m, ManagerDomain *d, const char *why);
+ManagerDomain *manager_domain_lookup(Manager *m, const char *uuid);
+/* The backend calls the domain something else now. */
+void manager_domain_rename(Manager *m, ManagerDomain *d, const char *name);
+/* Domains came, went or were renamed: the sorted list and the name index
+ * are rebuilt when next asked for. */
+void manager_domains_changed(Manager *m);
+/* Every domain, its engine state kept aside for when it comes back. */
+void manager_forget_all_domains(Manager *m, const char *why);
+/* The effective policy, resolved again only after a reload or override. */
+void manager_domain_resolve_policy(Manager *m, ManagerDomain *d);
+/* The engine's view of a domain: borrowed pointers into d (inline: once
+ * a domain a cycle). */
+static inline void manager_domain_input(ManagerDomain *d, PolicyDomainInput *ret)
+{
+    *ret = (PolicyDomainInput){
+        .name = d->name,
+        .uuid = d->uuid,
+        .policy = &d->policy,
+        .caps = &d->caps,
+        .sample = d->has_sample ? &d->sample : NULL,
+        .state = &d->state,
+    };
+}
+
+/* manager-actions.c: carry out the domains' last plan entries, every
+ * shrink first, then every grow, then re-send stuck virtio-mem requests.
+ * A slot of `order` whose domain vanished is set to NULL. Returns 0, or
+ * -ENOTCONN when the connection dropped (the caller disconnects). */
+int manager_apply_plan(Manager *m, GPtrArray *order, uint64_t now);

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The steps of the demand estimate (demand-private.h), each alone. The
+ * stories they make together are test-engine.c's.
+ */
+#include "demand-private.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define M   UINT64_C(1024)
+#define G   (UINT64_C(1024) * 1024)
+#define SEC UINT64_C(1000000)
+
+static const PolicyTuning tuning = {
+    .demand_half_life_us = 10 * SEC,
+    .pressure_swap_in_kib_s = 1024,
+    .pressure_major_faults_s = 100,
+    .pressure_boost_pct = 10,
+};
+
+static void test_timing(void **state)
+{
+    PolicyDomainState st = {0};
+    PolicyDomainSample s = {.last_update_s = 50};
+    PolicyDemandContext ctx = {0};
+    PolicyDemandTiming tm;
+
+    /* first sight: the sample has no time, so now; every report is new */
+    policy_demand_timing(&ctx, &s, &st, 7 * SEC, &tm);
+    assert_int_equal(tm.ts_us, 7 * SEC);
+    assert_false(tm.have_prev);
+    assert_int_equal(tm.dt_us, 0);
+    assert_true(tm.new_report);
+    assert_int_equal(tm.period_us, 1 * SEC);
+
+    /* the same guest report again, 2 s later, with a 5 s stats period */
+    st.initialized = true;
+    st.prev_timestamp_us = 5 * SEC;
+    st.prev_last_update_s = 50;
+    ctx.report_period_us = 5 * SEC;
+    s.timestamp_us = 7 * SEC;
+    policy_demand_timing(&ctx, &s, &st, 99 * SEC, &tm);
+    assert_int_equal(tm.ts_us, 7 * SEC);
+    assert_true(tm.have_prev);
+    assert_int_equal(tm.dt_us, 2 * SEC);
+    assert_false(tm.new_report);
+    assert_int_equal(tm.period_us, 5 * SEC);
+
+    /* a clock that went back is no earlier sample; no last_update: new */
+    s.timestamp_us = 4 * SEC;
+    s.last_update_s = 0;
+    policy_demand_timing(&ctx, &s, &st, 99 * SEC, &tm);
+    assert_false(tm.have_prev);
+    assert_true(tm.new_report);
+}
+
+static void test_raw(void **state)
+{
+    PolicyDomainState st = {0}, before;
+    PolicyDemandRaw raw;
+
+    /* MemTotal and MemAvailable: the reserve is learnt at first sight */
+    PolicyDomainSample s = {.assigned_kib = 2 * G,
+                            .has_usable = true,
+                            .usable_kib = 1 * G,
+                            .has_available = true,
+                            .available_kib = 2 * G - 60 * M};
+    assert_int_equal(policy_demand_raw(&s, &st, true, &raw), 0);
+    assert_true(raw.consistent);
+    assert_false(raw.relearnt);
+    assert_false(raw.coarse);
+    assert_true(st.reserve_known);
+    assert_int_equal(st.reserve_kib, 60 * M);
+    assert_int_equal(raw.raw_kib, 1 * G);
+
+    /* a grow in flight (assigned moved): the reserve is kept, the view of
+     * the guest stays its own */
+    st.prev_assigned_kib = 2 * G;
+    st.prev_available_kib = 2 * G - 60 * M;
+    s.assigned_kib = 3 * G;
+    assert_int_equal(policy_demand_raw(&s, &st, true, &raw), 0);
+    assert_int_equal(st.reserve_kib, 60 * M);
+    assert_int_equal(raw.raw_kib, 1 * G);
+
+    /* settled again at another size: relearnt */
+    st.prev_assigned_kib = 3 * G;
+    s.available_kib = 3 * G - 64 * M;
+    st.prev_available_kib = s.available_kib;
+    assert_int_equal(policy_demand_raw(&s, &st, true, &raw), 0);
+    assert_true(raw.relearnt);
+    assert_int_equal(st.reserve_kib, 64 * M);
+
+    /* usable alone: assigned - usable; unused alone: coarse */
+    PolicyDomainState st2 = {0};
+    PolicyDomainSample u = {.assigned_kib = 2 * G, .has_usable = true, .usable_kib = 512 * M};
+    assert_int_equal(policy_demand_raw(&u, &st2, true, &raw), 0);
+    assert_false(raw.consistent);
+    assert_int_equal(raw.raw_kib, 1536 * M);
+    PolicyDomainSample c = {.assigned_kib = 2 * G,
+                            .has_unused = true,
+                            .unused_kib = 256 * M,
+                            .disk_caches_kib = 256 * M};
+    assert_int_equal(policy_demand_raw(&c, &st2, true, &raw), 0);
+    assert_true(raw.coarse);
+    assert_int_equal(raw.raw_kib, 1536 * M);
+
+    /* nothing to go by: -ENODATA, the state untouched */
+    PolicyDomainSample none = {.assigned_kib = 2 * G};
+    before = st;
+    assert_int_equal(policy_demand_raw(&none, &st, true, &raw), -ENODATA);
+    assert_memory_equal(&before, &st, sizeof(st));
+}
+
+static void test_unmask_inflation(void **state)
+{
+    PolicyDomainState st = {.initialized = true, .prev_raw_demand_kib = 500 * M};
+    PolicyDemandContext ctx = {.autodeflate = true, .in_flight_shrink_kib = 128 * M};
+    PolicyDemandRaw raw = {.raw_kib = 700 * M};
+
+    /* a rise of 200 MiB, 128 of them our shrink in flight */
+    assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 572 * M);
+    /* a rise smaller than what is in flight: all of it */
+    raw.raw_kib = 600 * M;
+    assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 500 * M);
+    /* not autodeflate, the consistent view, or nothing in flight: as read */
+    ctx.autodeflate = false;
+    assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 600 * M);
+    ctx.autodeflate = true;
+    raw.consistent = true;
+    assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 600 * M);
+    raw.consistent = false;
+    ctx.in_flight_shrink_kib = 0;
+    assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 600 * M);
+}
+
+static void test_pressure(void **state)
+{
+    static const struct {
+        uint64_t prev_swap, swap, prev_faults, faults;
+        bool want;
+        uint64_t want_swapped;
+    } cases[] = {
+        {0, 0, 0, 0, false, 0},
+        {0, 2048, 0, 0, true, 2048},   /* 2 MiB/s over 1 s: above 1 MiB/s */
+        {0, 1024, 0, 0, false, 1024},  /* at the rate: not above */
+        {0, 0, 0, 101, true, 0},       /* faults above 100/s */
+        {4096, 16, 0, 0, false, 0},    /* counter went back: rebased */
+        {100, 100, 500, 10, false, 0}, /* both still or back */
+    };
+    PolicyDemandTiming tm = {.have_prev = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        PolicyDomainState st = {.prev_has_swap_in = true,
+                                .prev_swap_in_kib = cases[i].prev_swap,
+                                .prev_has_major_faults = true,
+                                .prev_major_faults = cases[i].prev_faults};
+        PolicyDomainSample s = {.has_swap_in = true,
+                                .swap_in_kib = cases[i].swap,
+                                .has_major_faults = true,
+                                .major_faults = cases[i].faults};
+        uint64_t swapped;
+
+        assert_int_equal(policy_demand_pressure(&tuning, &s, &st, &tm, &swapped), cases[i].want);
+        assert_int_equal(swapped, cases[i].want_swapped);
+    }
+}
+
+static void test_trend(void **state)
+{
+    PolicyDemandContext ctx = {0}; /* no caps: 2 s from a rise to memory */
+    PolicyDomainState st = {.prev_raw_demand_kib = 500 * M};
+    PolicyDemandTiming tm = {.have_prev = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
+
+    /* a 100 MiB rise in one 1 s report: twice that before memory arrives */
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, true), 200 * M);
+    /* not comparable, not a rise, or from a saturated report: none */
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, false), 0);
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 400 * M, true), 0);
+    st.prev_saturated = true;
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, true), 0);
+    /* never more than the demand itself */
+    st.prev_saturated = false;
+    st.prev_raw_demand_kib = 1 * M;
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, true), 600 * M);
+    /* a trend held from before decays by half a half-life later */
+    st.prev_raw_demand_kib = 0;
+    st.trend_peak_kib = 200 * M;
+    tm.dt_us = 10 * SEC;
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, true), 100 * M);
+}
+
+static void test_current(void **state)
+{
+    PolicyDemandTiming tm = {.have_prev = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
+
+    assert_int_equal(policy_demand_current(&tuning, &tm, 1 * G, 2 * G, false, 512 * M), 1 * G);
+    /* pressure: the larger of the boost (10 % of assigned) and the swap-in */
+    assert_int_equal(policy_demand_current(&tuning, &tm, 1 * G, 2 * G, true, 100 * M),
+                     1 * G + 2 * G / 10);
+    assert_int_equal(policy_demand_current(&tuning, &tm, 1 * G, 2 * G, true, 512 * M),
+                     1 * G + 512 * M);
+    /* after a 10 s gap, one report's share of the swap-in */
+    tm.dt_us = 10 * SEC;
+    assert_int_equal(policy_demand_current(&tuning, &tm, 1 * G, 1 * G, true, 5 * G),
+                     1 * G + 512 * M);
+}
+
+static void test_burst_and_peak(void **state)
+{
+    PolicyDomainState st = {.initialized = true, .prev_report_current_kib = 500 * M};
+    PolicyDemandTiming tm = {.ts_us = 100 * SEC, .have_prev = true, .period_us = 1 * SEC};
+    uint64_t rise;
+
+    policy_demand_note_burst(&tuning, &st, &tm, true, 800 * M);
+    assert_int_equal(st.burst_peak_kib, 300 * M);
+    assert_int_equal(st.burst_peak_us, 100 * SEC);
+    /* a smaller rise, or one not comparable, keeps the burst */
+    policy_demand_note_burst(&tuning, &st, &tm, true, 600 * M);
+    policy_demand_note_burst(&tuning, &st, &tm, false, 2 * G);
+    assert_int_equal(st.burst_peak_kib, 300 * M);
+
+    /* a new peak rises at once */
+    st.demand_peak_kib = 1 * G;
+    st.demand_peak_us = 90 * SEC;
+    assert_int_equal(policy_demand_peak(&tuning, &st, 100 * SEC, 1536 * M, &rise), 1536 * M);
+    assert_int_equal(rise, 512 * M);
+    /* below it, the excess halves every half-life */
+    assert_int_equal(policy_demand_peak(&tuning, &st, 100 * SEC, 512 * M, &rise), 768 * M);
+    assert_int_equal(rise, 0);
+    /* a first sample sets no peak to rise from */
+    st.initialized = false;
+    assert_int_equal(policy_demand_peak(&tuning, &st, 100 * SEC, 2 * G, &rise), 2 * G);
+    assert_int_equal(rise, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timing),
+        cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_unmask_inflation),
+        cmocka_unit_test(test_pressure),
+        cmocka_unit_test(test_trend),
+        cmocka_unit_test(test_current),
+        cmocka_unit_test(test_burst_and_peak),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
