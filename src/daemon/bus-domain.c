@@ -20,59 +20,6 @@ typedef struct {
     bool announced;
 } DomainBusData;
 
-/* What the domain can use, as Mechanisms lists it: static lists, one per
- * combination, in the order docs/dbus.md gives. */
-static const char *const *domain_mechanisms(const ManagerDomain *d)
-{
-    enum { BALLOON = 1, VIRTIO_MEM = 2, DIMM = 4 };
-    static const char *const lists[8][4] = {
-        [0] = {NULL},
-        [BALLOON] = {"balloon", NULL},
-        [VIRTIO_MEM] = {"virtio-mem", NULL},
-        [BALLOON | VIRTIO_MEM] = {"balloon", "virtio-mem", NULL},
-        [DIMM] = {"dimm", NULL},
-        [BALLOON | DIMM] = {"balloon", "dimm", NULL},
-        [VIRTIO_MEM | DIMM] = {"virtio-mem", "dimm", NULL},
-        [BALLOON | VIRTIO_MEM | DIMM] = {"balloon", "virtio-mem", "dimm", NULL},
-    };
-    unsigned m = 0;
-    if (d->caps_valid && d->caps.has_balloon)
-        m |= BALLOON;
-    if (d->caps_valid && d->caps.n_virtio_mem > 0)
-        m |= VIRTIO_MEM;
-    if (d->caps_valid && d->caps.dimm_node >= 0 && d->caps.free_dimm_slots > 0)
-        m |= DIMM;
-    return lists[m];
-}
-
-static void domain_snapshot(const ManagerDomain *d, BusDomainProps *ret)
-{
-    const PolicyPlanEntry *e = d->has_entry ? &d->entry : NULL;
-    *ret = (BusDomainProps){
-        .name = d->name,
-        .uuid = d->uuid,
-        .mode = policy_mode_to_string(d->policy.mode),
-        /* "new": found, not planned yet */
-        .status = e ? policy_status_to_string(e->status) : "new",
-        .reason = e ? e->reason : "",
-        .assigned = e ? e->assigned_kib * 1024 : 0,
-        .demand = e ? e->demand_kib * 1024 : 0,
-        .target = e ? e->target_kib * 1024 : 0,
-        .pressure = e ? e->pressure_pct : 0,
-        .minimum = e ? e->minimum_kib * 1024 : 0,
-        .startup = e ? e->startup_kib * 1024 : 0,
-        .maximum = e ? e->maximum_kib * 1024 : 0,
-        .buffer = d->policy.buffer_pct,
-        .weight = d->policy.weight,
-        .mechanisms = domain_mechanisms(d),
-        .overridden = d->policy.overridden,
-        /* unmanaged, static, not planned yet: nothing of ours protects it */
-        .protection = e && e->managed ? policy_protection_to_string(e->protection) : "none",
-        .absorbable = e ? e->absorbable_kib * 1024 : 0,
-        .headroom = e && e->managed ? e->headroom_kib * 1024 : 0,
-    };
-}
-
 char *bus_domain_path(const ManagerDomain *d)
 {
     char *path = NULL;
@@ -129,7 +76,7 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
     if (!p)
         return -ENOENT;
     BusDomainProps now;
-    domain_snapshot(d, &now);
+    dynmem_domain_props(d, &now);
     return bus_prop_append(reply, p, &now);
 }
 
@@ -175,7 +122,7 @@ static DomainBusData *bus_data(ManagerDomain *d)
 static void announce(DynmemBus *b, ManagerDomain *d)
 {
     DomainBusData *data = bus_data(d);
-    domain_snapshot(d, &data->last);
+    dynmem_domain_props(d, &data->last);
     data->announced = true;
     if (!b->bus)
         return;
@@ -214,7 +161,7 @@ static void on_cycle_done(Manager *m, void *userdata)
             continue;
         }
         BusDomainProps now;
-        domain_snapshot(d, &now);
+        dynmem_domain_props(d, &now);
         g_auto(GStrv) names = bus_props_changed(&bus_domain_props, &data->last, &now);
         data->last = now;
         if (!names || !b->bus)

@@ -14,30 +14,6 @@
 #include <stddef.h>
 #include <string.h>
 
-static void manager_snapshot(Manager *m, BusManagerProps *ret)
-{
-    const PolicyHostSample *host = manager_get_host(m);
-    const PolicyPlanSummary *sum = manager_get_summary(m);
-    *ret = (BusManagerProps){
-        .version = DYNMEM_VERSION,
-        .connected = manager_is_connected(m),
-        .paused = manager_is_paused(m),
-        .dry_run = manager_is_dry_run(m),
-        .interval_us = manager_get_interval_us(m),
-        .host_total = host ? host->mem_total_kib * 1024 : 0,
-        .host_available = host ? host->mem_available_kib * 1024 : 0,
-        .budget = sum ? sum->budget_kib * 1024 : 0,
-        .reserve = sum ? sum->reserve_kib * 1024 : 0,
-        .deflate_reserve = sum ? sum->deflate_reserve_kib * 1024 : 0,
-        .unprotected = sum ? (uint32_t)MIN(sum->n_unprotected, UINT32_MAX) : 0,
-        .assigned = sum ? sum->sum_assigned_kib * 1024 : 0,
-        .demand = sum ? sum->sum_demand_kib * 1024 : 0,
-        /* "unknown" until the first cycle has made a plan */
-        .state = sum ? policy_host_state_to_string(sum->state) : "unknown",
-        .cycles = manager_get_cycles(m),
-    };
-}
-
 static int get_property(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -46,7 +22,7 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
     if (!p)
         return -ENOENT;
     BusManagerProps now;
-    manager_snapshot(b->manager, &now);
+    dynmem_manager_props(b->manager, &now);
     return bus_prop_append(reply, p, &now);
 }
 
@@ -342,7 +318,7 @@ static void emit_manager_changes(DynmemBus *b)
     if (!b->bus)
         return;
     BusManagerProps now;
-    manager_snapshot(b->manager, &now);
+    dynmem_manager_props(b->manager, &now);
     if (!b->last_manager_props) {
         /* Nothing emitted on this connection yet: clients read afresh. */
         b->last_manager_props = g_memdup2(&now, sizeof(now));

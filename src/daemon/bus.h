@@ -11,6 +11,7 @@
 #include "bus-names.h"
 #include "bus-props.h"
 #include "manager.h"
+#include "props.h"
 
 #include <stdbool.h>
 

@@ -9,6 +9,7 @@
 #include "dynmem-config.h"
 #include "libvirt-backend.h"
 #include "log.h"
+#include "metrics.h"
 #include "manager.h"
 #include "notify.h"
 #include "text.h"
@@ -221,6 +222,8 @@ int main(int argc, char **argv)
 
     g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
     Daemon d = {.manager = m, .loop = loop};
+    /* the metrics file (daemon.metrics-file), removed again when we stop */
+    g_autoptr(DynmemMetrics) metrics = dynmem_metrics_new(m);
     d.notify = dynmem_notify_new(m);
     /* Balancing does not need the bus; only a second dynmemd (which would
      * fight this one over the same domains) or --require-bus stop us. */

@@ -75,9 +75,11 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             }
             if (r < 0) {
                 failed = true;
+                m->counters.changes[a->kind][MANAGER_CHANGE_FAILED]++;
                 note_action_failure(d, mech, err, now);
                 continue;
             }
+            m->counters.changes[a->kind][MANAGER_CHANGE_APPLIED]++;
             note_action_success(d);
             if (a->kind != POLICY_ACTION_BALLOON)
                 d->caps_dirty = true; /* re-read the device, re-plan next cycle */
@@ -87,6 +89,8 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             g_string_append_printf(mechs, "%s%s", mechs->len ? "+" : "", mech);
         g_string_append_printf(detail, "%s%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " MiB",
                                detail->len ? ", " : "", mech, a->from_kib / 1024, a->to_kib / 1024);
+        if (!act)
+            m->counters.changes[a->kind][MANAGER_CHANGE_NOT_APPLIED]++;
         EMIT(m, adjusted, d, a, e->reason, act);
     }
     /* one line per domain and change, whatever the devices involved */

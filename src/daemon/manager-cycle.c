@@ -238,15 +238,20 @@ int manager_run_cycle(Manager *m)
     m->in_cycle = true;
     int r = 0;
     uint64_t now = manager_now_us(m);
+    /* the cycle's real cost, whatever clock the manager runs on */
+    int64_t started = g_get_monotonic_time();
     g_autoptr(GPtrArray) order = NULL;
     PolicyPlanSummary summary;
     PolicyHostSample host;
 
     if (!collect(m, now)) {
         r = m->connected ? -EIO : -ENOTCONN;
+        if (m->connected)
+            m->counters.failures[MANAGER_FAILURE_STATS]++;
         goto out;
     }
     if (read_host(m, &host) < 0) {
+        m->counters.failures[MANAGER_FAILURE_HOST]++;
         r = -EIO;
         goto out;
     }
@@ -254,8 +259,10 @@ int manager_run_cycle(Manager *m)
     m->has_host = true;
     prepare_domains(m, now);
     r = plan_domains(m, now, &summary);
-    if (r < 0)
+    if (r < 0) {
+        m->counters.failures[MANAGER_FAILURE_ENGINE]++;
         goto out;
+    }
     keep_plan(m);
     /* the order array may lose domains that vanish under us: a copy */
     order = g_ptr_array_copy(m->order, NULL, NULL);
@@ -266,6 +273,8 @@ int manager_run_cycle(Manager *m)
     }
     finish_cycle(m, &summary);
 out:
+    m->counters.cycles_run++;
+    m->counters.cycle_us_total += (uint64_t)MAX(g_get_monotonic_time() - started, 0);
     m->in_cycle = false;
     return r;
 }

@@ -72,6 +72,7 @@ struct Manager {
     bool paused;
     bool in_cycle;
     uint64_t cycles;
+    ManagerCounters counters;
 };
 
 /* Per-domain bookkeeping the header does not need to show. */

@@ -168,6 +168,7 @@ uint64_t manager_get_interval_us(Manager *m)
 
 void manager_handle_disconnect(Manager *m)
 {
+    m->counters.failures[MANAGER_FAILURE_DISCONNECT]++;
     if (!m->connected)
         return;
     log_warning("lost the connection to %s; nothing is changed until it is back",
@@ -414,6 +415,32 @@ const PolicyHostSample *manager_get_host(Manager *m)
 const PolicyPlanSummary *manager_get_summary(Manager *m)
 {
     return m->has_summary ? &m->summary : NULL;
+}
+
+const ManagerCounters *manager_get_counters(Manager *m)
+{
+    return &m->counters;
+}
+
+const char *manager_failure_to_string(ManagerFailure f)
+{
+    static const char *const names[MANAGER_FAILURE_LAST] = {
+        [MANAGER_FAILURE_STATS] = "stats",
+        [MANAGER_FAILURE_HOST] = "host",
+        [MANAGER_FAILURE_ENGINE] = "engine",
+        [MANAGER_FAILURE_DISCONNECT] = "disconnect",
+    };
+    return (unsigned)f < MANAGER_FAILURE_LAST ? names[f] : "unknown";
+}
+
+const char *manager_change_result_to_string(ManagerChangeResult r)
+{
+    static const char *const names[MANAGER_CHANGE_LAST] = {
+        [MANAGER_CHANGE_APPLIED] = "applied",
+        [MANAGER_CHANGE_FAILED] = "failed",
+        [MANAGER_CHANGE_NOT_APPLIED] = "not_applied",
+    };
+    return (unsigned)r < MANAGER_CHANGE_LAST ? names[r] : "unknown";
 }
 
 uint64_t manager_get_cycles(Manager *m)

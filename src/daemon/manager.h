@@ -104,6 +104,35 @@ ManagerDomain *manager_find_domain_by_uuid(Manager *m, const char *uuid);
 /* Domains sorted by name, a newly allocated array of borrowed pointers. */
 GPtrArray *manager_list_domains(Manager *m);
 
+/* What the daemon has done since it started, for the metrics. A cycle
+ * that fails says why: the domains' statistics could not be collected, the
+ * host's memory could not be read, or the engine refused its input. */
+typedef enum {
+    MANAGER_FAILURE_STATS = 0,
+    MANAGER_FAILURE_HOST,
+    MANAGER_FAILURE_ENGINE,
+    MANAGER_FAILURE_DISCONNECT, /* the connection to libvirt was lost */
+    MANAGER_FAILURE_LAST,
+} ManagerFailure;
+
+typedef enum {
+    MANAGER_CHANGE_APPLIED = 0,
+    MANAGER_CHANGE_FAILED,
+    MANAGER_CHANGE_NOT_APPLIED, /* dry-run or paused: planned, not made */
+    MANAGER_CHANGE_LAST,
+} ManagerChangeResult;
+
+typedef struct {
+    uint64_t cycles_run;     /* every cycle begun, failed ones included */
+    uint64_t cycle_us_total; /* their wall-clock time */
+    uint64_t failures[MANAGER_FAILURE_LAST];
+    uint64_t changes[POLICY_ACTION_LAST][MANAGER_CHANGE_LAST];
+} ManagerCounters;
+
+const char *manager_failure_to_string(ManagerFailure f);
+const char *manager_change_result_to_string(ManagerChangeResult r);
+const ManagerCounters *manager_get_counters(Manager *m);
+
 /* Read-only views for front ends. */
 bool manager_is_connected(Manager *m);
 bool manager_is_paused(Manager *m);

@@ -47,7 +47,10 @@ void policy_config_free(PolicyConfig *cfg)
     for (size_t i = 0; i < cfg->n_rules; i++)
         g_free(cfg->rules[i].pattern);
     g_free(cfg->rules);
-    g_free(cfg->connect_uri);
+    /* the text members are the table's strings and paths */
+    for (const PolicyKey *k = policy_global_keys; k->name; k++)
+        if (k->type == POLICY_VALUE_STRING || k->type == POLICY_VALUE_PATH)
+            g_free(*(char **)((char *)cfg + k->offset));
     g_free(cfg);
 }
 

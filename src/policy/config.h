@@ -125,6 +125,8 @@ typedef struct {
     /* daemon: */
     char *connect_uri;
     uint64_t interval_us;
+    char *metrics_file; /* NULL: no metrics file */
+    uint64_t metrics_interval_us;
     /* host: */
     PolicyAmount reserve;       /* size, or % of MemTotal */
     uint64_t pool_kib;          /* 0: unlimited */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 
 #define SEC    POLICY_USEC_PER_SEC
@@ -45,6 +46,10 @@ const PolicyKey policy_global_keys[] = {
            "libvirt connection URI"),
     GLOBAL("daemon", "interval", POLICY_VALUE_DURATION, interval_us, 100 * 1000, 3600 * SEC, "1s",
            NULL, "time between two balancing cycles"),
+    GLOBAL("daemon", "metrics-file", POLICY_VALUE_PATH, metrics_file, 0, 0, "none", NULL,
+           "Prometheus text file written for node_exporter's textfile collector"),
+    GLOBAL("daemon", "metrics-interval", POLICY_VALUE_DURATION, metrics_interval_us, SEC,
+           3600 * SEC, "15s", NULL, "how often the metrics file is rewritten"),
     GLOBAL("host", "reserve", POLICY_VALUE_AMOUNT, reserve, 0, 90, "2GiB", " of MemTotal",
            "memory kept for the host: a size, or a percentage of MemTotal"),
     GLOBAL("host", "pool", POLICY_VALUE_POOL, pool_kib, 0, 0, "unlimited", NULL,
@@ -323,6 +328,31 @@ char *policy_burst_headroom_format(const PolicyBurstHeadroom *b)
     return g_steal_pointer(&size);
 }
 
+/* A file the daemon writes: an absolute path to a file (no directory, no
+ * control characters), or "none". */
+static int check_path(const char *text, char **ret_detail)
+{
+    g_autofree char *q = policy_quote(text);
+
+    if (strcmp(text, "none") == 0)
+        return 0;
+    if (text[0] != '/' || g_str_has_suffix(text, "/")) {
+        *ret_detail =
+            g_strdup_printf("expected an absolute file path or \"none\", found \"%s\"", q);
+        return -EINVAL;
+    }
+    if (strlen(text) >= PATH_MAX) {
+        *ret_detail = g_strdup_printf("path \"%s\" is longer than %d bytes", q, PATH_MAX - 1);
+        return -ERANGE;
+    }
+    for (const char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            *ret_detail = g_strdup_printf("path \"%s\" has a control character", q);
+            return -EINVAL;
+        }
+    return 0;
+}
+
 int policy_key_parse(const PolicyKey *k, const char *text, void *base, char **ret_detail)
 {
     void *member = (char *)base + k->offset;
@@ -343,6 +373,13 @@ int policy_key_parse(const PolicyKey *k, const char *text, void *base, char **re
     case POLICY_VALUE_STRING:
         g_free(*(char **)member);
         *(char **)member = g_strdup(text);
+        return 0;
+    case POLICY_VALUE_PATH:
+        r = check_path(text, ret_detail);
+        if (r < 0)
+            return r;
+        g_free(*(char **)member);
+        *(char **)member = strcmp(text, "none") == 0 ? NULL : g_strdup(text);
         return 0;
     case POLICY_VALUE_MODE:
         if (strcmp(text, "dynamic") == 0)
@@ -442,6 +479,8 @@ char *policy_key_format(const PolicyKey *k, const void *base, bool exact)
     switch (k->type) {
     case POLICY_VALUE_STRING:
         return g_strdup(*(char *const *)member);
+    case POLICY_VALUE_PATH:
+        return g_strdup(*(char *const *)member ? *(char *const *)member : "none");
     case POLICY_VALUE_MODE:
         return g_strdup(policy_mode_to_string(*(const PolicyMode *)member));
     case POLICY_VALUE_UINT:

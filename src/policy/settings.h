@@ -28,6 +28,7 @@
 
 typedef enum {
     POLICY_VALUE_STRING,         /* char *, any text */
+    POLICY_VALUE_PATH,           /* char *: an absolute file path, or "none" (NULL) */
     POLICY_VALUE_MODE,           /* PolicyMode: "dynamic" or "static" */
     POLICY_VALUE_UINT,           /* uint32_t or uint64_t: a whole number, min..max */
     POLICY_VALUE_PERCENT,        /* uint32_t: "20%", min..max */
