@@ -41,7 +41,9 @@
     X(State, state, STRING, EMITS)                                                                 \
     X(Cycles, cycles, U64, QUIET) /* changes every cycle */                                        \
     X(DeflateReserve, deflate_reserve, U64, EMITS)                                                 \
-    X(Unprotected, unprotected, U32, EMITS)
+    X(Unprotected, unprotected, U32, EMITS)                                                        \
+    X(Admittable, admittable, U64, EMITS)                                                          \
+    X(UnmetDemand, unmet_demand, U64, EMITS)
 
 /* org.dynmem1.Domain at /org/dynmem1/domain/<escaped uuid>. Name is CONST:
  * libvirt renames only domains that are not running. Should the backend

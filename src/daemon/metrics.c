@@ -102,8 +102,7 @@ static const DomainGauge domain_gauges[] = {
            DOM_RATIO_PCT, buffer),
     DGAUGE("dynmem_domain_weight", "Policy weight (0..10000): who gets memory first when short.",
            DOM_NUMBER, weight),
-    DGAUGE("dynmem_domain_pressure_ratio", "Demand over assigned memory.", DOM_RATIO_PCT,
-           pressure),
+    DGAUGE("dynmem_domain_pressure_ratio", "Demand over assigned memory.", DOM_RATIO_PCT, pressure),
     DGAUGE("dynmem_domain_headroom_bytes", "Burst headroom kept free for an instant step.",
            DOM_BYTES, headroom),
     DGAUGE("dynmem_domain_absorbable_bytes",
@@ -185,10 +184,15 @@ static void host_families(GString *out, Manager *m, const BusManagerProps *p)
     gauge_u64(out, "dynmem_host_reserve_bytes", "Memory kept for the host (host.reserve).",
               p->reserve);
     gauge_u64(out, "dynmem_host_deflate_reserve_bytes",
-              "Budget kept free for deflate-on-oom guests taking memory back.",
-              p->deflate_reserve);
+              "Budget kept free for deflate-on-oom guests taking memory back.", p->deflate_reserve);
     gauge_u64(out, "dynmem_host_assigned_bytes", "Memory the managed domains hold.", p->assigned);
     gauge_u64(out, "dynmem_host_demand_bytes", "Memory the managed domains need.", p->demand);
+    gauge_u64(out, "dynmem_host_admittable_bytes",
+              "Memory one more domain could get here now: the budget above every need "
+              "(docs/cluster.md).",
+              p->admittable);
+    gauge_u64(out, "dynmem_host_unmet_demand_bytes",
+              "Memory the domains desire beyond the budget (docs/cluster.md).", p->unmet_demand);
     gauge_u64(out, "dynmem_host_unprotected_domains",
               "Managed domains with no protection from an instant step.", p->unprotected);
     family(out, "dynmem_host_state", "gauge",

@@ -28,6 +28,8 @@ void dynmem_manager_props(Manager *m, BusManagerProps *ret)
         /* "unknown" until the first cycle has made a plan */
         .state = sum ? policy_host_state_to_string(sum->state) : "unknown",
         .cycles = manager_get_cycles(m),
+        .admittable = sum ? sum->admittable_kib * 1024 : 0,
+        .unmet_demand = sum ? sum->unmet_kib * 1024 : 0,
     };
 }
 

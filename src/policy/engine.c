@@ -452,6 +452,18 @@ void policy_plan_summary_finish(PolicyPlanSummary *sum, const PolicyBudget *budg
     sum->deflate_reserve_kib = budget->deflate_reserve_kib;
 }
 
+/* What a cluster scheduler asks of the host: how much a new or migrating
+ * domain could get here now, and how much the guests want but cannot get.
+ * A newcomer takes what is above the others' needs, as a growing guest
+ * would: buffers and burst headroom go first, needs never (in-use memory
+ * least of all). */
+static void summary_headroom(PolicyPlanSummary *sum, uint64_t sum_need_kib, uint64_t overhead_kib)
+{
+    sum->sum_need_kib = sum_need_kib;
+    sum->admittable_kib = kib_sub(kib_sub(sum->budget_kib, sum_need_kib), overhead_kib);
+    sum->unmet_kib = kib_sub(sum->sum_desired_kib, sum->budget_kib);
+}
+
 int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const PolicyHostSample *host,
                        uint64_t now_us, PolicyDomainInput *domains, size_t n,
                        PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary)
@@ -504,6 +516,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     /* pass 4: mechanisms, status, reasons, sums */
     finish_entries(engine, t, domains, n, entries, regime, over_budget, &free_kib, &sum);
     policy_plan_summary_finish(&sum, &budget, regime);
+    summary_headroom(&sum, bin.sum_managed_need_kib, cfg->overhead_kib);
     *ret_summary = sum;
     return 0;
 }

@@ -246,6 +246,12 @@ typedef struct {
     size_t n_managed;
     uint64_t deflate_reserve_kib; /* kept for autodeflate guests taking memory back */
     size_t n_unprotected;         /* managed domains with protection none */
+    /* for cluster schedulers (docs/cluster.md): */
+    uint64_t sum_need_kib;   /* Σ of the managed domains' needs */
+    uint64_t admittable_kib; /* what one more domain could get: the budget above every
+                              * need (buffers and headroom are given up first, whatever
+                              * the weights), less its own overhead */
+    uint64_t unmet_kib;      /* what the domains desire beyond the budget */
 } PolicyPlanSummary;
 
 /* ---- the cycle ---------------------------------------------------------- */

@@ -158,6 +158,13 @@ for p in Budget Assigned Demand Cycles; do
     v=$(mgr_prop $p | sed 's/^t //')
     [ "$v" -gt 0 ] 2>/dev/null && pass "$p > 0" || fail "$p: [$v]"
 done
+# for schedulers: every guest here needs exactly its demand and there is
+# no per-domain overhead, so a newcomer could get the budget above the
+# demand; the host has room for every desire
+expect "Admittable = Budget - Demand" \
+    "$(($(mgr_prop Budget | sed 's/^t //') - $(mgr_prop Demand | sed 's/^t //')))" \
+    "$(mgr_prop Admittable | sed 's/^t //')"
+expect "UnmetDemand" "t 0" "$(mgr_prop UnmetDemand)"
 
 # -- methods: ListDomains, GetDomain
 out=$(busctl --system call org.dynmem1 /org/dynmem1 org.dynmem1.Manager ListDomains)

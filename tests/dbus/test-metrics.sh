@@ -82,6 +82,14 @@ else
     fail "promtool check metrics refused it"
 fi
 
+# -- the documented alert rules are valid
+if "$promtool" check rules "$SRCDIR/docs/prometheus/alerts.yml" >"$tmp/rules.log" 2>&1; then
+    pass "promtool check rules accepts docs/prometheus/alerts.yml"
+else
+    sed 's/^/  | /' "$tmp/rules.log"
+    fail "docs/prometheus/alerts.yml is not a valid rule file"
+fi
+
 # -- the same figures as on D-Bus (a dry run: nothing moves between reads)
 expect "host total as HostTotal" "$(mgr_prop HostTotal)" \
     "$(value "$tmp/snap.prom" dynmem_host_memory_total_bytes)"
@@ -89,6 +97,10 @@ expect "budget as Budget" "$(mgr_prop Budget)" "$(value "$tmp/snap.prom" dynmem_
 expect "assigned as Assigned" "$(mgr_prop Assigned)" \
     "$(value "$tmp/snap.prom" dynmem_host_assigned_bytes)"
 expect "demand as Demand" "$(mgr_prop Demand)" "$(value "$tmp/snap.prom" dynmem_host_demand_bytes)"
+expect "admittable as Admittable" "$(mgr_prop Admittable)" \
+    "$(value "$tmp/snap.prom" dynmem_host_admittable_bytes)"
+expect "unmet demand as UnmetDemand" "$(mgr_prop UnmetDemand)" \
+    "$(value "$tmp/snap.prom" dynmem_host_unmet_demand_bytes)"
 expect "the host's state" 1 \
     "$(value "$tmp/snap.prom" "dynmem_host_state{state=\"$(mgr_prop State | tr -d '"')\"}")"
 expect "host PSI as a ratio" 0.0250 "$(value "$tmp/snap.prom" dynmem_host_memory_psi_some_avg10_ratio)"

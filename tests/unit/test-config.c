@@ -980,6 +980,8 @@ static void test_describe_defaults(void **state)
     static const char expected[] = "daemon:\n"
                                    "  connect: qemu:///system\n"
                                    "  interval: 1s\n"
+                                   "  metrics-file: none\n"
+                                   "  metrics-interval: 15s\n"
                                    "host:\n"
                                    "  reserve: 2 GiB\n"
                                    "  pool: unlimited\n"

@@ -178,6 +178,38 @@ static void test_scarcity_weight_first(void **state)
     sim_host_free(&s);
 }
 
+/* What a cluster scheduler reads (docs/cluster.md): a newcomer could get
+ * the budget above every need, less its overhead; what the guests desire
+ * beyond the budget is unmet. Both follow the guests' demand. */
+static void test_scheduler_headroom(void **state)
+{
+    SimHost s;
+    SimGuest *a, *b;
+    uint64_t need;
+
+    (void)state;
+    /* B = 16 − 1 (reserve) − 1 (others) = 14 GiB; no overhead in stories */
+    sim_init(&s, 16 * GiB);
+    a = sim_host_add(&s, "a", 8 * GiB, 2 * GiB, 1 * GiB);
+    b = sim_host_add(&s, "b", 8 * GiB, 2 * GiB, 2 * GiB);
+    sim_host_run(&s, 20);
+    need = s.out[0].need_kib + s.out[1].need_kib;
+    assert_int_equal(s.sum.sum_need_kib, need);
+    assert_int_equal(s.sum.admittable_kib, s.sum.budget_kib - need - s.cfg.overhead_kib);
+    assert_true(s.sum.admittable_kib >= 14 * GiB - 3 * GiB - 256 * MiB);
+    assert_int_equal(s.sum.unmet_kib, 0);
+
+    /* both want 8 GiB × 1.2 and more than the host has: nothing admittable,
+     * the shortfall beyond the budget unmet */
+    a->used_kib = 7 * GiB;
+    b->used_kib = 7 * GiB;
+    sim_host_run(&s, 20);
+    assert_int_equal(s.sum.admittable_kib, 0);
+    assert_int_equal(s.sum.unmet_kib, s.sum.sum_desired_kib - s.sum.budget_kib);
+    assert_true(s.sum.unmet_kib > 0);
+    sim_host_free(&s);
+}
+
 static void test_grace_and_startup(void **state)
 {
     SimHost s;
@@ -955,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_idle_trimmed_gradually),
         cmocka_unit_test(test_uncooperative),
         cmocka_unit_test(test_scarcity_weight_first),
+        cmocka_unit_test(test_scheduler_headroom),
         cmocka_unit_test(test_grace_and_startup),
         cmocka_unit_test(test_virtio_mem_and_dimm_growth),
         cmocka_unit_test(test_rising_guest_not_trimmed),
