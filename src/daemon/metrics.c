@@ -124,6 +124,24 @@ static uint64_t domain_value(const DomainGauge *g, const BusDomainProps *p)
     return u64;
 }
 
+/* One series per domain, value 1, labelled `label` with the domain's word
+ * (a string member of BusDomainProps at `offset`). */
+static void domain_enum(GString *out, const char *name, const char *label, const char *help,
+                        const BusDomainProps *props, guint n, size_t offset)
+{
+    family(out, name, "gauge", help);
+    for (guint i = 0; i < n; i++) {
+        const char *word;
+
+        memcpy(&word, (const char *)&props[i] + offset, sizeof(word));
+        g_string_append(out, name);
+        domain_labels(out, &props[i]);
+        g_string_append_printf(out, ",%s=\"", label);
+        append_label_value(out, word);
+        g_string_append(out, "\"} 1\n");
+    }
+}
+
 static void domain_families(GString *out, const BusDomainProps *props, guint n)
 {
     for (size_t g = 0; g < G_N_ELEMENTS(domain_gauges); g++) {
@@ -143,26 +161,14 @@ static void domain_families(GString *out, const BusDomainProps *props, guint n)
         }
     }
     /* enumerations: one series per domain, labelled with the current word */
-    family(out, "dynmem_domain_status", "gauge",
-           "The domain's status (ok, low, warning, starting, static, unmanaged, stale, "
-           "uncooperative, new), always 1.");
-    for (guint i = 0; i < n; i++) {
-        g_string_append(out, "dynmem_domain_status");
-        domain_labels(out, &props[i]);
-        g_string_append(out, ",status=\"");
-        append_label_value(out, props[i].status);
-        g_string_append(out, "\"} 1\n");
-    }
-    family(out, "dynmem_domain_protection", "gauge",
-           "What protects the domain from an instant step (deflate-on-oom, headroom, none), "
-           "always 1.");
-    for (guint i = 0; i < n; i++) {
-        g_string_append(out, "dynmem_domain_protection");
-        domain_labels(out, &props[i]);
-        g_string_append(out, ",protection=\"");
-        append_label_value(out, props[i].protection);
-        g_string_append(out, "\"} 1\n");
-    }
+    domain_enum(out, "dynmem_domain_status", "status",
+                "The domain's status (ok, low, warning, starting, static, unmanaged, stale, "
+                "uncooperative, new), always 1.",
+                props, n, offsetof(BusDomainProps, status));
+    domain_enum(out, "dynmem_domain_protection", "protection",
+                "What protects the domain from an instant step (deflate-on-oom, headroom, "
+                "none), always 1.",
+                props, n, offsetof(BusDomainProps, protection));
 }
 
 static void host_families(GString *out, Manager *m, const BusManagerProps *p)

@@ -75,12 +75,16 @@ start_daemon "$here/node.xml"
 wait_until 15 test -s "$prom" && pass "the metrics file is written" || fail "no metrics file"
 expect "mode 0644 under a umask of 077 (the collector's user reads it)" 644 "$(stat -c %a "$prom")"
 cp "$prom" "$tmp/snap.prom"
-if "$promtool" check metrics <"$tmp/snap.prom" >"$tmp/promtool.log" 2>&1; then
-    pass "promtool check metrics accepts it"
-else
-    sed 's/^/  | /' "$tmp/promtool.log"
-    fail "promtool check metrics refused it"
-fi
+# promtool_accepts WHAT FILE
+promtool_accepts() {
+    if "$promtool" check metrics <"$2" >"$tmp/promtool.log" 2>&1; then
+        pass "promtool check metrics accepts $1"
+    else
+        sed 's/^/  | /' "$tmp/promtool.log"
+        fail "promtool check metrics refused $1"
+    fi
+}
+promtool_accepts "the file" "$tmp/snap.prom"
 
 # -- the documented alert rules are valid
 if "$promtool" check rules "$SRCDIR/docs/prometheus/alerts.yml" >"$tmp/rules.log" 2>&1; then
@@ -174,12 +178,7 @@ policy "$prom"
 start_daemon "$here/node-hostile.xml"
 wait_until 15 test -s "$prom" || fail "no metrics file for the hostile node"
 cp "$prom" "$tmp/hostile.prom"
-if "$promtool" check metrics <"$tmp/hostile.prom" >"$tmp/promtool.log" 2>&1; then
-    pass "promtool accepts the hostile names' metrics"
-else
-    sed 's/^/  | /' "$tmp/promtool.log"
-    fail "promtool refused the hostile names' metrics"
-fi
+promtool_accepts "the hostile names' metrics" "$tmp/hostile.prom"
 expect "one assigned series per domain" "$(value "$tmp/hostile.prom" dynmem_domains)" \
     "$(grep -c '^dynmem_domain_assigned_bytes{' "$tmp/hostile.prom")"
 stop_daemon
