@@ -27,6 +27,7 @@ typedef enum {
     BACKEND_EVENT_DOMAIN_CHANGED,     /* devices or balloon changed: re-read capabilities */
     BACKEND_EVENT_DOMAIN_DEFINED,     /* defined/undefined: informational */
     BACKEND_EVENT_DISCONNECTED,       /* the connection dropped */
+    BACKEND_EVENT_POLICY_CHANGED,     /* the domain's dynmem metadata changed: re-read it */
     BACKEND_EVENT_LAST,
 } BackendEventKind;
 
@@ -97,6 +98,11 @@ typedef struct {
     int (*complete_sample)(Backend *b, const char *uuid, const PolicyDomainCaps *caps,
                            uint64_t now_us, bool balloon_only, BackendDomainMemo *memo,
                            PolicyDomainSample *sample, char **ret_error);
+    /* The policy keys the domain carries with it (its metadata in dynmem's
+     * namespace, docs/metadata.md): a new array of strings, key then
+     * value, empty when it has none. Unchecked text: the manager validates
+     * it as it does the YAML. NULL: no such metadata. */
+    int (*read_policy)(Backend *b, const char *uuid, GPtrArray **ret_pairs, char **ret_error);
     int (*set_stats_period)(Backend *b, const char *uuid, unsigned period_s, char **ret_error);
     int (*apply)(Backend *b, const char *uuid, const PolicyAction *action, char **ret_error);
     void (*free)(Backend *b);

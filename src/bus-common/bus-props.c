@@ -201,3 +201,15 @@ void bus_props_clear(const BusPropTable *t, void *snapshot)
     for (size_t i = 0; i < t->n; i++)
         clear_field(&t->props[i], snapshot);
 }
+
+void bus_props_copy(const BusPropTable *t, void *dst, const void *src, size_t size)
+{
+    memcpy(dst, src, size);
+    for (size_t i = 0; i < t->n; i++) {
+        const BusProp *p = &t->props[i];
+        if (p->type == BUS_PROP_STRING)
+            FIELD(BusString, dst, p) = g_strdup(CONST_FIELD(BusString, src, p));
+        else if (p->type == BUS_PROP_STRV)
+            FIELD(BusStrv, dst, p) = (BusStrv)g_strdupv((char **)CONST_FIELD(BusStrv, src, p));
+    }
+}

@@ -68,7 +68,9 @@
     X(Overridden, overridden, BOOL, EMITS)                                                         \
     X(Protection, protection, STRING, EMITS)                                                       \
     X(Absorbable, absorbable, U64, EMITS)                                                          \
-    X(Headroom, headroom, U64, EMITS)
+    X(Headroom, headroom, U64, EMITS)                                                              \
+    X(PolicySources, policy_sources, STRV, EMITS)                                                  \
+    X(PolicyProblem, policy_problem, STRING, EMITS)
 
 /* ---- what a TYPE and a CHANGE mean -------------------------------------- */
 
@@ -162,3 +164,8 @@ int bus_props_read(sd_bus_message *m, const BusPropTable *t, void *snapshot);
 
 /* Free what bus_props_read() allocated and zero those fields. */
 void bus_props_clear(const BusPropTable *t, void *snapshot);
+
+/* dst = src with its own copies of every string and string list (a
+ * snapshot kept across cycles must not point into state that changes);
+ * free them with bus_props_clear(). */
+void bus_props_copy(const BusPropTable *t, void *dst, const void *src, size_t size);

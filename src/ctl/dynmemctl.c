@@ -341,6 +341,13 @@ static char *format_domain_text(const DomainInfo *info)
     g_autofree char *reason = policy_escape(d->reason, 0);
     g_autofree char *absorbable = size(d->absorbable);
     g_autofree char *headroom = size(d->headroom);
+    /* where the policy's values come from: the keys not at their default */
+    g_autoptr(GString) sources = g_string_new(NULL);
+    for (const char *const *p = d->policy_sources; p && *p; p++)
+        if (!g_str_has_suffix(*p, "=default"))
+            g_string_append_printf(sources, "%s%s", sources->len ? ", " : "", *p);
+    g_autofree char *problem =
+        d->policy_problem && d->policy_problem[0] ? policy_escape(d->policy_problem, 0) : NULL;
     g_string_append_printf(out,
                            "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
                            "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"
@@ -352,6 +359,10 @@ static char *format_domain_text(const DomainInfo *info)
                            reason, assigned, demand, target, d->pressure, minimum, startup, maximum,
                            d->buffer, d->weight, mech, d->overridden ? "yes" : "no",
                            str(d->protection), headroom, absorbable);
+    g_string_append_printf(out, "Policy from: %s\n",
+                           sources->len ? sources->str : "defaults (every key)");
+    if (problem)
+        g_string_append_printf(out, "Metadata:    ignored: %s\n", problem);
     return g_string_free(out, FALSE);
 }
 

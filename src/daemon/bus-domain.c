@@ -112,6 +112,21 @@ int bus_domain_export_example(sd_bus *bus, const char *path)
 
 /* ---- signals ------------------------------------------------------------ */
 
+static void bus_data_free(void *p)
+{
+    DomainBusData *data = p;
+    bus_props_clear(&bus_domain_props, &data->last);
+    g_free(data);
+}
+
+/* Keep what was announced: with copies of its strings, which the manager
+ * may free or change before the next cycle compares. */
+static void keep_last(DomainBusData *data, const BusDomainProps *now)
+{
+    bus_props_clear(&bus_domain_props, &data->last);
+    bus_props_copy(&bus_domain_props, &data->last, now, sizeof(*now));
+}
+
 static DomainBusData *bus_data(ManagerDomain *d)
 {
     if (!d->bus_data)
@@ -122,7 +137,9 @@ static DomainBusData *bus_data(ManagerDomain *d)
 static void announce(DynmemBus *b, ManagerDomain *d)
 {
     DomainBusData *data = bus_data(d);
-    dynmem_domain_props(d, &data->last);
+    BusDomainProps now;
+    dynmem_domain_props(d, &now);
+    keep_last(data, &now);
     data->announced = true;
     if (!b->bus)
         return;
@@ -146,7 +163,7 @@ static void on_domain_removed(Manager *m, ManagerDomain *d, void *userdata)
         if (r < 0)
             log_debug("D-Bus: cannot emit InterfacesRemoved for %s: %s", d->label, g_strerror(-r));
     }
-    g_clear_pointer(&d->bus_data, g_free);
+    g_clear_pointer(&d->bus_data, bus_data_free);
 }
 
 static void on_cycle_done(Manager *m, void *userdata)
@@ -163,7 +180,8 @@ static void on_cycle_done(Manager *m, void *userdata)
         BusDomainProps now;
         dynmem_domain_props(d, &now);
         g_auto(GStrv) names = bus_props_changed(&bus_domain_props, &data->last, &now);
-        data->last = now;
+        if (names)
+            keep_last(data, &now);
         if (!names || !b->bus)
             continue;
         g_autofree char *path = bus_domain_path(d);
@@ -183,5 +201,5 @@ void bus_domain_forget_all(Manager *m)
 {
     g_autoptr(GPtrArray) all = manager_list_domains(m);
     for (guint i = 0; i < all->len; i++)
-        g_clear_pointer(&((ManagerDomain *)all->pdata[i])->bus_data, g_free);
+        g_clear_pointer(&((ManagerDomain *)all->pdata[i])->bus_data, bus_data_free);
 }

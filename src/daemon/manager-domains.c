@@ -5,13 +5,16 @@
  */
 #include "log.h"
 #include "manager-private.h"
+#include "settings.h"
 #include "text.h"
 
+#include <errno.h>
 #include <string.h>
 
 void manager_domain_free(void *p)
 {
     DomainPriv *d = p;
+    g_free(d->metadata_problem);
     g_free(d->pub.name);
     g_free(d->pub.label);
     g_free(d);
@@ -31,6 +34,7 @@ ManagerDomain *manager_domain_add(Manager *m, const char *uuid, const char *name
     d->name = g_strdup(name ? name : uuid);
     d->label = policy_escape(d->name, 0);
     d->caps_dirty = true;
+    p->metadata_dirty = true;
     PolicyDomainState *saved = g_hash_table_lookup(m->saved_states, uuid);
     if (saved) {
         /* Back after a reconnect: keep the demand history, but nothing
@@ -154,12 +158,109 @@ void manager_forget_all_domains(Manager *m, const char *why)
     }
 }
 
+const char *manager_domain_metadata_problem(const ManagerDomain *d)
+{
+    return ((const DomainPriv *)d)->metadata_problem;
+}
+
+/* The metadata's keys as one validated layer; on the first bad key,
+ * -EINVAL and *ret_error naming it. */
+static int metadata_layer(GPtrArray *pairs, PolicySettings *ret, char **ret_error)
+{
+    PolicySettings n = {0};
+    for (guint i = 0; i + 1 < pairs->len; i += 2) {
+        g_autofree char *detail = NULL;
+        if (policy_settings_set_key(&n, pairs->pdata[i], pairs->pdata[i + 1], &detail) < 0) {
+            *ret_error = g_steal_pointer(&detail);
+            return -EINVAL;
+        }
+    }
+    int r = policy_settings_validate(&n, ret_error);
+    if (r < 0)
+        return r;
+    *ret = n;
+    return 0;
+}
+
+/* why: newly allocated, taken; escaped first when it is the backend's
+ * (libvirt may quote a name), not when our own validator wrote it */
+static void metadata_ignored(DomainPriv *p, char *why, bool escape)
+{
+    g_autofree char *e = escape ? policy_escape(why, 0) : g_strdup(why);
+    g_free(why);
+    /* said once per new problem, not every time it is read */
+    if (g_strcmp0(p->metadata_problem, e) != 0)
+        log_warning("%s: its dynmem policy metadata is ignored (%s): %s", p->pub.label,
+                    p->has_metadata ? "its last valid one still applies" : "none applies", e);
+    g_free(p->metadata_problem);
+    p->metadata_problem = g_steal_pointer(&e);
+}
+
+void manager_domain_read_metadata(Manager *m, ManagerDomain *d)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    g_autoptr(GPtrArray) pairs = NULL;
+    char *err = NULL;
+    PolicySettings n;
+
+    p->metadata_dirty = false;
+    if (!m->backend->ops->read_policy)
+        return;
+    int r = m->backend->ops->read_policy(m->backend, d->uuid, &pairs, &err);
+    if (r == -ENOENT || r == -ENOTCONN) {
+        g_free(err); /* gone: the next collection says so */
+        return;
+    }
+    if (r < 0) {
+        metadata_ignored(p, err, true);
+        return;
+    }
+    if (metadata_layer(pairs, &n, &err) < 0) {
+        metadata_ignored(p, err, false);
+        return;
+    }
+    g_clear_pointer(&p->metadata_problem, g_free);
+    bool had = p->has_metadata;
+    p->has_metadata = n.set != 0;
+    if (memcmp(&n, &p->metadata, sizeof(n)) == 0 && had == p->has_metadata)
+        return;
+    p->metadata = n;
+    p->policy_generation = 0; /* resolve again */
+    if (p->has_metadata)
+        log_info("%s: policy from its metadata: %u key(s)", d->label, pairs->len / 2);
+    else if (had)
+        log_info("%s: no policy in its metadata any more", d->label);
+}
+
+/* "key=source" for every key and source, made once: what PolicySources
+ * lists (static, so a snapshot may point at them). */
+static const char *source_text(size_t key, PolicySource source)
+{
+    static char *texts[POLICY_MAX_DOMAIN_KEYS][POLICY_SOURCE_LAST];
+    static gsize made;
+    if (g_once_init_enter(&made)) {
+        size_t i = 0;
+        for (const PolicyKey *k = policy_domain_keys; k->name; k++, i++)
+            for (int s = 0; s < POLICY_SOURCE_LAST; s++)
+                texts[i][s] =
+                    g_strdup_printf("%s=%s", k->name, policy_source_to_string((PolicySource)s));
+        g_once_init_leave(&made, 1);
+    }
+    return texts[key][source];
+}
+
 void manager_domain_resolve_policy(Manager *m, ManagerDomain *d)
 {
     DomainPriv *p = (DomainPriv *)d;
+    if (p->metadata_dirty)
+        manager_domain_read_metadata(m, d);
     if (p->policy_generation == m->policy_generation)
         return;
-    policy_config_resolve(m->cfg, d->name, d->uuid, g_hash_table_lookup(m->overrides, d->uuid),
-                          &d->policy);
+    policy_config_resolve_layers(m->cfg, d->name, d->uuid, p->has_metadata ? &p->metadata : NULL,
+                                 g_hash_table_lookup(m->overrides, d->uuid), &d->policy);
+    size_t i = 0;
+    for (const PolicyKey *k = policy_domain_keys; k->name; k++, i++)
+        d->policy_sources[i] = source_text(i, (PolicySource)d->policy.source[i]);
+    d->policy_sources[i] = NULL;
     p->policy_generation = m->policy_generation;
 }

@@ -91,7 +91,16 @@ typedef struct {
     uint64_t action_failures;   /* since the last line about them */
     uint64_t action_logged_us;  /* when that line was written */
     uint64_t action_fail_total; /* since the first failure */
+    /* the policy the domain carries in its metadata (docs/metadata.md):
+     * the last valid layer; a bad one never applies and leaves it */
+    bool metadata_dirty; /* read it again before the next plan */
+    bool has_metadata;
+    PolicySettings metadata;
+    char *metadata_problem; /* why the last one read was ignored; NULL: it applies */
 } DomainPriv;
+
+/* Read the domain's metadata layer again (manager-domains.c). */
+void manager_domain_read_metadata(Manager *m, ManagerDomain *d);
 
 #define EMIT(m, cb, ...)                                                                           \
     do {                                                                                           \

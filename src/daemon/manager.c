@@ -257,6 +257,11 @@ static void on_backend_event(BackendEventKind kind, const char *uuid, const char
         break;
     case BACKEND_EVENT_DOMAIN_DEFINED:
         break;
+    case BACKEND_EVENT_POLICY_CHANGED:
+        /* read before the next plan: within a cycle */
+        if (d)
+            ((DomainPriv *)d)->metadata_dirty = true;
+        break;
     case BACKEND_EVENT_DISCONNECTED:
         /* libvirt calls this from inside its own dispatch; leave it first */
         if (!m->disconnect_source)
@@ -336,7 +341,9 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     if (r < 0)
         return r;
     PolicyEffective eff;
-    policy_config_resolve(m->cfg, d->name, d->uuid, settings, &eff);
+    DomainPriv *p = (DomainPriv *)d;
+    policy_config_resolve_layers(m->cfg, d->name, d->uuid, p->has_metadata ? &p->metadata : NULL,
+                                 settings, &eff);
     PolicySettings merged = {
         .set = POLICY_FIELD_MINIMUM | POLICY_FIELD_STARTUP | POLICY_FIELD_MAXIMUM,
         .minimum = eff.minimum,

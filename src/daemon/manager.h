@@ -48,6 +48,9 @@ typedef struct {
     PolicyDomainSample sample;
     PolicyDomainState state;
     PolicyEffective policy;
+    /* "key=source" per policy key (default, rule, metadata, override),
+     * NULL-terminated; static strings */
+    const char *policy_sources[POLICY_MAX_DOMAIN_KEYS + 1];
     PolicyPlanEntry entry; /* the last plan for this domain */
     bool has_entry;
     uint64_t action_errors; /* failed actions since the domain was found */
@@ -143,6 +146,10 @@ const PolicyHostSample *manager_get_host(Manager *m);
 const PolicyPlanSummary *manager_get_summary(Manager *m);
 uint64_t manager_get_cycles(Manager *m);
 const char *manager_get_uri(Manager *m);
+
+/* Why the domain's policy metadata was ignored (its last valid layer, if
+ * any, still applies), or NULL when it applies or there is none. */
+const char *manager_domain_metadata_problem(const ManagerDomain *d);
 
 /* The whole state as text: the plan table plus per-domain details. */
 char *manager_dump(Manager *m);

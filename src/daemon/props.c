@@ -83,5 +83,8 @@ void dynmem_domain_props(const ManagerDomain *d, BusDomainProps *ret)
         .protection = e && e->managed ? policy_protection_to_string(e->protection) : "none",
         .absorbable = e ? e->absorbable_kib * 1024 : 0,
         .headroom = e && e->managed ? e->headroom_kib * 1024 : 0,
+        .policy_sources = d->policy_sources[0] ? d->policy_sources : NULL,
+        .policy_problem =
+            manager_domain_metadata_problem(d) ? manager_domain_metadata_problem(d) : "",
     };
 }

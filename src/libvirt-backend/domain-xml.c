@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "domain-xml.h"
+#include "text.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -355,4 +356,59 @@ char *domain_xml_dimm(uint64_t size_kib, int node)
     return g_strdup_printf("<memory model='dimm'><target><size unit='KiB'>%" G_GUINT64_FORMAT
                            "</size><node>%d</node></target></memory>",
                            size_kib, node);
+}
+
+static bool in_policy_ns(const xmlNode *n)
+{
+    return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           xmlStrEqual(n->ns->href, BAD_CAST DOMAIN_XML_POLICY_NS);
+}
+
+int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_error)
+{
+    g_autoptr(xmlDoc) doc = parse_doc(xml, ret_error);
+    g_autoptr(GPtrArray) pairs = g_ptr_array_new_with_free_func(g_free);
+    const xmlNode *policy = NULL;
+
+    if (!doc)
+        return -EINVAL;
+    for (const xmlNode *md = xmlDocGetRootElement(doc)->children; md; md = md->next) {
+        if (md->type != XML_ELEMENT_NODE || !xmlStrEqual(md->name, BAD_CAST "metadata"))
+            continue;
+        for (const xmlNode *n = md->children; n; n = n->next) {
+            if (!in_policy_ns(n))
+                continue;
+            if (policy) {
+                *ret_error = g_strdup("more than one element of namespace " DOMAIN_XML_POLICY_NS);
+                return -EINVAL;
+            }
+            policy = n;
+        }
+    }
+    for (const xmlNode *k = policy ? policy->children : NULL; k; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE)
+            continue; /* whitespace and comments */
+        g_autofree char *key = g_strndup((const char *)k->name, 64);
+        g_autofree char *qkey = policy_quote(key);
+
+        if (pairs->len / 2 >= DOMAIN_XML_POLICY_MAX_KEYS) {
+            *ret_error = g_strdup_printf("more than %d keys", DOMAIN_XML_POLICY_MAX_KEYS);
+            return -EINVAL;
+        }
+        for (const xmlNode *c = k->children; c; c = c->next)
+            if (c->type == XML_ELEMENT_NODE) {
+                *ret_error = g_strdup_printf("key \"%s\": expected text, found an element", qkey);
+                return -EINVAL;
+            }
+        for (guint i = 0; i < pairs->len; i += 2)
+            if (strcmp(pairs->pdata[i], key) == 0) {
+                *ret_error = g_strdup_printf("key \"%s\" given twice", qkey);
+                return -EINVAL;
+            }
+        g_autoptr(DynmemXmlChar) text = xmlNodeGetContent(k);
+        g_ptr_array_add(pairs, g_steal_pointer(&key));
+        g_ptr_array_add(pairs, g_strstrip(g_strdup(text ? (const char *)text : "")));
+    }
+    *ret_pairs = g_steal_pointer(&pairs);
+    return 0;
 }

@@ -25,3 +25,18 @@ char *domain_xml_dimm(uint64_t size_kib, int node);
 /* Scale a libvirt size with its unit attribute ("KiB" when NULL) to KiB,
  * rounding up. Returns 0, or -EINVAL for an unknown unit, -ERANGE. */
 int domain_xml_scale_kib(const char *number, const char *unit, uint64_t *ret_kib);
+
+/* dynmem's namespace in a domain's <metadata> (docs/metadata.md):
+ *   virsh metadata VM --uri urn:dynmem:policy:1 --key dynmem \
+ *       --set '<policy><weight>8000</weight></policy>' --live --config */
+#define DOMAIN_XML_POLICY_NS "urn:dynmem:policy:1"
+/* The most keys one such element may carry. */
+#define DOMAIN_XML_POLICY_MAX_KEYS 32
+
+/* The policy keys in the domain's <metadata> element of dynmem's
+ * namespace: *ret_pairs is a new array of strings, key then value, in
+ * document order; empty when the domain has no such element. Returns 0,
+ * or -EINVAL with *ret_error naming what is malformed (a key with
+ * elements inside, a key twice, two policy elements, too many keys). The
+ * values are not checked here: the policy's own validator does that. */
+int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_error);

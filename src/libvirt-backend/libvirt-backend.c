@@ -31,6 +31,7 @@ enum {
     EV_DEVICE_ADDED,
     EV_DEVICE_REMOVED,
     EV_MEMORY_DEVICE_SIZE,
+    EV_METADATA,
     EV_LAST,
 };
 
@@ -199,6 +200,13 @@ static void on_memory_device_size(virConnectPtr conn, virDomainPtr dom, const ch
     emit(opaque, BACKEND_EVENT_DOMAIN_CHANGED, dom);
 }
 
+static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+                        void *opaque)
+{
+    if (type == VIR_DOMAIN_METADATA_ELEMENT && nsuri && strcmp(nsuri, DOMAIN_XML_POLICY_NS) == 0)
+        emit(opaque, BACKEND_EVENT_POLICY_CHANGED, dom);
+}
+
 static void on_close(virConnectPtr conn, int reason, void *opaque)
 {
     emit(opaque, BACKEND_EVENT_DISCONNECTED, NULL);
@@ -261,6 +269,7 @@ static int lv_open(Backend *b, const char *uri, char **ret_error)
         [EV_DEVICE_REMOVED] = {VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, GENERIC_CB(on_device)},
         [EV_MEMORY_DEVICE_SIZE] = {VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
                                    GENERIC_CB(on_memory_device_size)},
+        [EV_METADATA] = {VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, GENERIC_CB(on_metadata)},
     };
     for (int i = 0; i < EV_LAST; i++) {
         lb->event_ids[i] =
@@ -532,6 +541,21 @@ static int lv_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, cha
     return domain_xml_parse_caps(xml, ret, ret_error);
 }
 
+/* From the live XML, where libvirt keeps the metadata (one call, and the
+ * same parser as the capabilities'). */
+static int lv_read_policy(Backend *b, const char *uuid, GPtrArray **ret_pairs, char **ret_error)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    int r = 0;
+    g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
+    if (!dom)
+        return r;
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return last_error(lb, "reading the domain XML", ret_error);
+    return domain_xml_parse_policy(xml, ret_pairs, ret_error);
+}
+
 static int lv_set_stats_period(Backend *b, const char *uuid, unsigned period_s, char **ret_error)
 {
     LibvirtBackend *lb = (LibvirtBackend *)b;
@@ -599,6 +623,7 @@ static const BackendOps libvirt_ops = {
     .collect = lv_collect,
     .read_caps = lv_read_caps,
     .complete_sample = lv_complete_sample,
+    .read_policy = lv_read_policy,
     .set_stats_period = lv_set_stats_period,
     .apply = lv_apply,
     .free = lv_free,

@@ -69,32 +69,64 @@ static bool rule_matches(const PolicyRule *rule, const char *name, const char *u
     }
 }
 
-void policy_config_resolve(const PolicyConfig *cfg, const char *name, const char *uuid,
-                           const PolicySettings *override, PolicyEffective *ret)
+const char *policy_source_to_string(PolicySource source)
 {
+    static const char *const names[POLICY_SOURCE_LAST] = {
+        [POLICY_SOURCE_DEFAULT] = "default",
+        [POLICY_SOURCE_RULE] = "rule",
+        [POLICY_SOURCE_METADATA] = "metadata",
+        [POLICY_SOURCE_OVERRIDE] = "override",
+    };
+    return (unsigned)source < POLICY_SOURCE_LAST ? names[source] : "unknown";
+}
+
+void policy_config_resolve_layers(const PolicyConfig *cfg, const char *name, const char *uuid,
+                                  const PolicySettings *metadata, const PolicySettings *override,
+                                  PolicyEffective *ret)
+{
+    const PolicySettings *layers[POLICY_SOURCE_LAST] = {
+        [POLICY_SOURCE_METADATA] = metadata,
+        [POLICY_SOURCE_OVERRIDE] = override,
+    };
     PolicySettings s;
     int rule_index = -1;
+    size_t key = 0;
 
     g_return_if_fail(cfg && ret);
 
     s = cfg->defaults;
+    layers[POLICY_SOURCE_DEFAULT] = &cfg->defaults;
     for (size_t i = 0; i < cfg->n_rules; i++) {
         if (rule_matches(&cfg->rules[i], name, uuid)) {
-            policy_settings_merge(&s, &cfg->rules[i].settings);
+            layers[POLICY_SOURCE_RULE] = &cfg->rules[i].settings;
             rule_index = (int)MIN(i, (size_t)INT_MAX);
             break;
         }
     }
-    if (override)
-        policy_settings_merge(&s, override);
+    for (int l = POLICY_SOURCE_RULE; l < POLICY_SOURCE_LAST; l++)
+        if (layers[l])
+            policy_settings_merge(&s, layers[l]);
 
     *ret = (PolicyEffective){
         .rule_index = rule_index,
         .overridden = override && override->set != 0,
+        .has_metadata = metadata && metadata->set != 0,
     };
     /* A key without a built-in default stays zero (unset) unless a layer
-     * sets it. */
-    for (const PolicyKey *k = policy_domain_keys; k->name; k++)
+     * sets it; its source is the highest layer that set it. */
+    for (const PolicyKey *k = policy_domain_keys; k->name; k++, key++) {
         if (k->default_text || (s.set & k->field))
             memcpy((char *)ret + k->effective_offset, (const char *)&s + k->offset, k->size);
+        for (int l = POLICY_SOURCE_LAST - 1; l > POLICY_SOURCE_DEFAULT; l--)
+            if (layers[l] && (layers[l]->set & k->field)) {
+                ret->source[key] = (uint8_t)l;
+                break;
+            }
+    }
+}
+
+void policy_config_resolve(const PolicyConfig *cfg, const char *name, const char *uuid,
+                           const PolicySettings *override, PolicyEffective *ret)
+{
+    policy_config_resolve_layers(cfg, name, uuid, NULL, override, ret);
 }

@@ -154,6 +154,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PolicyConfig, policy_config_free)
 int policy_config_load_buf(const char *buf, size_t len, const char *filename,
                            PolicyConfig **ret_cfg, GPtrArray **ret_errors);
 
+/* Where an effective value comes from, lowest layer first: a run-time
+ * override beats the domain's own metadata, which beats the first
+ * matching YAML rule, which beats the defaults. */
+typedef enum {
+    POLICY_SOURCE_DEFAULT = 0, /* defaults: (or the built-in default) */
+    POLICY_SOURCE_RULE,        /* the first matching rule of domains: */
+    POLICY_SOURCE_METADATA,    /* the domain's <metadata> (docs/metadata.md) */
+    POLICY_SOURCE_OVERRIDE,    /* dynmemctl set / SetDomainPolicy */
+    POLICY_SOURCE_LAST,
+} PolicySource;
+
+const char *policy_source_to_string(PolicySource source);
+
+/* The most per-domain keys there are (settings.c's table). */
+#define POLICY_MAX_DOMAIN_KEYS 16
+
 /* The effective policy of one domain. Sizes are still amounts: they are
  * resolved against the domain's capabilities by the engine. */
 typedef struct {
@@ -167,11 +183,19 @@ typedef struct {
     uint64_t buffer_min_kib; /* the buffer is never less than this */
     int rule_index;          /* -1: defaults only */
     bool overridden;         /* an override layer set something */
+    bool has_metadata;       /* the domain's metadata layer set something */
+    /* per key of policy_domain_keys, in its order: where its value is from */
+    uint8_t source[POLICY_MAX_DOMAIN_KEYS]; /* PolicySource */
 } PolicyEffective;
 
 /* First matching rule wins; `override` (may be NULL) is laid on top. */
 void policy_config_resolve(const PolicyConfig *cfg, const char *name, const char *uuid,
                            const PolicySettings *override, PolicyEffective *ret);
+/* The same with the domain's own metadata layer (may be NULL) between the
+ * rule and the override. */
+void policy_config_resolve_layers(const PolicyConfig *cfg, const char *name, const char *uuid,
+                                  const PolicySettings *metadata, const PolicySettings *override,
+                                  PolicyEffective *ret);
 
 /* The effective settings, defaults and each rule, as --check-config prints
  * them. Newly allocated. */

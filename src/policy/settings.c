@@ -110,6 +110,8 @@ const PolicyKey policy_domain_keys[] = {
            POLICY_HEADROOM_MAX_KIB, "64MiB", NULL, "the buffer is at least this"),
     {.name = NULL},
 };
+/* PolicyEffective.source has a slot per key */
+G_STATIC_ASSERT(G_N_ELEMENTS(policy_domain_keys) - 1 <= POLICY_MAX_DOMAIN_KEYS);
 
 const char *policy_mode_to_string(PolicyMode mode)
 {

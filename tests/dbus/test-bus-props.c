@@ -72,6 +72,7 @@ static sd_bus_message *getall_reply(sd_bus *bus, const BusPropTable *t, const vo
 }
 
 static const char *const two_mechanisms[] = {"balloon", "dimm", NULL};
+static const char *const two_sources[] = {"weight=metadata", "buffer=rule", NULL};
 
 static BusDomainProps example_domain(void)
 {
@@ -95,6 +96,8 @@ static BusDomainProps example_domain(void)
         .protection = "headroom",
         .absorbable = 6,
         .headroom = 7,
+        .policy_sources = two_sources,
+        .policy_problem = "weight: 80000 is out of range",
     };
 }
 
@@ -213,7 +216,7 @@ static void test_vtables_match_lists(void **state)
     assert_vtable_matches(bus_manager_vtable, &bus_manager_props);
     assert_vtable_matches(bus_domain_vtable, &bus_domain_props);
     assert_null(bus_prop_find(&bus_manager_props, "NoSuchProperty"));
-    assert_ptr_equal(bus_prop_find(&bus_domain_props, "Headroom"),
+    assert_ptr_equal(bus_prop_find(&bus_domain_props, "PolicyProblem"),
                      &bus_domain_props.props[bus_domain_props.n - 1]);
 }
 

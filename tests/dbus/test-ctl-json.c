@@ -108,7 +108,8 @@ static void test_props_keys_order_values(void **state)
              "\"pressure\": 4294967295, \"minimum\": 0, \"startup\": 0, "
              "\"maximum\": 9223372036854775807, \"buffer\": 0, \"weight\": 5000, "
              "\"mechanisms\": [\"balloon\", \"virtio-mem\"], \"overridden\": true, "
-             "\"protection\": \"none\", \"absorbable\": 0, \"headroom\": 0}\n");
+             "\"protection\": \"none\", \"absorbable\": 0, \"headroom\": 0, "
+             "\"policy_sources\": [], \"policy_problem\": \"\"}\n");
 
     /* Manager keys: DryRun -> dry_run, HostTotal -> host_total ... */
     BusManagerProps m = {.version = "0.1.0", .dry_run = true, .host_total = 1};

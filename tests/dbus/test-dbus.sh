@@ -158,12 +158,15 @@ for p in Budget Assigned Demand Cycles; do
     v=$(mgr_prop $p | sed 's/^t //')
     [ "$v" -gt 0 ] 2>/dev/null && pass "$p > 0" || fail "$p: [$v]"
 done
-# for schedulers: every guest here needs exactly its demand and there is
-# no per-domain overhead, so a newcomer could get the budget above the
-# demand; the host has room for every desire
-expect "Admittable = Budget - Demand" \
-    "$(($(mgr_prop Budget | sed 's/^t //') - $(mgr_prop Demand | sed 's/^t //')))" \
-    "$(mgr_prop Admittable | sed 's/^t //')"
+# for schedulers: a guest needs at least its demand (more when its floor is
+# higher) and there is no per-domain overhead here, so a newcomer gets at
+# most the budget above the demand; this host has room for every desire
+budget=$(mgr_prop Budget | sed 's/^t //')
+demand=$(mgr_prop Demand | sed 's/^t //')
+admittable=$(mgr_prop Admittable | sed 's/^t //')
+[ "$admittable" -gt 0 ] && [ "$admittable" -le $((budget - demand)) ] &&
+    pass "0 < Admittable <= Budget - Demand ($admittable)" ||
+    fail "Admittable $admittable: budget $budget, demand $demand"
 expect "UnmetDemand" "t 0" "$(mgr_prop UnmetDemand)"
 
 # -- methods: ListDomains, GetDomain
@@ -237,6 +240,15 @@ expect "Domain Uuid" 's "0d5b2f6e-1111-4a4a-9b9b-000000000001"' "$(dom_prop alph
 expect "Domain Mode" 's "dynamic"' "$(dom_prop alpha Mode)"
 expect "Domain Mode static" 's "static"' "$(dom_prop delta Mode)"
 expect "Domain Status static" 's "static"' "$(dom_prop delta Status)"
+# delta's own metadata sets its weight; its mode is the YAML rule's
+expect "Domain Weight from metadata" "u 7000" "$(dom_prop delta Weight)"
+expect "Domain PolicySources" \
+    'as 8 "mode=rule" "minimum=default" "startup=default" "maximum=default" "buffer=default" "weight=metadata" "burst-headroom=default" "buffer-min=default"' \
+    "$(dom_prop delta PolicySources)"
+expect "Domain PolicyProblem empty" 's ""' "$(dom_prop delta PolicyProblem)"
+ctl show delta | grep -qx 'Policy from: mode=rule, weight=metadata' &&
+    pass "dynmemctl show says where delta's policy comes from" ||
+    fail "dynmemctl show: $(ctl show delta | grep 'Policy from')"
 expect "Domain Minimum (bytes)" "t 1073741824" "$(dom_prop alpha Minimum)"
 expect "Domain Maximum (bytes)" "t 4294967296" "$(dom_prop alpha Maximum)"
 expect "Domain Buffer (%)" "u 20" "$(dom_prop alpha Buffer)"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Fuzz target: the domain XML capability parser and the virtio-mem update
- * (src/libvirt-backend/domain-xml.c). The live XML comes from libvirt, but
- * it carries what a domain's owner defined.
+ * Fuzz target: the domain XML capability parser, the policy metadata
+ * parser and the virtio-mem update (src/libvirt-backend/domain-xml.c). The live XML comes from
+ * libvirt, but it carries what a domain's owner defined.
  *
  * Checks: a failure says why; a success gives capabilities within their
  * arrays, with NUL-terminated aliases and a balloon ceiling the domain's
@@ -19,6 +19,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PolicyDomainCaps caps;
     char *error = NULL;
     int r;
+
+    /* the policy metadata: pairs, keys unique, bounded in number */
+    g_autoptr(GPtrArray) pairs = NULL;
+    r = domain_xml_parse_policy(xml, &pairs, &error);
+    if (r < 0) {
+        FUZZ_CHECK(error != NULL && pairs == NULL);
+        g_clear_pointer(&error, g_free);
+    } else {
+        FUZZ_CHECK(error == NULL && pairs != NULL && pairs->len % 2 == 0);
+        FUZZ_CHECK(pairs->len / 2 <= DOMAIN_XML_POLICY_MAX_KEYS);
+        for (guint i = 0; i < pairs->len; i += 2)
+            for (guint j = i + 2; j < pairs->len; j += 2)
+                FUZZ_CHECK(strcmp(pairs->pdata[i], pairs->pdata[j]) != 0);
+    }
 
     memset(&caps, 0x5a, sizeof(caps));
     r = domain_xml_parse_caps(xml, &caps, &error);

@@ -168,6 +168,61 @@ static void test_units(void **state)
     }
 }
 
+/* The policy a domain carries in <metadata>: pairs in document order;
+ * other namespaces, comments and whitespace ignored; nothing when absent;
+ * malformed shapes refused with a reason (values are checked later, by
+ * the policy's own validator). */
+static void test_policy_metadata(void **state)
+{
+    static const struct {
+        const char *metadata; /* inside <metadata> */
+        int r;
+        const char *pairs; /* "key=value;..." or the error's start */
+    } cases[] = {
+        {"", 0, ""},
+        {"<x:other xmlns:x='urn:other'><weight>1</weight></x:other>", 0, ""},
+        {"<d:policy xmlns:d='urn:dynmem:policy:1'><d:weight> 8000 </d:weight><!-- c -->"
+         "<d:minimum>1GiB</d:minimum></d:policy>",
+         0, "weight=8000;minimum=1GiB;"},
+        {"<policy xmlns='urn:dynmem:policy:1'><buffer>30%</buffer></policy>", 0, "buffer=30%;"},
+        {"<d:policy xmlns:d='urn:dynmem:policy:1'><d:weight>1</d:weight><d:weight>2</d:weight>"
+         "</d:policy>",
+         -EINVAL, "key \"weight\" given twice"},
+        {"<d:policy xmlns:d='urn:dynmem:policy:1'><d:minimum><x/></d:minimum></d:policy>", -EINVAL,
+         "key \"minimum\": expected text"},
+        {"<d:policy xmlns:d='urn:dynmem:policy:1'/><e:policy xmlns:e='urn:dynmem:policy:1'/>",
+         -EINVAL, "more than one element"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain><name>v</name><metadata>%s</metadata></domain>", cases[i].metadata);
+        g_autoptr(GPtrArray) pairs = NULL;
+        g_autofree char *err = NULL;
+        int r = domain_xml_parse_policy(xml, &pairs, &err);
+        assert_int_equal(r, cases[i].r);
+        if (r < 0) {
+            assert_null(pairs);
+            assert_true(g_str_has_prefix(err, cases[i].pairs));
+            continue;
+        }
+        g_autoptr(GString) got = g_string_new(NULL);
+        for (guint k = 0; k < pairs->len; k += 2)
+            g_string_append_printf(got, "%s=%s;", (char *)pairs->pdata[k],
+                                   (char *)pairs->pdata[k + 1]);
+        assert_string_equal(got->str, cases[i].pairs);
+    }
+    /* too many keys */
+    g_autoptr(GString) many =
+        g_string_new("<domain><metadata><d:policy xmlns:d='urn:dynmem:policy:1'>");
+    for (int k = 0; k <= DOMAIN_XML_POLICY_MAX_KEYS; k++)
+        g_string_append_printf(many, "<d:k%d>1</d:k%d>", k, k);
+    g_string_append(many, "</d:policy></metadata></domain>");
+    g_autoptr(GPtrArray) pairs = NULL;
+    g_autofree char *err = NULL;
+    assert_int_equal(domain_xml_parse_policy(many->str, &pairs, &err), -EINVAL);
+    assert_non_null(strstr(err, "more than"));
+}
+
 static void test_dimm_xml(void **state)
 {
     g_autofree char *x = domain_xml_dimm(262144, 1);
@@ -178,9 +233,10 @@ static void test_dimm_xml(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_full), cmocka_unit_test(test_no_balloon_no_acpi),
-        cmocka_unit_test(test_hostile),    cmocka_unit_test(test_virtio_mem_update),
-        cmocka_unit_test(test_units),      cmocka_unit_test(test_dimm_xml),
+        cmocka_unit_test(test_parse_full),      cmocka_unit_test(test_no_balloon_no_acpi),
+        cmocka_unit_test(test_hostile),         cmocka_unit_test(test_virtio_mem_update),
+        cmocka_unit_test(test_units),           cmocka_unit_test(test_dimm_xml),
+        cmocka_unit_test(test_policy_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include "domain-xml.h"
+#include "settings.h"
 #include <string.h>
 
 typedef struct {
@@ -195,6 +198,90 @@ static void test_domain_started_gets_grace(void **state)
     assert_int_equal(d->entry.status, POLICY_STATUS_STARTING);
 }
 
+/* The policy a domain carries in its metadata (issue 13): set through
+ * libvirt, picked up by the event within a cycle, laid between the YAML
+ * rule and a run-time override; invalid metadata is reported and never
+ * applies (the last valid layer stays); removing it restores the rule. */
+static int set_policy_metadata(Ctx *c, const char *name, const char *xml)
+{
+    virDomainPtr dom = lookup(c, name);
+    int r = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, xml ? "dynmem" : NULL,
+                                 DOMAIN_XML_POLICY_NS, VIR_DOMAIN_AFFECT_LIVE);
+    virDomainFree(dom);
+    return r;
+}
+
+static size_t key_index(const char *key)
+{
+    size_t i = 0;
+    for (const PolicyKey *k = policy_domain_keys; k->name; k++, i++)
+        if (strcmp(k->name, key) == 0)
+            return i;
+    fail_msg("no key %s", key);
+    return 0;
+}
+
+static void test_policy_metadata(void **state)
+{
+    Ctx *c = *state;
+    cycles(c, 1);
+    ManagerDomain *d = manager_find_domain(c->m, "web1");
+    /* the rule for web1: buffer 50%; weight from the defaults */
+    assert_int_equal(d->policy.buffer_pct, 50);
+    assert_int_equal(d->policy.weight, POLICY_WEIGHT_DEFAULT);
+    assert_int_equal(d->policy.source[key_index("buffer")], POLICY_SOURCE_RULE);
+    assert_int_equal(d->policy.source[key_index("weight")], POLICY_SOURCE_DEFAULT);
+
+    assert_int_equal(set_policy_metadata(c, "web1",
+                                         "<policy><weight>8000</weight>"
+                                         "<buffer>30%</buffer></policy>"),
+                     0);
+    cycles(c, 1);
+    d = manager_find_domain(c->m, "web1");
+    assert_int_equal(d->policy.weight, 8000);
+    assert_int_equal(d->policy.buffer_pct, 30);
+    assert_true(d->policy.has_metadata);
+    assert_int_equal(d->policy.source[key_index("weight")], POLICY_SOURCE_METADATA);
+    assert_int_equal(d->policy.source[key_index("minimum")], POLICY_SOURCE_DEFAULT);
+    assert_null(manager_domain_metadata_problem(d));
+
+    /* an override beats the metadata, for the key it sets */
+    PolicySettings o = {0};
+    g_autofree char *err = NULL;
+    assert_int_equal(policy_settings_set_key(&o, "weight", "9000", &err), 0);
+    assert_int_equal(manager_set_override(c->m, d, &o, false, &err), 0);
+    cycles(c, 1);
+    assert_int_equal(d->policy.weight, 9000);
+    assert_int_equal(d->policy.source[key_index("weight")], POLICY_SOURCE_OVERRIDE);
+    assert_int_equal(d->policy.buffer_pct, 30);
+    assert_int_equal(manager_reset_override(c->m, d, &err), 0);
+
+    /* invalid: a bad value, an unknown key, nested elements; none applies
+     * and the last valid layer stays */
+    static const char *const bad[] = {
+        "<policy><weight>80000</weight><buffer>10%</buffer></policy>",
+        "<policy><wieght>1</wieght></policy>",
+        "<policy><minimum><x/></minimum></policy>",
+        "<policy><minimum>4GiB</minimum><maximum>1GiB</maximum></policy>",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        assert_int_equal(set_policy_metadata(c, "web1", bad[i]), 0);
+        cycles(c, 1);
+        d = manager_find_domain(c->m, "web1");
+        assert_non_null(manager_domain_metadata_problem(d));
+        assert_int_equal(d->policy.weight, 8000);
+        assert_int_equal(d->policy.buffer_pct, 30);
+    }
+    /* removed: the rule again */
+    assert_int_equal(set_policy_metadata(c, "web1", NULL), 0);
+    cycles(c, 1);
+    d = manager_find_domain(c->m, "web1");
+    assert_false(d->policy.has_metadata);
+    assert_null(manager_domain_metadata_problem(d));
+    assert_int_equal(d->policy.buffer_pct, 50);
+    assert_int_equal(d->policy.weight, POLICY_WEIGHT_DEFAULT);
+}
+
 /* read_sample: one domain's balloon figure asked of the driver now (the
  * backend's way round libvirt's stale figure for DIMM guests). */
 static void test_read_sample(void **state)
@@ -240,6 +327,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_domain_started_gets_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_error_is_not_a_disconnect, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
