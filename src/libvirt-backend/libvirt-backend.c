@@ -528,32 +528,34 @@ static int lv_complete_sample(Backend *b, const char *uuid, const PolicyDomainCa
                                 ret_error);
 }
 
-static int lv_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error)
+/* The domain's live XML, newly allocated in *ret_xml. */
+static int live_xml(LibvirtBackend *lb, const char *uuid, char **ret_xml, char **ret_error)
 {
-    LibvirtBackend *lb = (LibvirtBackend *)b;
     int r = 0;
     g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
     if (!dom)
         return r;
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    char *xml = virDomainGetXMLDesc(dom, 0);
     if (!xml)
         return last_error(lb, "reading the domain XML", ret_error);
-    return domain_xml_parse_caps(xml, ret, ret_error);
+    *ret_xml = xml;
+    return 0;
+}
+
+static int lv_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error)
+{
+    g_autofree char *xml = NULL;
+    int r = live_xml((LibvirtBackend *)b, uuid, &xml, ret_error);
+    return r < 0 ? r : domain_xml_parse_caps(xml, ret, ret_error);
 }
 
 /* From the live XML, where libvirt keeps the metadata (one call, and the
  * same parser as the capabilities'). */
 static int lv_read_policy(Backend *b, const char *uuid, GPtrArray **ret_pairs, char **ret_error)
 {
-    LibvirtBackend *lb = (LibvirtBackend *)b;
-    int r = 0;
-    g_autoptr(virDomain) dom = lookup(lb, uuid, ret_error, &r);
-    if (!dom)
-        return r;
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    if (!xml)
-        return last_error(lb, "reading the domain XML", ret_error);
-    return domain_xml_parse_policy(xml, ret_pairs, ret_error);
+    g_autofree char *xml = NULL;
+    int r = live_xml((LibvirtBackend *)b, uuid, &xml, ret_error);
+    return r < 0 ? r : domain_xml_parse_policy(xml, ret_pairs, ret_error);
 }
 
 static int lv_set_stats_period(Backend *b, const char *uuid, unsigned period_s, char **ret_error)
