@@ -205,16 +205,30 @@ static int parse_virtio_mem(xmlXPathContext *ctx, xmlNode *dev, PolicyVirtioMem 
     return 0;
 }
 
-int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_error)
+/* The document and an XPath context on it, both owned by the caller. */
+static int parse_doc_ctx(const char *xml, xmlDoc **ret_doc, xmlXPathContext **ret_ctx,
+                         char **ret_error)
 {
     g_autoptr(xmlDoc) doc = parse_doc(xml, ret_error);
     if (!doc)
         return -EINVAL;
-    g_autoptr(xmlXPathContext) ctx = xmlXPathNewContext(doc);
+    xmlXPathContext *ctx = xmlXPathNewContext(doc);
     if (!ctx) {
         *ret_error = g_strdup("domain XML: out of memory");
         return -ENOMEM;
     }
+    *ret_doc = g_steal_pointer(&doc);
+    *ret_ctx = ctx;
+    return 0;
+}
+
+int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_error)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctx = NULL;
+    int pr = parse_doc_ctx(xml, &doc, &ctx, ret_error);
+    if (pr < 0)
+        return pr;
     xmlNode *root = xmlDocGetRootElement(doc);
     PolicyDomainCaps caps = {.dimm_node = -1, .dimm_block_kib = POLICY_DIMM_BLOCK_KIB_DEFAULT};
     int r;
@@ -303,14 +317,11 @@ int domain_xml_parse_caps(const char *xml, PolicyDomainCaps *ret, char **ret_err
 int domain_xml_virtio_mem_update(const char *domain_xml, const char *alias, uint64_t requested_kib,
                                  char **ret_xml, char **ret_error)
 {
-    g_autoptr(xmlDoc) doc = parse_doc(domain_xml, ret_error);
-    if (!doc)
-        return -EINVAL;
-    g_autoptr(xmlXPathContext) ctx = xmlXPathNewContext(doc);
-    if (!ctx) {
-        *ret_error = g_strdup("domain XML: out of memory");
-        return -ENOMEM;
-    }
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctx = NULL;
+    int pr = parse_doc_ctx(domain_xml, &doc, &ctx, ret_error);
+    if (pr < 0)
+        return pr;
     xmlNode *root = xmlDocGetRootElement(doc);
     ctx->node = root;
     g_autoptr(xmlXPathObject) devs =
