@@ -101,7 +101,9 @@ typedef struct {
     /* The policy keys the domain carries with it (its metadata in dynmem's
      * namespace, docs/metadata.md): a new array of strings, key then
      * value, empty when it has none. Unchecked text: the manager validates
-     * it as it does the YAML. NULL: no such metadata. */
+     * it as it does the YAML. -EBADMSG: the metadata itself is malformed
+     * (*ret_error says how; reading again will not help). NULL: no such
+     * metadata. */
     int (*read_policy)(Backend *b, const char *uuid, GPtrArray **ret_pairs, char **ret_error);
     int (*set_stats_period)(Backend *b, const char *uuid, unsigned period_s, char **ret_error);
     int (*apply)(Backend *b, const char *uuid, const PolicyAction *action, char **ret_error);

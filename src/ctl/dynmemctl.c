@@ -346,8 +346,8 @@ static char *format_domain_text(const DomainInfo *info)
     for (const char *const *p = d->policy_sources; p && *p; p++)
         if (!g_str_has_suffix(*p, "=default"))
             g_string_append_printf(sources, "%s%s", sources->len ? ", " : "", *p);
-    g_autofree char *problem =
-        d->policy_problem && d->policy_problem[0] ? policy_escape(d->policy_problem, 0) : NULL;
+    /* the daemon's own message; the outside text it quotes is escaped */
+    const char *problem = d->policy_problem && d->policy_problem[0] ? d->policy_problem : NULL;
     g_string_append_printf(out,
                            "Name:        %s\nUUID:        %s\nObject:      %s\nMode:        %s\n"
                            "Status:      %s\nReason:      %s\nAssigned:    %s\nDemand:      %s\n"

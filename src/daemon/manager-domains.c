@@ -163,6 +163,22 @@ const char *manager_domain_metadata_problem(const ManagerDomain *d)
     return ((const DomainPriv *)d)->metadata_problem;
 }
 
+int manager_domain_check_layers(Manager *m, ManagerDomain *d, const PolicySettings *metadata,
+                                const PolicySettings *override, char **ret_error)
+{
+    PolicyEffective eff;
+    policy_config_resolve_layers(m->cfg, d->name, d->uuid, metadata, override, &eff);
+    PolicySettings merged = {
+        .set = POLICY_FIELD_MINIMUM | POLICY_FIELD_STARTUP | POLICY_FIELD_MAXIMUM,
+        .minimum = eff.minimum,
+        .startup = eff.startup,
+        .maximum = eff.maximum,
+    };
+    if (eff.startup.kind == POLICY_AMOUNT_UNSET)
+        merged.set &= ~POLICY_FIELD_STARTUP;
+    return policy_settings_validate(&merged, ret_error);
+}
+
 /* The metadata's keys as one validated layer; on the first bad key,
  * -EINVAL and *ret_error naming it. */
 static int metadata_layer(GPtrArray *pairs, PolicySettings *ret, char **ret_error)
@@ -203,26 +219,33 @@ void manager_domain_read_metadata(Manager *m, ManagerDomain *d)
     char *err = NULL;
     PolicySettings n;
 
-    p->metadata_dirty = false;
-    if (!m->backend->ops->read_policy)
+    if (!m->backend->ops->read_policy) {
+        p->metadata_dirty = false;
         return;
+    }
     int r = m->backend->ops->read_policy(m->backend, d->uuid, &pairs, &err);
     if (r == -ENOENT || r == -ENOTCONN) {
         g_free(err); /* gone: the next collection says so */
         return;
     }
-    if (r < 0) {
+    if (r < 0 && r != -EBADMSG) {
+        /* libvirt busy or failing: asked again next cycle, said once */
         metadata_ignored(p, err, true);
         return;
     }
-    if (metadata_layer(pairs, &n, &err) < 0) {
+    p->metadata_dirty = false;
+    /* well formed, valid alone, and laid between the rule and the
+     * override (our own messages: their quoted parts are escaped) */
+    if (r < 0 || metadata_layer(pairs, &n, &err) < 0 ||
+        manager_domain_check_layers(m, d, &n, g_hash_table_lookup(m->overrides, d->uuid), &err) <
+            0) {
         metadata_ignored(p, err, false);
         return;
     }
     g_clear_pointer(&p->metadata_problem, g_free);
     bool had = p->has_metadata;
     p->has_metadata = n.set != 0;
-    if (memcmp(&n, &p->metadata, sizeof(n)) == 0 && had == p->has_metadata)
+    if (had == p->has_metadata && policy_settings_equal(&n, &p->metadata))
         return;
     p->metadata = n;
     p->policy_generation = 0; /* resolve again */

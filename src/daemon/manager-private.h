@@ -101,6 +101,11 @@ typedef struct {
 
 /* Read the domain's metadata layer again (manager-domains.c). */
 void manager_domain_read_metadata(Manager *m, ManagerDomain *d);
+/* The domain's rule with these layers over it (either may be NULL) makes
+ * sense: minimum <= startup <= maximum. Returns 0 or -EINVAL with
+ * *ret_error. */
+int manager_domain_check_layers(Manager *m, ManagerDomain *d, const PolicySettings *metadata,
+                                const PolicySettings *override, char **ret_error);
 
 #define EMIT(m, cb, ...)                                                                           \
     do {                                                                                           \

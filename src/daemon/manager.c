@@ -340,19 +340,9 @@ int manager_set_override(Manager *m, ManagerDomain *d, const PolicySettings *set
     int r = policy_settings_validate(settings, ret_error);
     if (r < 0)
         return r;
-    PolicyEffective eff;
     DomainPriv *p = (DomainPriv *)d;
-    policy_config_resolve_layers(m->cfg, d->name, d->uuid, p->has_metadata ? &p->metadata : NULL,
-                                 settings, &eff);
-    PolicySettings merged = {
-        .set = POLICY_FIELD_MINIMUM | POLICY_FIELD_STARTUP | POLICY_FIELD_MAXIMUM,
-        .minimum = eff.minimum,
-        .startup = eff.startup,
-        .maximum = eff.maximum,
-    };
-    if (eff.startup.kind == POLICY_AMOUNT_UNSET)
-        merged.set &= ~POLICY_FIELD_STARTUP;
-    r = policy_settings_validate(&merged, ret_error);
+    r = manager_domain_check_layers(m, d, p->has_metadata ? &p->metadata : NULL, settings,
+                                    ret_error);
     if (r < 0)
         return r;
     if (persist && !m->store) {

@@ -19,6 +19,7 @@
 
 struct DynmemMetrics {
     Manager *manager;
+    guint tick;         /* the GLib source that writes the file */
     char *written_path; /* the file we last wrote, removed when it changes */
     int64_t written_us; /* when (monotonic); 0: never */
     bool failing;       /* the last write failed and the log said so */
@@ -312,20 +313,24 @@ static void remove_written(DynmemMetrics *x)
     x->written_us = 0;
 }
 
-static void on_cycle_done(Manager *m, void *userdata)
+/* Every second: the file is due when metrics-interval has passed. Not
+ * tied to the cycle, so that a daemon that cannot cycle (libvirt gone,
+ * the host unreadable) still says so, and its failure counters move. */
+static gboolean on_tick(void *userdata)
 {
     DynmemMetrics *x = userdata;
+    Manager *m = x->manager;
     const PolicyConfig *cfg = manager_get_config(m);
     int64_t now = g_get_monotonic_time();
 
     if (!cfg->metrics_file) {
         remove_written(x); /* switched off by a reload */
-        return;
+        return G_SOURCE_CONTINUE;
     }
     if (x->written_path && strcmp(x->written_path, cfg->metrics_file) != 0)
         remove_written(x); /* moved by a reload */
     if (x->written_us != 0 && now - x->written_us < (int64_t)cfg->metrics_interval_us)
-        return;
+        return G_SOURCE_CONTINUE;
 
     g_autofree char *text = dynmem_metrics_format(m);
     g_autofree char *err = NULL;
@@ -336,25 +341,22 @@ static void on_cycle_done(Manager *m, void *userdata)
             log_warning("metrics: %s (retried every %" G_GUINT64_FORMAT " s)", err,
                         cfg->metrics_interval_us / G_USEC_PER_SEC);
         x->failing = true;
-        return;
+        return G_SOURCE_CONTINUE;
     }
     if (x->failing)
         log_info("metrics: %s written again", cfg->metrics_file);
     x->failing = false;
     if (!x->written_path)
         x->written_path = g_strdup(cfg->metrics_file);
+    return G_SOURCE_CONTINUE;
 }
-
-static const ManagerListener metrics_listener = {
-    .cycle_done = on_cycle_done,
-};
 
 DynmemMetrics *dynmem_metrics_new(Manager *m)
 {
     DynmemMetrics *x = g_new0(DynmemMetrics, 1);
 
     x->manager = m;
-    manager_add_listener(m, &metrics_listener, x);
+    x->tick = g_timeout_add_seconds(1, on_tick, x);
     return x;
 }
 
@@ -362,6 +364,8 @@ void dynmem_metrics_free(DynmemMetrics *x)
 {
     if (!x)
         return;
+    if (x->tick)
+        g_source_remove(x->tick);
     remove_written(x);
     g_free(x);
 }

@@ -11,9 +11,10 @@
 
 typedef struct DynmemMetrics DynmemMetrics;
 
-/* Listen to the manager: after a cycle, when the policy's metrics-file is
- * set and its interval has passed, the file is replaced atomically. The
- * metrics object must be freed before the manager. */
+/* On the default GLib main context: when the policy's metrics-file is set
+ * and its interval has passed, the file is replaced atomically (checked
+ * every second, whether cycles succeed or not). Free it before the
+ * manager. */
 DynmemMetrics *dynmem_metrics_new(Manager *m);
 /* Removes the file it wrote (a stopped daemon has no current figures). */
 void dynmem_metrics_free(DynmemMetrics *x);

@@ -391,7 +391,7 @@ int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_e
                 continue;
             if (policy) {
                 *ret_error = g_strdup("more than one element of namespace " DOMAIN_XML_POLICY_NS);
-                return -EINVAL;
+                return -EBADMSG;
             }
             policy = n;
         }
@@ -404,17 +404,17 @@ int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_e
 
         if (pairs->len / 2 >= DOMAIN_XML_POLICY_MAX_KEYS) {
             *ret_error = g_strdup_printf("more than %d keys", DOMAIN_XML_POLICY_MAX_KEYS);
-            return -EINVAL;
+            return -EBADMSG;
         }
         for (const xmlNode *c = k->children; c; c = c->next)
             if (c->type == XML_ELEMENT_NODE) {
                 *ret_error = g_strdup_printf("key \"%s\": expected text, found an element", qkey);
-                return -EINVAL;
+                return -EBADMSG;
             }
         for (guint i = 0; i < pairs->len; i += 2)
             if (strcmp(pairs->pdata[i], key) == 0) {
                 *ret_error = g_strdup_printf("key \"%s\" given twice", qkey);
-                return -EINVAL;
+                return -EBADMSG;
             }
         g_autoptr(DynmemXmlChar) text = xmlNodeGetContent(k);
         g_ptr_array_add(pairs, g_steal_pointer(&key));

@@ -35,8 +35,9 @@ int domain_xml_scale_kib(const char *number, const char *unit, uint64_t *ret_kib
 
 /* The policy keys in the domain's <metadata> element of dynmem's
  * namespace: *ret_pairs is a new array of strings, key then value, in
- * document order; empty when the domain has no such element. Returns 0,
- * or -EINVAL with *ret_error naming what is malformed (a key with
- * elements inside, a key twice, two policy elements, too many keys). The
+ * document order; empty when the domain has no such element. Returns 0;
+ * -EBADMSG with *ret_error naming what is malformed in the metadata (a key
+ * with elements inside, a key twice, two policy elements, too many keys);
+ * -EINVAL when the document is not a domain's. The
  * values are not checked here: the policy's own validator does that. */
 int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_error);

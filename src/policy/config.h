@@ -84,6 +84,10 @@ int policy_settings_set_key(PolicySettings *s, const char *key, const char *valu
  * allocated. */
 char *policy_burst_headroom_format(const PolicyBurstHeadroom *b);
 
+/* Whether two layers set the same keys to the same values (compared key
+ * by key, never their padding). */
+bool policy_settings_equal(const PolicySettings *a, const PolicySettings *b);
+
 /* Check a layer on its own: minimum <= startup <= maximum where the fields
  * are comparable (both absolute, or both percentages). */
 int policy_settings_validate(const PolicySettings *s, char **ret_error);

@@ -543,6 +543,21 @@ char *policy_domain_key_integer_text(const char *name, uint64_t value)
 
 /* ---- per-domain layers ---------------------------------------------------- */
 
+bool policy_settings_equal(const PolicySettings *a, const PolicySettings *b)
+{
+    if (a->set != b->set)
+        return false;
+    for (const PolicyKey *k = policy_domain_keys; k->name; k++) {
+        if (!(a->set & k->field))
+            continue;
+        g_autofree char *x = policy_key_format(k, a, true);
+        g_autofree char *y = policy_key_format(k, b, true);
+        if (g_strcmp0(x, y) != 0)
+            return false;
+    }
+    return true;
+}
+
 int policy_settings_set_detail(PolicySettings *s, const char *key, const char *value,
                                char **ret_detail)
 {

@@ -14,7 +14,7 @@ here=$SRCDIR/tests/dbus
 for tool in dbus-daemon busctl; do
     command -v "$tool" >/dev/null || skip_or_fail "$tool is missing"
 done
-promtool=$(find_promtool) || skip_or_fail "promtool is not available (see tests/lib/common.sh)"
+promtool=$(find_promtool) || skip_or_fail "promtool is not available (./dev fetches it)"
 
 tmp=$(mktemp -d /tmp/dynmem-metrics-test.XXXXXX)
 daemon_pid=

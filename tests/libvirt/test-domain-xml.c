@@ -187,11 +187,11 @@ static void test_policy_metadata(void **state)
         {"<policy xmlns='urn:dynmem:policy:1'><buffer>30%</buffer></policy>", 0, "buffer=30%;"},
         {"<d:policy xmlns:d='urn:dynmem:policy:1'><d:weight>1</d:weight><d:weight>2</d:weight>"
          "</d:policy>",
-         -EINVAL, "key \"weight\" given twice"},
-        {"<d:policy xmlns:d='urn:dynmem:policy:1'><d:minimum><x/></d:minimum></d:policy>", -EINVAL,
+         -EBADMSG, "key \"weight\" given twice"},
+        {"<d:policy xmlns:d='urn:dynmem:policy:1'><d:minimum><x/></d:minimum></d:policy>", -EBADMSG,
          "key \"minimum\": expected text"},
         {"<d:policy xmlns:d='urn:dynmem:policy:1'/><e:policy xmlns:e='urn:dynmem:policy:1'/>",
-         -EINVAL, "more than one element"},
+         -EBADMSG, "more than one element"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *xml = g_strdup_printf(
@@ -219,7 +219,7 @@ static void test_policy_metadata(void **state)
     g_string_append(many, "</d:policy></metadata></domain>");
     g_autoptr(GPtrArray) pairs = NULL;
     g_autofree char *err = NULL;
-    assert_int_equal(domain_xml_parse_policy(many->str, &pairs, &err), -EINVAL);
+    assert_int_equal(domain_xml_parse_policy(many->str, &pairs, &err), -EBADMSG);
     assert_non_null(strstr(err, "more than"));
 }
 

@@ -272,6 +272,14 @@ static void test_policy_metadata(void **state)
         assert_int_equal(d->policy.weight, 8000);
         assert_int_equal(d->policy.buffer_pct, 30);
     }
+    /* valid alone, but above the maximum of web2's rule (3 GiB): ignored */
+    assert_int_equal(set_policy_metadata(c, "web2", "<policy><minimum>8GiB</minimum></policy>"), 0);
+    cycles(c, 1);
+    ManagerDomain *w2 = manager_find_domain(c->m, "web2");
+    assert_non_null(manager_domain_metadata_problem(w2));
+    assert_false(w2->policy.has_metadata);
+    assert_int_equal(w2->policy.minimum.value, 2 * GiB);
+
     /* removed: the rule again */
     assert_int_equal(set_policy_metadata(c, "web1", NULL), 0);
     cycles(c, 1);

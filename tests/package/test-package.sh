@@ -27,11 +27,17 @@ if installed; then
     if [ -e "$marker" ]; then
         echo "# purging the dynmem package a killed run of this test left installed"
         dpkg --purge dynmem >/dev/null || true
+        grep -qx /usr/sbin/policy-rc.d "$marker" && rm -f /usr/sbin/policy-rc.d
         rm -f "$marker"
     else
         skip_or_fail "a dynmem package is installed on this machine and not by this test: not ours to replace"
     fi
 fi
+# a dynmem installed without the package (meson install) has its policy and
+# state there: the purge would take them
+for f in /etc/dynmem /var/lib/dynmem /usr/sbin/dynmemd; do
+    [ -e "$f" ] && skip_or_fail "$f exists and is not this test's: not ours to replace"
+done
 
 tmp=$(mktemp -d /tmp/dynmem-package.XXXXXX)
 cleanup() {
@@ -39,6 +45,8 @@ cleanup() {
     if [ -e "$marker" ] && installed; then
         dpkg --purge dynmem >/dev/null 2>&1 || true
     fi
+    # the policy-rc.d this test put in place (its path is in the marker)
+    [ -e "$marker" ] && grep -qx /usr/sbin/policy-rc.d "$marker" && rm -f /usr/sbin/policy-rc.d
     rm -f "$marker"
     [ -n "${KEEP_TMP:-}" ] && echo "---- kept: $tmp" >&2 || rm -rf "$tmp"
     print_failures
@@ -74,8 +82,17 @@ rc=$?
 grep -v 'running with root privileges is not recommended' "$tmp/lintian.log" | sed 's/^/# lintian: /'
 expect "lintian finds no error or warning" 0 "$rc"
 
-# -- install
+# -- install, without starting the daemon: on a host running systemd the
+# package's postinst would start dynmemd, which would balance the host's
+# real VMs until the purge. policy-rc.d (which deb-systemd-invoke obeys)
+# says no for as long as the test runs; one already there is left alone.
 touch "$marker"
+policy_rc=/usr/sbin/policy-rc.d
+if [ ! -e "$policy_rc" ]; then
+    printf '#!/bin/sh\n# dynmem package test: no service starts while it runs\nexit 101\n' >"$policy_rc"
+    chmod 755 "$policy_rc"
+    echo "$policy_rc" >>"$marker"
+fi
 if dpkg -i "$deb" >"$tmp/install.log" 2>&1; then
     pass "dpkg -i installed it"
 else
@@ -120,6 +137,7 @@ else
     cat "$tmp/purge.log"
     fail "dpkg --purge failed"
 fi
+grep -qx /usr/sbin/policy-rc.d "$marker" && rm -f /usr/sbin/policy-rc.d
 rm -f "$marker"
 left=()
 while read -r f; do
