@@ -110,7 +110,7 @@ static int parse_args(int argc, char **argv, Args *a)
         {"bus-introspect", 0, 0, G_OPTION_ARG_NONE, &a->bus_introspect,
          "Print the D-Bus introspection XML of org.dynmem1, exit", NULL},
         {"version", 'V', 0, G_OPTION_ARG_NONE, &a->version, "Print the version", NULL},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- balance memory across libvirt VMs");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -224,6 +224,7 @@ int main(int argc, char **argv)
     Daemon d = {.manager = m, .loop = loop};
     /* the metrics file (daemon.metrics-file), removed again when we stop */
     g_autoptr(DynmemMetrics) metrics = dynmem_metrics_new(m);
+    (void)metrics; /* works from its timer; freed (its file removed) on the way out */
     d.notify = dynmem_notify_new(m);
     /* Balancing does not need the bus; only a second dynmemd (which would
      * fight this one over the same domains) or --require-bus stop us. */
