@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "log.h"
+#include "log-limit.h"
 #include "text.h"
 
 #include <errno.h>
@@ -11,8 +12,9 @@
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
-/* The one piece of process-wide state: where log lines go. It is set once
- * at start-up, before the main loop, and only read afterwards. */
+/* Process-wide state: where log lines go (set once at start-up, before the
+ * main loop, and only read afterwards), and the repeated-warning limiter
+ * below. */
 static DynmemLog log_target = {.max_level = LOG_INFO, .journal = false};
 
 static const char *const level_names[] = {
@@ -63,6 +65,10 @@ static void emit_line(int level, const char *msg)
         fprintf(stderr, "dynmemd: %s: %s\n", level_names[level], msg);
 }
 
+/* Warnings and errors that repeat word for word: once a minute, with a
+ * count (log-limit.h). Notices (each memory change) are never held. */
+static LogLimiter log_limiter;
+
 void dynmem_log(int level, const char *fmt, ...)
 {
     if (level > log_target.max_level)
@@ -71,6 +77,16 @@ void dynmem_log(int level, const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    uint64_t held = 0;
+    if (level <= LOG_WARNING &&
+        !log_limiter_admit(&log_limiter, msg, (uint64_t)g_get_monotonic_time(), &held))
+        return;
+    if (held > 0) {
+        g_autofree char *counted = g_strdup_printf(
+            "%s (and %" G_GUINT64_FORMAT " more times since it was last said)", msg, held);
+        emit_line(level, counted);
+        return;
+    }
     emit_line(level, msg);
 }
 
