@@ -14,9 +14,9 @@
 #define LOG_LIMIT_SLOTS     32
 
 typedef struct {
-    char *text;        /* the message as it would be printed; NULL: free */
-    uint64_t last_us;  /* when it was last printed */
-    uint64_t held;     /* identical ones held back since */
+    char *text;       /* the message as it would be printed; NULL: free */
+    uint64_t last_us; /* when it was last printed */
+    uint64_t held;    /* identical ones held back since */
 } LogLimitSlot;
 
 typedef struct {
