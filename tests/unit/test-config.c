@@ -642,6 +642,17 @@ static const ErrorCase error_cases[] = {
      "test.yaml:2:13: interval in daemon: 10ms is out of range 100ms..1h\n"},
     {"interval too long", "daemon:\n  interval: 2h\n",
      "test.yaml:2:13: interval in daemon: 2h is out of range 100ms..1h\n"},
+    {"metrics-file relative", "daemon:\n  metrics-file: x/dynmem.prom\n",
+     "test.yaml:2:17: metrics-file in daemon: expected an absolute file path or \"none\", "
+     "found \"x/dynmem.prom\"\n"},
+    {"metrics-file a directory", "daemon:\n  metrics-file: /var/lib/\n",
+     "test.yaml:2:17: metrics-file in daemon: expected an absolute file path or \"none\", "
+     "found \"/var/lib/\"\n"},
+    {"metrics-file with a control character", "daemon:\n  metrics-file: \"/tmp/a\\tb.prom\"\n",
+     "test.yaml:2:17: metrics-file in daemon: path \"/tmp/a\\tb.prom\" has a control "
+     "character\n"},
+    {"metrics-interval too short", "daemon:\n  metrics-interval: 500ms\n",
+     "test.yaml:2:21: metrics-interval in daemon: 500ms is out of range 1s..1h\n"},
     {"interval without unit", "daemon:\n  interval: 5\n",
      "test.yaml:2:13: interval in daemon: duration \"5\" has no unit; write e.g. \"5s\"\n"},
     {"reserve above 90%", "host:\n  reserve: 95%\n",
