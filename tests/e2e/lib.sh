@@ -32,6 +32,7 @@ E2E_RUN_DIR=${E2E_RUN_DIR:-/run/dynmem-e2e}
 
 e2e_tmp=
 e2e_domains=()
+e2e_creating= # the guest a `virsh create` in progress is making
 e2e_daemon_pid=
 e2e_started_libvirtd=
 e2e_started_virtlogd=
@@ -54,6 +55,13 @@ e2e_cleanup() {
     for d in "${e2e_domains[@]}"; do
         virsh_ destroy "$d" >/dev/null 2>&1
     done
+    # A `virsh create` killed with us does not stop libvirtd creating the
+    # guest (it may still be probing QEMU, up to a minute here): wait for
+    # that guest, within a bound, and destroy it too.
+    if [ -n "$e2e_creating" ]; then
+        wait_until 120 virsh_ domstate "$e2e_creating" &&
+            virsh_ destroy "$e2e_creating" >/dev/null 2>&1
+    fi
     e2e_stop_daemon
     stop_private_bus
     if [ "$rc" != 0 ] || [ "$failures" -gt 0 ] || [ -n "${KEEP_TMP:-}" ]; then
@@ -257,10 +265,13 @@ e2e_guest() {
         >"$e2e_tmp/$name.xml" || exit 1
     rm -f "/var/log/libvirt/qemu/$name.serial"
     e2e_domains+=("$name")
+    e2e_creating=$name
     virsh_ create "$e2e_tmp/$name.xml" >/dev/null || {
+        e2e_creating=
         echo "virsh create $name failed" >&2
         exit 1
     }
+    e2e_creating=
 }
 e2e_destroy() {
     virsh_ destroy "$E2E_PREFIX-$1" >/dev/null
