@@ -38,6 +38,24 @@ typedef enum {
 
 const char *policy_mode_to_string(PolicyMode mode);
 
+/* host.admission (dynmem-policy.yaml(5), docs/admission.md) */
+typedef enum {
+    POLICY_ADMISSION_ENFORCE = 0, /* a start waits for room, or is refused */
+    POLICY_ADMISSION_WARN,        /* allowed at once; a refusal is only logged */
+    POLICY_ADMISSION_OFF,         /* every start allowed, nothing reserved */
+    POLICY_ADMISSION_LAST,
+} PolicyAdmission;
+
+/* host.admission-unreachable: what the hook does without an answer */
+typedef enum {
+    POLICY_UNREACHABLE_ALLOW = 0,
+    POLICY_UNREACHABLE_REFUSE,
+    POLICY_UNREACHABLE_LAST,
+} PolicyUnreachable;
+
+const char *policy_admission_to_string(PolicyAdmission a);
+const char *policy_unreachable_to_string(PolicyUnreachable u);
+
 /* Which fields of a PolicySettings layer are set. */
 typedef enum {
     POLICY_FIELD_MODE = 1u << 0,
@@ -139,6 +157,9 @@ typedef struct {
     /* autodeflate guests whose take-back up to their boot size the budget
      * keeps free (the largest ones) */
     uint32_t deflate_reserve_guests;
+    PolicyAdmission admission;
+    uint64_t admission_wait_us;    /* longest a start waits for room */
+    PolicyUnreachable unreachable; /* the hook, when dynmemd does not answer */
     PolicyTuning tuning;
     /* defaults: and domains: */
     PolicySettings defaults;

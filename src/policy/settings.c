@@ -17,12 +17,24 @@
 #define DAY    (24 * 3600 * POLICY_USEC_PER_SEC)
 #define NO_MAX UINT64_MAX
 
+static const char *const mode_names[] = {"dynamic", "static", NULL};
+static const char *const admission_names[] = {"enforce", "warn", "off", NULL};
+static const char *const unreachable_names[] = {"allow", "refuse", NULL};
+
 /* A row of daemon:, host: or tuning:. */
 #define GLOBAL(sec, key, type_, member, min_, max_, def, unit_, doc_)                              \
     {                                                                                              \
         .section = sec, .name = key, .type = type_, .offset = offsetof(PolicyConfig, member),      \
         .size = sizeof(((PolicyConfig *)0)->member), .min = min_, .max = max_,                     \
         .default_text = def, .unit = unit_, .doc = doc_,                                           \
+    }
+
+/* A row whose value is one of a list of names (an enum member). */
+#define GLOBAL_CHOICE(sec, key, member, names, def, doc_)                                          \
+    {                                                                                              \
+        .section = sec, .name = key, .type = POLICY_VALUE_CHOICE,                                  \
+        .offset = offsetof(PolicyConfig, member), .size = sizeof(((PolicyConfig *)0)->member),     \
+        .default_text = def, .choices = names, .doc = doc_,                                        \
     }
 
 /* A per-domain row: the member has one name in PolicySettings and in
@@ -61,6 +73,13 @@ const PolicyKey policy_global_keys[] = {
     GLOBAL("host", "deflate-reserve", POLICY_VALUE_UINT, deflate_reserve_guests, 0, 64,
            G_STRINGIFY(POLICY_DEFLATE_RESERVE_DEFAULT), " guests",
            "autodeflate guests whose take-back the budget keeps free"),
+    GLOBAL_CHOICE("host", "admission", admission, admission_names, "enforce",
+                  "a start is admitted with its startup memory secured (enforce), only logged "
+                  "when it would not be (warn), or not checked (off)"),
+    GLOBAL("host", "admission-wait", POLICY_VALUE_DURATION, admission_wait_us, 0, 300 * SEC, "30s",
+           NULL, "longest a start waits while room is made for it"),
+    GLOBAL_CHOICE("host", "admission-unreachable", unreachable, unreachable_names, "allow",
+                  "the libvirt hook without an answer from dynmemd: allow or refuse the start"),
     GLOBAL("tuning", "grace", POLICY_VALUE_DURATION, tuning.grace_us, 0, DAY, "60s", NULL,
            "after boot, desired memory is at least startup"),
     GLOBAL("tuning", "demand-half-life", POLICY_VALUE_DURATION, tuning.demand_half_life_us,
@@ -90,8 +109,17 @@ const PolicyKey policy_global_keys[] = {
 /* A maximum of nothing would stop the domain entirely; that is what mode:
  * static or shutting it down is for (hence its min 1). */
 const PolicyKey policy_domain_keys[] = {
-    DOMAIN("mode", POLICY_VALUE_MODE, mode, POLICY_FIELD_MODE, 0, 0, "dynamic", NULL,
-           "dynamic (balanced) or static (left alone)"),
+    {
+        .name = "mode",
+        .type = POLICY_VALUE_CHOICE,
+        .offset = offsetof(PolicySettings, mode),
+        .size = sizeof(PolicyMode),
+        .default_text = "dynamic",
+        .field = POLICY_FIELD_MODE,
+        .effective_offset = offsetof(PolicyEffective, mode),
+        .choices = mode_names,
+        .doc = "dynamic (balanced) or static (left alone)",
+    },
     DOMAIN("minimum", POLICY_VALUE_AMOUNT, minimum, POLICY_FIELD_MINIMUM, 0, 100, "512MiB", NULL,
            "never shrunk below this"),
     DOMAIN("startup", POLICY_VALUE_AMOUNT, startup, POLICY_FIELD_STARTUP, 0, 100, NULL,
@@ -113,17 +141,36 @@ const PolicyKey policy_domain_keys[] = {
 /* PolicyEffective.source has a slot per key */
 G_STATIC_ASSERT(G_N_ELEMENTS(policy_domain_keys) - 1 <= POLICY_MAX_DOMAIN_KEYS);
 
+static const char *choice_name(const char *const *names, unsigned n, unsigned v)
+{
+    return v < n ? names[v] : NULL;
+}
+
 const char *policy_mode_to_string(PolicyMode mode)
 {
-    switch (mode) {
-    case POLICY_MODE_DYNAMIC:
-        return "dynamic";
-    case POLICY_MODE_STATIC:
-        return "static";
-    case POLICY_MODE_LAST:
-    default:
-        return NULL;
-    }
+    return choice_name(mode_names, POLICY_MODE_LAST, mode);
+}
+
+const char *policy_admission_to_string(PolicyAdmission a)
+{
+    return choice_name(admission_names, POLICY_ADMISSION_LAST, a);
+}
+
+const char *policy_unreachable_to_string(PolicyUnreachable u)
+{
+    return choice_name(unreachable_names, POLICY_UNREACHABLE_LAST, u);
+}
+
+/* "expected "a", "b" or "c", found "x"" */
+static char *choice_error(const char *const *names, const char *text)
+{
+    g_autoptr(GString) s = g_string_new("expected ");
+    g_autofree char *q = policy_quote(text);
+
+    for (size_t i = 0; names[i]; i++)
+        g_string_append_printf(s, "%s\"%s\"", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+    g_string_append_printf(s, ", found \"%s\"", q);
+    return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
 const PolicyKey *policy_domain_key_find(const char *name)
@@ -359,7 +406,6 @@ int policy_key_parse(const PolicyKey *k, const char *text, void *base, char **re
 {
     void *member = (char *)base + k->offset;
     union {
-        PolicyMode mode;
         PolicyAmount amount;
         PolicyBurstHeadroom burst;
         uint32_t u32;
@@ -383,15 +429,11 @@ int policy_key_parse(const PolicyKey *k, const char *text, void *base, char **re
         g_free(*(char **)member);
         *(char **)member = strcmp(text, "none") == 0 ? NULL : g_strdup(text);
         return 0;
-    case POLICY_VALUE_MODE:
-        if (strcmp(text, "dynamic") == 0)
-            v.mode = POLICY_MODE_DYNAMIC;
-        else if (strcmp(text, "static") == 0)
-            v.mode = POLICY_MODE_STATIC;
-        else {
-            g_autofree char *q = policy_quote(text);
-
-            *ret_detail = g_strdup_printf("expected \"dynamic\" or \"static\", found \"%s\"", q);
+    case POLICY_VALUE_CHOICE:
+        while (k->choices[u] && strcmp(k->choices[u], text) != 0)
+            u++;
+        if (!k->choices[u]) {
+            *ret_detail = choice_error(k->choices, text);
             return -EINVAL;
         }
         break;
@@ -461,9 +503,9 @@ int policy_key_parse(const PolicyKey *k, const char *text, void *base, char **re
     }
     if (r < 0)
         return r;
-    if (k->type == POLICY_VALUE_UINT || k->type == POLICY_VALUE_PERCENT ||
-        k->type == POLICY_VALUE_SIZE || k->type == POLICY_VALUE_POOL ||
-        k->type == POLICY_VALUE_DURATION)
+    if (k->type == POLICY_VALUE_UINT || k->type == POLICY_VALUE_CHOICE ||
+        k->type == POLICY_VALUE_PERCENT || k->type == POLICY_VALUE_SIZE ||
+        k->type == POLICY_VALUE_POOL || k->type == POLICY_VALUE_DURATION)
         set_uint_member(member, k->size, u);
     else
         memcpy(member, &v, k->size);
@@ -483,8 +525,13 @@ char *policy_key_format(const PolicyKey *k, const void *base, bool exact)
         return g_strdup(*(char *const *)member);
     case POLICY_VALUE_PATH:
         return g_strdup(*(char *const *)member ? *(char *const *)member : "none");
-    case POLICY_VALUE_MODE:
-        return g_strdup(policy_mode_to_string(*(const PolicyMode *)member));
+    case POLICY_VALUE_CHOICE: {
+        uint64_t i = get_uint_member(member, k->size), n = 0;
+
+        while (k->choices[n])
+            n++;
+        return g_strdup(i < n ? k->choices[i] : "invalid");
+    }
     case POLICY_VALUE_UINT:
         return g_strdup_printf("%" PRIu64 "%s", get_uint_member(member, k->size), unit);
     case POLICY_VALUE_PERCENT:

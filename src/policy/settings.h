@@ -29,7 +29,7 @@
 typedef enum {
     POLICY_VALUE_STRING,         /* char *, any text */
     POLICY_VALUE_PATH,           /* char *: an absolute file path, or "none" (NULL) */
-    POLICY_VALUE_MODE,           /* PolicyMode: "dynamic" or "static" */
+    POLICY_VALUE_CHOICE,         /* an enum (int): one of the row's choices[] by name */
     POLICY_VALUE_UINT,           /* uint32_t or uint64_t: a whole number, min..max */
     POLICY_VALUE_PERCENT,        /* uint32_t: "20%", min..max */
     POLICY_VALUE_SIZE,           /* uint64_t KiB: "512MiB", min..max */
@@ -53,10 +53,11 @@ typedef struct {
     /* --check-config: written after the value ("/s"); for an amount only
      * after a percentage, which it then says what of */
     const char *unit;
-    const char *unset_text;  /* --check-config: an unset per-domain key */
-    PolicyField field;       /* per-domain: its bit in PolicySettings.set */
-    size_t effective_offset; /* per-domain: its member in PolicyEffective */
-    const char *doc;         /* one line, for help texts */
+    const char *unset_text;     /* --check-config: an unset per-domain key */
+    PolicyField field;          /* per-domain: its bit in PolicySettings.set */
+    size_t effective_offset;    /* per-domain: its member in PolicyEffective */
+    const char *const *choices; /* CHOICE: the names, in the enum's order, NULL-ended */
+    const char *doc;            /* one line, for help texts */
 } PolicyKey;
 
 /* Both tables end with a row whose name is NULL. Per-domain keys are in the

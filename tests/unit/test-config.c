@@ -653,6 +653,14 @@ static const ErrorCase error_cases[] = {
      "character\n"},
     {"metrics-interval too short", "daemon:\n  metrics-interval: 500ms\n",
      "test.yaml:2:21: metrics-interval in daemon: 500ms is out of range 1s..1h\n"},
+    {"admission not one of its words", "host:\n  admission: strict\n",
+     "test.yaml:2:14: admission in host: expected \"enforce\", \"warn\" or \"off\", found "
+     "\"strict\"\n"},
+    {"admission-wait too long", "host:\n  admission-wait: 10min\n",
+     "test.yaml:2:19: admission-wait in host: 10min is out of range 0s..5min\n"},
+    {"admission-unreachable not one of its words", "host:\n  admission-unreachable: deny\n",
+     "test.yaml:2:26: admission-unreachable in host: expected \"allow\" or \"refuse\", found "
+     "\"deny\"\n"},
     {"interval without unit", "daemon:\n  interval: 5\n",
      "test.yaml:2:13: interval in daemon: duration \"5\" has no unit; write e.g. \"5s\"\n"},
     {"reserve above 90%", "host:\n  reserve: 95%\n",
@@ -999,6 +1007,9 @@ static void test_describe_defaults(void **state)
                                    "  overhead: 64 MiB\n"
                                    "  psi-threshold: 10%\n"
                                    "  deflate-reserve: 2 guests\n"
+                                   "  admission: enforce\n"
+                                   "  admission-wait: 30s\n"
+                                   "  admission-unreachable: allow\n"
                                    "tuning:\n"
                                    "  grace: 1min\n"
                                    "  demand-half-life: 1min\n"
