@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include "admission.h"
 #include "allocate.h"
 #include "engine.h"
 #include "kib-math.h"
@@ -60,6 +61,8 @@ struct PolicyEngine {
     unsigned *flags;    /* per domain: DOM_* facts of this cycle */
     size_t capacity;
     size_t n_reallocs;
+    PolicyReservation *res; /* borrowed: policy_engine_set_reservations() */
+    size_t n_res;
 };
 
 /* Per-domain facts of this cycle that the entry has no field for. */

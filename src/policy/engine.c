@@ -83,6 +83,12 @@ void policy_engine_free(PolicyEngine *engine)
     g_free(engine);
 }
 
+void policy_engine_set_reservations(PolicyEngine *engine, PolicyReservation *res, size_t n)
+{
+    engine->res = n ? res : NULL;
+    engine->n_res = res ? n : 0;
+}
+
 size_t policy_engine_scratch_reallocs(const PolicyEngine *engine)
 {
     return engine->n_reallocs + engine->scratch.n_reallocs;
@@ -460,7 +466,8 @@ void policy_plan_summary_finish(PolicyPlanSummary *sum, const PolicyBudget *budg
 static void summary_headroom(PolicyPlanSummary *sum, uint64_t sum_need_kib, uint64_t overhead_kib)
 {
     sum->sum_need_kib = sum_need_kib;
-    sum->admittable_kib = kib_sub(kib_sub(sum->budget_kib, sum_need_kib), overhead_kib);
+    sum->admittable_kib =
+        kib_sub(kib_sub(kib_sub(sum->budget_kib, sum->reserved_kib), sum_need_kib), overhead_kib);
     sum->unmet_kib = kib_sub(sum->sum_desired_kib, sum->budget_kib);
 }
 
@@ -474,7 +481,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     PolicyBudget budget;
     PolicyRegime regime;
     bool over_budget;
-    uint64_t taken, free_kib;
+    uint64_t taken, free_kib, reserved, alloc_budget;
     size_t n_items;
     bool psi_alarm;
     int r;
@@ -499,23 +506,32 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     r = policy_budget_compute(cfg, host, &bin, &budget);
     if (r < 0)
         return r;
-    regime = policy_allocate(engine->items, n_items, budget.budget_kib, &engine->scratch);
+    /* starting domains first: what they hold is not the guests' */
+    reserved = policy_admission_check(engine->res, engine->n_res, engine->items, n_items,
+                                      budget.budget_kib, cfg->overhead_kib);
+    alloc_budget = kib_sub(budget.budget_kib, reserved);
+    regime = policy_allocate(engine->items, n_items, alloc_budget, &engine->scratch);
     /* over the budget by more than a step (a little noise in the host's
      * figures must not make every guest flap): small reclaims count */
-    over_budget = bin.sum_managed_assigned_kib > kib_add(budget.budget_kib, t->min_step_kib);
+    over_budget = bin.sum_managed_assigned_kib > kib_add(alloc_budget, t->min_step_kib);
 
     /* pass 2: damping; what the managed domains hold now */
     taken = damp_all(engine, t, n_items, regime, over_budget);
 
     /* pass 3: reclaim before grow. A shrink in flight is not free until the
      * stats show it, a grow in flight is taken already. */
-    free_kib = kib_sub(budget.budget_kib, taken);
+    free_kib = kib_sub(alloc_budget, taken);
     sum.free_kib = free_kib;
+    policy_admission_grant(engine->res, engine->n_res, budget.budget_kib, taken, cfg->overhead_kib);
     grant_growth(engine, n_items, &free_kib);
 
     /* pass 4: mechanisms, status, reasons, sums */
     finish_entries(engine, t, domains, n, entries, regime, over_budget, &free_kib, &sum);
     policy_plan_summary_finish(&sum, &budget, regime);
+    sum.reserved_kib = reserved;
+    for (size_t j = 0; j < engine->n_res; j++)
+        if (engine->res[j].state == POLICY_RESERVATION_WAITING)
+            sum.n_waiting++;
     summary_headroom(&sum, bin.sum_managed_need_kib, cfg->overhead_kib);
     *ret_summary = sum;
     return 0;

@@ -252,6 +252,11 @@ typedef struct {
                               * need (buffers and headroom are given up first, whatever
                               * the weights), less its own overhead */
     uint64_t unmet_kib;      /* what the domains desire beyond the budget */
+    /* admission (admission.h): what starting domains hold, granted or
+     * waiting for room, with their overheads; the allocation gets the
+     * budget less this */
+    uint64_t reserved_kib;
+    size_t n_waiting;
 } PolicyPlanSummary;
 
 /* ---- the cycle ---------------------------------------------------------- */
@@ -268,6 +273,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PolicyEngine, policy_engine_free)
 int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const PolicyHostSample *host,
                        uint64_t now_us, PolicyDomainInput *domains, size_t n,
                        PolicyPlanEntry *entries, PolicyPlanSummary *ret_summary);
+
+/* Domains about to start (admission.h), in priority order: borrowed until
+ * set again; every plan takes them into the budget and updates their
+ * states and figures. NULL, 0: none. */
+typedef struct PolicyReservation PolicyReservation;
+void policy_engine_set_reservations(PolicyEngine *engine, PolicyReservation *res, size_t n);
 
 /* Tell the engine an entry's actions were issued: in-flight accounting.
  * Call after the entry's actions were sent: a shrink is then watched for
