@@ -38,3 +38,10 @@ void backend_sample_complete(const PolicyDomainCaps *caps, bool balloon_only,
     else
         sample->balloon_kib = sample->assigned_kib > vmem ? sample->assigned_kib - vmem : 0;
 }
+
+void backend_start_clear(BackendStart *s)
+{
+    g_clear_pointer(&s->name, g_free);
+    g_clear_pointer(&s->policy_pairs, g_ptr_array_unref);
+    g_clear_pointer(&s->policy_problem, g_free);
+}

@@ -74,6 +74,20 @@ typedef enum {
 void backend_sample_complete(const PolicyDomainCaps *caps, bool balloon_only,
                              PolicyDomainSample *sample);
 
+/* A domain about to start, from the definition it starts with (the
+ * admission hook passes it on, docs/admission.md). */
+typedef struct {
+    char uuid[BACKEND_UUID_STRING_LEN]; /* as the backend writes UUIDs */
+    char *name;
+    uint64_t boot_kib; /* what it boots with: its balloon target plus virtio-mem requested */
+    PolicyDomainCaps caps;
+    GPtrArray *policy_pairs; /* its own policy keys, key then value; NULL: none */
+    char *policy_problem;    /* why they are ignored (malformed); NULL: they are not */
+} BackendStart;
+
+void backend_start_clear(BackendStart *s);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(BackendStart, backend_start_clear)
+
 typedef struct Backend Backend;
 
 typedef struct {
@@ -105,6 +119,11 @@ typedef struct {
      * (*ret_error says how; reading again will not help). NULL: no such
      * metadata. */
     int (*read_policy)(Backend *b, const char *uuid, GPtrArray **ret_pairs, char **ret_error);
+    /* A definition a domain is about to start with (hostile text: a
+     * malformed one is -EINVAL with *ret_error) into *ret. Never asks the
+     * hypervisor: the admission hook's caller waits for the answer. NULL:
+     * the backend cannot admit. */
+    int (*describe_start)(Backend *b, const char *definition, BackendStart *ret, char **ret_error);
     int (*set_stats_period)(Backend *b, const char *uuid, unsigned period_s, char **ret_error);
     int (*apply)(Backend *b, const char *uuid, const PolicyAction *action, char **ret_error);
     void (*free)(Backend *b);

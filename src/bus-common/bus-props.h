@@ -43,7 +43,9 @@
     X(DeflateReserve, deflate_reserve, U64, EMITS)                                                 \
     X(Unprotected, unprotected, U32, EMITS)                                                        \
     X(Admittable, admittable, U64, EMITS)                                                          \
-    X(UnmetDemand, unmet_demand, U64, EMITS)
+    X(UnmetDemand, unmet_demand, U64, EMITS)                                                       \
+    X(Reserved, reserved, U64, EMITS)                                                              \
+    X(WaitingStarts, waiting_starts, U32, EMITS)
 
 /* org.dynmem1.Domain at /org/dynmem1/domain/<escaped uuid>. Name is CONST:
  * libvirt renames only domains that are not running. Should the backend

@@ -33,6 +33,7 @@ enum {
 typedef struct {
     bool json;
     bool persist;
+    bool dry_run;    /* admit: only ask (the hook admits for real) */
     long iterations; /* top: 0 = until interrupted */
 } Options;
 
@@ -208,6 +209,55 @@ static int get_domain(sd_bus *bus, const char *name, DomainInfo **ret)
     return EXIT_OK;
 }
 
+/* Domains about to start, and recent refusals (ListReservations). */
+typedef struct {
+    char *name;
+    char *uuid;
+    char *state; /* waiting, reserved, refused */
+    uint64_t size;
+    uint32_t weight;
+    uint64_t age_us;
+    char *message;
+} Reservation;
+
+static void reservation_clear(void *p)
+{
+    Reservation *r = p;
+    g_free(r->name);
+    g_free(r->uuid);
+    g_free(r->state);
+    g_free(r->message);
+}
+
+static int get_reservations(sd_bus *bus, GArray **ret)
+{
+    g_autoptr(sd_bus_message) reply = NULL;
+    int s = call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "ListReservations", &reply, NULL);
+    if (s != EXIT_OK)
+        return s;
+    g_autoptr(GArray) all = g_array_new(FALSE, TRUE, sizeof(Reservation));
+    g_array_set_clear_func(all, reservation_clear);
+    int r = sd_bus_message_enter_container(reply, 'a', "(ssstuts)");
+    const char *name, *uuid, *state, *message;
+    Reservation v;
+    while (r >= 0 && (r = sd_bus_message_read(reply, "(ssstuts)", &name, &uuid, &state, &v.size,
+                                              &v.weight, &v.age_us, &message)) > 0) {
+        v.name = g_strdup(name);
+        v.uuid = g_strdup(uuid);
+        v.state = g_strdup(state);
+        v.message = g_strdup(message);
+        g_array_append_val(all, v);
+    }
+    if (r >= 0)
+        r = sd_bus_message_exit_container(reply);
+    if (r < 0) {
+        fprintf(stderr, "dynmemctl: cannot parse the daemon's answer: %s\n", g_strerror(-r));
+        return EXIT_DAEMON;
+    }
+    *ret = g_steal_pointer(&all);
+    return EXIT_OK;
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 static char *size(uint64_t bytes)
@@ -227,7 +277,33 @@ static const char *str(const char *s)
  * keep it. */
 static const char *const json_manager_lead[] = {"Version", "State", NULL};
 
-static char *format_status_json(const ManagerInfo *m, GPtrArray *domains)
+static void add_reservations_json(JsonBuilder *b, GArray *res)
+{
+    json_builder_set_member_name(b, "reservations");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < res->len; i++) {
+        const Reservation *r = &g_array_index(res, Reservation, i);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        ctl_json_add_string(b, r->name);
+        json_builder_set_member_name(b, "uuid");
+        ctl_json_add_string(b, r->uuid);
+        json_builder_set_member_name(b, "state");
+        ctl_json_add_string(b, r->state);
+        json_builder_set_member_name(b, "size");
+        json_builder_add_int_value(b, (gint64)r->size);
+        json_builder_set_member_name(b, "weight");
+        json_builder_add_int_value(b, r->weight);
+        json_builder_set_member_name(b, "age_us");
+        json_builder_add_int_value(b, (gint64)r->age_us);
+        json_builder_set_member_name(b, "message");
+        ctl_json_add_string(b, r->message);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+static char *format_status_json(const ManagerInfo *m, GPtrArray *domains, GArray *res)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
@@ -240,6 +316,7 @@ static char *format_status_json(const ManagerInfo *m, GPtrArray *domains)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    add_reservations_json(b, res);
     json_builder_end_object(b);
     return ctl_json_text(b);
 }
@@ -265,14 +342,17 @@ static char *format_dump_json(const char *dump)
 
 /* ---- tables and text ---------------------------------------------------- */
 
-static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
+static char *format_status_table(const ManagerInfo *m, GPtrArray *domains, GArray *res)
 {
     GString *out = g_string_new(NULL);
     int w = 4;
     /* names as the daemon's log shows them: control characters escaped */
-    g_auto(GStrv) names = g_new0(char *, domains->len + 1);
-    for (guint i = 0; i < domains->len; i++) {
-        names[i] = policy_escape(((DomainInfo *)domains->pdata[i])->p.name, 0);
+    g_auto(GStrv) names = g_new0(char *, domains->len + res->len + 1);
+    for (guint i = 0; i < domains->len + res->len; i++) {
+        names[i] =
+            policy_escape(i < domains->len ? ((DomainInfo *)domains->pdata[i])->p.name
+                                           : g_array_index(res, Reservation, i - domains->len).name,
+                          0);
         w = MAX(w, (int)strlen(names[i]));
     }
     g_string_append_printf(out, " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6s %8s  %-14s %10s\n",
@@ -297,6 +377,31 @@ static char *format_status_table(const ManagerInfo *m, GPtrArray *domains)
                                " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s  %-14s %10s\n", w,
                                names[i], status, assigned, demand, target, minimum, maximum, buffer,
                                d->weight, pressure, str(d->protection), absorbable);
+    }
+    /* starting domains: what they are promised (reserved) or wait for */
+    bool any_refused = false;
+    for (guint i = 0; i < res->len; i++) {
+        const Reservation *r = &g_array_index(res, Reservation, i);
+        g_autofree char *want = size(r->size);
+        if (strcmp(r->state, "refused") == 0) {
+            any_refused = true;
+            continue;
+        }
+        g_string_append_printf(out,
+                               " %-*s  %-13s %10s %10s %10s %10s %10s %6s %6u %8s  %-14s %10s\n", w,
+                               names[domains->len + i], r->state, want, "-", "-", "-", "-", "-",
+                               r->weight, "-", "-", "-");
+    }
+    if (any_refused) {
+        g_string_append(out, "\nrefused starts (the last 10 minutes):\n");
+        for (guint i = 0; i < res->len; i++) {
+            const Reservation *r = &g_array_index(res, Reservation, i);
+            if (strcmp(r->state, "refused") != 0)
+                continue;
+            g_autofree char *why = policy_escape(r->message, 0);
+            g_string_append_printf(out, "  %s, %" PRIu64 "s ago: %s\n", names[domains->len + i],
+                                   r->age_us / G_USEC_PER_SEC, why);
+        }
     }
     g_autofree char *budget = size(m->budget);
     g_autofree char *assigned = size(m->assigned);
@@ -372,12 +477,15 @@ static int render_status(sd_bus *bus, const Options *o, char **ret)
 {
     g_auto(ManagerInfo) m = {0};
     g_autoptr(GPtrArray) domains = NULL;
+    g_autoptr(GArray) res = NULL;
     int s = get_manager(bus, &m);
     if (s == EXIT_OK)
         s = get_domains(bus, &domains);
+    if (s == EXIT_OK)
+        s = get_reservations(bus, &res);
     if (s != EXIT_OK)
         return s;
-    *ret = o->json ? format_status_json(&m, domains) : format_status_table(&m, domains);
+    *ret = o->json ? format_status_json(&m, domains, res) : format_status_table(&m, domains, res);
     return EXIT_OK;
 }
 
@@ -487,6 +595,69 @@ static int cmd_dump(sd_bus *bus, const Options *o, char **args)
     return EXIT_OK;
 }
 
+/* admit --dry-run DOMAIN SIZE: would a start be admitted now, and what
+ * would be trimmed for it. Exit 0 when it would start (at once or after
+ * trims), 1 when it would be refused. */
+static int cmd_admit(sd_bus *bus, const Options *o, char **args)
+{
+    if (!o->dry_run) {
+        fprintf(stderr, "dynmemctl: admit: only --dry-run is possible here; starts are admitted "
+                        "by dynmemd's libvirt hook (docs/admission.md)\n");
+        return EXIT_USAGE;
+    }
+    uint64_t kib;
+    g_autofree char *err = NULL;
+    if (policy_parse_size_kib(args[1], &kib, &err) < 0 || kib == 0) {
+        fprintf(stderr, "dynmemctl: admit: %s\n", err ? err : "the size must be above 0");
+        return EXIT_USAGE;
+    }
+    g_autoptr(sd_bus_message) reply = NULL;
+    int s = call(bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "CheckAdmission", &reply, "st",
+                 args[0], kib * 1024);
+    if (s != EXIT_OK)
+        return s;
+    const char *verdict, *message, *name;
+    uint64_t bytes;
+    int r = sd_bus_message_read(reply, "ss", &verdict, &message);
+    if (r >= 0)
+        r = sd_bus_message_enter_container(reply, 'a', "(st)");
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(GString) text = g_string_new(NULL);
+    g_autofree char *msg = policy_escape(r >= 0 ? message : "", 0);
+    g_string_append_printf(text, "%s\n", msg);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "verdict");
+    ctl_json_add_string(b, r >= 0 ? verdict : "");
+    json_builder_set_member_name(b, "message");
+    ctl_json_add_string(b, r >= 0 ? message : "");
+    json_builder_set_member_name(b, "trims");
+    json_builder_begin_array(b);
+    while (r >= 0 && (r = sd_bus_message_read(reply, "(st)", &name, &bytes)) > 0) {
+        g_autofree char *label = policy_escape(name, 0);
+        g_autofree char *amount = size(bytes);
+        g_string_append_printf(text, "  trim %s by %s\n", label, amount);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        ctl_json_add_string(b, name);
+        json_builder_set_member_name(b, "bytes");
+        json_builder_add_int_value(b, (gint64)bytes);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    if (r < 0) {
+        fprintf(stderr, "dynmemctl: cannot parse the daemon's answer: %s\n", g_strerror(-r));
+        return EXIT_DAEMON;
+    }
+    if (o->json) {
+        g_autofree char *json = ctl_json_text(b);
+        fputs(json, stdout);
+    } else {
+        fputs(text->str, stdout);
+    }
+    return strcmp(verdict, "refused") == 0 ? EXIT_DAEMON : EXIT_OK;
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
@@ -532,7 +703,7 @@ static const Command commands[] = {
     {"status", 0, 0, cmd_status}, {"show", 1, 1, cmd_show},           {"set", 2, -1, cmd_set},
     {"reset", 1, 1, cmd_reset},   {"reload", 0, 0, cmd_reload},       {"pause", 0, 0, cmd_pause},
     {"resume", 0, 0, cmd_resume}, {"rebalance", 0, 0, cmd_rebalance}, {"top", 0, 0, cmd_top},
-    {"dump", 0, 0, cmd_dump},
+    {"dump", 0, 0, cmd_dump},     {"admit", 2, 2, cmd_admit},
 };
 
 /* `keys`: the policy keys `set` takes, one per line with what it means,
@@ -562,11 +733,14 @@ static void usage(FILE *f)
           "  rebalance                  run a balancing cycle now (root)\n"
           "  top                        status, refreshed every second\n"
           "  dump                       the daemon's whole state as text\n"
+          "  admit --dry-run DOMAIN SIZE  would a start of SIZE be admitted now, and\n"
+          "                             what would be trimmed for it\n"
           "\n"
           "Options:\n"
           "  -j, --json                 machine-readable output (sizes in bytes)\n"
           "  -p, --persist              set: keep the override across restarts\n"
           "  -n, --iterations=N         top: stop after N screens\n"
+          "      --dry-run              admit: only ask, change nothing\n"
           "  -h, --help                 show this help\n"
           "  -V, --version              show the version\n"
           "\n"
@@ -582,6 +756,7 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"persist", no_argument, NULL, 'p'},
         {"iterations", required_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -595,6 +770,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             o.persist = true;
+            break;
+        case 'D':
+            o.dry_run = true;
             break;
         case 'n': {
             char *end;
@@ -648,6 +826,10 @@ int main(int argc, char **argv)
     }
     if (o.persist && cmd->run != cmd_set) {
         fprintf(stderr, "dynmemctl: --persist applies to \"set\" only\n");
+        return EXIT_USAGE;
+    }
+    if (o.dry_run && cmd->run != cmd_admit) {
+        fprintf(stderr, "dynmemctl: --dry-run applies to \"admit\" only\n");
         return EXIT_USAGE;
     }
     g_autoptr(sd_bus) bus = NULL;

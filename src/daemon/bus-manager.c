@@ -273,6 +273,130 @@ static int method_dump(sd_bus_message *msg, void *userdata, sd_bus_error *error)
     return sd_bus_reply_method_return(msg, "s", dump);
 }
 
+/* ---- admission (docs/admission.md) -------------------------------------- */
+
+/* Longest definition Admit takes: libvirt's own domain XML is a few KiB;
+ * one with thousands of devices stays far below this. */
+#define ADMIT_DEFINITION_MAX (4 * 1024 * 1024)
+/* Largest start CheckAdmission is asked about: 16 TiB. */
+#define ADMIT_SIZE_MAX_BYTES (UINT64_C(16) << 40)
+
+/* The answer of manager_admit(), now or cycles later: msg was ref'd. */
+static void on_admit_answer(Manager *m, bool admitted, const char *message, void *userdata)
+{
+    g_autoptr(sd_bus_message) msg = userdata;
+    int r = sd_bus_reply_method_return(msg, "bs", admitted, message ? message : "");
+    if (r < 0)
+        log_debug("D-Bus: cannot answer Admit: %s", g_strerror(-r));
+}
+
+static int method_admit(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    const char *definition;
+    r = sd_bus_message_read(msg, "s", &definition);
+    if (r < 0)
+        return r;
+    if (strlen(definition) > ADMIT_DEFINITION_MAX)
+        return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
+                                 "the definition is longer than %d bytes", ADMIT_DEFINITION_MAX);
+    g_autofree char *err = NULL;
+    r = manager_admit(b->manager, definition, on_admit_answer, sd_bus_message_ref(msg), &err);
+    if (r < 0) {
+        sd_bus_message_unref(msg);
+        log_debug("D-Bus: Admit refused its input: %s", err);
+        return bus_error_from_manager(error, r, err);
+    }
+    return 1; /* answered by on_admit_answer() */
+}
+
+static int method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    int r = bus_check_privileged(msg, error);
+    if (r < 0)
+        return r;
+    const char *name;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    manager_release(b->manager, name);
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_list_reservations(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    g_autoptr(sd_bus_message) reply = NULL;
+    int r = sd_bus_message_new_method_return(msg, &reply);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_open_container(reply, 'a', "(ssstuts)");
+    if (r < 0)
+        return r;
+    g_autoptr(GArray) all = manager_list_reservations(b->manager);
+    for (guint i = 0; i < all->len; i++) {
+        const ManagerReservationView *v = &g_array_index(all, ManagerReservationView, i);
+        r = sd_bus_message_append(reply, "(ssstuts)", v->name, v->uuid, v->state,
+                                  v->size_kib * 1024, v->weight, v->age_us, v->message);
+        if (r < 0)
+            return r;
+    }
+    r = sd_bus_message_close_container(reply);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_check_admission(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    DynmemBus *b = userdata;
+    const char *name;
+    uint64_t bytes;
+    int r = sd_bus_message_read(msg, "st", &name, &bytes);
+    if (r < 0)
+        return r;
+    if (!*name)
+        return sd_bus_error_set(error, DYNMEM_ERROR_INVALID_ARGUMENT, "the domain name is empty");
+    if (bytes == 0 || bytes > ADMIT_SIZE_MAX_BYTES)
+        return sd_bus_error_setf(error, DYNMEM_ERROR_INVALID_ARGUMENT,
+                                 "size %" PRIu64 " bytes is out of range 1..16TiB", bytes);
+    PolicyReservationState st;
+    g_autofree char *message = NULL;
+    g_autoptr(GArray) trims = NULL;
+    r = manager_admit_whatif(b->manager, name, (bytes + 1023) / 1024, &st, &message, &trims);
+    if (r == -EAGAIN)
+        return sd_bus_error_set(error, DYNMEM_ERROR_NOT_CONNECTED,
+                                "no plan yet: nothing to judge a start by");
+    if (r < 0)
+        return r;
+    static const char *const verdicts[POLICY_RESERVATION_LAST] = {
+        [POLICY_RESERVATION_GRANTED] = "now",
+        [POLICY_RESERVATION_WAITING] = "after-trims",
+        [POLICY_RESERVATION_REFUSED] = "refused",
+    };
+    g_autoptr(sd_bus_message) reply = NULL;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_append(reply, "ss", verdicts[st], message);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_open_container(reply, 'a', "(st)");
+    for (guint i = 0; r >= 0 && i < trims->len; i++) {
+        const ManagerTrim *t = &g_array_index(trims, ManagerTrim, i);
+        r = sd_bus_message_append(reply, "(st)", t->name, t->trim_kib * 1024);
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
 /* ---- vtable ------------------------------------------------------------- */
 
 /* The properties are the rows of BUS_MANAGER_PROPERTIES (bus-props.h). */
@@ -299,9 +423,21 @@ const sd_bus_vtable bus_manager_vtable[] = {
                             method_set_paused, OPEN),
     SD_BUS_METHOD_WITH_ARGS("Rebalance", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_rebalance, OPEN),
     SD_BUS_METHOD_WITH_ARGS("Dump", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", dump), method_dump, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("Admit", SD_BUS_ARGS("s", definition),
+                            SD_BUS_RESULT("b", admitted, "s", message), method_admit, OPEN),
+    SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", domain), SD_BUS_NO_RESULT, method_release,
+                            OPEN),
+    SD_BUS_METHOD_WITH_ARGS("ListReservations", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("a(ssstuts)", reservations), method_list_reservations,
+                            OPEN),
+    SD_BUS_METHOD_WITH_ARGS("CheckAdmission", SD_BUS_ARGS("s", domain, "t", size),
+                            SD_BUS_RESULT("s", verdict, "s", message, "a(st)", trims),
+                            method_check_admission, OPEN),
     SD_BUS_SIGNAL_WITH_ARGS(
         "Adjusted", SD_BUS_ARGS("s", domain, "t", from, "t", to, "s", mechanism, "s", reason), 0),
     SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("StartRefused",
+                            SD_BUS_ARGS("s", domain, "s", uuid, "t", size, "s", reason), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -359,6 +495,18 @@ static void on_state_changed(Manager *m, PolicyHostState state, void *userdata)
         log_debug("D-Bus: cannot emit StateChanged: %s", g_strerror(-r));
 }
 
+static void on_start_refused(Manager *m, const char *name, const char *uuid, uint64_t size_kib,
+                             const char *message, void *userdata)
+{
+    DynmemBus *b = userdata;
+    if (!b->bus)
+        return;
+    int r = sd_bus_emit_signal(b->bus, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE, "StartRefused",
+                               "ssts", name, uuid, size_kib * 1024, message);
+    if (r < 0)
+        log_debug("D-Bus: cannot emit StartRefused: %s", g_strerror(-r));
+}
+
 static void on_cycle_done(Manager *m, void *userdata)
 {
     emit_manager_changes(userdata);
@@ -373,6 +521,7 @@ static void on_settings_changed(Manager *m, void *userdata)
 const ManagerListener bus_manager_listener = {
     .adjusted = on_adjusted,
     .state_changed = on_state_changed,
+    .start_refused = on_start_refused,
     .cycle_done = on_cycle_done,
     .settings_changed = on_settings_changed,
 };

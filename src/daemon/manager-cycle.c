@@ -168,6 +168,13 @@ static void prepare_domains(Manager *m, uint64_t now)
         if (!manager_domain_lookup(m, d->uuid))
             continue;
         complete_sample(m, d, now);
+        if (manager_admission_holds(m, d->uuid)) {
+            /* listed while it starts: its reservation stands for it until
+             * the start event, or until its guest reports */
+            if (!d->has_sample || !d->sample.has_balloon_stats)
+                continue;
+            manager_admission_started(m, d);
+        }
         manager_domain_resolve_policy(m, d);
         g_ptr_array_add(m->order, d);
     }
@@ -182,6 +189,7 @@ static int plan_domains(Manager *m, uint64_t now, PolicyPlanSummary *ret_summary
     g_array_set_size(m->entries, n);
     for (guint i = 0; i < n; i++)
         manager_domain_input(m->order->pdata[i], &g_array_index(m->inputs, PolicyDomainInput, i));
+    manager_admission_prepare(m);
     int r = policy_engine_plan(m->engine, m->cfg, &m->host, now,
                                (PolicyDomainInput *)(void *)m->inputs->data, n,
                                (PolicyPlanEntry *)(void *)m->entries->data, ret_summary);
@@ -273,6 +281,8 @@ int manager_run_cycle(Manager *m)
     }
     finish_cycle(m, &summary);
 out:
+    /* starts decided (or timed out) in this cycle are answered */
+    manager_admission_settle(m, now);
     m->counters.cycles_run++;
     m->counters.cycle_us_total += (uint64_t)MAX(g_get_monotonic_time() - started, 0);
     m->in_cycle = false;

@@ -181,7 +181,7 @@ int manager_domain_check_layers(Manager *m, ManagerDomain *d, const PolicySettin
 
 /* The metadata's keys as one validated layer; on the first bad key,
  * -EINVAL and *ret_error naming it. */
-static int metadata_layer(GPtrArray *pairs, PolicySettings *ret, char **ret_error)
+int manager_metadata_layer(GPtrArray *pairs, PolicySettings *ret, char **ret_error)
 {
     PolicySettings n = {0};
     for (guint i = 0; i + 1 < pairs->len; i += 2) {
@@ -236,7 +236,7 @@ void manager_domain_read_metadata(Manager *m, ManagerDomain *d)
     p->metadata_dirty = false;
     /* well formed, valid alone, and laid between the rule and the
      * override (our own messages: their quoted parts are escaped) */
-    if (r < 0 || metadata_layer(pairs, &n, &err) < 0 ||
+    if (r < 0 || manager_metadata_layer(pairs, &n, &err) < 0 ||
         manager_domain_check_layers(m, d, &n, g_hash_table_lookup(m->overrides, d->uuid), &err) <
             0) {
         metadata_ignored(p, err, false);

@@ -69,6 +69,10 @@ struct Manager {
     GArray *entries;   /* PolicyPlanEntry */
     GArray *listeners; /* ListenerSlot */
 
+    GPtrArray *reservations; /* ManagerReservation*, waiting and granted */
+    GPtrArray *refusals;     /* ManagerReservation*, the recent refused ones */
+    GArray *res_array;       /* PolicyReservation, the engine's copy this cycle */
+
     bool paused;
     bool in_cycle;
     uint64_t cycles;
@@ -98,6 +102,43 @@ typedef struct {
     PolicySettings metadata;
     char *metadata_problem; /* why the last one read was ignored; NULL: it applies */
 } DomainPriv;
+
+/* A domain about to start (manager-admission.c, docs/admission.md). */
+typedef struct {
+    char uuid[BACKEND_UUID_STRING_LEN];
+    char *name;
+    char *label;           /* policy_escape()d, for logs and messages */
+    uint64_t boot_kib;     /* what its definition boots with */
+    uint64_t balloon_kib;  /* the balloon target that gives it size_kib at its start; 0: none */
+    PolicyReservation res; /* the engine's view: size, weight, state */
+    uint64_t asked_us;
+    uint64_t granted_us;
+    ManagerAdmitFunc cb; /* NULL once answered */
+    void *userdata;
+    char *message; /* why it was refused */
+} ManagerReservation;
+
+/* Domains about to start: answered and expired in each cycle; the start
+ * event turns one into the domain's own memory. */
+void manager_reservation_free(void *p);
+/* Before a plan: the reservations into the engine, in priority order. */
+void manager_admission_prepare(Manager *m);
+/* After a plan: answer what was decided, drop what expired. */
+void manager_admission_settle(Manager *m, uint64_t now);
+/* The domain started (or its guest reported): its reservation, if any,
+ * is its own memory now; a start size that differs from what it booted
+ * with is set at once. */
+void manager_admission_started(Manager *m, ManagerDomain *d);
+/* Forget a reservation by UUID (the domain stopped before it started). */
+void manager_release_uuid(Manager *m, const char *uuid);
+/* Is a reservation standing for this domain (not yet started)? */
+bool manager_admission_holds(Manager *m, const char *uuid);
+/* Answer every pending start (stopping, disconnected). */
+void manager_admission_answer_all(Manager *m, bool admitted, const char *why);
+
+/* The metadata's keys as one validated layer; on the first bad key,
+ * -EINVAL and *ret_error naming it (manager-domains.c). */
+int manager_metadata_layer(GPtrArray *pairs, PolicySettings *ret, char **ret_error);
 
 /* Read the domain's metadata layer again (manager-domains.c). */
 void manager_domain_read_metadata(Manager *m, ManagerDomain *d);

@@ -98,6 +98,9 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     m->inputs = g_array_new(FALSE, TRUE, sizeof(PolicyDomainInput));
     m->entries = g_array_new(FALSE, TRUE, sizeof(PolicyPlanEntry));
     m->listeners = g_array_new(FALSE, TRUE, sizeof(ListenerSlot));
+    m->reservations = g_ptr_array_new_with_free_func(manager_reservation_free);
+    m->refusals = g_ptr_array_new_with_free_func(manager_reservation_free);
+    m->res_array = g_array_new(FALSE, TRUE, sizeof(PolicyReservation));
     m->engine = policy_engine_new();
     m->policy_generation = 1;
 
@@ -125,6 +128,8 @@ void manager_free(Manager *m)
         g_source_remove(m->reconnect_source);
     if (m->disconnect_source)
         g_source_remove(m->disconnect_source);
+    /* a start waiting for us must not wait for a daemon that is gone */
+    manager_admission_answer_all(m, true, "not checked: dynmemd is stopping");
     /* Domains keep the memory they have: nothing is undone on exit. */
     backend_free(m->backend);
     manager_domains_changed(m);
@@ -137,6 +142,9 @@ void manager_free(Manager *m)
     g_array_free(m->inputs, TRUE);
     g_array_free(m->entries, TRUE);
     g_array_free(m->listeners, TRUE);
+    g_ptr_array_free(m->reservations, TRUE);
+    g_ptr_array_free(m->refusals, TRUE);
+    g_array_free(m->res_array, TRUE);
     policy_engine_free(m->engine);
     policy_config_free(m->cfg);
     g_free(m->config_path);
@@ -176,6 +184,7 @@ void manager_handle_disconnect(Manager *m)
     m->connected = false;
     m->backend->ops->close(m->backend);
     manager_forget_all_domains(m, "connection lost");
+    manager_admission_answer_all(m, true, "not checked: dynmemd lost its connection to libvirt");
     EMIT0(m, settings_changed);
     m->reconnect_delay_s = RECONNECT_MIN_S;
     schedule_reconnect(m);
@@ -245,9 +254,16 @@ static void on_backend_event(BackendEventKind kind, const char *uuid, const char
         d = manager_domain_add(m, uuid, name);
         memset(&d->state, 0, sizeof(d->state));
         policy_domain_state_init_booted(&d->state, manager_now_us(m));
+        manager_admission_started(m, d);
         break;
     case BACKEND_EVENT_DOMAIN_STOPPED:
         g_hash_table_remove(m->saved_states, uuid);
+        if (uuid && manager_admission_holds(m, uuid)) {
+            /* its start failed after the hook admitted it */
+            g_autofree char *label = policy_escape(name ? name : uuid, 0);
+            log_info("%s: stopped before it started: reservation released", label);
+            manager_release_uuid(m, uuid);
+        }
         if (d)
             manager_domain_remove(m, d, "stopped");
         break;
@@ -277,6 +293,8 @@ static gboolean on_cycle_timer(void *userdata)
     Manager *m = userdata;
     if (m->connected)
         manager_run_cycle(m);
+    else
+        manager_admission_settle(m, manager_now_us(m)); /* expiries go on */
     return G_SOURCE_CONTINUE;
 }
 

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include "admission.h"
 #include "backend.h"
 #include "config.h"
 #include "engine.h"
@@ -68,6 +69,9 @@ typedef struct {
     void (*cycle_done)(Manager *m, void *userdata);
     /* connected, paused, interval or config changed */
     void (*settings_changed)(Manager *m, void *userdata);
+    /* a domain's start was refused (docs/admission.md) */
+    void (*start_refused)(Manager *m, const char *name, const char *uuid, uint64_t size_kib,
+                          const char *message, void *userdata);
 } ManagerListener;
 
 /* Build a manager: load the config (errors in *ret_error, every one of them
@@ -150,6 +154,52 @@ const char *manager_get_uri(Manager *m);
 /* Why the domain's policy metadata was ignored (its last valid layer, if
  * any, still applies), or NULL when it applies or there is none. */
 const char *manager_domain_metadata_problem(const ManagerDomain *d);
+
+/* ---- admission (docs/admission.md) -------------------------------------- */
+
+/* The answer to a start: admitted or not, and one line saying why (the
+ * refusal's reason, or a note such as "not checked: ..."). Called once. */
+typedef void (*ManagerAdmitFunc)(Manager *m, bool admitted, const char *message, void *userdata);
+
+/* A domain is about to start with this definition (the hook's stdin).
+ * Returns 0 and calls cb once it is decided (maybe before returning: free
+ * memory is granted at once); -EINVAL with *ret_error for a definition
+ * that cannot be read, -EOPNOTSUPP when the backend cannot admit (cb is
+ * then never called). */
+int manager_admit(Manager *m, const char *definition, ManagerAdmitFunc cb, void *userdata,
+                  char **ret_error);
+/* Forget the reservation of the domain called `name` (its start failed
+ * or it stopped): an unanswered one is answered "not admitted". */
+void manager_release(Manager *m, const char *name);
+
+typedef struct {
+    char *name;
+    char uuid[BACKEND_UUID_STRING_LEN];
+    const char *state; /* "waiting", "reserved" or "refused" */
+    uint64_t size_kib;
+    uint32_t weight;
+    uint64_t age_us; /* since it was asked for */
+    char *message;   /* the refusal's reason; "" otherwise */
+} ManagerReservationView;
+
+/* The reservations, waiting first, then granted, then the recent
+ * refusals (the last 16 of the last 10 minutes). A new GArray of views
+ * that frees its strings. */
+GArray *manager_list_reservations(Manager *m);
+
+typedef struct {
+    char *name;
+    uint64_t trim_kib;
+} ManagerTrim;
+
+/* What-if: would a start of size_kib by a domain called `name` (its
+ * policy's weight, as the YAML rules give it) be admitted now, and what
+ * would be trimmed for it. *ret_state: GRANTED (free now), WAITING (after
+ * the trims in *ret_trims, a new GArray of ManagerTrim that frees its
+ * names) or REFUSED; *ret_message says it in words. Returns 0, or
+ * -EAGAIN before the first plan. */
+int manager_admit_whatif(Manager *m, const char *name, uint64_t size_kib,
+                         PolicyReservationState *ret_state, char **ret_message, GArray **ret_trims);
 
 /* The whole state as text: the plan table plus per-domain details. */
 char *manager_dump(Manager *m);

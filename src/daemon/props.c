@@ -30,6 +30,8 @@ void dynmem_manager_props(Manager *m, BusManagerProps *ret)
         .cycles = manager_get_cycles(m),
         .admittable = sum ? sum->admittable_kib * 1024 : 0,
         .unmet_demand = sum ? sum->unmet_kib * 1024 : 0,
+        .reserved = sum ? sum->reserved_kib * 1024 : 0,
+        .waiting_starts = sum ? (uint32_t)MIN(sum->n_waiting, UINT32_MAX) : 0,
     };
 }
 

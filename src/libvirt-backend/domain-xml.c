@@ -423,3 +423,55 @@ int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_e
     *ret_pairs = g_steal_pointer(&pairs);
     return 0;
 }
+
+/* The text of the first node at expr, stripped; NULL when absent. */
+static char *xpath_text(xmlXPathContext *ctx, xmlNode *at, const char *expr)
+{
+    xmlNode *n = xpath_node(ctx, at, expr);
+    if (!n)
+        return NULL;
+    g_autoptr(DynmemXmlChar) text = xmlNodeGetContent(n);
+    return g_strstrip(g_strdup(text ? (const char *)text : ""));
+}
+
+int domain_xml_parse_start(const char *xml, BackendStart *ret, char **ret_error)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctx = NULL;
+    int r = parse_doc_ctx(xml, &doc, &ctx, ret_error);
+    if (r < 0)
+        return r;
+    xmlNode *root = xmlDocGetRootElement(doc);
+    g_autofree char *name = xpath_text(ctx, root, "/domain/name");
+    g_autofree char *uuid = xpath_text(ctx, root, "/domain/uuid");
+    if (!name || !*name) {
+        *ret_error = g_strdup("domain XML: no <name>");
+        return -EINVAL;
+    }
+    if (!uuid || !g_uuid_string_is_valid(uuid)) {
+        g_autofree char *q = uuid ? policy_quote(uuid) : NULL;
+        *ret_error = uuid ? g_strdup_printf("domain XML: <uuid> \"%s\" is not a UUID", q)
+                          : g_strdup("domain XML: no <uuid>");
+        return -EINVAL;
+    }
+
+    BackendStart start = {0};
+    if ((r = domain_xml_parse_caps(xml, &start.caps, ret_error)) < 0)
+        return r;
+    uint64_t current = start.caps.total_memory_kib;
+    r = xpath_size_kib(ctx, root, "/domain/currentMemory", &current, ret_error);
+    if (r == -EINVAL)
+        return r;
+    start.boot_kib = MIN(current, start.caps.balloon_max_kib);
+    for (size_t i = 0; i < start.caps.n_virtio_mem; i++)
+        start.boot_kib += start.caps.virtio_mem[i].requested_kib;
+
+    g_autofree char *lower = g_ascii_strdown(uuid, -1);
+    g_strlcpy(start.uuid, lower, sizeof(start.uuid));
+    start.name = g_steal_pointer(&name);
+    g_autofree char *perr = NULL;
+    if (domain_xml_parse_policy(xml, &start.policy_pairs, &perr) < 0)
+        start.policy_problem = g_steal_pointer(&perr);
+    *ret = start;
+    return 0;
+}

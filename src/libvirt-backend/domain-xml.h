@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "backend.h"
 #include "engine.h"
 
 /* Parse live domain XML. Returns 0 and fills *ret, or -EINVAL with
@@ -41,3 +42,11 @@ int domain_xml_scale_kib(const char *number, const char *unit, uint64_t *ret_kib
  * -EINVAL when the document is not a domain's. The
  * values are not checked here: the policy's own validator does that. */
 int domain_xml_parse_policy(const char *xml, GPtrArray **ret_pairs, char **ret_error);
+
+/* A definition a domain is about to start with (what libvirt gives its
+ * hooks on stdin): name, UUID (lower case, as libvirt formats it), what it
+ * boots with (<currentMemory> within the balloon's reach, plus virtio-mem
+ * <requested>), its capabilities and its own policy keys. Malformed
+ * metadata is not an error: *ret says why it is ignored. Returns 0, or
+ * -EINVAL with *ret_error. */
+int domain_xml_parse_start(const char *xml, BackendStart *ret, char **ret_error);

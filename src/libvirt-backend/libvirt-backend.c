@@ -607,6 +607,13 @@ static void lv_free(Backend *b)
     g_free(b);
 }
 
+static int lv_describe_start(Backend *b, const char *definition, BackendStart *ret,
+                             char **ret_error)
+{
+    (void)b;
+    return domain_xml_parse_start(definition, ret, ret_error);
+}
+
 static const BackendOps libvirt_ops = {
     .name = "libvirt",
     .open = lv_open,
@@ -616,6 +623,7 @@ static const BackendOps libvirt_ops = {
     .read_caps = lv_read_caps,
     .complete_sample = lv_complete_sample,
     .read_policy = lv_read_policy,
+    .describe_start = lv_describe_start,
     .set_stats_period = lv_set_stats_period,
     .apply = lv_apply,
     .free = lv_free,

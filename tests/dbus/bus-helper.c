@@ -12,6 +12,8 @@
  *   bus-helper getdomain BYTES  GetDomain with a name of BYTES 'x's; print
  *                             "error NAME LENGTH" (the error's name and
  *                             the length of its message) or "path PATH"
+ *   bus-helper admit BYTES    Admit with a definition of BYTES bytes; print
+ *                             "error NAME" or "ok"
  *   bus-helper setpolicy DOMAIN BYTES  SetDomainPolicy on DOMAIN with one
  *                             key of BYTES 'k's (a boolean value); print
  *                             "error NAME LENGTH" or "ok"
@@ -50,6 +52,12 @@ static int print_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 g_string_append_printf(line, " %s", name);
             }
         }
+    } else if (strcmp(member, "StartRefused") == 0) {
+        const char *dom, *uuid, *reason;
+        uint64_t size;
+        if (sd_bus_message_read(m, "ssts", &dom, &uuid, &size, &reason) >= 0)
+            g_string_append_printf(line, " %s %s %" G_GUINT64_FORMAT " %s", dom, uuid, size,
+                                   reason);
     } else if (strcmp(member, "InterfacesAdded") == 0 || strcmp(member, "InterfacesRemoved") == 0) {
         const char *path;
         if (sd_bus_message_read(m, "o", &path) >= 0)
@@ -180,6 +188,25 @@ static int set_policy_long_key(sd_bus *bus, const char *domain, long bytes)
     return 0;
 }
 
+/* Admit with a definition of `bytes` bytes (spaces inside <domain>). */
+static int admit_long(sd_bus *bus, long bytes)
+{
+    g_autofree char *def = g_malloc((size_t)MAX(bytes, 20) + 1);
+    memset(def, ' ', (size_t)MAX(bytes, 20));
+    memcpy(def, "<domain>", 8);
+    memcpy(def + MAX(bytes, 20) - 9, "</domain>", 9);
+    def[MAX(bytes, 20)] = '\0';
+    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+    g_autoptr(sd_bus_message) reply = NULL;
+    int r = sd_bus_call_method(bus, DYNMEM_BUS_NAME, DYNMEM_BUS_PATH, DYNMEM_BUS_MANAGER_IFACE,
+                               "Admit", &error, &reply, "s", def);
+    if (r < 0)
+        printf("error %s\n", error.name ? error.name : g_strerror(-r));
+    else
+        printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(sd_bus) bus = NULL;
@@ -194,9 +221,11 @@ int main(int argc, char **argv)
         return flood(bus, strtol(argv[2], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "getdomain") == 0)
         return get_domain_long_name(bus, strtol(argv[2], NULL, 10));
+    if (argc == 3 && strcmp(argv[1], "admit") == 0)
+        return admit_long(bus, strtol(argv[2], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "setpolicy") == 0)
         return set_policy_long_key(bus, argv[2], strtol(argv[3], NULL, 10));
-    fprintf(stderr,
-            "usage: bus-helper watch | flood N | getdomain BYTES | setpolicy DOMAIN BYTES\n");
+    fprintf(stderr, "usage: bus-helper watch | flood N | getdomain BYTES | admit BYTES | setpolicy "
+                    "DOMAIN BYTES\n");
     return 2;
 }
