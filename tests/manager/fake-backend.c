@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "fake-backend.h"
+#include "domain-xml.h"
 #include "qemu-sample.h"
 
 #include "guest-sim.h"
@@ -267,6 +268,22 @@ static void fake_free(Backend *b)
     g_free(b);
 }
 
+static int fake_describe_start(Backend *b, const char *definition, BackendStart *ret,
+                               char **ret_error)
+{
+    return domain_xml_parse_start(definition, ret, ret_error);
+}
+
+char *fake_domain_definition(const FakeDomain *d, uint64_t current_kib)
+{
+    return g_strdup_printf("<domain type='kvm'><name>%s</name><uuid>%s</uuid>"
+                           "<memory unit='KiB'>%" G_GUINT64_FORMAT "</memory>"
+                           "<currentMemory unit='KiB'>%" G_GUINT64_FORMAT "</currentMemory>"
+                           "<devices><memballoon model='virtio'><stats period='1'/></memballoon>"
+                           "</devices></domain>",
+                           d->name, d->uuid, d->caps.total_memory_kib, current_kib);
+}
+
 static const BackendOps fake_ops = {
     .name = "fake",
     .open = fake_open,
@@ -275,6 +292,7 @@ static const BackendOps fake_ops = {
     .collect = fake_collect,
     .read_caps = fake_read_caps,
     .complete_sample = fake_complete_sample,
+    .describe_start = fake_describe_start,
     .set_stats_period = fake_set_stats_period,
     .apply = fake_apply,
     .free = fake_free,

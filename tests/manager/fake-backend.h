@@ -61,4 +61,7 @@ void fake_backend_add_dimm_slots(FakeDomain *d, unsigned slots, uint64_t max_mem
 void fake_backend_down(FakeBackend *fb);
 void fake_backend_up(FakeBackend *fb);
 uint64_t fake_domain_assigned_kib(const FakeDomain *d);
+/* The definition the domain starts with, as libvirt hands it to a hook,
+ * booting with current_kib. Newly allocated. */
+char *fake_domain_definition(const FakeDomain *d, uint64_t current_kib);
 unsigned fake_backend_total_applies(FakeBackend *fb);

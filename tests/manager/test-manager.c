@@ -907,6 +907,259 @@ static void test_overcommitted_never_reclaims_memory_in_use(void **state)
     ctx_free(c);
 }
 
+/* ---- admission (docs/admission.md) -------------------------------------- */
+
+typedef struct {
+    int calls;
+    bool admitted;
+    char *message;
+} Answer;
+
+static void on_answer(Manager *m, bool admitted, const char *message, void *userdata)
+{
+    Answer *a = userdata;
+    a->calls++;
+    a->admitted = admitted;
+    g_free(a->message);
+    a->message = g_strdup(message);
+}
+
+/* The policy with a pool, admission settings and rules appended. */
+static Ctx *ctx_admission(const char *pool, const char *admission, const char *rules)
+{
+    g_auto(GStrv) parts = g_strsplit(base_policy, "  overhead: 0\n", 2);
+    g_autofree char *host =
+        g_strdup_printf("  overhead: 0\n  pool: %s\n%s", pool, admission ? admission : "");
+    g_autofree char *policy = g_strjoinv(host, parts);
+    g_autofree char *full = g_strconcat(policy, rules ? rules : "", NULL);
+    return ctx_new_full(full, false);
+}
+
+/* A domain defined, not running: what a hook's start would bring up. */
+static FakeDomain *defined_domain(Ctx *c, const char *name, uint64_t boot_kib, uint64_t used_kib)
+{
+    FakeDomain *d = fake_backend_add(c->fb, name, boot_kib, used_kib);
+    d->running = false;
+    return d;
+}
+
+static int admit(Ctx *c, FakeDomain *d, uint64_t current_kib, Answer *a)
+{
+    g_autofree char *def = fake_domain_definition(d, current_kib);
+    g_autofree char *err = NULL;
+    int r = manager_admit(c->m, def, on_answer, a, &err);
+    if (r < 0)
+        fail_msg("manager_admit: %s", err);
+    return r;
+}
+
+static const char *reservation_state(Ctx *c, const char *name)
+{
+    static char state[16];
+    g_autoptr(GArray) all = manager_list_reservations(c->m);
+    for (guint i = 0; i < all->len; i++) {
+        const ManagerReservationView *v = &g_array_index(all, ManagerReservationView, i);
+        if (strcmp(v->name, name) == 0) {
+            g_strlcpy(state, v->state, sizeof(state));
+            return state;
+        }
+    }
+    return "none";
+}
+
+/* Free memory: granted at once; held in the budget until the start event,
+ * which turns it into the domain's own memory at its startup size. */
+static void test_admit_then_start(void **state)
+{
+    Ctx *c = ctx_admission("4GiB", NULL, "domains:\n  - name: new\n    startup: 1GiB\n");
+    FakeDomain *a = fake_backend_add(c->fb, "a", 2 * GiB, 1 * GiB);
+    FakeDomain *n = defined_domain(c, "new", 2 * GiB, 300 * MiB);
+    Answer ans = {0};
+    manager_start(c->m);
+    for (int i = 0; i < 10; i++)
+        cycle(c);
+    admit(c, n, 2 * GiB, &ans);
+    assert_int_equal(ans.calls, 1);
+    assert_true(ans.admitted);
+    assert_string_equal(reservation_state(c, "new"), "reserved");
+    assert_int_equal(manager_get_summary(c->m)->reserved_kib, 1 * GiB);
+    /* nobody grows into it meanwhile */
+    a->used_kib = 3 * GiB;
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    assert_true(fake_domain_assigned_kib(a) <= 3 * GiB);
+    /* the start: it boots with 2 GiB and is set to its startup size at once */
+    fake_backend_boot(c->fb, n);
+    assert_string_equal(reservation_state(c, "new"), "none");
+    assert_int_equal(n->balloon_kib, 1 * GiB);
+    cycle(c);
+    assert_int_equal(manager_get_summary(c->m)->reserved_kib, 0);
+    assert_true(md(c, n)->entry.managed);
+    assert_int_equal(md(c, n)->entry.status, POLICY_STATUS_STARTING);
+    g_free(ans.message);
+    ctx_free(c);
+}
+
+/* Not free, but a guest's idle memory covers it: it waits while the guest
+ * is trimmed (never below its use) and is answered once the memory is
+ * free; a second start meanwhile waits its turn. */
+static void test_admit_waits_for_room(void **state)
+{
+    Ctx *c = ctx_admission("3GiB", NULL, "domains:\n  - match: \"new*\"\n    startup: 1GiB\n");
+    FakeDomain *a = fake_backend_add(c->fb, "a", 3 * GiB, 1 * GiB);
+    FakeDomain *n = defined_domain(c, "new", 2 * GiB, 300 * MiB);
+    Answer ans = {0};
+    int cycles = 0;
+    manager_start(c->m);
+    cycle(c);
+    assert_true(fake_domain_assigned_kib(a) > 2 * GiB); /* less than 1 GiB free */
+    admit(c, n, 2 * GiB, &ans);
+    assert_int_equal(ans.calls, 0);
+    assert_string_equal(reservation_state(c, "new"), "waiting");
+    assert_int_equal(manager_get_summary(c->m)->n_waiting, 1);
+    while (ans.calls == 0 && cycles++ < 20) {
+        cycle(c);
+        assert_true(fake_domain_assigned_kib(a) >= a->used_kib);
+    }
+    assert_int_equal(ans.calls, 1);
+    assert_true(ans.admitted);
+    assert_true(cycles >= 2);
+    assert_true(fake_domain_assigned_kib(a) + 1 * GiB <= 3 * GiB);
+    g_free(ans.message);
+    ctx_free(c);
+}
+
+/* More than a start of its weight may take: refused at once, with the
+ * room it could have had; and a reservation whose room is never made is
+ * refused when admission-wait runs out. */
+static void test_admit_refused(void **state)
+{
+    Ctx *c = ctx_admission("3GiB", "  admission-wait: 5s\n",
+                           "domains:\n  - match: \"new*\"\n    startup: 1GiB\n"
+                           "  - name: big\n    startup: 6GiB\n");
+    fake_backend_add(c->fb, "a", 3 * GiB, 1 * GiB);
+    FakeDomain *big = defined_domain(c, "big", 8 * GiB, 0);
+    FakeDomain *n = defined_domain(c, "new", 2 * GiB, 300 * MiB);
+    Answer ans = {0};
+    manager_start(c->m);
+    cycle(c);
+    admit(c, big, 8 * GiB, &ans);
+    assert_int_equal(ans.calls, 1);
+    assert_false(ans.admitted);
+    assert_non_null(strstr(ans.message, "cannot start big: needs 6 GiB at startup;"));
+    assert_non_null(strstr(ans.message, "could be freed from guests of lower or equal weight"));
+    assert_string_equal(reservation_state(c, "big"), "refused");
+
+    /* room that is never made (balancing paused): the wait runs out */
+    manager_set_paused(c->m, true);
+    ans.calls = 0;
+    admit(c, n, 2 * GiB, &ans);
+    for (int i = 0; i < 10 && ans.calls == 0; i++)
+        cycle(c);
+    assert_int_equal(ans.calls, 1);
+    assert_false(ans.admitted);
+    assert_non_null(strstr(ans.message, "was free after 5s of making room"));
+    g_free(ans.message);
+    ctx_free(c);
+}
+
+/* A granted start that never comes gives its memory back; one whose domain
+ * stops (its start failed) is answered and dropped; Release likewise. */
+static void test_admit_expiry_and_release(void **state)
+{
+    Ctx *c = ctx_admission("4GiB", NULL, "domains:\n  - match: \"new*\"\n    startup: 1GiB\n");
+    fake_backend_add(c->fb, "a", 3 * GiB, 1 * GiB);
+    FakeDomain *n = defined_domain(c, "new", 2 * GiB, 300 * MiB);
+    FakeDomain *n2 = defined_domain(c, "new2", 2 * GiB, 300 * MiB);
+    Answer ans = {0}, ans2 = {0};
+    manager_start(c->m);
+    cycle(c);
+    admit(c, n, 2 * GiB, &ans);
+    assert_true(ans.admitted);
+    for (int i = 0; i < 119; i++)
+        cycle(c);
+    assert_string_equal(reservation_state(c, "new"), "reserved");
+    cycle(c);
+    cycle(c);
+    assert_string_equal(reservation_state(c, "new"), "none");
+    assert_int_equal(manager_get_summary(c->m)->reserved_kib, 0);
+
+    /* waiting, then its domain is destroyed: answered, dropped */
+    FakeDomain *a = fake_backend_add(c->fb, "hog", 4 * GiB, 2 * GiB);
+    (void)a;
+    for (int i = 0; i < 3; i++)
+        cycle(c);
+    admit(c, n2, 2 * GiB, &ans2);
+    assert_int_equal(ans2.calls, 0); /* waiting for the hog's idle memory */
+    n2->running = true;
+    fake_backend_destroy(c->fb, n2);
+    assert_int_equal(ans2.calls, 1);
+    assert_false(ans2.admitted);
+    assert_string_equal(reservation_state(c, "new2"), "none");
+    /* Release by name */
+    ans.calls = 0;
+    admit(c, n, 2 * GiB, &ans);
+    manager_release(c->m, "new");
+    manager_release(c->m, "no-such-domain");
+    assert_string_equal(reservation_state(c, "new"), "none");
+    assert_int_equal(ans.calls, 1);
+    g_free(ans.message);
+    g_free(ans2.message);
+    ctx_free(c);
+}
+
+/* A reload keeps what is reserved; a lost connection lets a waiting start
+ * go (not checked) rather than hold it; admission off checks nothing. */
+static void test_admit_reload_disconnect_off(void **state)
+{
+    Ctx *c = ctx_admission("4GiB", NULL, "domains:\n  - match: \"new*\"\n    startup: 1GiB\n");
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 1 * GiB);
+    FakeDomain *n = defined_domain(c, "new", 2 * GiB, 300 * MiB);
+    FakeDomain *n2 = defined_domain(c, "new2", 2 * GiB, 300 * MiB);
+    Answer ans = {0}, ans2 = {0};
+    g_autofree char *err = NULL;
+    manager_start(c->m);
+    cycle(c);
+    admit(c, n, 2 * GiB, &ans);
+    assert_string_equal(reservation_state(c, "new"), "waiting");
+    assert_int_equal(manager_reload(c->m, &err), 0);
+    assert_string_equal(reservation_state(c, "new"), "waiting");
+    for (int i = 0; i < 20 && ans.calls == 0; i++)
+        cycle(c);
+    assert_true(ans.admitted);
+    assert_string_equal(reservation_state(c, "new"), "reserved");
+    assert_int_equal(manager_reload(c->m, &err), 0);
+    assert_string_equal(reservation_state(c, "new"), "reserved");
+
+    /* a second one waits; the connection drops: it is let go, unchecked */
+    a->used_kib = 2 * GiB;
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    admit(c, n2, 2 * GiB, &ans2);
+    assert_int_equal(ans2.calls, 0);
+    fake_backend_down(c->fb);
+    drain_main_context();
+    assert_int_equal(ans2.calls, 1);
+    assert_true(ans2.admitted);
+    assert_non_null(strstr(ans2.message, "not checked"));
+    fake_backend_up(c->fb);
+    g_free(ans.message);
+    g_free(ans2.message);
+    ctx_free(c);
+
+    c = ctx_admission("1GiB", "  admission: off\n", NULL);
+    FakeDomain *big = defined_domain(c, "big", 8 * GiB, 0);
+    Answer off = {0};
+    manager_start(c->m);
+    cycle(c);
+    admit(c, big, 8 * GiB, &off);
+    assert_true(off.admitted);
+    assert_string_equal(off.message, "not checked: host.admission is off");
+    assert_string_equal(reservation_state(c, "big"), "none");
+    g_free(off.message);
+    ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +1191,11 @@ int main(void)
         cmocka_unit_test(test_stopped_event_forgets),
         cmocka_unit_test(test_weights_under_scarcity),
         cmocka_unit_test(test_overcommitted_never_reclaims_memory_in_use),
+        cmocka_unit_test(test_admit_then_start),
+        cmocka_unit_test(test_admit_waits_for_room),
+        cmocka_unit_test(test_admit_refused),
+        cmocka_unit_test(test_admit_expiry_and_release),
+        cmocka_unit_test(test_admit_reload_disconnect_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
