@@ -3,7 +3,13 @@
 # with dpkg-buildpackage, passes lintian with no error or warning, installs
 # with dpkg -i on this machine (files in place, the policy a conffile, the
 # unit enabled, the state directory root-only, the installed daemon accepts
-# the installed policy), and purges without a trace.
+# the installed policy, the libvirt hook in qemu.d/ and working), and purges
+# without a trace.
+#
+# The hook is in /etc/libvirt/hooks/qemu.d/ while the test runs. A libvirtd
+# that was started with qemu hooks present would run it for a domain start
+# in that window; with no dynmemd on the system bus it lets the start go on
+# (host.admission-unreachable: allow, the installed policy's default).
 #
 # It installs into the real system, so it refuses to touch a dynmem package
 # it did not install itself (a marker in /run says which one is ours).
@@ -35,7 +41,8 @@ if installed; then
 fi
 # a dynmem installed without the package (meson install) has its policy and
 # state there: the purge would take them
-for f in /etc/dynmem /var/lib/dynmem /usr/sbin/dynmemd; do
+for f in /etc/dynmem /var/lib/dynmem /usr/sbin/dynmemd /usr/libexec/dynmem-hook \
+    /etc/libvirt/hooks/qemu.d/dynmem; do
     [ -e "$f" ] && skip_or_fail "$f exists and is not this test's: not ours to replace"
 done
 
@@ -106,7 +113,8 @@ for f in /usr/sbin/dynmemd /usr/bin/dynmemctl /lib/systemd/system/dynmemd.servic
     /usr/share/dbus-1/interfaces/org.dynmem1.xml \
     /usr/share/bash-completion/completions/dynmemctl \
     /usr/share/man/man8/dynmemd.8.gz /usr/share/man/man1/dynmemctl.1.gz \
-    /usr/share/man/man5/dynmem-policy.yaml.5.gz; do
+    /usr/share/man/man5/dynmem-policy.yaml.5.gz /usr/libexec/dynmem-hook \
+    /etc/libvirt/hooks/qemu.d/dynmem /usr/share/man/man8/dynmem-hook.8.gz; do
     if [ -e "$f" ] && grep -qx "$f" <<<"$files"; then pass "installed: $f"; else fail "missing: $f"; fi
 done
 expect "/etc/dynmem/policy.yaml is a conffile" /etc/dynmem/policy.yaml \
@@ -124,6 +132,16 @@ fi
 expect "the installed dynmemctl is this version" \
     "$(sed -n "s/^ *version : '\(.*\)',$/\1/p" "$SRCDIR/meson.build")" \
     "$(/usr/bin/dynmemctl --version | awk '{ print $NF }')"
+# the libvirt hook: qemu.d/dynmem runs the installed program, which reads
+# the installed policy and, with no dynmemd to ask, lets the start go on
+expect "qemu.d/dynmem points to the installed hook" /usr/libexec/dynmem-hook \
+    "$(readlink /etc/libvirt/hooks/qemu.d/dynmem)"
+hook_err=$(echo "<domain><name>pkg-test</name></domain>" |
+    DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/no-bus /etc/libvirt/hooks/qemu.d/dynmem \
+        pkg-test prepare begin - 2>&1)
+expect "the installed hook, no dynmemd: the start goes on, and it says why" \
+    "0 dynmem: dynmemd did not answer (cannot connect to the system bus: No such file or directory); pkg-test starts without admission" \
+    "$? $hook_err"
 # the completion offers the commands (bash-completion's helpers are not
 # needed to load it)
 completion=$(bash -c '. /usr/share/bash-completion/completions/dynmemctl 2>/dev/null
@@ -145,6 +163,7 @@ while read -r f; do
     [ -e "$f" ] && ! [ -d "$f" ] && left+=("$f")
 done <<<"$files"
 for f in /etc/dynmem /var/lib/dynmem /usr/share/dynmem /usr/share/doc/dynmem "$wants" \
+    /etc/libvirt/hooks/qemu.d/dynmem /usr/libexec/dynmem-hook \
     /var/lib/systemd/deb-systemd-helper-enabled/dynmemd.service.dsh-also \
     /var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/dynmemd.service; do
     [ -e "$f" ] || [ -L "$f" ] && left+=("$f")
