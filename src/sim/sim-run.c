@@ -52,6 +52,7 @@ void sim_result_clear(SimResult *r)
         g_ptr_array_unref(r->plot_names);
     r->plot = NULL;
     r->plot_names = NULL;
+    g_clear_pointer(&r->vm, g_free);
 }
 
 double sim_percentile(const double *sorted, size_t n, double p)
@@ -344,7 +345,10 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
     g_autofree RunVm *rv = g_new0(RunVm, n ? n : 1);
     g_autoptr(GHashTable) by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GArray) reactions = g_array_new(FALSE, FALSE, sizeof(double));
-    SimResult res = {.algo = algo, .short_heavy_pct = -1, .heavy_vm_pct = -1};
+    SimResult res = {.algo = algo,
+                     .short_heavy_pct = -1,
+                     .heavy_vm_pct = -1,
+                     .vm = g_new0(SimVmResult, n ? n : 1)};
     int rc = 0;
 
     r.rv = rv;
@@ -408,6 +412,9 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
             if (!vm->running)
                 continue;
             sim_vm_tick(m, vm, r.world.now_us, r.t_us);
+            SimVmResult *vr = &res.vm[i];
+            vr->peak_assigned_kib = MAX(vr->peak_assigned_kib, sim_vm_assigned_kib(vm));
+            vr->peak_vmem_kib = MAX(vr->peak_vmem_kib, vm->vmem_current_kib);
             if (vm->vmem_moved && r.manager) /* libvirt's memory-device-size-change */
                 sim_backend_event(r.backend, BACKEND_EVENT_DOMAIN_CHANGED, vm);
             uint64_t a = sim_vm_assigned_kib(vm), cap = sim_vm_capacity_kib(vm);
@@ -464,6 +471,12 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
         if (rv[i].step_t0_us != UINT64_MAX) /* censored at the end */
             g_array_append_val(reactions, (double){(double)(r.t_us - rv[i].step_t0_us) / 1e6});
         res.oom_kills += vms[i].oom_kills;
+        res.vm[i].oom_kills = vms[i].oom_kills;
+        res.vm[i].dimms = vms[i].dimms;
+        if (vms[i].running) {
+            res.vm[i].end_assigned_kib = sim_vm_assigned_kib(&vms[i]);
+            res.vm[i].end_available_kib = sim_vm_available_kib(&vms[i]);
+        }
         res.pressure_s += (double)vms[i].pressure_ticks * dt;
         res.changes_per_vm_hour += (double)vms[i].changes;
     }

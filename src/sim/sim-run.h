@@ -12,8 +12,19 @@
 
 #include <glib.h>
 
+/* One VM at the end of a run, for the stories. */
+typedef struct {
+    uint64_t peak_assigned_kib;
+    uint64_t peak_vmem_kib; /* most virtio-mem plugged */
+    uint32_t dimms;         /* DIMMs attached */
+    uint64_t oom_kills;
+    uint64_t end_assigned_kib;  /* at the end (0: not running) */
+    uint64_t end_available_kib; /* what its workload had left */
+} SimVmResult;
+
 typedef struct {
     SimAlgo algo;
+    SimVmResult *vm; /* per scenario VM */
     double duration_s;
     double vm_hours;
     double avg_assigned_kib; /* Σ assigned over the running VMs, time-averaged */
