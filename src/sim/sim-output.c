@@ -119,12 +119,28 @@ int sim_plot(const SimScenario *s, const SimResult *res, size_t n, const char *o
     g_autofree char *outq = gp_quote(out);
     g_autofree char *title = gp_quote(s->name);
     guint rows_fig = (guint)n;
+    /* a budget far above the guests would flatten them: off the scale */
+    double ymax = 0, budget = 0;
+    for (size_t a = 0; a < n; a++)
+        for (guint i = 0; res[a].plot && i < res[a].plot->len; i++) {
+            double v = g_array_index(res[a].plot, double, i);
+            guint c = i % res[a].plot_cols;
+            if (c == 1)
+                budget = v;
+            else if (c >= 2 && !isnan(v))
+                ymax = MAX(ymax, v);
+        }
+    bool show_budget = budget <= 1.5 * ymax;
+    double hours = (double)s->duration_us / 3.6e9;
+    bool minutes = hours <= 2;
     g_string_append_printf(gp,
                            "set terminal %s size 1200,%u%s\nset output %s\n"
                            "set multiplot layout %u,1 title %s\n"
-                           "set key outside right\nset ylabel 'GiB'\nset grid\n",
+                           "set key outside right\nset ylabel 'GiB'\nset grid\n"
+                           "set yrange [0:%.3f]\nset xrange [0:%.3f]\n",
                            svg ? "svg" : "pngcairo", 260 * rows_fig + 40, svg ? " dynamic" : "",
-                           outq, rows_fig, title);
+                           outq, rows_fig, title, 1.1 * (show_budget ? MAX(ymax, budget) : ymax),
+                           minutes ? hours * 60 : hours);
     for (size_t a = 0; a < n; a++) {
         const SimResult *r = &res[a];
         if (!r->plot || r->plot_cols == 0)
@@ -145,19 +161,29 @@ int sim_plot(const SimScenario *s, const SimResult *res, size_t n, const char *o
         if (!g_file_set_contents(data, d->str, (gssize)d->len, &e))
             return policy_set_error(ret_error, -EIO, "%s", e->message);
         g_autofree char *dq = gp_quote(data);
-        g_string_append_printf(gp, "set title '%s: %.0f OOM kills, %.1f %% saved'\n",
+        g_string_append_printf(gp,
+                               "set title '%s: %.0f OOM kills, %.1f %% saved%s "
+                               "(solid: assigned, dotted: demand)'\n",
                                sim_algo_to_string(r->algo), (double)r->oom_kills,
-                               isnan(r->saved_pct) ? 0.0 : r->saved_pct);
+                               isnan(r->saved_pct) ? 0.0 : r->saved_pct,
+                               show_budget ? "" : ", the budget off the scale");
         if (a + 1 == n)
-            g_string_append(gp, "set xlabel 'hours'\n");
-        g_string_append_printf(gp, "plot %s using 1:2 with lines dt 2 lc 'black' title 'budget'",
-                               dq);
+            g_string_append_printf(gp, "set xlabel '%s'\n", minutes ? "minutes" : "hours");
+        const char *x = minutes ? "($1*60)" : "1";
+        if (show_budget)
+            g_string_append_printf(gp,
+                                   "plot %s using %s:2 with lines dt 2 lc 'black' "
+                                   "title 'budget', ",
+                                   dq, x);
+        else
+            g_string_append(gp, "plot ");
         for (guint k = 0; k < r->plot_names->len; k++) {
             g_autofree char *nq = gp_quote(r->plot_names->pdata[k]);
             g_string_append_printf(gp,
-                                   ", %s using 1:%u with lines lc %u lw 1.5 title %s"
-                                   ", %s using 1:%u with lines lc %u dt 3 notitle",
-                                   dq, 3 + 2 * k, k + 1, nq, dq, 4 + 2 * k, k + 1);
+                                   "%s%s using %s:%u with lines lc %u lw 1.5 title %s"
+                                   ", %s using %s:%u with lines lc %u dt 3 notitle",
+                                   k ? ", " : "", dq, x, 3 + 2 * k, k + 1, nq, dq, x, 4 + 2 * k,
+                                   k + 1);
         }
         g_string_append_c(gp, '\n');
     }
