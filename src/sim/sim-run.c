@@ -290,7 +290,7 @@ static void start_stop(Run *r)
         if (!vm->running && vm->start_us != UINT64_MAX && r->t_us >= vm->start_us &&
             r->t_us < vm->stop_us && vm->started_us == 0) {
             sim_vm_boot(&r->s->model, vm, r->world.now_us, r->algo == SIM_ALGO_STATIC);
-            r->rv[i].prev_demand_kib = 0;
+            r->rv[i].prev_demand_kib = UINT64_MAX; /* the boot is no step */
             r->rv[i].step_t0_us = UINT64_MAX;
             r->rv[i].mom_n = 0;
             if (r->manager && r->t_us > 0)
@@ -423,9 +423,12 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
             sum_d += (double)(vm->demand_kib + vm->reserve_kib) * dt;
             vm_s += dt;
             RunVm *x = &rv[i];
+            if (x->prev_demand_kib == UINT64_MAX)
+                x->prev_demand_kib = vm->demand_kib;
             if (x->step_t0_us == UINT64_MAX && vm->demand_kib >= x->prev_demand_kib + STEP_KIB)
                 x->step_t0_us = r.t_us - m->tick_us; /* it rose within the last tick */
-            if (x->step_t0_us != UINT64_MAX && cap >= vm->demand_kib) {
+            /* served: its demand held with a tenth of it free, not merely survived */
+            if (x->step_t0_us != UINT64_MAX && cap >= vm->demand_kib + vm->demand_kib / 10) {
                 double secs = (double)(r.t_us - m->tick_us - x->step_t0_us) / 1e6;
                 g_array_append_val(reactions, secs);
                 x->step_t0_us = UINT64_MAX;

@@ -31,9 +31,10 @@ typedef struct {
     double avg_demand_kib;
     double saved_pct; /* against static: filled by sim_results_finish() */
     uint64_t oom_kills;
-    double pressure_s;               /* VM-seconds with less than model.pressure-below available */
-    size_t n_steps;                  /* demand rises of 64 MiB or more within one tick */
-    double react_p50_s, react_p95_s; /* until the guest held its whole demand */
+    double pressure_s; /* VM-seconds with less than model.pressure-below available */
+    size_t n_steps;    /* demand rises of 64 MiB or more within one tick */
+    /* until the guest held its whole demand with a tenth of it free */
+    double react_p50_s, react_p95_s;
     double changes_per_vm_hour;
     double over_budget_s; /* Σ assigned above the host's budget */
     /* of the shortfall (desired with the buffer − assigned) while the host
