@@ -489,7 +489,7 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
     res.avg_assigned_kib = sum_a / res.duration_s;
     res.avg_demand_kib = sum_d / res.duration_s;
     res.changes_per_vm_hour = res.vm_hours > 0 ? res.changes_per_vm_hour / res.vm_hours : 0;
-    qsort(reactions->data, reactions->len, sizeof(double), cmp_double);
+    g_array_sort(reactions, cmp_double); /* may be empty, and qsort(NULL, 0) is undefined */
     res.n_steps = reactions->len;
     res.react_p50_s = sim_percentile((double *)(void *)reactions->data, reactions->len, 50);
     res.react_p95_s = sim_percentile((double *)(void *)reactions->data, reactions->len, 95);
