@@ -163,18 +163,19 @@ static void prepare_domains(Manager *m, uint64_t now)
     g_autoptr(GPtrArray) all = manager_list_domains(m);
     for (guint i = 0; i < all->len; i++) {
         ManagerDomain *d = all->pdata[i];
+        if (manager_admission_holds(m, d->uuid)) {
+            /* listed while it starts: its reservation stands for it until
+             * the start event, or until its guest reports; libvirt holds
+             * it meanwhile, so it is not asked anything */
+            if (!d->has_sample || !d->sample.has_balloon_stats)
+                continue;
+            manager_admission_started(m, d);
+        }
         if (d->caps_dirty)
             refresh_caps(m, d);
         if (!manager_domain_lookup(m, d->uuid))
             continue;
         complete_sample(m, d, now);
-        if (manager_admission_holds(m, d->uuid)) {
-            /* listed while it starts: its reservation stands for it until
-             * the start event, or until its guest reports */
-            if (!d->has_sample || !d->sample.has_balloon_stats)
-                continue;
-            manager_admission_started(m, d);
-        }
         manager_domain_resolve_policy(m, d);
         g_ptr_array_add(m->order, d);
     }

@@ -4,10 +4,18 @@
  *
  * One connection; events arrive on the GLib main loop (libvirt-glib's
  * gvir_event_register() must run before the connection is opened). Stats
- * come from one virConnectGetAllDomainStats() per cycle, with NOWAIT so a
- * domain busy in a job cannot stall the cycle. The test driver's bulk stats
- * have no balloon fields, so there (and only there) each domain is asked
- * with virDomainMemoryStats() instead.
+ * come from one virDomainListGetStats() per cycle over the running domains
+ * already known, with NOWAIT so a domain busy in a job cannot stall the
+ * cycle. The test driver's bulk stats have no balloon fields, so there
+ * (and only there) each domain is asked with virDomainMemoryStats()
+ * instead.
+ *
+ * Which domains run is learnt from the lifecycle events and from a listing
+ * (virConnectListAllDomains) made in a thread of its own every
+ * DISCOVERY_INTERVAL_US: listing locks every domain in libvirtd, and a
+ * domain being started stays locked while libvirt runs its hooks, one of
+ * which (dynmem-hook, admission) waits for this daemon's answer. A listing
+ * on the main loop would wait for that hook, and the hook for us.
  */
 #include "libvirt-backend.h"
 #include "domain-xml.h"
@@ -22,6 +30,11 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
+/* How often the running domains are listed (in a thread) besides the
+ * lifecycle events, which announce every start and stop: a safety net for
+ * an event lost across a reconnect. */
+#define DISCOVERY_INTERVAL_US (30 * G_USEC_PER_SEC)
+
 /* Keepalive: a dead libvirtd is noticed within interval * (count + 1). */
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT      3
@@ -35,9 +48,19 @@ enum {
     EV_LAST,
 };
 
+typedef struct LibvirtBackend LibvirtBackend;
+
+/* What a listing thread reports to: the backend while it lives (a thread
+ * may outlive it, blocked in libvirt), NULL after. Main loop only. */
 typedef struct {
+    int refs;
+    LibvirtBackend *lb;
+} DiscoveryOwner;
+
+struct LibvirtBackend {
     Backend base;
     virConnectPtr conn;
+    unsigned conn_generation; /* a listing of an older connection is dropped */
     int event_ids[EV_LAST];
     bool close_cb_registered;
     bool test_driver; /* synthetic stats, fixed last-update */
@@ -48,7 +71,13 @@ typedef struct {
      * running domain keeps its name, so we ask once. Entries go on any
      * lifecycle event of that name and on every (re)connect. */
     GHashTable *uuid_by_name;
-} LibvirtBackend;
+    /* the running domains the stats are asked for: UUID -> virDomainPtr */
+    GHashTable *known;
+    DiscoveryOwner *owner;
+    bool discovering;          /* a listing thread is out */
+    bool discovered_once;      /* since the connection opened */
+    uint64_t discovery_due_us; /* when the next listing starts */
+};
 
 /* libvirt prints every error to stderr by default; we report them
  * ourselves, once, at the boundary. */
@@ -158,15 +187,43 @@ static void emit(LibvirtBackend *lb, BackendEventKind kind, virDomainPtr dom)
         lb->base.event_cb(kind, dom ? uuid : NULL, name, lb->base.event_userdata);
 }
 
+static void known_domain_free(void *dom)
+{
+    if (virDomainFree(dom) < 0)
+        virResetLastError();
+}
+
+/* The known running domains (lb->known) gain or lose one. */
+static void known_add(LibvirtBackend *lb, virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (domain_uuid_string(dom, uuid) < 0 || g_hash_table_contains(lb->known, uuid))
+        return;
+    if (virDomainRef(dom) < 0) {
+        virResetLastError();
+        return;
+    }
+    g_hash_table_insert(lb->known, g_strdup(uuid), dom);
+}
+
+static void known_remove(LibvirtBackend *lb, virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (domain_uuid_string(dom, uuid) == 0)
+        g_hash_table_remove(lb->known, uuid);
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
     LibvirtBackend *lb = opaque;
     switch (event) {
     case VIR_DOMAIN_EVENT_STARTED:
+        known_add(lb, dom);
         emit(lb, BACKEND_EVENT_DOMAIN_STARTED, dom);
         break;
     case VIR_DOMAIN_EVENT_STOPPED:
     case VIR_DOMAIN_EVENT_CRASHED:
+        known_remove(lb, dom);
         emit(lb, BACKEND_EVENT_DOMAIN_STOPPED, dom);
         break;
     case VIR_DOMAIN_EVENT_DEFINED:
@@ -222,9 +279,14 @@ static void lv_close(Backend *b)
         virConnectUnregisterCloseCallback(lb->conn, (virConnectCloseFunc)on_close) < 0)
         virResetLastError();
     lb->close_cb_registered = false;
+    /* the domain handles hold the connection: before it is closed */
+    g_hash_table_remove_all(lb->known);
     virConnectClose(lb->conn);
     virResetLastError();
     lb->conn = NULL;
+    lb->conn_generation++;
+    lb->discovered_once = false;
+    lb->discovery_due_us = 0;
     g_hash_table_remove_all(lb->uuid_by_name);
 }
 
@@ -416,6 +478,101 @@ static int sample_from_memory_stats(LibvirtBackend *lb, virDomainPtr dom, Policy
     return 0;
 }
 
+/* ---- which domains run: events and a listing in a thread ------------------ */
+
+typedef struct {
+    DiscoveryOwner *owner;
+    virConnectPtr conn; /* referenced: it outlives a close meanwhile */
+    unsigned generation;
+    virDomainPtr *doms; /* the thread's result; NULL: the listing failed */
+    int n;
+} Discovery;
+
+static void owner_unref(DiscoveryOwner *o)
+{
+    if (--o->refs == 0)
+        g_free(o);
+}
+
+static void discovery_free(Discovery *d)
+{
+    for (int i = 0; d->doms && i < d->n; i++)
+        virDomainFree(d->doms[i]);
+    g_free(d->doms); /* (libvirt allocates the array with malloc, as GLib) */
+    virConnectClose(d->conn);
+    owner_unref(d->owner);
+    g_free(d);
+}
+
+/* Every listed domain becomes known; one stopped since is dropped again
+ * by the next collection, which does not find it running. */
+static void discovery_merge(LibvirtBackend *lb, virDomainPtr *doms, int n)
+{
+    for (int i = 0; i < n; i++)
+        known_add(lb, doms[i]);
+    lb->discovered_once = true;
+}
+
+/* On the main loop, once the thread is done with d. */
+static gboolean discovery_done(void *data)
+{
+    Discovery *d = data;
+    LibvirtBackend *lb = d->owner->lb;
+    if (lb) {
+        lb->discovering = false;
+        if (lb->conn && lb->conn_generation == d->generation && d->doms)
+            discovery_merge(lb, d->doms, d->n);
+    }
+    discovery_free(d);
+    return G_SOURCE_REMOVE;
+}
+
+/* The thread: only the listing; everything else happens on the main loop. */
+static void *discovery_thread(void *data)
+{
+    Discovery *d = data;
+    int n = virConnectListAllDomains(d->conn, &d->doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (n < 0) {
+        virResetLastError();
+        d->doms = NULL;
+        n = 0;
+    }
+    d->n = n;
+    g_idle_add(discovery_done, d);
+    return NULL;
+}
+
+/* Start a listing when one is due and none is out. The test driver lives
+ * in this process and runs no hooks: it is listed at once, so that its
+ * domains are there from the first cycle on. */
+static void maybe_discover(LibvirtBackend *lb, uint64_t now_us)
+{
+    if (lb->discovering || now_us < lb->discovery_due_us)
+        return;
+    lb->discovery_due_us = now_us + DISCOVERY_INTERVAL_US;
+    if (lb->test_driver) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(lb->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n < 0) {
+            virResetLastError();
+            return;
+        }
+        discovery_merge(lb, doms, n);
+        for (int i = 0; i < n; i++)
+            virDomainFree(doms[i]);
+        free(doms);
+        return;
+    }
+    Discovery *d = g_new0(Discovery, 1);
+    d->owner = lb->owner;
+    d->owner->refs++;
+    d->conn = lb->conn;
+    virConnectRef(d->conn);
+    d->generation = lb->conn_generation;
+    lb->discovering = true;
+    g_thread_unref(g_thread_new("dynmem-list", discovery_thread, d));
+}
+
 static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error)
 {
     LibvirtBackend *lb = (LibvirtBackend *)b;
@@ -423,27 +580,45 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         *ret_error = g_strdup("not connected");
         return -ENOTCONN;
     }
+    maybe_discover(lb, now_us);
+
+    g_autoptr(GArray) out = backend_stats_array_new();
+    guint n_known = g_hash_table_size(lb->known);
+    if (n_known == 0) {
+        *ret_stats = g_steal_pointer(&out);
+        return 0;
+    }
+    /* NULL-terminated, as virDomainListGetStats() wants it */
+    g_autofree virDomainPtr *doms = g_new0(virDomainPtr, n_known + 1);
+    GHashTableIter it;
+    void *v;
+    guint k = 0;
+    g_hash_table_iter_init(&it, lb->known);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        doms[k++] = v;
+
     virDomainStatsRecordPtr *recs = NULL;
-    unsigned flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE;
+    unsigned flags = 0;
     if (!lb->nowait_unsupported)
         flags |= VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
-    int n = virConnectGetAllDomainStats(lb->conn, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE,
-                                        &recs, flags);
+    int n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE, &recs,
+                                  flags);
     if (n < 0 && !lb->nowait_unsupported) {
         virErrorPtr err = virGetLastError();
         if (err && (err->code == VIR_ERR_INVALID_ARG || err->code == VIR_ERR_NO_SUPPORT)) {
             /* an older or simpler driver that does not know NOWAIT */
             virResetLastError();
             lb->nowait_unsupported = true;
-            flags &= ~VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
-            n = virConnectGetAllDomainStats(
-                lb->conn, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE, &recs, flags);
+            n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE,
+                                      &recs, 0);
         }
     }
     if (n < 0)
         return last_error(lb, "collecting domain stats", ret_error);
 
-    g_autoptr(GArray) out = backend_stats_array_new();
+    /* a known domain that is not running any more is forgotten: the
+     * manager, not finding it, forgets it too */
+    g_autoptr(GHashTable) running = g_hash_table_new(g_str_hash, g_str_equal);
     int64_t wall_s = g_get_real_time() / G_USEC_PER_SEC;
     for (int i = 0; i < n; i++) {
         BackendDomainStats ds = {0};
@@ -451,14 +626,17 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         const char *uuid = cached_uuid(lb, recs[i]->dom, name);
         if (!uuid)
             continue;
-        g_strlcpy(ds.uuid, uuid, sizeof(ds.uuid));
-        ds.name = g_strdup(name);
         PolicyDomainSample *s = &ds.sample;
-        s->timestamp_us = now_us;
-        s->wallclock_s = wall_s;
         bool has_current = false;
         int state = VIR_DOMAIN_RUNNING;
         sample_from_params(recs[i]->params, recs[i]->nparams, s, &has_current, &state);
+        if (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_NOSTATE)
+            continue;
+        g_hash_table_add(running, (void *)uuid);
+        g_strlcpy(ds.uuid, uuid, sizeof(ds.uuid));
+        ds.name = g_strdup(name);
+        s->timestamp_us = now_us;
+        s->wallclock_s = wall_s;
         if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
             /* suspended to RAM, in shutdown...: still holding its memory,
              * so it stays known (unmanaged this cycle, counted by what it
@@ -483,6 +661,10 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         /* else: busy in a job (NOWAIT) or no balloon at all: no sample */
         g_array_append_val(out, ds);
     }
+    g_hash_table_iter_init(&it, lb->known);
+    while (g_hash_table_iter_next(&it, &v, NULL))
+        if (!g_hash_table_contains(running, v))
+            g_hash_table_iter_remove(&it);
     virDomainStatsRecordListFree(recs);
     *ret_stats = g_steal_pointer(&out);
     return 0;
@@ -602,8 +784,12 @@ static int lv_apply(Backend *b, const char *uuid, const PolicyAction *action, ch
 
 static void lv_free(Backend *b)
 {
+    LibvirtBackend *lb = (LibvirtBackend *)b;
     lv_close(b);
-    g_hash_table_destroy(((LibvirtBackend *)b)->uuid_by_name);
+    g_hash_table_destroy(lb->uuid_by_name);
+    g_hash_table_destroy(lb->known);
+    lb->owner->lb = NULL; /* a listing still out reports to nobody */
+    owner_unref(lb->owner);
     g_free(b);
 }
 
@@ -634,6 +820,11 @@ Backend *backend_libvirt_new(void)
     LibvirtBackend *lb = g_new0(LibvirtBackend, 1);
     lb->base.ops = &libvirt_ops;
     lb->uuid_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    lb->known =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, known_domain_free);
+    lb->owner = g_new0(DiscoveryOwner, 1);
+    lb->owner->refs = 1;
+    lb->owner->lb = lb;
     for (int i = 0; i < EV_LAST; i++)
         lb->event_ids[i] = -1;
     return &lb->base;
