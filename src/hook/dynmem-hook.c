@@ -105,15 +105,14 @@ static int drain_stdin(size_t max_bytes, GByteArray **ret_text)
     return r;
 }
 
-/* Call dynmemd's METHOD with one string argument. Returns 0 and *ret_reply;
- * or a negative errno and *ret_reason (why there is no reply, one line). */
-static int call_manager(const char *method, const char *arg, uint64_t timeout_us,
-                        sd_bus_message **ret_reply, char **ret_reason)
+/* A call of dynmemd's METHOD with one string argument, on a new
+ * connection to the system bus: *ret_bus and *ret_m. Returns 0, or a
+ * negative errno and *ret_reason (one line). */
+static int new_manager_call(const char *method, const char *arg, sd_bus **ret_bus,
+                            sd_bus_message **ret_m, char **ret_reason)
 {
     g_autoptr(sd_bus) bus = NULL;
     g_autoptr(sd_bus_message) m = NULL;
-    g_autoptr(sd_bus_message) reply = NULL;
-    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
 
     /* sd-bus honours DBUS_SYSTEM_BUS_ADDRESS (tests); libvirt passes no
      * such variable, so it is the system bus's socket. */
@@ -133,6 +132,24 @@ static int call_manager(const char *method, const char *arg, uint64_t timeout_us
         *ret_reason = g_strdup_printf("cannot build the %s call: %s", method, g_strerror(-r));
         return r;
     }
+    *ret_bus = g_steal_pointer(&bus);
+    *ret_m = g_steal_pointer(&m);
+    return 0;
+}
+
+/* Call dynmemd's METHOD with one string argument. Returns 0 and *ret_reply;
+ * or a negative errno and *ret_reason (why there is no reply, one line). */
+static int call_manager(const char *method, const char *arg, uint64_t timeout_us,
+                        sd_bus_message **ret_reply, char **ret_reason)
+{
+    g_autoptr(sd_bus) bus = NULL;
+    g_autoptr(sd_bus_message) m = NULL;
+    g_autoptr(sd_bus_message) reply = NULL;
+    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+
+    int r = new_manager_call(method, arg, &bus, &m, ret_reason);
+    if (r < 0)
+        return r;
     r = sd_bus_call(bus, m, timeout_us, &error, &reply);
     if (r < 0) {
         *ret_reason = hook_call_failure_reason(r, error.name, error.message, method, timeout_us);
@@ -206,17 +223,22 @@ static int admit(const HookArgs *a, int stdin_r, GByteArray *xml)
     return status;
 }
 
-/* stopped end, release end: whatever happens, the stop goes on. */
+/* stopped end, release end: whatever happens, the stop goes on. Release
+ * is sent without waiting for a reply: libvirt holds the domain while its
+ * hooks run, and dynmemd may be in a call to libvirt that waits for it. */
 static void release(const HookArgs *a)
 {
-    g_autoptr(sd_bus_message) reply = NULL;
+    g_autoptr(sd_bus) bus = NULL;
+    g_autoptr(sd_bus_message) m = NULL;
     g_autofree char *reason = NULL;
 
     /* a name D-Bus cannot carry names no domain dynmemd knows */
     if (!g_utf8_validate(a->domain, -1, NULL))
         return;
     arm_alarm(HOOK_RELEASE_TIMEOUT_US, NULL, 0);
-    (void)call_manager("Release", a->domain, HOOK_RELEASE_TIMEOUT_US, &reply, &reason);
+    if (new_manager_call("Release", a->domain, &bus, &m, &reason) >= 0 &&
+        sd_bus_message_set_expect_reply(m, 0) >= 0 && sd_bus_send(bus, m, NULL) >= 0)
+        (void)sd_bus_flush(bus);
     disarm_alarm();
 }
 
