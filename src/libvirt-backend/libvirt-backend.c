@@ -820,8 +820,7 @@ Backend *backend_libvirt_new(void)
     LibvirtBackend *lb = g_new0(LibvirtBackend, 1);
     lb->base.ops = &libvirt_ops;
     lb->uuid_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    lb->known =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, known_domain_free);
+    lb->known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, known_domain_free);
     lb->owner = g_new0(DiscoveryOwner, 1);
     lb->owner->refs = 1;
     lb->owner->lb = lb;
