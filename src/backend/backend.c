@@ -8,6 +8,7 @@ const char *backend_event_kind_to_string(BackendEventKind kind)
         [BACKEND_EVENT_DOMAIN_STARTED] = "started",    [BACKEND_EVENT_DOMAIN_STOPPED] = "stopped",
         [BACKEND_EVENT_DOMAIN_CHANGED] = "changed",    [BACKEND_EVENT_DOMAIN_DEFINED] = "defined",
         [BACKEND_EVENT_DISCONNECTED] = "disconnected", [BACKEND_EVENT_POLICY_CHANGED] = "policy",
+        [BACKEND_EVENT_DOMAIN_ARRIVED] = "arrived",
     };
     return (unsigned)kind < BACKEND_EVENT_LAST ? names[kind] : "unknown";
 }

@@ -28,6 +28,7 @@ typedef enum {
     BACKEND_EVENT_DOMAIN_DEFINED,     /* defined/undefined: informational */
     BACKEND_EVENT_DISCONNECTED,       /* the connection dropped */
     BACKEND_EVENT_POLICY_CHANGED,     /* the domain's dynmem metadata changed: re-read it */
+    BACKEND_EVENT_DOMAIN_ARRIVED,     /* running again as it was: migrated in, restored */
     BACKEND_EVENT_LAST,
 } BackendEventKind;
 
@@ -97,8 +98,15 @@ typedef struct {
     void (*close)(Backend *b);
     bool (*is_open)(Backend *b);
     /* Every running domain with its memory figures (a GArray of
-     * BackendDomainStats whose clear function frees the names). */
+     * BackendDomainStats whose clear function frees the names), but those
+     * held (hold()). -EAGAIN: which domains run is not known yet (just
+     * connected): no figures, and no domain is gone. */
     int (*collect)(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error);
+    /* A domain is about to start (admission): asked nothing, not even its
+     * figures, until released (held false). libvirt holds a domain while
+     * its hooks run, and one of them waits for the daemon. NULL: nothing
+     * to do. */
+    void (*hold)(Backend *b, const char *uuid, bool held);
     int (*read_caps)(Backend *b, const char *uuid, PolicyDomainCaps *ret, char **ret_error);
     /* Finish one domain's collected sample once its capabilities are
      * current (the manager calls it every cycle, after read_caps, for each

@@ -70,6 +70,8 @@ static gboolean on_terminate(void *userdata)
     Daemon *d = userdata;
     log_notice("stopping; every domain keeps the memory it has");
     dynmem_notify_stopping(d->notify);
+    /* while the bus is still there to carry the answers */
+    manager_admission_stop(d->manager);
     g_main_loop_quit(d->loop);
     return G_SOURCE_CONTINUE;
 }

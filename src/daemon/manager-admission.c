@@ -19,11 +19,23 @@
 #define REFUSALS_KEPT    16
 #define REFUSALS_KEPT_US (600 * G_USEC_PER_SEC)
 
+/* The backend may ask the domain again. */
+static void unhold(ManagerReservation *r)
+{
+    if (r->held && r->manager->backend->ops->hold)
+        r->manager->backend->ops->hold(r->manager->backend, r->uuid, false);
+    r->held = false;
+    if (r->timer)
+        g_source_remove(r->timer);
+    r->timer = 0;
+}
+
 void manager_reservation_free(void *p)
 {
     ManagerReservation *r = p;
     if (!r)
         return;
+    unhold(r);
     g_free(r->name);
     g_free(r->label);
     g_free(r->message);
@@ -59,6 +71,7 @@ static void forget_old_refusals(Manager *m, uint64_t now)
 static void refuse(Manager *m, guint i, const char *message)
 {
     ManagerReservation *r = g_ptr_array_steal_index(m->reservations, i);
+    unhold(r);
     g_free(r->message);
     r->message = g_strdup(message);
     r->res.state = POLICY_RESERVATION_REFUSED;
@@ -168,14 +181,15 @@ bool manager_admission_holds(Manager *m, const char *uuid)
     return m->reservations->len > 0 && find(m, uuid, NULL, NULL);
 }
 
-void manager_admission_started(Manager *m, ManagerDomain *d)
+void manager_admission_started(Manager *m, ManagerDomain *d, bool booted)
 {
     guint i;
     ManagerReservation *r = find(m, d->uuid, NULL, &i);
     if (!r)
         return;
     answer(m, r, true, ""); /* a start we never answered: it came anyway */
-    if (r->balloon_kib > 0 && !m->dry_run && !m->paused) {
+    unhold(r);
+    if (booted && r->balloon_kib > 0 && !m->dry_run && !m->paused) {
         /* the guest's driver takes the target when it loads */
         PolicyAction a = {.kind = POLICY_ACTION_BALLOON, .to_kib = r->balloon_kib, .node = -1};
         g_autofree char *err = NULL;
@@ -216,14 +230,45 @@ static void release(Manager *m, const char *uuid, const char *name)
     g_ptr_array_remove_index(m->reservations, i);
 }
 
+void manager_admission_stop(Manager *m)
+{
+    manager_admission_answer_all(m, true, "not checked: dynmemd is stopping");
+}
+
 void manager_release(Manager *m, const char *name)
 {
     release(m, NULL, name);
 }
 
-void manager_release_uuid(Manager *m, const char *uuid)
+void manager_admission_stopped(Manager *m, const char *uuid)
 {
+    ManagerReservation *r = find(m, uuid, NULL, NULL);
+    if (!r || r->res.state != POLICY_RESERVATION_GRANTED)
+        return;
+    log_info("%s: stopped before it started: reservation released", r->label);
     release(m, uuid, NULL);
+}
+
+/* Between cycles, a waiting start's admission-wait ran out. */
+static gboolean on_wait_over(void *data)
+{
+    ManagerReservation *r = data;
+    r->timer = 0;
+    if (!r->manager->in_cycle)
+        manager_admission_settle(r->manager, manager_now_us(r->manager));
+    return G_SOURCE_REMOVE;
+}
+
+/* Into m->reservations, the domain held from the backend's questions. */
+static ManagerReservation *keep(Manager *m, ManagerReservation *r)
+{
+    r->manager = m;
+    if (m->backend->ops->hold) {
+        m->backend->ops->hold(m->backend, r->uuid, true);
+        r->held = true;
+    }
+    g_ptr_array_add(m->reservations, r);
+    return r;
 }
 
 /* The balloon target that starts a dynamic domain at size_kib, when that
@@ -273,6 +318,7 @@ int manager_admit(Manager *m, const char *definition, ManagerAdmitFunc cb, void 
         eff.mode == POLICY_MODE_DYNAMIC ? startup_balloon_kib(&start, res->res.size_kib) : 0;
     res->asked_us = manager_now_us(m);
     res->res.state = POLICY_RESERVATION_WAITING;
+    res->manager = m;
 
     /* the same domain asking again (a retried start): the new ask wins */
     guint i;
@@ -288,7 +334,7 @@ int manager_admit(Manager *m, const char *definition, ManagerAdmitFunc cb, void 
         manager_reservation_free(g_steal_pointer(&res));
         return 0;
     }
-    if (!m->connected || !m->has_summary) {
+    if (!m->connected || !m->planned) {
         /* nothing to judge by: a start must not depend on us */
         log_warning("%s: start of %s not checked: %s", res->label, want,
                     m->connected ? "no plan yet" : "not connected to libvirt");
@@ -314,13 +360,19 @@ int manager_admit(Manager *m, const char *definition, ManagerAdmitFunc cb, void 
         }
         res->res.state = POLICY_RESERVATION_GRANTED;
         res->granted_us = MAX(res->asked_us, 1);
-        g_ptr_array_add(m->reservations, g_steal_pointer(&res));
+        keep(m, g_steal_pointer(&res));
         return 0;
     }
     log_info("%s: start asks for %s (weight %u)", res->label, want, res->res.weight);
     res->cb = cb;
     res->userdata = userdata;
-    g_ptr_array_add(m->reservations, g_steal_pointer(&res));
+    ManagerReservation *kept = keep(m, g_steal_pointer(&res));
+    if (!m->no_timer)
+        /* answered in time even when cycles are far apart */
+        kept->timer = g_timeout_add_full(
+            G_PRIORITY_DEFAULT,
+            (guint)MIN(m->cfg->admission_wait_us / 1000 + 1, (uint64_t)G_MAXUINT), on_wait_over,
+            kept, NULL);
     /* decided now when the memory is free or cannot be had; else over the
      * next cycles, as room is made */
     if (!m->in_cycle)
@@ -373,7 +425,7 @@ static void trim_clear(void *p)
 int manager_admit_whatif(Manager *m, const char *name, uint64_t size_kib,
                          PolicyReservationState *ret_state, char **ret_message, GArray **ret_trims)
 {
-    if (!m->has_summary)
+    if (!m->planned)
         return -EAGAIN;
     PolicyEffective eff;
     ManagerDomain *named = manager_find_domain(m, name);

@@ -73,20 +73,26 @@ static void refresh_caps(Manager *m, ManagerDomain *d)
     }
 }
 
-/* Merge this cycle's stats into the domain table. Returns false when the
- * connection is gone. */
-static bool collect(Manager *m, uint64_t now)
+/* Merge this cycle's stats into the domain table. Returns 0, -EAGAIN when
+ * the backend does not know yet which domains run, -ENOTCONN when the
+ * connection is gone, -EIO when the stats could not be had. */
+static int collect(Manager *m, uint64_t now)
 {
     g_autoptr(GArray) stats = NULL;
     g_autofree char *err = NULL;
     int r = m->backend->ops->collect(m->backend, now, &stats, &err);
     if (r == -ENOTCONN) {
         manager_handle_disconnect(m);
-        return false;
+        return r;
+    }
+    if (r == -EAGAIN) {
+        /* just connected: which domains run is still being listed */
+        log_debug("no domain stats yet: %s", err);
+        return r;
     }
     if (r < 0) {
         log_warning("cannot collect domain stats: %s", err);
-        return false;
+        return -EIO;
     }
 
     GHashTableIter it;
@@ -119,7 +125,7 @@ static bool collect(Manager *m, uint64_t now)
                 manager_domain_remove(m, d, "no longer running");
         }
     }
-    return true;
+    return 0;
 }
 
 /* The backend completes the sample now that the caps are current; it may
@@ -169,7 +175,7 @@ static void prepare_domains(Manager *m, uint64_t now)
              * it meanwhile, so it is not asked anything */
             if (!d->has_sample || !d->sample.has_balloon_stats)
                 continue;
-            manager_admission_started(m, d);
+            manager_admission_started(m, d, true);
         }
         if (d->caps_dirty)
             refresh_caps(m, d);
@@ -228,6 +234,7 @@ static void finish_cycle(Manager *m, const PolicyPlanSummary *summary)
     PolicyHostState old = m->has_summary ? m->summary.state : POLICY_HOST_OK;
     m->summary = *summary;
     m->has_summary = true;
+    m->planned = true;
     m->cycles++;
     if (summary->state != old) {
         log_notice("host memory state: %s -> %s (budget %" G_GUINT64_FORMAT " MiB)",
@@ -253,9 +260,11 @@ int manager_run_cycle(Manager *m)
     PolicyPlanSummary summary;
     PolicyHostSample host;
 
-    if (!collect(m, now)) {
-        r = m->connected ? -EIO : -ENOTCONN;
-        if (m->connected)
+    r = collect(m, now);
+    if (r < 0) {
+        if (!m->connected)
+            r = -ENOTCONN;
+        else if (r != -EAGAIN)
             m->counters.failures[MANAGER_FAILURE_STATS]++;
         goto out;
     }

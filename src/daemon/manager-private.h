@@ -72,6 +72,7 @@ struct Manager {
     GPtrArray *reservations; /* ManagerReservation*, waiting and granted */
     GPtrArray *refusals;     /* ManagerReservation*, the recent refused ones */
     GArray *res_array;       /* PolicyReservation, the engine's copy this cycle */
+    bool planned;            /* a plan was made since the connection opened */
 
     bool paused;
     bool in_cycle;
@@ -116,6 +117,9 @@ typedef struct {
     ManagerAdmitFunc cb; /* NULL once answered */
     void *userdata;
     char *message; /* why it was refused */
+    Manager *manager;
+    bool held;   /* the backend asks the domain nothing meanwhile */
+    guint timer; /* its admission-wait running out, between cycles */
 } ManagerReservation;
 
 /* Domains about to start: answered and expired in each cycle; the start
@@ -126,11 +130,14 @@ void manager_admission_prepare(Manager *m);
 /* After a plan: answer what was decided, drop what expired. */
 void manager_admission_settle(Manager *m, uint64_t now);
 /* The domain started (or its guest reported): its reservation, if any,
- * is its own memory now; a start size that differs from what it booted
- * with is set at once. */
-void manager_admission_started(Manager *m, ManagerDomain *d);
-/* Forget a reservation by UUID (the domain stopped before it started). */
-void manager_release_uuid(Manager *m, const char *uuid);
+ * is its own memory now; with booted, a start size that differs from what
+ * it booted with is set at once (not for a guest migrated in or restored,
+ * which runs as it was). */
+void manager_admission_started(Manager *m, ManagerDomain *d, bool booted);
+/* The domain stopped: a granted reservation of it is forgotten (its start
+ * failed after the hook); a waiting one is not (libvirt is inside the
+ * hook for that start: the stop is of the instance before). */
+void manager_admission_stopped(Manager *m, const char *uuid);
 /* Is a reservation standing for this domain (not yet started)? */
 bool manager_admission_holds(Manager *m, const char *uuid);
 /* Answer every pending start (stopping, disconnected). */

@@ -212,6 +212,7 @@ static int try_connect(Manager *m)
     }
     log_notice("connected to %s", manager_get_uri(m));
     m->connected = true;
+    m->planned = false;
     m->reconnect_warned = false;
     m->reconnect_delay_s = RECONNECT_MIN_S;
     EMIT0(m, settings_changed);
@@ -254,16 +255,20 @@ static void on_backend_event(BackendEventKind kind, const char *uuid, const char
         d = manager_domain_add(m, uuid, name);
         memset(&d->state, 0, sizeof(d->state));
         policy_domain_state_init_booted(&d->state, manager_now_us(m));
-        manager_admission_started(m, d);
+        manager_admission_started(m, d, true);
+        break;
+    case BACKEND_EVENT_DOMAIN_ARRIVED:
+        /* migrated in or restored: running as it was, no boot to grace */
+        if (d)
+            manager_domain_remove(m, d, "restarted");
+        d = manager_domain_add(m, uuid, name);
+        memset(&d->state, 0, sizeof(d->state));
+        manager_admission_started(m, d, false);
         break;
     case BACKEND_EVENT_DOMAIN_STOPPED:
         g_hash_table_remove(m->saved_states, uuid);
-        if (uuid && manager_admission_holds(m, uuid)) {
-            /* its start failed after the hook admitted it */
-            g_autofree char *label = policy_escape(name ? name : uuid, 0);
-            log_info("%s: stopped before it started: reservation released", label);
-            manager_release_uuid(m, uuid);
-        }
+        if (uuid)
+            manager_admission_stopped(m, uuid);
         if (d)
             manager_domain_remove(m, d, "stopped");
         break;

@@ -168,6 +168,9 @@ typedef void (*ManagerAdmitFunc)(Manager *m, bool admitted, const char *message,
  * then never called). */
 int manager_admit(Manager *m, const char *definition, ManagerAdmitFunc cb, void *userdata,
                   char **ret_error);
+/* The daemon stops: every start still waiting for an answer is let go
+ * ("not checked"), while the bus can still carry the answers. */
+void manager_admission_stop(Manager *m);
 /* Forget the reservation of the domain called `name` (its start failed
  * or it stopped): an unanswered one is answered "not admitted". */
 void manager_release(Manager *m, const char *name);

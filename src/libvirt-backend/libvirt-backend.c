@@ -73,6 +73,14 @@ struct LibvirtBackend {
     GHashTable *uuid_by_name;
     /* the running domains the stats are asked for: UUID -> virDomainPtr */
     GHashTable *known;
+    /* domains about to start (hold()): never asked, never listed into known */
+    GHashTable *held;
+    /* UUID -> the lifecycle event count when its last event came: a
+     * listing older than that says nothing about it */
+    GHashTable *event_seq;
+    uint64_t events;
+    /* the connection closed (libvirt may say so on any thread) */
+    gint closed;
     DiscoveryOwner *owner;
     bool discovering;          /* a listing thread is out */
     bool discovered_once;      /* since the connection opened */
@@ -213,13 +221,25 @@ static void known_remove(LibvirtBackend *lb, virDomainPtr dom)
         g_hash_table_remove(lb->known, uuid);
 }
 
+static void note_event(LibvirtBackend *lb, virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (domain_uuid_string(dom, uuid) == 0)
+        g_hash_table_replace(lb->event_seq, g_strdup(uuid), GSIZE_TO_POINTER(++lb->events));
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
     LibvirtBackend *lb = opaque;
+    note_event(lb, dom);
     switch (event) {
     case VIR_DOMAIN_EVENT_STARTED:
         known_add(lb, dom);
-        emit(lb, BACKEND_EVENT_DOMAIN_STARTED, dom);
+        /* migrated in, restored: running as it was, not booting */
+        emit(lb,
+             detail == VIR_DOMAIN_EVENT_STARTED_BOOTED ? BACKEND_EVENT_DOMAIN_STARTED
+                                                       : BACKEND_EVENT_DOMAIN_ARRIVED,
+             dom);
         break;
     case VIR_DOMAIN_EVENT_STOPPED:
     case VIR_DOMAIN_EVENT_CRASHED:
@@ -254,9 +274,15 @@ static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const ch
         emit(opaque, BACKEND_EVENT_POLICY_CHANGED, dom);
 }
 
+/* libvirt calls this on the thread that saw the connection end, which may
+ * be a listing's: only on the main loop is the manager told at once;
+ * elsewhere the next collection says so. */
 static void on_close(virConnectPtr conn, int reason, void *opaque)
 {
-    emit(opaque, BACKEND_EVENT_DISCONNECTED, NULL);
+    LibvirtBackend *lb = opaque;
+    g_atomic_int_set(&lb->closed, 1);
+    if (g_main_context_is_owner(g_main_context_default()))
+        emit(lb, BACKEND_EVENT_DISCONNECTED, NULL);
 }
 
 /* libvirt's cast to the generic callback type, from a plain function
@@ -287,6 +313,7 @@ static void lv_close(Backend *b)
     lb->conn_generation++;
     lb->discovered_once = false;
     lb->discovery_due_us = 0;
+    g_hash_table_remove_all(lb->event_seq);
     g_hash_table_remove_all(lb->uuid_by_name);
 }
 
@@ -301,6 +328,7 @@ static int lv_open(Backend *b, const char *uri, char **ret_error)
         int r = last_error(lb, uri ? uri : "default URI", ret_error);
         return r == -EIO ? -ENOTCONN : r;
     }
+    g_atomic_int_set(&lb->closed, 0);
     const char *type = virConnectGetType(lb->conn);
     lb->test_driver = type && strcmp(type, "TEST") == 0;
     lb->nowait_unsupported = false;
@@ -484,6 +512,7 @@ typedef struct {
     DiscoveryOwner *owner;
     virConnectPtr conn; /* referenced: it outlives a close meanwhile */
     unsigned generation;
+    uint64_t events;    /* lb->events when the listing began */
     virDomainPtr *doms; /* the thread's result; NULL: the listing failed */
     int n;
 } Discovery;
@@ -504,12 +533,18 @@ static void discovery_free(Discovery *d)
     g_free(d);
 }
 
-/* Every listed domain becomes known; one stopped since is dropped again
- * by the next collection, which does not find it running. */
-static void discovery_merge(LibvirtBackend *lb, virDomainPtr *doms, int n)
+/* Every listed domain becomes known, but one about to start (held) and one
+ * with a lifecycle event since the listing began (stopped, maybe starting
+ * again: the events know better). */
+static void discovery_merge(LibvirtBackend *lb, virDomainPtr *doms, int n, uint64_t since)
 {
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (domain_uuid_string(doms[i], uuid) < 0 || g_hash_table_contains(lb->held, uuid) ||
+            GPOINTER_TO_SIZE(g_hash_table_lookup(lb->event_seq, uuid)) > since)
+            continue;
         known_add(lb, doms[i]);
+    }
     lb->discovered_once = true;
 }
 
@@ -521,7 +556,7 @@ static gboolean discovery_done(void *data)
     if (lb) {
         lb->discovering = false;
         if (lb->conn && lb->conn_generation == d->generation && d->doms)
-            discovery_merge(lb, d->doms, d->n);
+            discovery_merge(lb, d->doms, d->n, d->events);
     }
     discovery_free(d);
     return G_SOURCE_REMOVE;
@@ -557,7 +592,7 @@ static void maybe_discover(LibvirtBackend *lb, uint64_t now_us)
             virResetLastError();
             return;
         }
-        discovery_merge(lb, doms, n);
+        discovery_merge(lb, doms, n, lb->events);
         for (int i = 0; i < n; i++)
             virDomainFree(doms[i]);
         free(doms);
@@ -569,6 +604,7 @@ static void maybe_discover(LibvirtBackend *lb, uint64_t now_us)
     d->conn = lb->conn;
     virConnectRef(d->conn);
     d->generation = lb->conn_generation;
+    d->events = lb->events;
     lb->discovering = true;
     g_thread_unref(g_thread_new("dynmem-list", discovery_thread, d));
 }
@@ -580,7 +616,15 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         *ret_error = g_strdup("not connected");
         return -ENOTCONN;
     }
+    if (g_atomic_int_get(&lb->closed)) {
+        *ret_error = g_strdup("the connection to libvirt closed");
+        return -ENOTCONN;
+    }
     maybe_discover(lb, now_us);
+    if (!lb->discovered_once) {
+        *ret_error = g_strdup("the running domains are being listed");
+        return -EAGAIN;
+    }
 
     g_autoptr(GArray) out = backend_stats_array_new();
     guint n_known = g_hash_table_size(lb->known);
@@ -594,8 +638,13 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
     void *v;
     guint k = 0;
     g_hash_table_iter_init(&it, lb->known);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        doms[k++] = v;
+    while (g_hash_table_iter_next(&it, &v, NULL))
+        if (!g_hash_table_contains(lb->held, v))
+            doms[k++] = g_hash_table_lookup(lb->known, v);
+    if (k == 0) {
+        *ret_stats = g_steal_pointer(&out);
+        return 0;
+    }
 
     virDomainStatsRecordPtr *recs = NULL;
     unsigned flags = 0;
@@ -663,7 +712,7 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
     }
     g_hash_table_iter_init(&it, lb->known);
     while (g_hash_table_iter_next(&it, &v, NULL))
-        if (!g_hash_table_contains(running, v))
+        if (!g_hash_table_contains(running, v) && !g_hash_table_contains(lb->held, v))
             g_hash_table_iter_remove(&it);
     virDomainStatsRecordListFree(recs);
     *ret_stats = g_steal_pointer(&out);
@@ -788,9 +837,20 @@ static void lv_free(Backend *b)
     lv_close(b);
     g_hash_table_destroy(lb->uuid_by_name);
     g_hash_table_destroy(lb->known);
+    g_hash_table_destroy(lb->held);
+    g_hash_table_destroy(lb->event_seq);
     lb->owner->lb = NULL; /* a listing still out reports to nobody */
     owner_unref(lb->owner);
     g_free(b);
+}
+
+static void lv_hold(Backend *b, const char *uuid, bool held)
+{
+    LibvirtBackend *lb = (LibvirtBackend *)b;
+    if (held)
+        g_hash_table_add(lb->held, g_strdup(uuid));
+    else
+        g_hash_table_remove(lb->held, uuid);
 }
 
 static int lv_describe_start(Backend *b, const char *definition, BackendStart *ret,
@@ -810,6 +870,7 @@ static const BackendOps libvirt_ops = {
     .complete_sample = lv_complete_sample,
     .read_policy = lv_read_policy,
     .describe_start = lv_describe_start,
+    .hold = lv_hold,
     .set_stats_period = lv_set_stats_period,
     .apply = lv_apply,
     .free = lv_free,
@@ -821,6 +882,8 @@ Backend *backend_libvirt_new(void)
     lb->base.ops = &libvirt_ops;
     lb->uuid_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     lb->known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, known_domain_free);
+    lb->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    lb->event_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     lb->owner = g_new0(DiscoveryOwner, 1);
     lb->owner->refs = 1;
     lb->owner->lb = lb;

@@ -25,11 +25,16 @@ static FakeBackend *fake(Backend *b)
     return (FakeBackend *)b;
 }
 
+/* A running domain by UUID. One held (starting) counts the question:
+ * libvirt would keep the asker waiting. */
 static FakeDomain *find(FakeBackend *fb, const char *uuid)
 {
     for (size_t i = 0; i < fb->n; i++)
-        if (fb->domains[i].running && strcmp(fb->domains[i].uuid, uuid) == 0)
+        if (fb->domains[i].running && strcmp(fb->domains[i].uuid, uuid) == 0) {
+            if (fb->domains[i].held)
+                fb->domains[i].asked_while_held++;
             return &fb->domains[i];
+        }
     return NULL;
 }
 
@@ -89,7 +94,7 @@ static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **
     GArray *out = backend_stats_array_new();
     for (size_t i = 0; i < fb->n; i++) {
         FakeDomain *d = &fb->domains[i];
-        if (!d->running)
+        if (!d->running || d->held)
             continue;
         BackendDomainStats s = {0};
         g_strlcpy(s.uuid, d->uuid, sizeof(s.uuid));
@@ -268,6 +273,14 @@ static void fake_free(Backend *b)
     g_free(b);
 }
 
+static void fake_hold(Backend *b, const char *uuid, bool held)
+{
+    FakeBackend *fb = fake(b);
+    for (size_t i = 0; i < fb->n; i++)
+        if (strcmp(fb->domains[i].uuid, uuid) == 0)
+            fb->domains[i].held = held;
+}
+
 static int fake_describe_start(Backend *b, const char *definition, BackendStart *ret,
                                char **ret_error)
 {
@@ -293,6 +306,7 @@ static const BackendOps fake_ops = {
     .read_caps = fake_read_caps,
     .complete_sample = fake_complete_sample,
     .describe_start = fake_describe_start,
+    .hold = fake_hold,
     .set_stats_period = fake_set_stats_period,
     .apply = fake_apply,
     .free = fake_free,

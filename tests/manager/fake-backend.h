@@ -39,8 +39,10 @@ typedef struct {
      * much a collection (a guest inflating slowly), not at once */
     uint64_t balloon_rate_kib;
     uint64_t balloon_goal_kib;
-    unsigned balloon_resends; /* balloon requests for the figure it has now */
-    unsigned self_deflations; /* caps.balloon_autodeflate: pages taken back on OOM */
+    unsigned balloon_resends;  /* balloon requests for the figure it has now */
+    unsigned self_deflations;  /* caps.balloon_autodeflate: pages taken back on OOM */
+    bool held;                 /* starting (backend hold()): libvirt holds it */
+    unsigned asked_while_held; /* questions about it meanwhile: each one a stall */
 } FakeDomain;
 
 FakeBackend *fake_backend_new(void);
