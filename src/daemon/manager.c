@@ -128,8 +128,11 @@ void manager_free(Manager *m)
         g_source_remove(m->reconnect_source);
     if (m->disconnect_source)
         g_source_remove(m->disconnect_source);
-    /* a start waiting for us must not wait for a daemon that is gone */
+    /* a start waiting for us must not wait for a daemon that is gone; the
+     * reservations go before the backend they hold domains in */
     manager_admission_answer_all(m, true, "not checked: dynmemd is stopping");
+    g_ptr_array_set_size(m->reservations, 0);
+    g_ptr_array_set_size(m->refusals, 0);
     /* Domains keep the memory they have: nothing is undone on exit. */
     backend_free(m->backend);
     manager_domains_changed(m);
