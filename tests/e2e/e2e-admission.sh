@@ -29,10 +29,13 @@ restart_libvirtd() {
     e2e_restart_libvirtd || return 1
     wait_until 300 virsh -c "$E2E_URI" version >/dev/null
 }
+made_hook_dir=
 admission_cleanup() {
     local rec pid owner shell
     [ -e "$hook_file" ] || return 0
     rm -f "$hook_file"
+    # the directory too, when this test made it and it is empty again
+    [ -n "$made_hook_dir" ] && rmdir "$hook_dir" 2>/dev/null
     # a suite's libvirtd must forget the hook before the next test
     rec=$(e2e_recorded libvirtd) || return 0
     read -r pid owner shell <<<"$rec"
@@ -82,6 +85,7 @@ YAML
 pool=1250
 write_policy "${pool}MiB"
 
+[ -d "$hook_dir" ] || made_hook_dir=1
 mkdir -p "$hook_dir"
 cat >"$hook_file.new" <<SH
 #!/bin/sh
@@ -89,7 +93,11 @@ cat >"$hook_file.new" <<SH
 DBUS_SYSTEM_BUS_ADDRESS='$DBUS_SYSTEM_BUS_ADDRESS' exec '$DYNMEM_HOOK' --config '$e2e_tmp/policy.yaml' "\$@"
 SH
 chmod 755 "$hook_file.new"
-mv "$hook_file.new" "$hook_file"
+mv "$hook_file.new" "$hook_file" || {
+    rm -f "$hook_file.new"
+    fail "cannot install the hook in $hook_dir"
+    exit 1
+}
 restart_libvirtd || {
     fail "libvirtd did not come back with the hook"
     exit 1
