@@ -13,6 +13,7 @@
  */
 #include "log.h"
 #include "manager-private.h"
+#include "record-format.h"
 #include "text.h"
 
 #include <errno.h>
@@ -26,10 +27,7 @@
  * else needs them. */
 #define RECORD_FILE_MODE 0640
 
-const char *const manager_record_columns =
-    "time_s,uuid,status,mode,assigned_kib,balloon_kib,usable_kib,memtotal_kib,swap_in_kib,"
-    "demand_kib,target_kib,balloon_max_kib,virtio_mem_kib,virtio_mem_block_kib,max_memory_kib,"
-    "dimm_slots,autodeflate,minimum_kib,maximum_kib,buffer_pct,weight,name";
+const char *const manager_record_columns = DYNMEM_RECORD_COLUMNS;
 
 static void record_close(Manager *m)
 {
@@ -208,8 +206,10 @@ static void format_session(Manager *m, GString *out, const PolicyPlanSummary *su
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *iso = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
     if (m->record_size == 0)
-        g_string_append(out, "# dynmem recording, format 1: one line a domain a cycle "
-                             "(dynmemd(8); replayed by dynmem-sim --from-recording)\n");
+        g_string_append_printf(out,
+                               "# dynmem recording, format %d: one line a domain a cycle "
+                               "(dynmemd(8); replayed by dynmem-sim --from-recording)\n",
+                               DYNMEM_RECORD_FORMAT);
     g_string_append_printf(
         out, "# session start=%s unix=%" G_GINT64_FORMAT " interval-ms=%" G_GUINT64_FORMAT "\n",
         iso, g_date_time_to_unix(now), manager_get_interval_us(m) / 1000);
