@@ -215,8 +215,10 @@ static void format_session(Manager *m, GString *out, const PolicyPlanSummary *su
         iso, g_date_time_to_unix(now), manager_get_interval_us(m) / 1000);
     g_string_append_printf(out,
                            "# host mem-total-kib=%" G_GUINT64_FORMAT
-                           " reserve-kib=%" G_GUINT64_FORMAT " other-kib=%" G_GUINT64_FORMAT "\n",
-                           m->host.mem_total_kib, summary->reserve_kib, summary->other_use_kib);
+                           " reserve-kib=%" G_GUINT64_FORMAT " other-kib=%" G_GUINT64_FORMAT
+                           " pool-kib=%" G_GUINT64_FORMAT " overhead-kib=%" G_GUINT64_FORMAT "\n",
+                           m->host.mem_total_kib, summary->reserve_kib, summary->other_use_kib,
+                           m->cfg->pool_kib, m->cfg->overhead_kib);
     g_string_append_printf(out, "%s\n", manager_record_columns);
 }
 

@@ -69,6 +69,9 @@ typedef struct {
     bool has_columns; /* the column line of this session was read */
     bool has_host;
     uint64_t host_total_kib, host_reserve_kib, host_other_kib;
+    uint64_t host_pool_kib; /* 0: unlimited */
+    bool has_overhead;
+    uint64_t host_overhead_kib;
     uint64_t interval_us;
     bool has_session;
     int64_t first_unix;    /* the first session's start, 0: unknown */
@@ -132,6 +135,8 @@ static int read_comment(Reader *r, const char *line, unsigned no, char **ret_err
             return policy_set_error(ret_error, -EINVAL,
                                     "%u: a host line needs mem-total-kib= and reserve-kib=", no);
         comment_value(line, "other-kib", &r->host_other_kib);
+        comment_value(line, "pool-kib", &r->host_pool_kib);
+        r->has_overhead = comment_value(line, "overhead-kib", &r->host_overhead_kib);
         r->has_host = true;
     }
     return 0;
@@ -389,12 +394,20 @@ static char *build_yaml(Reader *r, const char *name, GPtrArray *files, unsigned 
         g_autofree char *ram = policy_format_size_kib_exact(r->host_total_kib);
         g_autofree char *res = policy_format_size_kib_exact(r->host_reserve_kib);
         g_autofree char *oth = policy_format_size_kib_exact(r->host_other_kib);
-        g_string_append_printf(y, "host: {ram: %s, reserve: %s, other: %s}\n", ram, res, oth);
+        g_autofree char *pool = r->host_pool_kib ? policy_format_size_kib_exact(r->host_pool_kib)
+                                                 : g_strdup("unlimited");
+        g_string_append_printf(y, "host: {ram: %s, reserve: %s, other: %s, pool: %s}\n", ram, res,
+                               oth, pool);
     } else {
         g_string_append(y, "# the recording has no host line: dynmem-sim's default host\n");
     }
-    g_string_append_printf(y, "policy:\n  daemon: {interval: %" G_GUINT64_FORMAT "ms}\nvms:\n",
+    g_string_append_printf(y, "policy:\n  daemon: {interval: %" G_GUINT64_FORMAT "ms}\n",
                            r->interval_us / 1000);
+    if (r->has_overhead) {
+        g_autofree char *o = policy_format_size_kib_exact(r->host_overhead_kib);
+        g_string_append_printf(y, "  host: {overhead: %s}\n", o);
+    }
+    g_string_append(y, "vms:\n");
     *ret_vms = 0;
     for (guint i = 0; i < r->domains->len; i++) {
         Domain *d = r->domains->pdata[i];

@@ -101,6 +101,8 @@ static void test_small_recording(void **state)
     assert_int_equal(s->host_ram_kib, 8 * GiB);
     assert_int_equal(s->host_reserve_kib, 1 * GiB);
     assert_int_equal(s->host_other_kib, 512 * MiB);
+    assert_int_equal(s->host_pool_kib, 0);
+    assert_int_equal(s->policy->overhead_kib, 64 * MiB);
     /* the last line at 100 + 9 s, one interval after it */
     assert_int_equal(s->duration_us, 110 * SEC);
 
@@ -195,6 +197,33 @@ static void test_truncated_names_crlf(void **state)
     assert_non_null(strstr(r->yaml, "interval: 500ms"));
 }
 
+/* The first host line gives the host, its pool and dynmem's overhead; a
+ * later session's host line does not change them. */
+static void test_host_line(void **state)
+{
+    const char text[] =
+        "# session unix=100 interval-ms=2000\n"
+        "# host mem-total-kib=16777216 reserve-kib=2097152 other-kib=1048576 pool-kib=8388608 "
+        "overhead-kib=32768\n" COLUMNS "0.000," UUID1
+        ",ok,dynamic,1048576,1048576,524288,1000000,0,,,1048576,0,0,0,0,0,,,20,5000,vm\n"
+        "# session unix=50 interval-ms=1000\n"
+        "# host mem-total-kib=1048576 reserve-kib=0 other-kib=0\n" COLUMNS "0.000," UUID1
+        ",ok,dynamic,1048576,1048576,624288,1000000,0,,,1048576,0,0,0,0,0,,,20,5000,vm\n";
+    g_autoptr(SimRecordingScenario) r = convert_ok(text);
+    g_autoptr(SimScenario) s = scenario_of(r);
+    assert_int_equal(s->host_ram_kib, 16 * GiB);
+    assert_int_equal(s->host_reserve_kib, 2 * GiB);
+    assert_int_equal(s->host_other_kib, 1 * GiB);
+    assert_int_equal(s->host_pool_kib, 8 * GiB);
+    assert_int_equal(s->policy->overhead_kib, 32 * MiB);
+    assert_int_equal(s->policy->interval_us, 2 * SEC);
+    /* the second session, whose start is before the first's, comes one
+     * interval after the first's last line */
+    const SimTracePoint pts[] = {{0, 1000000 - 524288}, {2 * SEC, 1000000 - 624288}};
+    assert_points(&g_array_index(s->vms, SimVm, 0), pts, 2);
+    assert_int_equal(s->duration_us, 4 * SEC);
+}
+
 typedef struct {
     const char *name;
     const char *text;
@@ -267,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_recording),
         cmocka_unit_test(test_truncated_names_crlf),
+        cmocka_unit_test(test_host_line),
         cmocka_unit_test(test_hostile_recordings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
