@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "sim-recording.h"
 
+#include "config.h"
 #include "record-format.h"
 #include "sim-model.h"
 #include "text.h"
@@ -14,6 +15,11 @@
 /* Longer lines than this are no line of ours (a recorded line is about
  * 200 bytes; a name is at most 64 KiB escaped only on hostile input). */
 #define LINE_MAX_BYTES (16 * 1024)
+/* The largest figure taken, in KiB (512 TiB: more than any host, and
+ * within what a trace's MiB column holds). */
+#define FIGURE_MAX_KIB ((guint64)1 << 39)
+/* The longest recording replayed (a scenario lasts at most a year). */
+#define SPAN_MAX_US (365ULL * 86400 * G_USEC_PER_SEC)
 /* The smallest VM the scenario loader takes. */
 #define VM_MIN_KIB (64 * 1024)
 
@@ -94,7 +100,7 @@ static bool comment_value(const char *line, const char *key, uint64_t *ret)
         return false;
     errno = 0;
     guint64 v = g_ascii_strtoull(p, &end, 10);
-    if (errno || (*end != ' ' && *end != '\0'))
+    if (errno || (*end != ' ' && *end != '\0') || v > FIGURE_MAX_KIB)
         return false;
     *ret = v;
     return true;
@@ -133,7 +139,9 @@ static int read_comment(Reader *r, const char *line, unsigned no, char **ret_err
         if (!comment_value(line, "mem-total-kib", &r->host_total_kib) ||
             !comment_value(line, "reserve-kib", &r->host_reserve_kib))
             return policy_set_error(ret_error, -EINVAL,
-                                    "%u: a host line needs mem-total-kib= and reserve-kib=", no);
+                                    "%u: a host line needs mem-total-kib= and reserve-kib= "
+                                    "(KiB, at most 512 TiB)",
+                                    no);
         comment_value(line, "other-kib", &r->host_other_kib);
         comment_value(line, "pool-kib", &r->host_pool_kib);
         r->has_overhead = comment_value(line, "overhead-kib", &r->host_overhead_kib);
@@ -151,7 +159,7 @@ static int field_u64(char *f, bool optional, uint64_t *ret, bool *ret_has)
         return optional ? 0 : -EINVAL;
     }
     guint64 v;
-    if (!g_ascii_string_to_unsigned(f, 10, 0, (guint64)1 << 50, &v, NULL))
+    if (!g_ascii_string_to_unsigned(f, 10, 0, FIGURE_MAX_KIB, &v, NULL))
         return -EINVAL;
     *ret = v;
     if (ret_has)
@@ -184,11 +192,25 @@ static bool uuid_valid(const char *s)
     return true;
 }
 
+/* Text the recorder escaped is shown as it is; anything else (not UTF-8,
+ * control characters: not written by dynmemd) is escaped here. */
+static char *shown(char *text)
+{
+    bool plain = g_utf8_validate(text, -1, NULL);
+    for (const char *c = text; plain && *c; c++)
+        plain = (unsigned char)*c >= 0x20 && *c != 0x7f;
+    if (plain)
+        return text;
+    char *e = policy_escape(text, 0);
+    g_free(text);
+    return e;
+}
+
 /* The name field: plain, or quoted as CSV ("" for a quote). */
 static char *field_name(const char *f)
 {
     if (*f != '"')
-        return g_strdup(f);
+        return shown(g_strdup(f));
     GString *s = g_string_new(NULL);
     for (const char *c = f + 1; *c; c++) {
         if (*c == '"' && c[1] == '"')
@@ -197,7 +219,7 @@ static char *field_name(const char *f)
             break;
         g_string_append_c(s, *c);
     }
-    return g_string_free(s, FALSE);
+    return shown(g_string_free(s, FALSE));
 }
 
 static const char *const column_names[RECORD_COL_LAST] = {
@@ -317,16 +339,20 @@ static int read_data(Reader *r, char *line, unsigned no, char **ret_error)
                                     "%u: %s: expected a whole number, found \"%s\"", no,
                                     column_names[i], q);
         }
-    if (v[RECORD_COL_AUTODEFLATE] > 1 || v[RECORD_COL_BUFFER] > 1000 ||
-        v[RECORD_COL_WEIGHT] > 10000 || v[RECORD_COL_DIMM_SLOTS] > 256)
+    if (v[RECORD_COL_AUTODEFLATE] > 1 || v[RECORD_COL_BUFFER] > POLICY_BUFFER_MAX_PCT ||
+        v[RECORD_COL_WEIGHT] > POLICY_WEIGHT_MAX || v[RECORD_COL_DIMM_SLOTS] > 256)
         return policy_set_error(ret_error, -EINVAL,
                                 "%u: autodeflate, buffer_pct, weight or dimm_slots out of range",
                                 no);
-    if (*f[RECORD_COL_NAME] == '\0')
+    g_autofree char *name = field_name(f[RECORD_COL_NAME]);
+    if (*name == '\0')
         return policy_set_error(ret_error, -EINVAL, "%u: name: empty", no);
 
     r->session_last = t_us;
     t_us += r->offset_us;
+    if (t_us > SPAN_MAX_US)
+        return policy_set_error(ret_error, -EINVAL, "%u: more than a year after the first sample",
+                                no);
     r->end_us = MAX(r->end_us, t_us);
     r->n_samples++;
 
@@ -334,7 +360,7 @@ static int read_data(Reader *r, char *line, unsigned no, char **ret_error)
     if (!d) {
         d = g_new0(Domain, 1);
         g_strlcpy(d->uuid, f[RECORD_COL_UUID], sizeof(d->uuid));
-        d->name = field_name(f[RECORD_COL_NAME]);
+        d->name = g_steal_pointer(&name);
         d->first_us = t_us;
         d->dynamic = strcmp(mode, "dynamic") == 0;
         d->balloon_max_kib = v[RECORD_COL_BALLOON_MAX];
@@ -466,13 +492,9 @@ static char *build_yaml(Reader *r, const char *name, GPtrArray *files, unsigned 
 int sim_recording_convert_buf(const char *text, size_t len, const char *name,
                               SimRecordingScenario **ret, char **ret_error)
 {
-    Reader r = {
-        .domains = g_ptr_array_new_with_free_func(domain_free),
-        .by_uuid = g_hash_table_new(g_str_hash, g_str_equal),
-        .interval_us = G_USEC_PER_SEC,
-    };
-    g_autoptr(GPtrArray) own_domains = r.domains;
-    g_autoptr(GHashTable) own_index = r.by_uuid;
+    g_autoptr(GPtrArray) domains = g_ptr_array_new_with_free_func(domain_free);
+    g_autoptr(GHashTable) by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
+    Reader r = {.domains = domains, .by_uuid = by_uuid, .interval_us = G_USEC_PER_SEC};
     g_autoptr(SimRecordingScenario) out = g_new0(SimRecordingScenario, 1);
     g_autofree char *line = g_malloc(LINE_MAX_BYTES + 1);
     size_t pos = 0;
