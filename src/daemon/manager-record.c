@@ -74,11 +74,16 @@ static int record_open(const char *path, uint64_t *ret_size, char **ret_error)
                                            : g_strerror(e));
         return -e;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int e = errno ? errno : EINVAL;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        *ret_error = g_strdup(g_strerror(e));
+        return -e;
+    }
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
         *ret_error = g_strdup("not a regular file");
-        return -e;
+        return -EINVAL;
     }
     /* a regular file never blocks; appends are plain writes from now on */
     if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) < 0 ||
@@ -95,7 +100,8 @@ static int record_open(const char *path, uint64_t *ret_size, char **ret_error)
 void manager_record_configure(Manager *m)
 {
     const char *want = m->record_override ? m->record_override : m->cfg->record_file;
-    m->record_max_bytes = m->cfg->record_max_kib * 1024;
+    uint64_t max_kib = m->cfg->record_max_kib;
+    m->record_max_bytes = max_kib > UINT64_MAX / 1024 ? UINT64_MAX : max_kib * 1024;
 
     if (want && m->record_fd >= 0 && g_strcmp0(want, m->record_path) == 0)
         return; /* the same file: it goes on */
@@ -113,9 +119,12 @@ void manager_record_configure(Manager *m)
     g_autofree char *err = NULL;
     int fd = record_open(want, &m->record_size, &err);
     if (fd < 0) {
-        log_warning("cannot record to \"%s\": %s (the unit lets dynmemd write only under its "
-                    "state directory and ReadWritePaths=); balancing goes on without recording",
-                    q, err);
+        /* the usual cause under the shipped unit's ProtectSystem=strict */
+        bool denied = fd == -EROFS || fd == -EACCES || fd == -EPERM;
+        log_warning("cannot record to \"%s\": %s%s; balancing goes on without recording", q, err,
+                    denied ? " (the unit lets dynmemd write only under its state directory and "
+                             "its ReadWritePaths=)"
+                           : "");
         return;
     }
     m->record_fd = fd;
