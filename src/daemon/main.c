@@ -40,6 +40,7 @@ typedef struct {
     char *log_level;
     char *proc_root;
     char *state_dir;
+    char *record;
     gboolean dry_run;
     gboolean once;
     gboolean version;
@@ -56,6 +57,7 @@ static void args_clear(Args *a)
     g_free(a->log_level);
     g_free(a->proc_root);
     g_free(a->state_dir);
+    g_free(a->record);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Args, args_clear)
 
@@ -105,6 +107,10 @@ static int parse_args(int argc, char **argv, Args *a)
         {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->state_dir,
          "Where persistent overrides live (default $STATE_DIRECTORY, else " DYNMEM_STATEDIR ")",
          "DIR"},
+        {"record", 0, 0, G_OPTION_ARG_FILENAME, &a->record,
+         "Append every domain's figures each cycle to FILE, an absolute path, overriding "
+         "daemon.record-file (for dynmem-sim --from-recording)",
+         "FILE"},
         {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->proc_root,
          "Read host memory from this directory instead of /proc (tests)", "DIR"},
         {"require-bus", 0, 0, G_OPTION_ARG_NONE, &a->require_bus,
@@ -174,6 +180,17 @@ int main(int argc, char **argv)
         }
     }
 
+    /* the same rule as daemon.record-file: under ProtectSystem=strict a
+     * relative path would name a file nobody meant, where we cannot write */
+    if (a.record && !g_path_is_absolute(a.record)) {
+        g_autofree char *q = policy_quote(a.record);
+        fprintf(stderr,
+                "dynmemd: --record: expected an absolute file path (under the state directory "
+                "%s, or a ReadWritePaths= of the unit), found \"%s\"\n",
+                DYNMEM_STATEDIR, q);
+        return EXIT_USAGE;
+    }
+
     /* systemd passes StateDirectory= (the only place ProtectSystem=strict
      * leaves writable) as $STATE_DIRECTORY, a list separated by ':'. */
     g_autofree char *state_dir = g_strdup(a.state_dir);
@@ -191,6 +208,7 @@ int main(int argc, char **argv)
         .proc_root = a.proc_root,
         .state_dir = state_dir,
         .no_timer = a.once,
+        .record_file = a.record,
     };
     /* A missing default policy means the built-in defaults. */
     if (!a.config_path && !g_file_test(opts.config_path, G_FILE_TEST_EXISTS)) {

@@ -282,6 +282,8 @@ int manager_run_cycle(Manager *m)
         goto out;
     }
     keep_plan(m);
+    /* what was seen and planned, before anything changes it */
+    manager_record_cycle(m, now, &summary);
     /* the order array may lose domains that vanish under us: a copy */
     order = g_ptr_array_copy(m->order, NULL, NULL);
     if (manager_apply_plan(m, order, now) == -ENOTCONN) {

@@ -6,6 +6,7 @@
  *   manager-cycle.c    one cycle: collect, prepare, plan
  *   manager-actions.c  carrying out a plan, failures and re-sends
  *   manager-dump.c     Dump and the status line
+ *   manager-record.c   the recorder (daemon.record-file, --record)
  * Nothing outside src/daemon/manager*.c includes this (tests may).
  */
 #pragma once
@@ -73,6 +74,15 @@ struct Manager {
     GPtrArray *refusals;     /* ManagerReservation*, the recent refused ones */
     GArray *res_array;       /* PolicyReservation, the engine's copy this cycle */
     bool planned;            /* a plan was made since the connection opened */
+
+    /* the recorder (manager-record.c) */
+    char *record_override;       /* --record: wins over daemon.record-file */
+    char *record_path;           /* the file asked for; NULL: none */
+    int record_fd;               /* -1: not recording (off, failed or full) */
+    uint64_t record_size;        /* bytes in the file */
+    uint64_t record_max_bytes;   /* daemon.record-max-size */
+    bool record_session_started; /* this opening's header is written */
+    uint64_t record_start_us;    /* the session's time 0 */
 
     bool paused;
     bool in_cycle;
@@ -206,6 +216,16 @@ static inline void manager_domain_input(ManagerDomain *d, PolicyDomainInput *ret
         .state = &d->state,
     };
 }
+
+/* manager-record.c: open, switch or close the record file as the options
+ * and the policy say (at start and after a reload); append this cycle's
+ * lines (m->order, planned); close it for good. */
+void manager_record_configure(Manager *m);
+void manager_record_cycle(Manager *m, uint64_t now, const PolicyPlanSummary *summary);
+void manager_record_close(Manager *m);
+/* The record file's columns, and one domain's line (tests read both). */
+extern const char *const manager_record_columns;
+void manager_record_format_line(GString *out, uint64_t since_us, const ManagerDomain *d);
 
 /* manager-actions.c: carry out the domains' last plan entries, every
  * shrink first, then every grow, then re-send stuck virtio-mem requests.

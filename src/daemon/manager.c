@@ -90,6 +90,8 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     m->clock = opts->clock;
     m->clock_userdata = opts->clock_userdata;
     m->no_timer = opts->no_timer;
+    m->record_override = g_strdup(opts->record_file);
+    m->record_fd = -1;
     m->reconnect_delay_s = RECONNECT_MIN_S;
     m->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, manager_domain_free);
     m->saved_states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -111,6 +113,7 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     }
     if (m->state_dir)
         load_persistent_overrides(m);
+    manager_record_configure(m);
     m->backend = backend;
     backend->event_cb = on_backend_event;
     backend->event_userdata = m;
@@ -149,6 +152,8 @@ void manager_free(Manager *m)
     g_ptr_array_free(m->refusals, TRUE);
     g_array_free(m->res_array, TRUE);
     policy_engine_free(m->engine);
+    manager_record_close(m);
+    g_free(m->record_override);
     policy_config_free(m->cfg);
     g_free(m->config_path);
     g_free(m->uri_override);
@@ -339,6 +344,7 @@ int manager_reload(Manager *m, char **ret_error)
     log_notice("policy reloaded from %s", m->config_path ? m->config_path : "built-in defaults");
     if (manager_get_interval_us(m) != old_interval)
         restart_timer(m);
+    manager_record_configure(m);
     if (g_strcmp0(old_uri, manager_get_uri(m)) != 0 && m->connected) {
         log_notice("connection URI changed to %s; reconnecting", manager_get_uri(m));
         manager_handle_disconnect(m);

@@ -33,6 +33,8 @@ typedef struct {
     ManagerClockFunc clock;  /* NULL: g_get_monotonic_time() */
     void *clock_userdata;
     bool no_timer; /* tests drive cycles by hand */
+    /* --record: a record file (absolute path) overriding daemon.record-file */
+    const char *record_file;
 } ManagerOptions;
 
 /* One running domain as the manager knows it. Owned by the manager;
@@ -206,6 +208,10 @@ int manager_admit_whatif(Manager *m, const char *name, uint64_t size_kib,
 
 /* The whole state as text: the plan table plus per-domain details. */
 char *manager_dump(Manager *m);
+
+/* Is the recorder writing (daemon.record-file or --record, opened, not
+ * stopped by its size limit or a failure)? */
+bool manager_is_recording(Manager *m);
 
 /* One-line summary for sd_notify STATUS= and logs. */
 char *manager_status_line(Manager *m);

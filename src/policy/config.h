@@ -149,6 +149,8 @@ typedef struct {
     uint64_t interval_us;
     char *metrics_file; /* NULL: no metrics file */
     uint64_t metrics_interval_us;
+    char *record_file;       /* NULL: no recording (dynmemd(8), dynmem-sim --from-recording) */
+    uint64_t record_max_kib; /* recording stops when the file reaches this */
     /* host: */
     PolicyAmount reserve;       /* size, or % of MemTotal */
     uint64_t pool_kib;          /* 0: unlimited */

@@ -62,6 +62,10 @@ const PolicyKey policy_global_keys[] = {
            "Prometheus text file written for node_exporter's textfile collector"),
     GLOBAL("daemon", "metrics-interval", POLICY_VALUE_DURATION, metrics_interval_us, SEC,
            3600 * SEC, "15s", NULL, "how often the metrics file is rewritten"),
+    GLOBAL("daemon", "record-file", POLICY_VALUE_PATH, record_file, 0, 0, "none", NULL,
+           "every domain's figures appended each cycle, for dynmem-sim --from-recording"),
+    GLOBAL("daemon", "record-max-size", POLICY_VALUE_SIZE, record_max_kib, 1024, NO_MAX, "256MiB",
+           NULL, "the record file's size at which recording stops"),
     GLOBAL("host", "reserve", POLICY_VALUE_AMOUNT, reserve, 0, 90, "2GiB", " of MemTotal",
            "memory kept for the host: a size, or a percentage of MemTotal"),
     GLOBAL("host", "pool", POLICY_VALUE_POOL, pool_kib, 0, 0, "unlimited", NULL,
@@ -309,7 +313,7 @@ static char *limit_text(uint64_t kib)
     return policy_format_size_kib_exact(kib);
 }
 
-/* A size in [min_kib, max_kib] (only a min of 0 or 1 is ever asked). */
+/* A size in [min_kib, max_kib]. */
 static int parse_size(const char *text, uint64_t min_kib, uint64_t max_kib, uint64_t *ret_kib,
                       char **ret_detail)
 {
@@ -320,8 +324,12 @@ static int parse_size(const char *text, uint64_t min_kib, uint64_t max_kib, uint
         return r;
     if (kib < min_kib) {
         g_autofree char *q = policy_quote(text);
+        g_autofree char *least = limit_text(min_kib);
 
-        *ret_detail = g_strdup_printf("must be above 0, found \"%s\"", q);
+        if (min_kib <= 1)
+            *ret_detail = g_strdup_printf("must be above 0, found \"%s\"", q);
+        else
+            *ret_detail = g_strdup_printf("%s is less than the least allowed, %s", q, least);
         return -ERANGE;
     }
     if (kib > max_kib) {
@@ -378,12 +386,12 @@ char *policy_burst_headroom_format(const PolicyBurstHeadroom *b)
 }
 
 /* A file the daemon writes: an absolute path to a file (no directory, no
- * control characters), or "none". */
+ * control characters), or "none" (also spelt as an empty string). */
 static int check_path(const char *text, char **ret_detail)
 {
     g_autofree char *q = policy_quote(text);
 
-    if (strcmp(text, "none") == 0)
+    if (strcmp(text, "none") == 0 || text[0] == '\0')
         return 0;
     if (text[0] != '/' || g_str_has_suffix(text, "/")) {
         *ret_detail =
@@ -427,7 +435,7 @@ int policy_key_parse(const PolicyKey *k, const char *text, void *base, char **re
         if (r < 0)
             return r;
         g_free(*(char **)member);
-        *(char **)member = strcmp(text, "none") == 0 ? NULL : g_strdup(text);
+        *(char **)member = strcmp(text, "none") == 0 || !*text ? NULL : g_strdup(text);
         return 0;
     case POLICY_VALUE_CHOICE:
         while (k->choices[u] && strcmp(k->choices[u], text) != 0)

@@ -4,12 +4,15 @@
  * a fake /proc and a policy file per test (DESIGN.md §6.2).
  */
 #include "fake-backend.h"
-#include "manager.h"
+#include "manager-private.h"
 #include "test-sizes.h"
 #include "test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -66,7 +69,7 @@ static const char base_policy[] = "daemon:\n"
                                   "  startup: 2GiB\n"
                                   "  buffer: 20%\n";
 
-static Ctx *ctx_new_full(const char *policy, bool dry_run)
+static Ctx *ctx_new_record(const char *policy, bool dry_run, const char *record_file)
 {
     Ctx *c = g_new0(Ctx, 1);
     c->dir = test_dir_new("dynmem-manager-XXXXXX", false);
@@ -83,6 +86,7 @@ static Ctx *ctx_new_full(const char *policy, bool dry_run)
         .clock = test_clock_now_us,
         .clock_userdata = &c->now_us,
         .no_timer = true,
+        .record_file = record_file,
     };
     g_autofree char *err = NULL;
     int r = manager_new(&o, fake_backend_base(c->fb), &c->m, &err);
@@ -90,6 +94,11 @@ static Ctx *ctx_new_full(const char *policy, bool dry_run)
         fail_msg("manager_new: %s", err);
     manager_add_listener(c->m, &test_listener, c);
     return c;
+}
+
+static Ctx *ctx_new_full(const char *policy, bool dry_run)
+{
+    return ctx_new_record(policy, dry_run, NULL);
 }
 
 static Ctx *ctx_new(const char *policy_extra, bool dry_run)
@@ -1186,6 +1195,302 @@ static void test_admit_reload_disconnect_off(void **state)
     ctx_free(c);
 }
 
+/* ---- the recorder (manager-record.c) ----------------------------------- */
+
+/* The base policy with these lines added under daemon:. */
+static char *policy_with_daemon(const char *lines)
+{
+    g_autoptr(GString) p = g_string_new(base_policy);
+    g_string_replace(p, "daemon:\n", "", 1);
+    g_string_prepend(p, lines);
+    g_string_prepend(p, "daemon:\n");
+    return g_string_free(g_steal_pointer(&p), FALSE);
+}
+
+static void reload_with_daemon(Ctx *c, const char *lines)
+{
+    g_autofree char *p = policy_with_daemon(lines);
+    g_autofree char *err = NULL;
+    test_dir_write(c->dir, "policy.yaml", p);
+    if (manager_reload(c->m, &err) < 0)
+        fail_msg("reload: %s", err);
+}
+
+/* stderr (where the log goes in tests) into a file until log_end(). */
+static int log_begin(Ctx *c)
+{
+    g_autofree char *path = g_build_filename(c->dir, "log", NULL);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return saved;
+}
+
+static char *log_end(Ctx *c, int saved)
+{
+    g_autofree char *path = g_build_filename(c->dir, "log", NULL);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *text = NULL;
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_unlink(path);
+    return text;
+}
+
+/* The record file's data lines (no comments, no column lines). */
+static GPtrArray *record_lines(const char *path, unsigned *ret_sessions, unsigned *ret_titles)
+{
+    g_autofree char *text = NULL;
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    assert_true(g_str_has_suffix(text, "\n"));
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    unsigned sessions = 0, titles = 0, columns = 0;
+    for (guint i = 0; lines[i] && lines[i][0]; i++) {
+        if (g_str_has_prefix(lines[i], "# session start="))
+            sessions++;
+        else if (g_str_has_prefix(lines[i], "# dynmem recording, format 1"))
+            titles++;
+        else if (g_str_has_prefix(lines[i], "# host mem-total-kib=67108864 reserve-kib=1048576 "))
+            ;
+        else if (strcmp(lines[i], manager_record_columns) == 0)
+            columns++;
+        else if (lines[i][0] == '#')
+            fail_msg("unexpected comment: %s", lines[i]);
+        else
+            g_ptr_array_add(out, g_strdup(lines[i]));
+    }
+    assert_int_equal(columns, sessions);
+    *ret_sessions = sessions;
+    *ret_titles = titles;
+    return out;
+}
+
+/* Field `i` of a data line (the name, last, is plain here). */
+static const char *field(const char *line, guint i)
+{
+    static char buf[256];
+    g_auto(GStrv) f = g_strsplit(line, ",", -1);
+    assert_int_equal(g_strv_length(f), 22);
+    g_strlcpy(buf, f[i], sizeof(buf));
+    return buf;
+}
+
+static uint64_t field_u(const char *line, guint i)
+{
+    guint64 v = 0;
+    const char *f = field(line, i);
+    if (!g_ascii_string_to_unsigned(f, 10, 0, G_MAXUINT64, &v, NULL))
+        fail_msg("field %u is not a number: \"%s\" in %s", i, f, line);
+    return v;
+}
+
+/* Turned on by a reload, each cycle appends one line a domain, in name
+ * order, with what the cycle saw (the figures before its changes) and
+ * planned; the same file across a reload goes on, "none" ends it, and
+ * naming it again appends a new session. */
+static void test_record_cycles_and_reload(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *b = fake_backend_add(c->fb, "b", 2 * GiB, 300 * MiB);
+    fake_backend_add_virtio_mem(b, "vmem0", 4 * GiB, 2 * MiB);
+    b->caps.balloon_autodeflate = true;
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 512 * MiB);
+    g_autofree char *path = g_build_filename(c->dir, "day.csv", NULL);
+    g_autofree char *key = g_strdup_printf("  record-file: %s\n", path);
+    manager_start(c->m);
+    cycle(c);
+    assert_false(manager_is_recording(c->m));
+    assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+
+    reload_with_daemon(c, key);
+    assert_true(manager_is_recording(c->m));
+    uint64_t seen[3][2];
+    for (int i = 0; i < 3; i++) {
+        seen[i][0] = fake_domain_assigned_kib(a);
+        seen[i][1] = fake_domain_assigned_kib(b);
+        cycle(c);
+    }
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+
+    unsigned sessions, titles;
+    g_autoptr(GPtrArray) lines = record_lines(path, &sessions, &titles);
+    assert_int_equal(sessions, 1);
+    assert_int_equal(titles, 1);
+    assert_int_equal(lines->len, 6);
+    static const char *const times[] = {"0.000", "1.000", "2.000"};
+    for (guint i = 0; i < lines->len; i++) {
+        const char *l = lines->pdata[i];
+        FakeDomain *d = i % 2 ? b : a;
+        assert_string_equal(field(l, 0), times[i / 2]);
+        assert_string_equal(field(l, 1), d->uuid);
+        assert_string_equal(field(l, 3), "dynamic");
+        assert_int_equal(field_u(l, 4), seen[i / 2][i % 2]);
+        assert_true(field_u(l, 9) >= d->used_kib); /* demand */
+        assert_int_equal(field_u(l, 11), d == a ? 4 * GiB : 2 * GiB);
+        assert_int_equal(field_u(l, 12), d == a ? 0 : 4 * GiB);
+        assert_int_equal(field_u(l, 13), d == a ? 0 : 2 * MiB);
+        assert_int_equal(field_u(l, 16), d == a ? 0 : 1);
+        assert_int_equal(field_u(l, 17), 256 * MiB);
+        assert_int_equal(field_u(l, 19), 20);
+        assert_int_equal(field_u(l, 20), 5000);
+        assert_string_equal(field(l, 21), d->name);
+        /* the guest's MemAvailable; its MemTotal is dropped for an
+         * autodeflate guest (and this fake reports none) */
+        assert_true(field_u(l, 6) > 0);
+        assert_string_equal(field(l, 7), "");
+    }
+    assert_true(field_u(lines->pdata[4], 10) < 4 * GiB); /* a's target: trimmed */
+
+    /* the same file: no new session */
+    reload_with_daemon(c, key);
+    cycle(c);
+    g_autoptr(GPtrArray) more = record_lines(path, &sessions, &titles);
+    assert_int_equal(sessions, 1);
+    assert_int_equal(more->len, 8);
+    assert_string_equal(field(more->pdata[7], 0), "3.000");
+
+    /* off, then on again: a second session, its time from 0 again */
+    int saved = log_begin(c);
+    reload_with_daemon(c, "  record-file: none\n");
+    g_autofree char *log = log_end(c, saved);
+    assert_non_null(strstr(log, "day.csv\" ended"));
+    assert_false(manager_is_recording(c->m));
+    cycle(c);
+    reload_with_daemon(c, key);
+    cycle(c);
+    g_autoptr(GPtrArray) again = record_lines(path, &sessions, &titles);
+    assert_int_equal(sessions, 2);
+    assert_int_equal(titles, 1);
+    assert_int_equal(again->len, 10);
+    assert_string_equal(field(again->pdata[9], 0), "0.000");
+    ctx_free(c);
+}
+
+/* --record wins over the policy key; a name with a comma is quoted. */
+static void test_record_option(void **state)
+{
+    g_autofree char *dir = test_dir_new("dynmem-manager-XXXXXX", false);
+    g_autofree char *path = g_build_filename(dir, "opt.csv", NULL);
+    g_autofree char *policy = policy_with_daemon("  record-file: /nonexistent-dir/never.csv\n");
+    Ctx *c = ctx_new_record(policy, false, path);
+    fake_backend_add(c->fb, "x,\"y\"", 2 * GiB, 300 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    assert_true(manager_is_recording(c->m));
+    unsigned sessions, titles;
+    g_autoptr(GPtrArray) lines = record_lines(path, &sessions, &titles);
+    assert_int_equal(lines->len, 1);
+    assert_true(g_str_has_suffix(lines->pdata[0], ",\"x,\\\"\"y\\\"\"\""));
+    ctx_free(c);
+    test_dir_remove(dir);
+}
+
+/* A file that cannot be recorded to is said once and balancing goes on:
+ * a missing directory, a symbolic link (never followed), a FIFO (never
+ * waited on). */
+static void test_record_refused_balancing_goes_on(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 512 * MiB);
+    g_autofree char *target = g_build_filename(c->dir, "target", NULL);
+    g_autofree char *link = g_build_filename(c->dir, "link.csv", NULL);
+    g_autofree char *fifo = g_build_filename(c->dir, "fifo.csv", NULL);
+    test_dir_write(c->dir, "target", "");
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    manager_start(c->m);
+    static const struct {
+        const char *file, *why;
+    } cases[] = {
+        {"missing/day.csv", "No such file or directory"},
+        {"link.csv", "it is a symbolic link"},
+        {"fifo.csv", "not a regular file"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *key = g_strdup_printf("  record-file: %s/%s\n", c->dir, cases[i].file);
+        int saved = log_begin(c);
+        reload_with_daemon(c, key);
+        for (int k = 0; k < 5; k++)
+            cycle(c);
+        g_autofree char *log = log_end(c, saved);
+        assert_false(manager_is_recording(c->m));
+        assert_int_equal(count_lines(log, "cannot record to"), 1);
+        if (!strstr(log, cases[i].why))
+            fail_msg("%s: no \"%s\" in:\n%s", cases[i].file, cases[i].why, log);
+        assert_non_null(strstr(log, "balancing goes on"));
+    }
+    g_autofree char *t = NULL;
+    assert_true(g_file_get_contents(target, &t, NULL, NULL));
+    assert_string_equal(t, "");
+    /* balanced all along */
+    assert_true(fake_domain_assigned_kib(a) < 4 * GiB - 512 * MiB);
+    ctx_free(c);
+}
+
+/* The size limit counts what the file held already; reaching it stops
+ * the recording with one warning, never a partial cycle; balancing goes
+ * on. A write failure (here: the file size limit of the process) does
+ * the same. */
+static void test_record_size_limit_and_write_failure(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *a = fake_backend_add(c->fb, "a", 4 * GiB, 512 * MiB);
+    fake_backend_add(c->fb, "b", 4 * GiB, 512 * MiB);
+    g_autofree char *path = g_build_filename(c->dir, "full.csv", NULL);
+    g_autoptr(GString) filler = g_string_new(NULL);
+    while (filler->len < 1024 * 1024 - 1500)
+        g_string_append(filler, "# an earlier day's recording\n");
+    test_dir_write(c->dir, "full.csv", filler->str);
+    g_autofree char *key = g_strdup_printf("  record-file: %s\n  record-max-size: 1MiB\n", path);
+    manager_start(c->m);
+    reload_with_daemon(c, key);
+    assert_true(manager_is_recording(c->m));
+    int saved = log_begin(c);
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    g_autofree char *log = log_end(c, saved);
+    assert_int_equal(count_lines(log, "reached daemon.record-max-size (1048576 bytes)"), 1);
+    assert_false(manager_is_recording(c->m));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size <= 1024 * 1024);
+    assert_true((size_t)st.st_size > filler->len);
+    g_autofree char *text = NULL;
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    assert_true(g_str_has_suffix(text, "\n"));
+    assert_true(fake_domain_assigned_kib(a) < 4 * GiB - 512 * MiB);
+
+    /* a file the process may not grow: EFBIG on the write, said once */
+    g_autofree char *small = g_build_filename(c->dir, "small.csv", NULL);
+    g_autofree char *key2 = g_strdup_printf("  record-file: %s\n", small);
+    reload_with_daemon(c, key2);
+    cycle(c);
+    assert_true(manager_is_recording(c->m));
+    assert_int_equal(stat(small, &st), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size + 40;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    saved = log_begin(c);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (int i = 0; i < 5; i++)
+        cycle(c);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    g_autofree char *log2 = log_end(c, saved);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(count_lines(log2, "small.csv\" stopped: cannot write"), 1);
+    assert_false(manager_is_recording(c->m));
+    ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1222,6 +1527,10 @@ int main(void)
         cmocka_unit_test(test_admit_refused),
         cmocka_unit_test(test_admit_expiry_and_release),
         cmocka_unit_test(test_admit_reload_disconnect_off),
+        cmocka_unit_test(test_record_cycles_and_reload),
+        cmocka_unit_test(test_record_option),
+        cmocka_unit_test(test_record_refused_balancing_goes_on),
+        cmocka_unit_test(test_record_size_limit_and_write_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

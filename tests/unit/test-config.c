@@ -576,6 +576,25 @@ static void test_pool_unlimited(void **state)
     assert_int_equal(b->pool_kib, 0);
 }
 
+/* The recorder's keys: off unless a path is given ("none" or an empty
+ * string say off too), a size limit of 256 MiB unless set. */
+static void test_record_keys(void **state)
+{
+    g_autoptr(PolicyConfig) off = load_ok("daemon: {}\n");
+    g_autoptr(PolicyConfig) on =
+        load_ok("daemon:\n  record-file: /var/lib/dynmem/day.csv\n  record-max-size: 1GiB\n");
+    g_autoptr(PolicyConfig) empty = load_ok("daemon:\n  record-file: \"\"\n");
+    g_autoptr(PolicyConfig) none = load_ok("daemon:\n  record-file: none\n");
+
+    (void)state;
+    assert_null(off->record_file);
+    assert_int_equal(off->record_max_kib, 256 * 1024);
+    assert_string_equal(on->record_file, "/var/lib/dynmem/day.csv");
+    assert_int_equal(on->record_max_kib, 1 * GIB);
+    assert_null(empty->record_file);
+    assert_null(none->record_file);
+}
+
 /* ---- loading: errors ----------------------------------------------------------- */
 
 typedef struct {
@@ -653,6 +672,20 @@ static const ErrorCase error_cases[] = {
      "character\n"},
     {"metrics-interval too short", "daemon:\n  metrics-interval: 500ms\n",
      "test.yaml:2:21: metrics-interval in daemon: 500ms is out of range 1s..1h\n"},
+    {"record-file relative", "daemon:\n  record-file: day.csv\n",
+     "test.yaml:2:16: record-file in daemon: expected an absolute file path or \"none\", "
+     "found \"day.csv\"\n"},
+    {"record-file a directory", "daemon:\n  record-file: /var/lib/dynmem/\n",
+     "test.yaml:2:16: record-file in daemon: expected an absolute file path or \"none\", "
+     "found \"/var/lib/dynmem/\"\n"},
+    {"record-file with a newline", "daemon:\n  record-file: \"/var/lib/dynmem/a\\nb\"\n",
+     "test.yaml:2:16: record-file in daemon: path \"/var/lib/dynmem/a\\nb\" has a control "
+     "character\n"},
+    {"record-max-size too small", "daemon:\n  record-max-size: 512KiB\n",
+     "test.yaml:2:20: record-max-size in daemon: 512KiB is less than the least allowed, 1MiB\n"},
+    {"record-max-size not a size", "daemon:\n  record-max-size: lots\n",
+     "test.yaml:2:20: record-max-size in daemon: expected a size such as 512MiB or 2GiB, found "
+     "\"lots\"\n"},
     {"admission not one of its words", "host:\n  admission: strict\n",
      "test.yaml:2:14: admission in host: expected \"enforce\", \"warn\" or \"off\", found "
      "\"strict\"\n"},
@@ -1001,6 +1034,8 @@ static void test_describe_defaults(void **state)
                                    "  interval: 1s\n"
                                    "  metrics-file: none\n"
                                    "  metrics-interval: 15s\n"
+                                   "  record-file: none\n"
+                                   "  record-max-size: 256 MiB\n"
                                    "host:\n"
                                    "  reserve: 2 GiB\n"
                                    "  pool: unlimited\n"
@@ -1111,6 +1146,7 @@ int main(void)
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_flow_style_and_quotes),
         cmocka_unit_test(test_pool_unlimited),
+        cmocka_unit_test(test_record_keys),
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_nul_byte_in_buffer),
         cmocka_unit_test(test_deep_nesting),
