@@ -58,6 +58,13 @@ typedef struct {
     bool live_unsupported;     /* the hypervisor cannot be asked: never again */
     bool has_live_balloon;     /* a balloon figure was asked of it ... */
     uint64_t live_balloon_kib; /* ... this one, the last time */
+    /* a virtio-mem guest's collected figure (balloon + virtio-mem as of the
+     * hypervisor's last balloon event), and the virtio-mem plugged when it
+     * was first seen; whether the balloon was asked since */
+    bool bulk_known;
+    uint64_t bulk_kib;
+    uint64_t bulk_vmem_kib;
+    bool live_since_bulk;
 } BackendDomainMemo;
 
 /* Where a completed sample's figures come from. */

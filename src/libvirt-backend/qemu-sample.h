@@ -18,7 +18,9 @@ typedef int (*QemuSampleReadFunc)(void *userdata, const char *uuid, uint64_t now
 
 /* BackendOps.complete_sample for QEMU through libvirt: a domain with a
  * DIMM plugged whose sample came from the bulk stats has its figures
- * asked with `read` each cycle, or is held when they cannot be: busy in a
+ * asked with `read` each cycle; a virtio-mem domain once after each plug or
+ * unplug that libvirt's figure does not count yet (the answer kept in memo
+ * until that figure changes). Either is held when they cannot be: busy in a
  * job (no guest figures collected: asking would wait for the job) or the
  * read failing. A held domain is counted at the balloon figure last read
  * (memo), not libvirt's. -EOPNOTSUPP from `read` is remembered in memo:

@@ -69,8 +69,8 @@ static int complete(const PolicyDomainCaps *caps, bool balloon_only, BackendDoma
     return ret;
 }
 
-/* No DIMM, or a figure read per domain already: nothing is asked; the
- * sample is completed either way round. */
+/* No DIMM and no virtio-mem plugged, or a figure read per domain
+ * already: nothing is asked; the sample is completed either way round. */
 static void test_no_dimm_not_asked(void **state)
 {
     PolicyDomainCaps caps;
@@ -78,9 +78,10 @@ static void test_no_dimm_not_asked(void **state)
     BackendDomainMemo memo = {0};
     Reader r = {.balloon = 2 * G};
 
-    guest(&caps, &s, 0, 1280 * M);
+    guest(&caps, &s, 0, 1 * G);
+    caps.virtio_mem[0].current_kib = 0;
     assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_COLLECTED);
-    assert_int_equal(s.assigned_kib, 1280 * M);
+    assert_int_equal(s.assigned_kib, 1 * G);
     assert_int_equal(s.balloon_kib, 1 * G);
 
     guest(&caps, &s, 1, 0);
@@ -163,6 +164,59 @@ static void test_dimm_unsupported(void **state)
     assert_int_equal(r.reads, 1);
 }
 
+/* A virtio-mem guest: libvirt's figure counts the virtio-mem plugged when
+ * the balloon last moved. Asked once at first sight (what it counted is not
+ * known), once after a plug or unplug (the figure is off by it), and that
+ * answer serves until the figure moves again, when it is trusted. */
+static void test_virtio_mem_figure(void **state)
+{
+    PolicyDomainCaps caps;
+    PolicyDomainSample s;
+    BackendDomainMemo memo = {0};
+    Reader r = {.balloon = 1 * G};
+
+    /* first sight, 256 MiB plugged: asked */
+    guest(&caps, &s, 0, 1280 * M);
+    assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_LIVE);
+    assert_int_equal(s.assigned_kib, 1280 * M);
+    assert_int_equal(r.reads, 1);
+    /* nothing moved: the answer serves, not asked again */
+    guest(&caps, &s, 0, 1280 * M);
+    assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_COLLECTED);
+    assert_int_equal(s.balloon_kib, 1 * G);
+    assert_int_equal(r.reads, 1);
+
+    /* the balloon moved (libvirt's figure changed, counting 256 MiB):
+     * trusted, not asked */
+    guest(&caps, &s, 0, 1200 * M);
+    assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_COLLECTED);
+    assert_int_equal(s.balloon_kib, 944 * M);
+    assert_int_equal(r.reads, 1);
+
+    /* 128 MiB more plugged, libvirt's figure unchanged (no balloon event):
+     * it would read the balloon 128 MiB short; asked instead */
+    r.balloon = 944 * M;
+    guest(&caps, &s, 0, 1200 * M);
+    caps.virtio_mem[0].current_kib = 384 * M;
+    assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_LIVE);
+    assert_int_equal(s.balloon_kib, 944 * M);
+    assert_int_equal(s.assigned_kib, 944 * M + 384 * M);
+    assert_int_equal(r.reads, 2);
+    /* ... and the answer serves while the figure stands, plugs included */
+    guest(&caps, &s, 0, 1200 * M);
+    caps.virtio_mem[0].current_kib = 512 * M;
+    assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_COLLECTED);
+    assert_int_equal(s.assigned_kib, 944 * M + 512 * M);
+    assert_int_equal(r.reads, 2);
+
+    /* a failed read holds it, as a DIMM guest's */
+    BackendDomainMemo fresh = {0};
+    r.result = -EIO;
+    guest(&caps, &s, 0, 1280 * M);
+    assert_int_equal(complete(&caps, false, &fresh, &s, &r), -EIO);
+    assert_false(s.has_usable);
+}
+
 /* An autodeflate guest's MemTotal counts its ballooned pages: dropped. */
 static void test_autodeflate_drops_memtotal(void **state)
 {
@@ -172,12 +226,14 @@ static void test_autodeflate_drops_memtotal(void **state)
     Reader r = {0};
 
     guest(&caps, &s, 0, 1280 * M);
+    caps.virtio_mem[0].current_kib = 0; /* nothing to ask about */
     caps.balloon_autodeflate = true;
     assert_int_equal(complete(&caps, false, &memo, &s, &r), BACKEND_SAMPLE_COLLECTED);
     assert_false(s.has_available);
     assert_true(s.has_usable);
 
     /* figures QEMU's balloon-only reading and the bulk one share */
+    caps.virtio_mem[0].current_kib = 256 * M;
     PolicyDomainSample b = {.assigned_kib = 100 * M};
     backend_sample_complete(&caps, false, &b);
     assert_int_equal(b.balloon_kib, 0); /* never below 0 */
@@ -186,11 +242,9 @@ static void test_autodeflate_drops_memtotal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_no_dimm_not_asked),
-        cmocka_unit_test(test_dimm_read_live),
-        cmocka_unit_test(test_dimm_held),
-        cmocka_unit_test(test_dimm_unsupported),
-        cmocka_unit_test(test_autodeflate_drops_memtotal),
+        cmocka_unit_test(test_no_dimm_not_asked), cmocka_unit_test(test_dimm_read_live),
+        cmocka_unit_test(test_dimm_held),         cmocka_unit_test(test_dimm_unsupported),
+        cmocka_unit_test(test_virtio_mem_figure), cmocka_unit_test(test_autodeflate_drops_memtotal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
