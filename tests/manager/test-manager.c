@@ -430,6 +430,52 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     ctx_free(c);
 }
 
+/* A DIMM guest is asked live only in a window after its DIMMs change: a
+ * steady one costs no extra call a cycle; a DIMM attached by someone else
+ * with libvirt's figure short reopens it, and it stays open (the figure
+ * right) until libvirt's figure agrees again. */
+static void test_dimm_guest_read_in_window(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = dimm_guest_grown(c);
+    assert_int_equal(d->caps.n_dimms, 1);
+
+    /* settle: no more DIMMs, and the window after ours closes */
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    uint32_t dimms = d->caps.n_dimms;
+    unsigned reads = d->live_reads;
+    assert_true(reads > 0);
+    for (int i = 0; i < 60; i++)
+        cycle(c);
+    assert_int_equal(d->caps.n_dimms, dimms);
+    assert_int_equal(d->live_reads, reads); /* a steady guest: no extra call */
+
+    /* someone attaches 512 MiB; libvirt's late event leaves its figure
+     * short by the DIMM until the balloon moves */
+    uint64_t before = fake_domain_assigned_kib(d);
+    fake_backend_attach_dimm(c->fb, d, 512 * MiB);
+    d->stale_bulk_kib = before;
+    for (int i = 0; i < 20; i++) {
+        uint64_t truth = fake_domain_assigned_kib(d);
+        cycle(c);
+        assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+        /* the engine may move the balloon; libvirt's figure stays short */
+        d->stale_bulk_kib = fake_domain_assigned_kib(d) - 512 * MiB;
+    }
+    assert_int_equal(d->live_reads, reads + 20);
+
+    /* libvirt's figure is right again: the window closes at once (it has
+     * been open longer than its least) and nothing more is asked */
+    d->stale_bulk_kib = 0;
+    cycle(c);
+    reads = d->live_reads;
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    assert_int_equal(d->live_reads, reads);
+    ctx_free(c);
+}
+
 /* A guest inflating slowly is still on its way to an old, lower target
  * when its workload starts ramping and the trim is held: the balloon is
  * asked again for the size it has now, so the inflation stops there. */
@@ -1503,6 +1549,7 @@ int main(void)
         cmocka_unit_test(test_large_blocks_do_not_flap),
         cmocka_unit_test(test_dimm_hot_add),
         cmocka_unit_test(test_dimm_guest_stale_balloon_figure),
+        cmocka_unit_test(test_dimm_guest_read_in_window),
         cmocka_unit_test(test_destroyed_between_stats_and_action),
         cmocka_unit_test(test_error_on_one_domain),
         cmocka_unit_test(test_connection_lost_and_regained),
