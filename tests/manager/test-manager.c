@@ -768,6 +768,67 @@ static void test_failing_action_log_rate_limited(void **state)
     ctx_free(c);
 }
 
+/* The host's /proc/meminfo such that the managed guests' budget is
+ * budget_kib while `d` (the only guest) holds what it holds now. */
+static void host_budget(Ctx *c, const FakeDomain *d, uint64_t budget_kib)
+{
+    uint64_t total = 64 * GiB, reserve = 1 * GiB; /* base_policy's */
+    uint64_t used = total - reserve - budget_kib + fake_domain_assigned_kib(d);
+    g_autofree char *text = g_strdup_printf("MemTotal: %" G_GUINT64_FORMAT " kB\n"
+                                            "MemFree: %" G_GUINT64_FORMAT " kB\n"
+                                            "MemAvailable: %" G_GUINT64_FORMAT " kB\n",
+                                            total, total - used, total - used);
+    test_dir_write(c->dir, "meminfo", text);
+}
+
+/* A guest's protection said in the journal only when it changes for a
+ * while: a host short every other cycle takes its burst headroom and
+ * gives it back (protection headroom <-> none) each cycle; not one line.
+ * A change that lasts is said once, 30 s on, with the count of those
+ * that did not. */
+static void test_protection_flapping_not_logged(void **state)
+{
+    Ctx *c = ctx_new("  burst-headroom: 1GiB\n", false);
+    FakeDomain *d = fake_backend_add(c->fb, "a", 4 * GiB, 1 * GiB);
+    manager_start(c->m);
+    for (int i = 0; i < 40; i++)
+        cycle(c);
+    assert_int_equal(md(c, d)->entry.protection, POLICY_PROTECTION_HEADROOM);
+
+    unsigned flips = 0;
+    g_autofree char *log = NULL;
+    for (int i = 0; i < 40; i++) {
+        PolicyProtection before = md(c, d)->entry.protection;
+        host_budget(c, d, i % 2 ? 8 * GiB : 1280 * MiB);
+        g_autofree char *one = cycles_logged(c, 1, d, false);
+        flips += md(c, d)->entry.protection != before;
+        char *all = g_strconcat(log ? log : "", one, NULL);
+        g_free(log);
+        log = all;
+    }
+    if (flips < 30 || count_lines(log, "protection") != 0)
+        fail_msg("%u flips of its protection, logged:\n%s", flips, log);
+
+    /* short for good: said once, when it has lasted 30 s */
+    g_autofree char *lasting = NULL;
+    unsigned said_after = 0;
+    for (unsigned i = 1; i <= 40; i++) {
+        host_budget(c, d, 1280 * MiB);
+        g_autofree char *one = cycles_logged(c, 1, d, false);
+        if (count_lines(one, "protection"))
+            said_after = i;
+        char *all = g_strconcat(lasting ? lasting : "", one, NULL);
+        g_free(lasting);
+        lasting = all;
+    }
+    assert_int_equal(md(c, d)->entry.protection, POLICY_PROTECTION_NONE);
+    if (count_lines(lasting, "a: protection headroom -> none") != 1 ||
+        count_lines(lasting, "shorter changes not logged") != 1)
+        fail_msg("the lasting change, logged:\n%s", lasting);
+    assert_true(said_after >= 30 && said_after <= 32);
+    ctx_free(c);
+}
+
 /* SetDomainPolicy(persist) without a usable state directory is a failure
  * of the daemon (Failed), not a bad argument, and changes nothing. */
 static void test_persist_unavailable_is_not_invalid(void **state)
@@ -1558,6 +1619,7 @@ int main(void)
         cmocka_unit_test(test_reload_errors_bounded),
         cmocka_unit_test(test_uuid_named_impostor),
         cmocka_unit_test(test_failing_action_log_rate_limited),
+        cmocka_unit_test(test_protection_flapping_not_logged),
         cmocka_unit_test(test_persist_unavailable_is_not_invalid),
         cmocka_unit_test(test_dry_run_changes_nothing),
         cmocka_unit_test(test_pause_and_resume),
