@@ -97,6 +97,10 @@ typedef struct {
     /* since when each virtio-mem device's `current` has not matched its
      * `requested` (0: it matches), and when we last (re)sent it */
     uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
+    /* the last stuck request the log told of (current, requested): the
+     * same one asked again is not told again */
+    uint64_t vmem_told_current_kib[POLICY_MAX_VIRTIO_MEM];
+    uint64_t vmem_told_requested_kib[POLICY_MAX_VIRTIO_MEM];
     bool balloon_only;             /* the sample's balloon figure excludes virtio-mem */
     BackendDomainMemo memo;        /* the backend's, to complete the samples */
     bool sample_failing;           /* completing the sample failed, and the log said so */

@@ -244,6 +244,9 @@ static void test_virtio_mem_grow_and_shrink(void **state)
     ctx_free(c);
 }
 
+static char *cycles_logged(Ctx *c, int n, FakeDomain *d, bool fail);
+static unsigned count_lines(const char *text, const char *needle);
+
 /* A virtio-mem unplug the guest does not carry out is asked for again (a
  * real guest retries by itself only after about 50 s). */
 static void test_virtio_mem_stuck_unplug_resent(void **state)
@@ -282,6 +285,20 @@ static void test_virtio_mem_stuck_unplug_resent(void **state)
         cycle(c);
     assert_true(d->vmem_requests >= before + 2);
     assert_true(d->caps.virtio_mem[0].current_kib < settled);
+
+    /* a guest that never unplugs (its blocks in use) is asked again and
+     * again for as long as it stays so, and the log says it once */
+    d->used_kib = 2 * GiB;
+    for (int i = 0; i < 20; i++)
+        cycle(c);
+    settled = d->caps.virtio_mem[0].current_kib;
+    d->used_kib = 1 * GiB;
+    d->vmem_ignore = 1000;
+    before = d->vmem_requests;
+    g_autofree char *log = cycles_logged(c, 60, d, false);
+    assert_int_equal(d->caps.virtio_mem[0].current_kib, settled);
+    if (d->vmem_requests < before + 5 || count_lines(log, "asking again") != 1)
+        fail_msg("%u requests, logged:\n%s", d->vmem_requests - before, log);
     ctx_free(c);
 }
 
