@@ -207,9 +207,9 @@ static int plan_domains(Manager *m, uint64_t now, PolicyPlanSummary *ret_summary
 
 /* A change of protection is told once it has lasted this long: one that
  * reverses sooner is no change for the journal. On dynmem-sim's
- * scenarios a guest near a limit (a demand just under its balloon
- * ceiling, headroom given up and taken again) turned it back and forth
- * every cycle or two. */
+ * build-bursts-vmem (at 724bf75) a build guest ramping by virtio-mem,
+ * using all it had, went "none -> headroom (takes a step of 0 MiB at
+ * once)" and back every cycle or two of its ramp. */
 #define PROTECTION_SETTLE_US (30 * G_USEC_PER_SEC)
 
 /* The protection the journal speaks of: headroom that takes no step at
