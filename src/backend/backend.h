@@ -56,15 +56,24 @@ typedef struct {
  * no per-domain table of its own. */
 typedef struct {
     bool live_unsupported;     /* the hypervisor cannot be asked: never again */
-    bool has_live_balloon;     /* a balloon figure was asked of it ... */
+    bool has_live_balloon;     /* a balloon figure was asked of it in this window ... */
     uint64_t live_balloon_kib; /* ... this one, the last time */
-    /* a virtio-mem guest's collected figure (balloon + virtio-mem as of the
-     * hypervisor's last balloon event), and the virtio-mem plugged when it
-     * was first seen; whether the balloon was asked since */
+    /* A virtio-mem guest's collected figure (balloon + virtio-mem as of
+     * the hypervisor's last balloon event), the virtio-mem plugged when it
+     * was first seen, and whether the balloon was asked since. */
     bool bulk_known;
     uint64_t bulk_kib;
     uint64_t bulk_vmem_kib;
     bool live_since_bulk;
+    /* The DIMMs last seen (has_seen_dimms: any seen at all); a change
+     * opens the window in which the figures are asked live. */
+    bool has_seen_dimms;
+    uint32_t seen_n_dimms;
+    uint64_t seen_ceiling_kib; /* the balloon ceiling then */
+    /* The window: open at least until live_window_until_us, then until
+     * a live figure agrees with the collected one. */
+    bool live_window;
+    uint64_t live_window_until_us;
 } BackendDomainMemo;
 
 /* Where a completed sample's figures come from. */

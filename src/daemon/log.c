@@ -93,17 +93,22 @@ void dynmem_log(int level, const char *fmt, ...)
 void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
                        const char *mechanism, const char *detail, const char *reason, bool dry_run)
 {
-    if (LOG_NOTICE > log_target.max_level)
+    /* A change the line cannot show (the same MiB either side: a balloon
+     * re-sent at the figure it has, to stop an inflation in flight, or a
+     * step under a MiB) is no change for the journal: debug. On
+     * dynmem-sim's overcommit-weights they were 11,803 of 130,155 lines. */
+    int level = from_kib / 1024 == to_kib / 1024 ? LOG_DEBUG : LOG_NOTICE;
+    if (level > log_target.max_level)
         return;
     g_autofree char *msg =
         g_strdup_printf("%s: %s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " MiB by %s (%s): %s",
                         domain, dry_run ? "would change memory" : "memory", from_kib / 1024,
                         to_kib / 1024, mechanism, detail, reason);
     if (!log_target.journal) {
-        emit_line(LOG_NOTICE, msg);
+        emit_line(level, msg);
         return;
     }
-    sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", LOG_NOTICE, "SYSLOG_IDENTIFIER=dynmemd",
+    sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=dynmemd",
                     "DYNMEM_DOMAIN=%s", domain, "DYNMEM_FROM_KIB=%" G_GUINT64_FORMAT, from_kib,
                     "DYNMEM_TO_KIB=%" G_GUINT64_FORMAT, to_kib, "DYNMEM_MECHANISM=%s", mechanism,
                     "DYNMEM_DETAIL=%s", detail, "DYNMEM_REASON=%s", reason, "DYNMEM_DRY_RUN=%d",

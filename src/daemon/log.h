@@ -31,7 +31,8 @@ void dynmem_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* One change of a domain's memory (from its assigned figure to its target)
  * by one or more mechanisms ("balloon+virtio-mem"), with the devices'
  * figures in detail; journal fields DYNMEM_DOMAIN, DYNMEM_FROM_KIB,
- * DYNMEM_TO_KIB, DYNMEM_MECHANISM, DYNMEM_DETAIL, DYNMEM_REASON. */
+ * DYNMEM_TO_KIB, DYNMEM_MECHANISM, DYNMEM_DETAIL, DYNMEM_REASON. A notice,
+ * but at debug level when from and to are the same in MiB. */
 void dynmem_log_change(const char *domain, uint64_t from_kib, uint64_t to_kib,
                        const char *mechanism, const char *detail, const char *reason, bool dry_run);
 

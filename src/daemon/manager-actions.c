@@ -133,9 +133,16 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
                           .node = vm->node};
         g_strlcpy(a.alias, vm->alias, sizeof(a.alias));
         g_autofree char *err = NULL;
-        log_info("%s: virtio-mem %s still at %" G_GUINT64_FORMAT " MiB of %" G_GUINT64_FORMAT
-                 " MiB requested; asking again",
-                 d->label, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
+        /* a guest that cannot unplug (blocks in use) is asked every
+         * VIRTIO_MEM_RESEND_US for as long as it stays so: said once */
+        bool told = p->vmem_told_current_kib[i] == vm->current_kib &&
+                    p->vmem_told_requested_kib[i] == vm->requested_kib;
+        dynmem_log(told ? LOG_DEBUG : LOG_INFO,
+                   "%s: virtio-mem %s still at %" G_GUINT64_FORMAT " MiB of %" G_GUINT64_FORMAT
+                   " MiB requested; asking again",
+                   d->label, vm->alias, vm->current_kib / 1024, vm->requested_kib / 1024);
+        p->vmem_told_current_kib[i] = vm->current_kib;
+        p->vmem_told_requested_kib[i] = vm->requested_kib;
         int r = m->backend->ops->apply(m->backend, d->uuid, &a, &err);
         if (r == -ENOTCONN)
             return r;

@@ -205,9 +205,66 @@ static int plan_domains(Manager *m, uint64_t now, PolicyPlanSummary *ret_summary
     return r;
 }
 
+/* A change of protection is told once it has lasted this long: one that
+ * reverses sooner is no change for the journal. On dynmem-sim's
+ * build-bursts-vmem (at 724bf75) a build guest ramping by virtio-mem,
+ * using all it had, went "none -> headroom (takes a step of 0 MiB at
+ * once)" and back every cycle or two of its ramp. */
+#define PROTECTION_SETTLE_US (30 * G_USEC_PER_SEC)
+
+/* The protection the journal speaks of: headroom that takes no step at
+ * once (a guest using all it has) protects nothing yet. */
+static PolicyProtection told_protection_of(const PolicyPlanEntry *e)
+{
+    if (e->protection == POLICY_PROTECTION_HEADROOM && e->absorbable_kib < 1024)
+        return POLICY_PROTECTION_NONE;
+    return e->protection;
+}
+
+/* Tell a change of the domain's protection once it has settled, with how
+ * many changes reversed too soon to be told since the last line. */
+static void tell_protection(ManagerDomain *d, const PolicyPlanEntry *e, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    if (!e->managed) {
+        /* what it had before is no news when it is managed again */
+        p->has_told_protection = false;
+        return;
+    }
+    PolicyProtection prot = told_protection_of(e);
+    if (!p->has_told_protection) {
+        p->has_told_protection = true;
+        p->told_protection = p->pending_protection = prot;
+        p->protection_reversals = 0;
+        return;
+    }
+    if (prot == p->told_protection) {
+        if (p->pending_protection != prot)
+            p->protection_reversals++;
+        p->pending_protection = prot;
+        return;
+    }
+    if (prot != p->pending_protection) {
+        p->pending_protection = prot;
+        p->pending_protection_us = now;
+        return;
+    }
+    if (now - p->pending_protection_us < PROTECTION_SETTLE_US)
+        return;
+    g_autofree char *reversals =
+        p->protection_reversals
+            ? g_strdup_printf("; %u shorter changes not logged", p->protection_reversals)
+            : g_strdup("");
+    log_info("%s: protection %s -> %s (takes a step of %" G_GUINT64_FORMAT " MiB at once%s)",
+             d->label, policy_protection_to_string(p->told_protection),
+             policy_protection_to_string(prot), e->absorbable_kib / 1024, reversals);
+    p->told_protection = prot;
+    p->protection_reversals = 0;
+}
+
 /* Each domain keeps its new plan entry; what no loop sees is said once,
  * when it happens (DESIGN.md §3.10). */
-static void keep_plan(Manager *m)
+static void keep_plan(Manager *m, uint64_t now)
 {
     for (guint i = 0; i < m->order->len; i++) {
         ManagerDomain *d = m->order->pdata[i];
@@ -219,10 +276,7 @@ static void keep_plan(Manager *m)
                        "%" G_GUINT64_FORMAT " MiB assigned; not shrunk for a while",
                        d->label, e->assigned_kib / 1024);
         }
-        if (d->has_entry && d->entry.managed && e->managed && d->entry.protection != e->protection)
-            log_info("%s: protection %s -> %s (takes a step of %" G_GUINT64_FORMAT " MiB at once)",
-                     d->label, policy_protection_to_string(d->entry.protection),
-                     policy_protection_to_string(e->protection), e->absorbable_kib / 1024);
+        tell_protection(d, e, now);
         d->entry = *e;
         d->has_entry = true;
     }
@@ -281,7 +335,7 @@ int manager_run_cycle(Manager *m)
         m->counters.failures[MANAGER_FAILURE_ENGINE]++;
         goto out;
     }
-    keep_plan(m);
+    keep_plan(m, now);
     /* what was seen and planned, before anything changes it */
     manager_record_cycle(m, now, &summary);
     /* the order array may lose domains that vanish under us: a copy */

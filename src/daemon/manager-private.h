@@ -97,10 +97,21 @@ typedef struct {
     /* since when each virtio-mem device's `current` has not matched its
      * `requested` (0: it matches), and when we last (re)sent it */
     uint64_t vmem_pending_since_us[POLICY_MAX_VIRTIO_MEM];
+    /* the last stuck request the log told of (current, requested): the
+     * same one asked again is not told again */
+    uint64_t vmem_told_current_kib[POLICY_MAX_VIRTIO_MEM];
+    uint64_t vmem_told_requested_kib[POLICY_MAX_VIRTIO_MEM];
     bool balloon_only;             /* the sample's balloon figure excludes virtio-mem */
     BackendDomainMemo memo;        /* the backend's, to complete the samples */
     bool sample_failing;           /* completing the sample failed, and the log said so */
     uint64_t seen_self_deflate_us; /* the guest's last deflate-on-oom, as logged */
+    /* its protection as the log last told it; a different one is told
+     * once it has lasted PROTECTION_SETTLE_US (manager-cycle.c) */
+    bool has_told_protection;
+    PolicyProtection told_protection;
+    PolicyProtection pending_protection; /* told_protection: none waiting */
+    uint64_t pending_protection_us;      /* since when it has been the one */
+    unsigned protection_reversals;       /* changes that reversed too soon, untold */
     /* failing actions: the first is logged, then a summary a minute */
     bool action_failing;
     uint64_t action_failures;   /* since the last line about them */

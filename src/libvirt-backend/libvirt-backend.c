@@ -740,7 +740,8 @@ static int read_sample(void *userdata, const char *uuid, uint64_t now_us, Policy
 }
 
 /* The test driver's samples are read per domain already (balloon_only);
- * the bulk ones of a DIMM guest may be stale (qemu-sample.h). */
+ * the bulk ones of a DIMM guest may be stale after a DIMM change, and
+ * are then asked live (qemu-sample.h). */
 static int lv_complete_sample(Backend *b, const char *uuid, const PolicyDomainCaps *caps,
                               uint64_t now_us, bool balloon_only, BackendDomainMemo *memo,
                               PolicyDomainSample *sample, char **ret_error)

@@ -16,15 +16,23 @@
 typedef int (*QemuSampleReadFunc)(void *userdata, const char *uuid, uint64_t now_us,
                                   PolicyDomainSample *ret, char **ret_error);
 
+/* How long the live read's window stays open at least once a DIMM guest's
+ * DIMMs changed: QEMU's late balloon event (one a second at most) is in
+ * well before. */
+#define QEMU_SAMPLE_WINDOW_US (5 * G_USEC_PER_SEC)
+
 /* BackendOps.complete_sample for QEMU through libvirt: a domain with a
  * DIMM plugged whose sample came from the bulk stats has its figures
- * asked with `read` each cycle; a virtio-mem domain once after each plug or
- * unplug that libvirt's figure does not count yet (the answer kept in memo
- * until that figure changes). Either is held when they cannot be: busy in a
- * job (no guest figures collected: asking would wait for the job) or the
- * read failing. A held domain is counted at the balloon figure last read
- * (memo), not libvirt's. -EOPNOTSUPP from `read` is remembered in memo:
- * libvirt's figure from then on. */
+ * asked with `read` while its window is open (memo: from a change of its
+ * DIMMs or its first sample, QEMU_SAMPLE_WINDOW_US at least, then until
+ * QEMU's balloon figure and libvirt's agree); a virtio-mem domain without
+ * DIMMs once after each plug or unplug that libvirt's figure does not
+ * count yet (the answer kept in memo until that figure changes). Either is
+ * held when they cannot be: busy in a job (no guest figures collected:
+ * asking would wait for the job) or the read failing. A held domain is
+ * counted at the balloon figure last read (memo), not libvirt's.
+ * -EOPNOTSUPP from `read` is remembered in memo: libvirt's figure from
+ * then on. */
 int qemu_sample_complete(const char *uuid, const PolicyDomainCaps *caps, uint64_t now_us,
                          bool balloon_only, BackendDomainMemo *memo, PolicyDomainSample *sample,
                          QemuSampleReadFunc read, void *userdata, char **ret_error);

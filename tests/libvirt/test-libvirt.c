@@ -313,6 +313,51 @@ static void test_read_sample(void **state)
     assert_non_null(err2);
 }
 
+/* The backend's complete_sample for a DIMM guest whose figures came from
+ * the bulk stats (what a QEMU guest's do; the test driver's never do, so
+ * they are made here): libvirt's balloon figure is asked live in the
+ * window after its DIMMs change, and after that only while the two
+ * figures disagree. A read is seen as BACKEND_SAMPLE_LIVE. */
+static void test_dimm_read_window(void **state)
+{
+    Ctx *c = *state;
+    cycles(c, 1);
+    ManagerDomain *d = manager_find_domain(c->m, "web2");
+    assert_non_null(d);
+    uint64_t actual = libvirt_memory_kib(c, "web2");
+    PolicyDomainCaps caps = d->caps;
+    caps.n_virtio_mem = 0;
+    caps.n_dimms = 1;
+    BackendDomainMemo memo = {0};
+    unsigned live = 0;
+    uint64_t now = 1000 * G_USEC_PER_SEC;
+
+    for (int i = 0; i < 60; i++, now += G_USEC_PER_SEC) {
+        PolicyDomainSample s = {.has_balloon_stats = true, .assigned_kib = actual};
+        g_autofree char *err = NULL;
+        int r = c->backend->ops->complete_sample(c->backend, d->uuid, &caps, now, false, &memo, &s,
+                                                 &err);
+        assert_null(err);
+        assert_true(r == BACKEND_SAMPLE_LIVE || r == BACKEND_SAMPLE_COLLECTED);
+        live += r == BACKEND_SAMPLE_LIVE;
+        assert_int_equal(s.assigned_kib, actual);
+    }
+    assert_int_equal(live, 6); /* the window's 5 s, one read a second */
+
+    /* a DIMM more, and libvirt's bulk figure short by it: read while
+     * they disagree, the driver's figure taken */
+    caps.n_dimms = 2;
+    caps.balloon_max_kib += 512 * MiB;
+    for (int i = 0; i < 20; i++, now += G_USEC_PER_SEC) {
+        PolicyDomainSample s = {.has_balloon_stats = true, .assigned_kib = actual - 512 * MiB};
+        g_autofree char *err = NULL;
+        assert_int_equal(c->backend->ops->complete_sample(c->backend, d->uuid, &caps, now, false,
+                                                          &memo, &s, &err),
+                         BACKEND_SAMPLE_LIVE);
+        assert_int_equal(s.assigned_kib, actual);
+    }
+}
+
 /* A system error on one domain's action is not a lost connection while
  * the connection is alive (it used to make the manager forget every
  * domain); once the connection is gone, it is. */
@@ -335,6 +380,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_domain_started_gets_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dimm_read_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_error_is_not_a_disconnect, setup, teardown),
     };

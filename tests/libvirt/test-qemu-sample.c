@@ -91,7 +91,8 @@ static void test_no_dimm_not_asked(void **state)
     assert_int_equal(r.reads, 0);
 }
 
-/* A DIMM guest: its figures are QEMU's, asked now, every cycle. */
+/* A DIMM guest whose libvirt figure is short: QEMU's figures, asked now,
+ * every cycle while the two disagree. */
 static void test_dimm_read_live(void **state)
 {
     PolicyDomainCaps caps;
@@ -110,6 +111,117 @@ static void test_dimm_read_live(void **state)
     assert_int_equal(r.reads, 3);
     assert_true(memo.has_live_balloon);
     assert_int_equal(memo.live_balloon_kib, 1536 * M);
+}
+
+/* The window of live reads: open at the first sample and after every
+ * change of the DIMMs (count or balloon ceiling), for
+ * QEMU_SAMPLE_WINDOW_US at least, then until QEMU's figure and libvirt's
+ * agree; outside it a DIMM guest is asked nothing. */
+static void test_dimm_window(void **state)
+{
+    PolicyDomainCaps caps;
+    PolicyDomainSample s;
+    BackendDomainMemo memo = {0};
+    Reader r = {.balloon = 1 * G};
+    uint64_t now = 1000 * G_USEC_PER_SEC;
+    g_autofree char *err = NULL;
+
+    /* agreeing figures (1 GiB balloon + 256 MiB virtio-mem): read for the
+     * window's length, one cycle a second, then never */
+    unsigned cycles = 0;
+    for (uint64_t t = now; t < now + 60 * G_USEC_PER_SEC; t += G_USEC_PER_SEC, cycles++) {
+        guest(&caps, &s, 1, 1280 * M);
+        int ret = qemu_sample_complete("u", &caps, t, false, &memo, &s, scripted_read, &r, &err);
+        assert_int_equal(ret, t <= now + QEMU_SAMPLE_WINDOW_US ? BACKEND_SAMPLE_LIVE
+                                                               : BACKEND_SAMPLE_COLLECTED);
+        assert_int_equal(s.assigned_kib, 1280 * M);
+    }
+    assert_int_equal(cycles, 60);
+    assert_int_equal(r.reads, QEMU_SAMPLE_WINDOW_US / G_USEC_PER_SEC + 1);
+    assert_false(memo.live_window);
+    assert_false(memo.has_live_balloon);
+
+    /* outside the window, busy in a job: the collected figure, not held */
+    guest(&caps, &s, 1, 1280 * M);
+    s.has_balloon_stats = false;
+    now += 60 * G_USEC_PER_SEC;
+    assert_int_equal(
+        qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+        BACKEND_SAMPLE_COLLECTED);
+    assert_int_equal(s.assigned_kib, 1280 * M);
+
+    /* a DIMM of 512 MiB plugged (ours or anyone's): the ceiling and the
+     * count rise, QEMU says 1.5 GiB, libvirt's late event 1 GiB. Read
+     * every cycle while they disagree, however long */
+    unsigned reads = r.reads;
+    r.balloon = 1536 * M;
+    for (int i = 0; i < 30; i++) {
+        now += G_USEC_PER_SEC;
+        guest(&caps, &s, 2, 1280 * M);
+        caps.balloon_max_kib = 2 * G;
+        assert_int_equal(
+            qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+            BACKEND_SAMPLE_LIVE);
+        assert_int_equal(s.assigned_kib, 1536 * M + 256 * M);
+    }
+    assert_int_equal(r.reads, reads + 30);
+    assert_true(memo.live_window);
+
+    /* the balloon moved: libvirt agrees, and the window closes */
+    reads = r.reads;
+    guest(&caps, &s, 2, 1536 * M + 256 * M);
+    caps.balloon_max_kib = 2 * G;
+    assert_int_equal(
+        qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+        BACKEND_SAMPLE_LIVE);
+    for (int i = 0; i < 10; i++) {
+        guest(&caps, &s, 2, 1536 * M + 256 * M);
+        caps.balloon_max_kib = 2 * G;
+        assert_int_equal(
+            qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+            BACKEND_SAMPLE_COLLECTED);
+    }
+    assert_int_equal(r.reads, reads + 1);
+}
+
+/* The late event: the figures agree at first after a plug (libvirt adds
+ * the DIMM itself), and QEMU's event computed before the plug arrives a
+ * second later. The window is still open then, and stays open. */
+static void test_dimm_window_late_event(void **state)
+{
+    PolicyDomainCaps caps;
+    PolicyDomainSample s;
+    BackendDomainMemo memo = {0};
+    Reader r = {.balloon = 1536 * M};
+    uint64_t now = 1000 * G_USEC_PER_SEC;
+    g_autofree char *err = NULL;
+
+    guest(&caps, &s, 1, 1536 * M + 256 * M);
+    assert_int_equal(
+        qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+        BACKEND_SAMPLE_LIVE);
+    now += G_USEC_PER_SEC;
+    guest(&caps, &s, 1, 1280 * M); /* the late event: short by 512 MiB */
+    assert_int_equal(
+        qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+        BACKEND_SAMPLE_LIVE);
+    assert_int_equal(s.assigned_kib, 1536 * M + 256 * M);
+    now += 100 * G_USEC_PER_SEC;
+    guest(&caps, &s, 1, 1280 * M);
+    assert_int_equal(
+        qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+        BACKEND_SAMPLE_LIVE);
+    assert_int_equal(s.assigned_kib, 1536 * M + 256 * M);
+    assert_int_equal(r.reads, 3);
+
+    /* busy meanwhile: held at QEMU's figure, as before */
+    guest(&caps, &s, 1, 1280 * M);
+    s.has_balloon_stats = false;
+    assert_int_equal(
+        qemu_sample_complete("u", &caps, now, false, &memo, &s, scripted_read, &r, &err),
+        BACKEND_SAMPLE_HELD);
+    assert_int_equal(s.assigned_kib, 1536 * M + 256 * M);
+    assert_int_equal(r.reads, 3);
 }
 
 /* Busy in a job (no guest figures collected): not asked, held at the
@@ -243,6 +355,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_dimm_not_asked), cmocka_unit_test(test_dimm_read_live),
+        cmocka_unit_test(test_dimm_window),       cmocka_unit_test(test_dimm_window_late_event),
         cmocka_unit_test(test_dimm_held),         cmocka_unit_test(test_dimm_unsupported),
         cmocka_unit_test(test_virtio_mem_figure), cmocka_unit_test(test_autodeflate_drops_memtotal),
     };

@@ -381,6 +381,18 @@ void fake_backend_add_dimm_slots(FakeDomain *d, unsigned slots, uint64_t max_mem
     d->caps.dimm_node = 0;
 }
 
+void fake_backend_attach_dimm(FakeBackend *fb, FakeDomain *d, uint64_t size_kib)
+{
+    g_assert(d->caps.free_dimm_slots > 0);
+    d->caps.free_dimm_slots--;
+    d->caps.n_dimms++;
+    d->caps.total_memory_kib += size_kib;
+    d->caps.balloon_max_kib += size_kib;
+    d->balloon_kib += size_kib;
+    if (fb->base.event_cb)
+        fb->base.event_cb(BACKEND_EVENT_DOMAIN_CHANGED, d->uuid, d->name, fb->base.event_userdata);
+}
+
 void fake_backend_down(FakeBackend *fb)
 {
     fb->down = true;

@@ -59,6 +59,9 @@ void fake_backend_destroy(FakeBackend *fb, FakeDomain *d);
 void fake_backend_add_virtio_mem(FakeDomain *d, const char *alias, uint64_t size_kib,
                                  uint64_t block_kib);
 void fake_backend_add_dimm_slots(FakeDomain *d, unsigned slots, uint64_t max_memory_kib);
+/* Someone else attaches a DIMM of size_kib (a free slot is needed) and
+ * libvirt sends its device event. */
+void fake_backend_attach_dimm(FakeBackend *fb, FakeDomain *d, uint64_t size_kib);
 /* The connection drops (an event) and stays down until fake_backend_up(). */
 void fake_backend_down(FakeBackend *fb);
 void fake_backend_up(FakeBackend *fb);

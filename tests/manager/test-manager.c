@@ -244,6 +244,9 @@ static void test_virtio_mem_grow_and_shrink(void **state)
     ctx_free(c);
 }
 
+static char *cycles_logged(Ctx *c, int n, FakeDomain *d, bool fail);
+static unsigned count_lines(const char *text, const char *needle);
+
 /* A virtio-mem unplug the guest does not carry out is asked for again (a
  * real guest retries by itself only after about 50 s). */
 static void test_virtio_mem_stuck_unplug_resent(void **state)
@@ -282,6 +285,20 @@ static void test_virtio_mem_stuck_unplug_resent(void **state)
         cycle(c);
     assert_true(d->vmem_requests >= before + 2);
     assert_true(d->caps.virtio_mem[0].current_kib < settled);
+
+    /* a guest that never unplugs (its blocks in use) is asked again and
+     * again for as long as it stays so, and the log says it once */
+    d->used_kib = 2 * GiB;
+    for (int i = 0; i < 20; i++)
+        cycle(c);
+    settled = d->caps.virtio_mem[0].current_kib;
+    d->used_kib = 1 * GiB;
+    d->vmem_ignore = 1000;
+    before = d->vmem_requests;
+    g_autofree char *log = cycles_logged(c, 60, d, false);
+    assert_int_equal(d->caps.virtio_mem[0].current_kib, settled);
+    if (d->vmem_requests < before + 5 || count_lines(log, "asking again") != 1)
+        fail_msg("%u requests, logged:\n%s", d->vmem_requests - before, log);
     ctx_free(c);
 }
 
@@ -427,6 +444,52 @@ static void test_dimm_guest_stale_balloon_figure(void **state)
     assert_int_equal(d->live_reads, reads + 1);
     assert_int_not_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
     assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    ctx_free(c);
+}
+
+/* A DIMM guest is asked live only in a window after its DIMMs change: a
+ * steady one costs no extra call a cycle; a DIMM attached by someone else
+ * with libvirt's figure short reopens it, and it stays open (the figure
+ * right) until libvirt's figure agrees again. */
+static void test_dimm_guest_read_in_window(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = dimm_guest_grown(c);
+    assert_int_equal(d->caps.n_dimms, 1);
+
+    /* settle: no more DIMMs, and the window after ours closes */
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    uint32_t dimms = d->caps.n_dimms;
+    unsigned reads = d->live_reads;
+    assert_true(reads > 0);
+    for (int i = 0; i < 60; i++)
+        cycle(c);
+    assert_int_equal(d->caps.n_dimms, dimms);
+    assert_int_equal(d->live_reads, reads); /* a steady guest: no extra call */
+
+    /* someone attaches 512 MiB; libvirt's late event leaves its figure
+     * short by the DIMM until the balloon moves */
+    uint64_t before = fake_domain_assigned_kib(d);
+    fake_backend_attach_dimm(c->fb, d, 512 * MiB);
+    d->stale_bulk_kib = before;
+    for (int i = 0; i < 20; i++) {
+        uint64_t truth = fake_domain_assigned_kib(d);
+        cycle(c);
+        assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+        /* the engine may move the balloon; libvirt's figure stays short */
+        d->stale_bulk_kib = fake_domain_assigned_kib(d) - 512 * MiB;
+    }
+    assert_int_equal(d->live_reads, reads + 20);
+
+    /* libvirt's figure is right again: the window closes at once (it has
+     * been open longer than its least) and nothing more is asked */
+    d->stale_bulk_kib = 0;
+    cycle(c);
+    reads = d->live_reads;
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    assert_int_equal(d->live_reads, reads);
     ctx_free(c);
 }
 
@@ -719,6 +782,67 @@ static void test_failing_action_log_rate_limited(void **state)
     g_autofree char *after = cycles_logged(c, 3, a, false);
     assert_int_equal(count_lines(after, "a: changes succeed again after"), 1);
     assert_int_equal(count_lines(after, "failed"), 0);
+    ctx_free(c);
+}
+
+/* The host's /proc/meminfo such that the managed guests' budget is
+ * budget_kib while `d` (the only guest) holds what it holds now. */
+static void host_budget(Ctx *c, const FakeDomain *d, uint64_t budget_kib)
+{
+    uint64_t total = 64 * GiB, reserve = 1 * GiB; /* base_policy's */
+    uint64_t used = total - reserve - budget_kib + fake_domain_assigned_kib(d);
+    g_autofree char *text = g_strdup_printf("MemTotal: %" G_GUINT64_FORMAT " kB\n"
+                                            "MemFree: %" G_GUINT64_FORMAT " kB\n"
+                                            "MemAvailable: %" G_GUINT64_FORMAT " kB\n",
+                                            total, total - used, total - used);
+    test_dir_write(c->dir, "meminfo", text);
+}
+
+/* A guest's protection said in the journal only when it changes for a
+ * while: a host short every other cycle takes its burst headroom and
+ * gives it back (protection headroom <-> none) each cycle; not one line.
+ * A change that lasts is said once, 30 s on, with the count of those
+ * that did not. */
+static void test_protection_flapping_not_logged(void **state)
+{
+    Ctx *c = ctx_new("  burst-headroom: 1GiB\n", false);
+    FakeDomain *d = fake_backend_add(c->fb, "a", 4 * GiB, 1 * GiB);
+    manager_start(c->m);
+    for (int i = 0; i < 40; i++)
+        cycle(c);
+    assert_int_equal(md(c, d)->entry.protection, POLICY_PROTECTION_HEADROOM);
+
+    unsigned flips = 0;
+    g_autofree char *log = NULL;
+    for (int i = 0; i < 40; i++) {
+        PolicyProtection before = md(c, d)->entry.protection;
+        host_budget(c, d, i % 2 ? 8 * GiB : 1280 * MiB);
+        g_autofree char *one = cycles_logged(c, 1, d, false);
+        flips += md(c, d)->entry.protection != before;
+        char *all = g_strconcat(log ? log : "", one, NULL);
+        g_free(log);
+        log = all;
+    }
+    if (flips < 30 || count_lines(log, "protection") != 0)
+        fail_msg("%u flips of its protection, logged:\n%s", flips, log);
+
+    /* short for good: said once, when it has lasted 30 s */
+    g_autofree char *lasting = NULL;
+    unsigned said_after = 0;
+    for (unsigned i = 1; i <= 40; i++) {
+        host_budget(c, d, 1280 * MiB);
+        g_autofree char *one = cycles_logged(c, 1, d, false);
+        if (count_lines(one, "protection"))
+            said_after = i;
+        char *all = g_strconcat(lasting ? lasting : "", one, NULL);
+        g_free(lasting);
+        lasting = all;
+    }
+    assert_int_equal(md(c, d)->entry.protection, POLICY_PROTECTION_NONE);
+    if (count_lines(lasting, "a: protection headroom -> none") != 1 ||
+        count_lines(lasting, "shorter changes not logged") != 1)
+        fail_msg("the lasting change, logged:\n%s", lasting);
+    assert_true(said_after >= 30 && said_after <= 32);
     ctx_free(c);
 }
 
@@ -1503,6 +1627,7 @@ int main(void)
         cmocka_unit_test(test_large_blocks_do_not_flap),
         cmocka_unit_test(test_dimm_hot_add),
         cmocka_unit_test(test_dimm_guest_stale_balloon_figure),
+        cmocka_unit_test(test_dimm_guest_read_in_window),
         cmocka_unit_test(test_destroyed_between_stats_and_action),
         cmocka_unit_test(test_error_on_one_domain),
         cmocka_unit_test(test_connection_lost_and_regained),
@@ -1511,6 +1636,7 @@ int main(void)
         cmocka_unit_test(test_reload_errors_bounded),
         cmocka_unit_test(test_uuid_named_impostor),
         cmocka_unit_test(test_failing_action_log_rate_limited),
+        cmocka_unit_test(test_protection_flapping_not_logged),
         cmocka_unit_test(test_persist_unavailable_is_not_invalid),
         cmocka_unit_test(test_dry_run_changes_nothing),
         cmocka_unit_test(test_pause_and_resume),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The sim suite's scenario set through the command itself: every scenario
 # in tests/sim/scenarios/ under every algorithm, the table and the JSON;
-# dynmem kills no workload in any of them, and a bad scenario is refused
-# with its line.
+# dynmem kills no workload in any of them, steady guests make it log
+# nothing once settled, and a bad scenario is refused with its line.
 set -euo pipefail
 sim=$1
 dir=$SRCDIR/tests/sim/scenarios
@@ -20,6 +20,19 @@ for f in "$dir"/*.yaml; do
     [ "$kills" = 0 ] || { echo "FAIL: $f: dynmem made $kills OOM kills"; fail=1; }
     echo "ok: $(basename "$f")"
 done
+# a steady guest makes dynmemd log nothing once settled: the same lines
+# (-v: its notices and info) over three hours as over one
+steady=$dir/steady.yaml
+sed 's/^duration: 1h$/duration: 3h/' "$steady" >"$tmp/steady3.yaml"
+grep -q '^duration: 3h$' "$tmp/steady3.yaml" || { echo "FAIL: steady.yaml lasts not 1h"; fail=1; }
+one=$("$sim" -v -a dynmem "$steady" 2>&1 >/dev/null | grep -c '^dynmemd:' || true)
+three=$("$sim" -v -a dynmem "$tmp/steady3.yaml" 2>&1 >/dev/null | grep -c '^dynmemd:' || true)
+if [ "$one" != "$three" ] || [ "$one" = 0 ]; then
+    echo "FAIL: steady guests logged $one lines in 1 h and $three in 3 h"
+    fail=1
+else
+    echo "ok: steady guests logged nothing after settling ($one lines in 1 h and in 3 h)"
+fi
 printf 'vms:\n  - {name: a, memory: 1}\n' >"$tmp/bad.yaml"
 if "$sim" "$tmp/bad.yaml" 2>"$tmp/err"; then
     echo "FAIL: a bad scenario was accepted"
