@@ -21,7 +21,12 @@ static void stats_clear(void *p)
 
 GArray *backend_stats_array_new(void)
 {
-    GArray *a = g_array_new(FALSE, TRUE, sizeof(BackendDomainStats));
+    return backend_stats_array_sized_new(0);
+}
+
+GArray *backend_stats_array_sized_new(guint reserved)
+{
+    GArray *a = g_array_sized_new(FALSE, TRUE, sizeof(BackendDomainStats), reserved);
     g_array_set_clear_func(a, stats_clear);
     return a;
 }

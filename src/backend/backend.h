@@ -159,3 +159,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Backend, backend_free)
 
 /* A GArray of BackendDomainStats with the right clear function. */
 GArray *backend_stats_array_new(void);
+/* ... with room for reserved of them (no reallocation while it fills). */
+GArray *backend_stats_array_sized_new(guint reserved);
