@@ -10,31 +10,64 @@
 #include "text.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Host files are small (/proc/meminfo is about 1.5 KiB): read into buf
+ * with open, read and close only, NUL-terminated. Returns 0, -EFBIG when
+ * buf is too small, or another negative errno; the caller then reads the
+ * file the usual way, which also says why. */
+static int read_small_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    ssize_t k;
+    do {
+        k = read(fd, buf + len, size - 1 - len);
+        if (k > 0)
+            len += (size_t)k;
+    } while ((k > 0 && len < size - 1) || (k < 0 && errno == EINTR));
+    int r = k < 0 ? -errno : k > 0 ? -EFBIG : 0;
+    close(fd);
+    if (r == 0)
+        buf[len] = '\0';
+    return r;
+}
 
 static int read_host(Manager *m, PolicyHostSample *ret)
 {
-    g_autofree char *path = g_build_filename(m->proc_root, "meminfo", NULL);
+    char buf[4096], psi_buf[512];
     g_autofree char *text = NULL;
     g_autoptr(GError) gerr = NULL;
     g_autofree char *err = NULL;
     PolicyHostSample h = {0};
-    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
-        log_error("cannot read %s: %s", path, gerr->message);
-        return -EIO;
+    const char *meminfo = buf;
+    if (read_small_file(m->meminfo_path, buf, sizeof(buf)) < 0) {
+        if (!g_file_get_contents(m->meminfo_path, &text, NULL, &gerr)) {
+            log_error("cannot read %s: %s", m->meminfo_path, gerr->message);
+            return -EIO;
+        }
+        meminfo = text;
     }
-    if (policy_meminfo_parse_buf(text, &h, &err) < 0) {
-        log_error("%s: %s", path, err);
+    if (policy_meminfo_parse_buf(meminfo, &h, &err) < 0) {
+        log_error("%s: %s", m->meminfo_path, err);
         return -EINVAL;
     }
     /* PSI is optional (kernels without CONFIG_PSI, or psi=0). */
-    g_autofree char *psi_path = g_build_filename(m->proc_root, "pressure", "memory", NULL);
-    g_autofree char *psi = NULL;
+    g_autofree char *psi_text = NULL;
     g_autofree char *psi_err = NULL;
-    if (g_file_get_contents(psi_path, &psi, NULL, NULL) &&
-        policy_psi_parse_buf(psi, &h, &psi_err) < 0)
-        log_debug("%s: %s", psi_path, psi_err);
+    const char *psi = NULL;
+    int r = read_small_file(m->psi_path, psi_buf, sizeof(psi_buf));
+    if (r == 0)
+        psi = psi_buf;
+    else if (r == -EFBIG && g_file_get_contents(m->psi_path, &psi_text, NULL, NULL))
+        psi = psi_text;
+    if (psi && policy_psi_parse_buf(psi, &h, &psi_err) < 0)
+        log_debug("%s: %s", m->psi_path, psi_err);
     *ret = h;
     return 0;
 }

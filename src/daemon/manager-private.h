@@ -35,6 +35,8 @@ struct Manager {
     uint64_t interval_override_us;
     bool dry_run;
     char *proc_root;
+    char *meminfo_path; /* under proc_root, built once */
+    char *psi_path;
     char *state_dir;
     ManagerClockFunc clock;
     void *clock_userdata;

@@ -86,6 +86,8 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     m->interval_override_us = opts->interval_us;
     m->dry_run = opts->dry_run;
     m->proc_root = g_strdup(opts->proc_root ? opts->proc_root : "/proc");
+    m->meminfo_path = g_build_filename(m->proc_root, "meminfo", NULL);
+    m->psi_path = g_build_filename(m->proc_root, "pressure", "memory", NULL);
     m->state_dir = g_strdup(opts->state_dir);
     m->clock = opts->clock;
     m->clock_userdata = opts->clock_userdata;
@@ -158,6 +160,8 @@ void manager_free(Manager *m)
     g_free(m->config_path);
     g_free(m->uri_override);
     g_free(m->proc_root);
+    g_free(m->meminfo_path);
+    g_free(m->psi_path);
     g_free(m->state_dir);
     g_free(m);
 }
