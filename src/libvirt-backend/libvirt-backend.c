@@ -91,6 +91,9 @@ struct LibvirtBackend {
     GPtrArray *known_doms;
     GHashTable *known_by_uuid;
     uint64_t collections;
+    /* names in the last collection that no known domain holds (kept
+     * until the next one) */
+    GPtrArray *spare_names;
     /* domains about to start (hold()): never asked, never listed into known */
     GHashTable *held;
     /* UUID -> the lifecycle event count when its last event came: a
@@ -276,7 +279,7 @@ static KnownDomain *known_for_record(LibvirtBackend *lb, virDomainPtr dom, const
 {
     if (name && *cursor < lb->known->len) {
         KnownDomain *k = lb->known->pdata[*cursor];
-        if (strcmp(k->name, name) == 0) {
+        if (k->name && strcmp(k->name, name) == 0) {
             (*cursor)++;
             return k;
         }
@@ -690,6 +693,7 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         *ret_error = g_strdup("the connection to libvirt closed");
         return -ENOTCONN;
     }
+    g_ptr_array_set_size(lb->spare_names, 0);
     maybe_discover(lb, now_us);
     if (!lb->discovered_once) {
         *ret_error = g_strdup("the running domains are being listed");
@@ -760,7 +764,12 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         if (known)
             known->seen = collection;
         g_strlcpy(ds.uuid, uuid, sizeof(ds.uuid));
-        ds.name = g_strdup(name);
+        if (known && known->name) {
+            ds.name = known->name;
+        } else {
+            ds.name = g_strdup(name);
+            g_ptr_array_add(lb->spare_names, (char *)ds.name);
+        }
         s->timestamp_us = now_us;
         s->wallclock_s = wall_s;
         if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
@@ -918,6 +927,7 @@ static void lv_free(Backend *b)
     g_ptr_array_unref(lb->known);
     g_ptr_array_unref(lb->known_doms);
     g_hash_table_destroy(lb->known_by_uuid);
+    g_ptr_array_unref(lb->spare_names);
     g_hash_table_destroy(lb->held);
     g_hash_table_destroy(lb->event_seq);
     lb->owner->lb = NULL; /* a listing still out reports to nobody */
@@ -965,6 +975,7 @@ Backend *backend_libvirt_new(void)
     lb->known = g_ptr_array_new();
     lb->known_doms = g_ptr_array_new_null_terminated(0, NULL, TRUE);
     lb->known_by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, known_domain_free);
+    lb->spare_names = g_ptr_array_new_with_free_func(g_free);
     lb->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     lb->event_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     lb->owner = g_new0(DiscoveryOwner, 1);
