@@ -129,12 +129,6 @@ static int collect(Manager *m, uint64_t now)
         return -EIO;
     }
 
-    GHashTableIter it;
-    void *v;
-    g_hash_table_iter_init(&it, m->domains);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        ((ManagerDomain *)v)->seen = false;
-
     for (guint i = 0; i < stats->len; i++) {
         BackendDomainStats *s = &g_array_index(stats, BackendDomainStats, i);
         ManagerDomain *d = manager_domain_lookup(m, s->uuid);
@@ -151,7 +145,20 @@ static int collect(Manager *m, uint64_t now)
     /* every running domain was restored above; the rest are gone */
     g_hash_table_remove_all(m->saved_states);
 
+    /* Every domain was in the stats unless their counts differ: only then
+     * is it worth marking which were (not every domain every cycle). */
     if (stats->len != g_hash_table_size(m->domains)) {
+        GHashTableIter it;
+        void *v;
+        g_hash_table_iter_init(&it, m->domains);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            ((ManagerDomain *)v)->seen = false;
+        for (guint i = 0; i < stats->len; i++) {
+            ManagerDomain *d =
+                manager_domain_lookup(m, g_array_index(stats, BackendDomainStats, i).uuid);
+            if (d)
+                d->seen = true;
+        }
         g_autoptr(GPtrArray) all = manager_list_domains(m);
         for (guint i = 0; i < all->len; i++) {
             ManagerDomain *d = all->pdata[i];
@@ -203,6 +210,7 @@ static void prepare_domains(Manager *m, uint64_t now)
     g_autoptr(GPtrArray) all = manager_list_domains(m);
     for (guint i = 0; i < all->len; i++) {
         ManagerDomain *d = all->pdata[i];
+        bool called_out = false; /* into listeners or the backend */
         if (manager_admission_holds(m, d->uuid)) {
             /* listed while it starts: its reservation stands for it until
              * the start event, or until its guest reports; libvirt holds
@@ -210,10 +218,13 @@ static void prepare_domains(Manager *m, uint64_t now)
             if (!d->has_sample || !d->sample.has_balloon_stats)
                 continue;
             manager_admission_started(m, d, true);
+            called_out = true;
         }
-        if (d->caps_dirty)
+        if (d->caps_dirty) {
             refresh_caps(m, d);
-        if (!manager_domain_lookup(m, d->uuid))
+            called_out = true;
+        }
+        if (called_out && !manager_domain_lookup(m, d->uuid))
             continue;
         complete_sample(m, d, now);
         manager_domain_resolve_policy(m, d);
