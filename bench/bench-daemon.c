@@ -6,13 +6,13 @@
  *   build/bench/bench-daemon [N...]      (default: 10 100 1000)
  *
  * For each N: a node XML with N running domains (2 GiB, balloon with
- * stats), the real backend and manager, cycles until the plan is steady,
- * then 50 cycles; the bare figure is one virConnectGetAllDomainStats()
- * plus one virDomainMemoryStats() per domain (what the test driver needs
- * for balloon figures), on a second connection. Both are timed in 10
- * rounds of 5, the daemon's and the bare calls' rounds taking turns, so
- * that a burst of other work on the machine falls on both alike; the
- * figures are the medians of the rounds (the means over all 50 are shown
+ * stats), the real backend and manager, cycles until the plan is steady
+ * (no change for 20 cycles: the idle guests are trimmed step by step as
+ * their demand decays, for about 40 cycles), then 50 cycles; the bare figure is one
+ * virConnectGetAllDomainStats() plus one virDomainMemoryStats() per domain (what the test driver
+ * needs for balloon figures), on a second connection. Both are timed in 10 rounds of 5, the
+ * daemon's and the bare calls' rounds taking turns, so that a burst of other work on the machine
+ * falls on both alike; the figures are the medians of the rounds (the means over all 50 are shown
  * too). "By list" is the same figures asked as the daemon must ask them,
  * for the domains' handles (virDomainListGetStats()), for information.
  */
@@ -33,6 +33,14 @@ static uint64_t bench_clock(void *userdata)
 {
     return fake_now;
 }
+
+static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *action,
+                        const char *reason, bool applied, void *userdata)
+{
+    (*(unsigned *)userdata)++;
+}
+
+static const ManagerListener count_changes = {.adjusted = on_adjusted};
 
 static char *write_node(const char *dir, unsigned n)
 {
@@ -129,12 +137,18 @@ static int bench(unsigned n)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    unsigned changes = 0;
+    manager_add_listener(m, &count_changes, &changes);
     manager_start(m);
     /* settle: trims to the minimum, then nothing changes */
-    for (int i = 0; i < 10; i++) {
+    int settled = 0;
+    for (int i = 0; i < 1000 && (i < 10 || settled < 20); i++) {
+        unsigned before = changes;
         fake_now += 1000000;
         manager_run_cycle(m);
+        settled = changes == before ? settled + 1 : 0;
     }
+    unsigned changes_settled = changes;
     long rss1 = rss_kib();
 
     /* the bare calls' own connection (its own copy of the test driver's
@@ -161,6 +175,8 @@ static int bench(unsigned n)
         bare[r] = bare_round_us(conn, NULL);
         list[r] = bare_round_us(conn, doms);
     }
+    if (changes != changes_settled)
+        fprintf(stderr, "%u domains: %u changes while measured\n", n, changes - changes_settled);
     manager_free(m);
     for (int i = 0; i < nd; i++)
         virDomainFree(doms[i]);
