@@ -129,11 +129,19 @@ static int collect(Manager *m, uint64_t now)
         return -EIO;
     }
 
+    /* each domain is looked for first where it was in the last collection */
+    uint64_t generation = m->domains_generation;
+    bool hinted = m->collected_generation == generation;
+    g_ptr_array_set_size(m->collected, stats->len);
     for (guint i = 0; i < stats->len; i++) {
         BackendDomainStats *s = &g_array_index(stats, BackendDomainStats, i);
-        ManagerDomain *d = manager_domain_lookup(m, s->uuid);
+        ManagerDomain *d = m->collected->pdata[i];
+        /* a domain gone meanwhile may have been freed: no hint then */
+        if (!hinted || m->domains_generation != generation || !d || strcmp(d->uuid, s->uuid) != 0)
+            d = manager_domain_lookup(m, s->uuid);
         if (!d)
             d = manager_domain_add(m, s->uuid, s->name);
+        m->collected->pdata[i] = d;
         if (s->name && strcmp(s->name, d->name) != 0)
             manager_domain_rename(m, d, s->name);
         d->seen = true;
@@ -141,6 +149,10 @@ static int collect(Manager *m, uint64_t now)
         d->sample = s->sample;
         ((DomainPriv *)d)->balloon_only = s->balloon_only;
     }
+
+    /* the hints hold only if no domain came, went or was renamed since
+     * the first was looked up (one gone may have been freed) */
+    m->collected_generation = m->domains_generation == generation ? generation : 0;
 
     /* every running domain was restored above; the rest are gone */
     g_hash_table_remove_all(m->saved_states);

@@ -99,6 +99,8 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     m->saved_states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     m->overrides = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     m->order = g_ptr_array_new();
+    m->collected = g_ptr_array_new();
+    m->domains_generation = 1; /* collected_generation 0: no hint yet */
     m->inputs = g_array_new(FALSE, TRUE, sizeof(PolicyDomainInput));
     m->entries = g_array_new(FALSE, TRUE, sizeof(PolicyPlanEntry));
     m->listeners = g_array_new(FALSE, TRUE, sizeof(ListenerSlot));
@@ -147,6 +149,7 @@ void manager_free(Manager *m)
     override_store_free(m->store);
     g_free(m->overrides_problem);
     g_ptr_array_free(m->order, TRUE);
+    g_ptr_array_free(m->collected, TRUE);
     g_array_free(m->inputs, TRUE);
     g_array_free(m->entries, TRUE);
     g_array_free(m->listeners, TRUE);
