@@ -6,10 +6,15 @@
  *   build/bench/bench-daemon [N...]      (default: 10 100 1000)
  *
  * For each N: a node XML with N running domains (2 GiB, balloon with
- * stats), the real backend and manager, cycles until the plan is steady,
- * then the mean of 50 cycles; the bare figure is one
- * virConnectGetAllDomainStats() plus one virDomainMemoryStats() per domain
- * (what the test driver needs for balloon figures), on a second connection.
+ * stats), the real backend and manager, cycles until the plan is steady
+ * (no change for 20 cycles: the idle guests are trimmed step by step as
+ * their demand decays, for about 40 cycles), then 50 cycles; the bare figure is one
+ * virConnectGetAllDomainStats() plus one virDomainMemoryStats() per domain (what the test driver
+ * needs for balloon figures), on a second connection. Both are timed in 10 rounds of 5, the
+ * daemon's and the bare calls' rounds taking turns, so that a burst of other work on the machine
+ * falls on both alike; the figures are the medians of the rounds (the means over all 50 are shown
+ * too). "By list" is the same figures asked as the daemon must ask them,
+ * for the domains' handles (virDomainListGetStats()), for information.
  */
 #include "libvirt-backend-private.h"
 #include "manager.h"
@@ -19,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CYCLES 50
+#define ROUNDS    10
+#define PER_ROUND 5 /* ROUNDS x PER_ROUND cycles measured */
 
 static uint64_t fake_now;
 
@@ -27,6 +33,14 @@ static uint64_t bench_clock(void *userdata)
 {
     return fake_now;
 }
+
+static void on_adjusted(Manager *m, ManagerDomain *d, const PolicyAction *action,
+                        const char *reason, bool applied, void *userdata)
+{
+    (*(unsigned *)userdata)++;
+}
+
+static const ManagerListener count_changes = {.adjusted = on_adjusted};
 
 static char *write_node(const char *dir, unsigned n)
 {
@@ -55,25 +69,43 @@ static long rss_kib(void)
     return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
-static double bare_stats_us(const char *uri, unsigned n)
+/* One round of the bare calls, us per cycle: the stats of every running
+ * domain, or of the domains in doms (NULL-terminated) when given, and
+ * each domain's memory stats. */
+static double bare_round_us(virConnectPtr conn, virDomainPtr *doms)
 {
-    virConnectPtr conn = virConnectOpen(uri);
-    if (!conn)
-        return -1;
     gint64 t0 = g_get_monotonic_time();
-    for (int c = 0; c < CYCLES; c++) {
+    for (int c = 0; c < PER_ROUND; c++) {
         virDomainStatsRecordPtr *recs = NULL;
-        int k = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE,
-                                            &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+        unsigned stats = VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_STATE;
+        int k = doms ? virDomainListGetStats(doms, stats, &recs,
+                                             VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
+                     : virConnectGetAllDomainStats(conn, stats, &recs,
+                                                   VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
         for (int i = 0; i < k; i++) {
             virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
             virDomainMemoryStats(recs[i]->dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
         }
         virDomainStatsRecordListFree(recs);
     }
-    double us = (double)(g_get_monotonic_time() - t0) / CYCLES;
-    virConnectClose(conn);
-    return us;
+    return (double)(g_get_monotonic_time() - t0) / PER_ROUND;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median and mean of the rounds (v is sorted). */
+static double median(double *v, double *ret_mean)
+{
+    double sum = 0;
+    for (int i = 0; i < ROUNDS; i++)
+        sum += v[i];
+    *ret_mean = sum / ROUNDS;
+    qsort(v, ROUNDS, sizeof(*v), cmp_double);
+    return (v[(ROUNDS - 1) / 2] + v[ROUNDS / 2]) / 2;
 }
 
 static int bench(unsigned n)
@@ -105,24 +137,61 @@ static int bench(unsigned n)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    unsigned changes = 0;
+    manager_add_listener(m, &count_changes, &changes);
     manager_start(m);
     /* settle: trims to the minimum, then nothing changes */
-    for (int i = 0; i < 10; i++) {
+    int settled = 0;
+    for (int i = 0; i < 1000 && (i < 10 || settled < 20); i++) {
+        unsigned before = changes;
         fake_now += 1000000;
         manager_run_cycle(m);
+        settled = changes == before ? settled + 1 : 0;
     }
-    gint64 t0 = g_get_monotonic_time();
-    for (int i = 0; i < CYCLES; i++) {
-        fake_now += 1000000;
-        manager_run_cycle(m);
-    }
-    double cycle_us = (double)(g_get_monotonic_time() - t0) / CYCLES;
+    unsigned changes_settled = changes;
     long rss1 = rss_kib();
+
+    /* the bare calls' own connection (its own copy of the test driver's
+     * domains), and the handles the "by list" calls ask for, had once as
+     * the daemon keeps them */
+    virConnectPtr conn = virConnectOpen(uri);
+    virDomainPtr *doms = NULL;
+    int nd = conn ? virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE) : -1;
+    if (nd < 0) {
+        fprintf(stderr, "cannot open or list %s\n", uri);
+        return 1;
+    }
+    doms = realloc(doms, sizeof(*doms) * (size_t)(nd + 1)); /* NULL-terminated */
+    doms[nd] = NULL;
+
+    double cycle[ROUNDS], bare[ROUNDS], list[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        gint64 t0 = g_get_monotonic_time();
+        for (int i = 0; i < PER_ROUND; i++) {
+            fake_now += 1000000;
+            manager_run_cycle(m);
+        }
+        cycle[r] = (double)(g_get_monotonic_time() - t0) / PER_ROUND;
+        bare[r] = bare_round_us(conn, NULL);
+        list[r] = bare_round_us(conn, doms);
+    }
+    if (changes != changes_settled)
+        fprintf(stderr, "%u domains: %u changes while measured\n", n, changes - changes_settled);
     manager_free(m);
-    double bare_us = bare_stats_us(uri, n);
-    printf("%6u domains: cycle %9.1f us (%6.2f us/domain), bare stats %9.1f us, ratio %.2f, "
+    for (int i = 0; i < nd; i++)
+        virDomainFree(doms[i]);
+    free(doms);
+    virConnectClose(conn);
+
+    double cycle_mean, bare_mean, list_mean;
+    double cycle_us = median(cycle, &cycle_mean);
+    double bare_us = median(bare, &bare_mean);
+    double list_us = median(list, &list_mean);
+    printf("%6u domains: cycle %9.1f us (%6.2f us/domain), bare stats %9.1f us, ratio %.2f "
+           "(means %.1f / %.1f us: %.2f); by list %9.1f us, ratio %.2f; "
            "RSS %ld KiB (+%ld KiB for the manager and its domains)\n",
-           n, cycle_us, cycle_us / n, bare_us, cycle_us / bare_us, rss1, rss1 - rss0);
+           n, cycle_us, cycle_us / n, bare_us, cycle_us / bare_us, cycle_mean, bare_mean,
+           cycle_mean / bare_mean, list_us, cycle_us / list_us, rss1, rss1 - rss0);
     g_unlink(node);
     g_unlink(mi);
     g_unlink(policy);

@@ -13,17 +13,14 @@ const char *backend_event_kind_to_string(BackendEventKind kind)
     return (unsigned)kind < BACKEND_EVENT_LAST ? names[kind] : "unknown";
 }
 
-static void stats_clear(void *p)
-{
-    BackendDomainStats *s = p;
-    g_free(s->name);
-}
-
 GArray *backend_stats_array_new(void)
 {
-    GArray *a = g_array_new(FALSE, TRUE, sizeof(BackendDomainStats));
-    g_array_set_clear_func(a, stats_clear);
-    return a;
+    return backend_stats_array_sized_new(0);
+}
+
+GArray *backend_stats_array_sized_new(guint reserved)
+{
+    return g_array_sized_new(FALSE, TRUE, sizeof(BackendDomainStats), reserved);
 }
 
 void backend_sample_complete(const PolicyDomainCaps *caps, bool balloon_only,

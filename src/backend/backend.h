@@ -41,7 +41,9 @@ typedef void (*BackendEventFunc)(BackendEventKind kind, const char *uuid, const 
 /* One running domain in one collection. */
 typedef struct {
     char uuid[BACKEND_UUID_STRING_LEN];
-    char *name;
+    /* the backend's own, not a copy made a domain a cycle: valid until
+     * the main loop runs again or the backend is called again */
+    const char *name;
     bool has_sample; /* false: no memory figures at all this cycle (busy, no driver) */
     /* true: sample.balloon_kib is the balloon figure alone, and completing
      * the sample adds virtio-mem `current` to get assigned_kib; false:
@@ -114,7 +116,7 @@ typedef struct {
     void (*close)(Backend *b);
     bool (*is_open)(Backend *b);
     /* Every running domain with its memory figures (a GArray of
-     * BackendDomainStats whose clear function frees the names), but those
+     * BackendDomainStats, their names borrowed as said there), but those
      * held (hold()). -EAGAIN: which domains run is not known yet (just
      * connected): no figures, and no domain is gone. */
     int (*collect)(Backend *b, uint64_t now_us, GArray **ret_stats, char **ret_error);
@@ -168,3 +170,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Backend, backend_free)
 
 /* A GArray of BackendDomainStats with the right clear function. */
 GArray *backend_stats_array_new(void);
+/* ... with room for reserved of them (no reallocation while it fills). */
+GArray *backend_stats_array_sized_new(guint reserved);

@@ -54,6 +54,8 @@ static bool is_shrink(const PolicyAction *a)
 static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool shrinks, uint64_t now,
                        bool *ret_removed)
 {
+    if (e->n_actions == 0)
+        return 0; /* most domains, most cycles */
     bool issued = false, failed = false, act = !m->dry_run && !m->paused;
     g_autoptr(GString) mechs = g_string_new(NULL);
     g_autoptr(GString) detail = g_string_new(NULL);

@@ -22,6 +22,7 @@ void manager_domain_free(void *p)
 
 void manager_domains_changed(Manager *m)
 {
+    m->domains_generation++;
     g_clear_pointer(&m->sorted, g_ptr_array_unref);
     g_clear_pointer(&m->by_name, g_hash_table_unref);
 }

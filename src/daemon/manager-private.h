@@ -35,6 +35,8 @@ struct Manager {
     uint64_t interval_override_us;
     bool dry_run;
     char *proc_root;
+    char *meminfo_path; /* under proc_root, built once */
+    char *psi_path;
     char *state_dir;
     ManagerClockFunc clock;
     void *clock_userdata;
@@ -64,6 +66,14 @@ struct Manager {
     PolicyPlanSummary summary;
     bool has_summary;
 
+    /* the domains of the last collection in its order, where each is
+     * looked for first (a backend gives them in the same order from
+     * cycle to cycle); valid while collected_generation is
+     * domains_generation, which counts the domains coming, going and
+     * being renamed */
+    GPtrArray *collected;
+    uint64_t collected_generation;
+    uint64_t domains_generation;
     GPtrArray *order;  /* domains of this cycle, sorted by name */
     GPtrArray *sorted; /* every domain sorted by name; NULL when stale */
     GArray *inputs;    /* PolicyDomainInput */

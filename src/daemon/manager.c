@@ -86,6 +86,8 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     m->interval_override_us = opts->interval_us;
     m->dry_run = opts->dry_run;
     m->proc_root = g_strdup(opts->proc_root ? opts->proc_root : "/proc");
+    m->meminfo_path = g_build_filename(m->proc_root, "meminfo", NULL);
+    m->psi_path = g_build_filename(m->proc_root, "pressure", "memory", NULL);
     m->state_dir = g_strdup(opts->state_dir);
     m->clock = opts->clock;
     m->clock_userdata = opts->clock_userdata;
@@ -97,6 +99,8 @@ int manager_new(const ManagerOptions *opts, Backend *backend, Manager **ret, cha
     m->saved_states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     m->overrides = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     m->order = g_ptr_array_new();
+    m->collected = g_ptr_array_new();
+    m->domains_generation = 1; /* collected_generation 0: no hint yet */
     m->inputs = g_array_new(FALSE, TRUE, sizeof(PolicyDomainInput));
     m->entries = g_array_new(FALSE, TRUE, sizeof(PolicyPlanEntry));
     m->listeners = g_array_new(FALSE, TRUE, sizeof(ListenerSlot));
@@ -145,6 +149,7 @@ void manager_free(Manager *m)
     override_store_free(m->store);
     g_free(m->overrides_problem);
     g_ptr_array_free(m->order, TRUE);
+    g_ptr_array_free(m->collected, TRUE);
     g_array_free(m->inputs, TRUE);
     g_array_free(m->entries, TRUE);
     g_array_free(m->listeners, TRUE);
@@ -158,6 +163,8 @@ void manager_free(Manager *m)
     g_free(m->config_path);
     g_free(m->uri_override);
     g_free(m->proc_root);
+    g_free(m->meminfo_path);
+    g_free(m->psi_path);
     g_free(m->state_dir);
     g_free(m);
 }

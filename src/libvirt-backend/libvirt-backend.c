@@ -50,6 +50,17 @@ enum {
 
 typedef struct LibvirtBackend LibvirtBackend;
 
+/* One running domain the stats are asked for: its handle (referenced),
+ * libvirt's name in that handle, its UUID, and where it sits in
+ * lb->known and lb->known_doms. */
+typedef struct {
+    virDomainPtr dom;
+    const char *name;
+    guint pos;
+    uint64_t seen;                     /* the collection that last saw it running */
+    char uuid[VIR_UUID_STRING_BUFLEN]; /* the key of lb->known_by_uuid */
+} KnownDomain;
+
 /* What a listing thread reports to: the backend while it lives (a thread
  * may outlive it, blocked in libvirt), NULL after. Main loop only. */
 typedef struct {
@@ -71,8 +82,18 @@ struct LibvirtBackend {
      * running domain keeps its name, so we ask once. Entries go on any
      * lifecycle event of that name and on every (re)connect. */
     GHashTable *uuid_by_name;
-    /* the running domains the stats are asked for: UUID -> virDomainPtr */
-    GHashTable *known;
+    /* The running domains the stats are asked for, kept in step with the
+     * lifecycle events and the listings, so a cycle builds nothing: the
+     * KnownDomains, their handles in the same order (NULL-terminated, as
+     * virDomainListGetStats() takes them) and an index by UUID, which
+     * owns them. */
+    GPtrArray *known;
+    GPtrArray *known_doms;
+    GHashTable *known_by_uuid;
+    uint64_t collections;
+    /* names in the last collection that no known domain holds (kept
+     * until the next one) */
+    GPtrArray *spare_names;
     /* domains about to start (hold()): never asked, never listed into known */
     GHashTable *held;
     /* UUID -> the lifecycle event count when its last event came: a
@@ -195,30 +216,79 @@ static void emit(LibvirtBackend *lb, BackendEventKind kind, virDomainPtr dom)
         lb->base.event_cb(kind, dom ? uuid : NULL, name, lb->base.event_userdata);
 }
 
-static void known_domain_free(void *dom)
+static void known_domain_free(void *p)
 {
-    if (virDomainFree(dom) < 0)
+    KnownDomain *k = p;
+    if (virDomainFree(k->dom) < 0)
         virResetLastError();
+    g_free(k);
 }
 
-/* The known running domains (lb->known) gain or lose one. */
-static void known_add(LibvirtBackend *lb, virDomainPtr dom)
+/* The known running domains gain one (uuid: its UUID string). */
+static void known_add(LibvirtBackend *lb, virDomainPtr dom, const char *uuid)
 {
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    if (domain_uuid_string(dom, uuid) < 0 || g_hash_table_contains(lb->known, uuid))
+    if (g_hash_table_contains(lb->known_by_uuid, uuid))
         return;
     if (virDomainRef(dom) < 0) {
         virResetLastError();
         return;
     }
-    g_hash_table_insert(lb->known, g_strdup(uuid), dom);
+    KnownDomain *k = g_new0(KnownDomain, 1);
+    k->dom = dom;
+    k->name = virDomainGetName(dom);
+    k->pos = lb->known->len;
+    k->seen = lb->collections;
+    g_strlcpy(k->uuid, uuid, sizeof(k->uuid));
+    g_ptr_array_add(lb->known, k);
+    g_ptr_array_add(lb->known_doms, dom);
+    g_hash_table_insert(lb->known_by_uuid, k->uuid, k);
+}
+
+/* ... or lose one: the last takes its place. */
+static void known_drop(LibvirtBackend *lb, KnownDomain *k)
+{
+    guint pos = k->pos;
+    g_ptr_array_remove_index_fast(lb->known, pos);
+    g_ptr_array_remove_index_fast(lb->known_doms, pos);
+    if (pos < lb->known->len)
+        ((KnownDomain *)lb->known->pdata[pos])->pos = pos;
+    g_hash_table_remove(lb->known_by_uuid, k->uuid); /* frees k */
+}
+
+static void known_clear(LibvirtBackend *lb)
+{
+    g_ptr_array_set_size(lb->known, 0);
+    g_ptr_array_set_size(lb->known_doms, 0);
+    g_hash_table_remove_all(lb->known_by_uuid);
 }
 
 static void known_remove(LibvirtBackend *lb, virDomainPtr dom)
 {
     char uuid[VIR_UUID_STRING_BUFLEN];
-    if (domain_uuid_string(dom, uuid) == 0)
-        g_hash_table_remove(lb->known, uuid);
+    if (domain_uuid_string(dom, uuid) < 0)
+        return;
+    KnownDomain *k = g_hash_table_lookup(lb->known_by_uuid, uuid);
+    if (k)
+        known_drop(lb, k);
+}
+
+/* The known domain a stats record is about: the records come in the order
+ * asked, so the one after the last found is tried first; by UUID else. */
+static KnownDomain *known_for_record(LibvirtBackend *lb, virDomainPtr dom, const char *name,
+                                     guint *cursor)
+{
+    if (name && *cursor < lb->known->len) {
+        KnownDomain *k = lb->known->pdata[*cursor];
+        if (k->name && strcmp(k->name, name) == 0) {
+            (*cursor)++;
+            return k;
+        }
+    }
+    const char *uuid = cached_uuid(lb, dom, name);
+    KnownDomain *k = uuid ? g_hash_table_lookup(lb->known_by_uuid, uuid) : NULL;
+    if (k)
+        *cursor = k->pos + 1;
+    return k;
 }
 
 static void note_event(LibvirtBackend *lb, virDomainPtr dom)
@@ -233,14 +303,17 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     LibvirtBackend *lb = opaque;
     note_event(lb, dom);
     switch (event) {
-    case VIR_DOMAIN_EVENT_STARTED:
-        known_add(lb, dom);
+    case VIR_DOMAIN_EVENT_STARTED: {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (domain_uuid_string(dom, uuid) == 0)
+            known_add(lb, dom, uuid);
         /* migrated in, restored: running as it was, not booting */
         emit(lb,
              detail == VIR_DOMAIN_EVENT_STARTED_BOOTED ? BACKEND_EVENT_DOMAIN_STARTED
                                                        : BACKEND_EVENT_DOMAIN_ARRIVED,
              dom);
         break;
+    }
     case VIR_DOMAIN_EVENT_STOPPED:
     case VIR_DOMAIN_EVENT_CRASHED:
         known_remove(lb, dom);
@@ -306,7 +379,7 @@ static void lv_close(Backend *b)
         virResetLastError();
     lb->close_cb_registered = false;
     /* the domain handles hold the connection: before it is closed */
-    g_hash_table_remove_all(lb->known);
+    known_clear(lb);
     virConnectClose(lb->conn);
     virResetLastError();
     lb->conn = NULL;
@@ -543,7 +616,7 @@ static void discovery_merge(LibvirtBackend *lb, virDomainPtr *doms, int n, uint6
         if (domain_uuid_string(doms[i], uuid) < 0 || g_hash_table_contains(lb->held, uuid) ||
             GPOINTER_TO_SIZE(g_hash_table_lookup(lb->event_seq, uuid)) > since)
             continue;
-        known_add(lb, doms[i]);
+        known_add(lb, doms[i], uuid);
     }
     lb->discovered_once = true;
 }
@@ -620,30 +693,35 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         *ret_error = g_strdup("the connection to libvirt closed");
         return -ENOTCONN;
     }
+    g_ptr_array_set_size(lb->spare_names, 0);
     maybe_discover(lb, now_us);
     if (!lb->discovered_once) {
         *ret_error = g_strdup("the running domains are being listed");
         return -EAGAIN;
     }
 
-    g_autoptr(GArray) out = backend_stats_array_new();
-    guint n_known = g_hash_table_size(lb->known);
+    guint n_known = lb->known->len;
+    g_autoptr(GArray) out = backend_stats_array_sized_new(n_known);
     if (n_known == 0) {
         *ret_stats = g_steal_pointer(&out);
         return 0;
     }
-    /* NULL-terminated, as virDomainListGetStats() wants it */
-    g_autofree virDomainPtr *doms = g_new0(virDomainPtr, n_known + 1);
-    GHashTableIter it;
-    void *v;
-    guint k = 0;
-    g_hash_table_iter_init(&it, lb->known);
-    while (g_hash_table_iter_next(&it, &v, NULL))
-        if (!g_hash_table_contains(lb->held, v))
-            doms[k++] = g_hash_table_lookup(lb->known, v);
-    if (k == 0) {
-        *ret_stats = g_steal_pointer(&out);
-        return 0;
+    /* every known domain, but those held (rare: a filtered copy then) */
+    virDomainPtr *doms = (virDomainPtr *)lb->known_doms->pdata;
+    g_autofree virDomainPtr *unheld = NULL;
+    if (g_hash_table_size(lb->held) > 0) {
+        guint k = 0;
+        unheld = g_new0(virDomainPtr, n_known + 1);
+        for (guint i = 0; i < n_known; i++) {
+            KnownDomain *kd = lb->known->pdata[i];
+            if (!g_hash_table_contains(lb->held, kd->uuid))
+                unheld[k++] = kd->dom;
+        }
+        if (k == 0) {
+            *ret_stats = g_steal_pointer(&out);
+            return 0;
+        }
+        doms = unheld;
     }
 
     virDomainStatsRecordPtr *recs = NULL;
@@ -667,12 +745,14 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
 
     /* a known domain that is not running any more is forgotten: the
      * manager, not finding it, forgets it too */
-    g_autoptr(GHashTable) running = g_hash_table_new(g_str_hash, g_str_equal);
+    uint64_t collection = ++lb->collections;
+    guint cursor = 0;
     int64_t wall_s = g_get_real_time() / G_USEC_PER_SEC;
     for (int i = 0; i < n; i++) {
         BackendDomainStats ds = {0};
         const char *name = virDomainGetName(recs[i]->dom);
-        const char *uuid = cached_uuid(lb, recs[i]->dom, name);
+        KnownDomain *known = known_for_record(lb, recs[i]->dom, name, &cursor);
+        const char *uuid = known ? known->uuid : cached_uuid(lb, recs[i]->dom, name);
         if (!uuid)
             continue;
         PolicyDomainSample *s = &ds.sample;
@@ -681,9 +761,15 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         sample_from_params(recs[i]->params, recs[i]->nparams, s, &has_current, &state);
         if (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_NOSTATE)
             continue;
-        g_hash_table_add(running, (void *)uuid);
+        if (known)
+            known->seen = collection;
         g_strlcpy(ds.uuid, uuid, sizeof(ds.uuid));
-        ds.name = g_strdup(name);
+        if (known && known->name) {
+            ds.name = known->name;
+        } else {
+            ds.name = g_strdup(name);
+            g_ptr_array_add(lb->spare_names, (char *)ds.name);
+        }
         s->timestamp_us = now_us;
         s->wallclock_s = wall_s;
         if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
@@ -710,10 +796,12 @@ static int lv_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **re
         /* else: busy in a job (NOWAIT) or no balloon at all: no sample */
         g_array_append_val(out, ds);
     }
-    g_hash_table_iter_init(&it, lb->known);
-    while (g_hash_table_iter_next(&it, &v, NULL))
-        if (!g_hash_table_contains(running, v) && !g_hash_table_contains(lb->held, v))
-            g_hash_table_iter_remove(&it);
+    /* backwards: a dropped one's place is taken by one already looked at */
+    for (guint i = lb->known->len; i-- > 0;) {
+        KnownDomain *k = lb->known->pdata[i];
+        if (k->seen != collection && !g_hash_table_contains(lb->held, k->uuid))
+            known_drop(lb, k);
+    }
     virDomainStatsRecordListFree(recs);
     *ret_stats = g_steal_pointer(&out);
     return 0;
@@ -837,7 +925,10 @@ static void lv_free(Backend *b)
     LibvirtBackend *lb = (LibvirtBackend *)b;
     lv_close(b);
     g_hash_table_destroy(lb->uuid_by_name);
-    g_hash_table_destroy(lb->known);
+    g_ptr_array_unref(lb->known);
+    g_ptr_array_unref(lb->known_doms);
+    g_hash_table_destroy(lb->known_by_uuid);
+    g_ptr_array_unref(lb->spare_names);
     g_hash_table_destroy(lb->held);
     g_hash_table_destroy(lb->event_seq);
     lb->owner->lb = NULL; /* a listing still out reports to nobody */
@@ -882,7 +973,10 @@ Backend *backend_libvirt_new(void)
     LibvirtBackend *lb = g_new0(LibvirtBackend, 1);
     lb->base.ops = &libvirt_ops;
     lb->uuid_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    lb->known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, known_domain_free);
+    lb->known = g_ptr_array_new();
+    lb->known_doms = g_ptr_array_new_null_terminated(0, NULL, TRUE);
+    lb->known_by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, known_domain_free);
+    lb->spare_names = g_ptr_array_new_with_free_func(g_free);
     lb->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     lb->event_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     lb->owner = g_new0(DiscoveryOwner, 1);

@@ -51,7 +51,7 @@ static int sim_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **r
             continue;
         BackendDomainStats s = {0};
         g_strlcpy(s.uuid, vm->uuid, sizeof(s.uuid));
-        s.name = g_strdup(vm->name);
+        s.name = vm->name;
         s.has_sample = true;
         s.balloon_only = false; /* bulk balloon.current: balloon + virtio-mem */
         sim_vm_sample(vm, now_us, w->epoch_s, &s.sample);

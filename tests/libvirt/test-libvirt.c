@@ -372,6 +372,61 @@ static void test_system_error_is_not_a_disconnect(void **state)
     assert_int_equal(backend_libvirt_map_error(c->backend, VIR_ERR_SYSTEM_ERROR), -ENOTCONN);
 }
 
+/* The known domains the stats are asked for follow the events: every
+ * record carries the UUID of its own domain whatever the order they are
+ * kept in (a stopped one's place is taken by the last), a held domain is
+ * not asked but stays known, and a started one is asked again. */
+static guint collect_checked(Ctx *c, const char *absent)
+{
+    g_autoptr(GArray) stats = NULL;
+    g_autofree char *err = NULL;
+    assert_int_equal(c->backend->ops->collect(c->backend, c->now_us, &stats, &err), 0);
+    for (guint i = 0; i < stats->len; i++) {
+        const BackendDomainStats *s = &g_array_index(stats, BackendDomainStats, i);
+        virDomainPtr dom = lookup(c, s->name);
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        assert_int_equal(virDomainGetUUIDString(dom, uuid), 0);
+        virDomainFree(dom);
+        assert_string_equal(s->uuid, uuid);
+        if (absent)
+            assert_string_not_equal(s->name, absent);
+    }
+    return stats->len;
+}
+
+static void test_known_domains_follow_events(void **state)
+{
+    Ctx *c = *state;
+    cycles(c, 1);
+    assert_int_equal(collect_checked(c, NULL), 6);
+    const char *names[] = {"web1", "vdi-alice", "db01"};
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        virDomainPtr dom = lookup(c, names[i]);
+        assert_int_equal(virDomainDestroy(dom), 0);
+        virDomainFree(dom);
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+        assert_int_equal(collect_checked(c, names[i]), 5 - i);
+    }
+    ManagerDomain *d = manager_find_domain(c->m, "web2");
+    assert_non_null(d);
+    g_autofree char *uuid = g_strdup(d->uuid);
+    c->backend->ops->hold(c->backend, uuid, true);
+    assert_int_equal(collect_checked(c, "web2"), 2);
+    assert_int_equal(collect_checked(c, "web2"), 2);
+    c->backend->ops->hold(c->backend, uuid, false);
+    assert_int_equal(collect_checked(c, NULL), 3);
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        virDomainPtr dom = lookup(c, names[i]);
+        assert_int_equal(virDomainCreate(dom), 0);
+        virDomainFree(dom);
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+        assert_int_equal(collect_checked(c, NULL), 4 + i);
+    }
+    cycles(c, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dimm_read_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_error_is_not_a_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_domains_follow_events, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,7 +98,7 @@ static int fake_collect(Backend *b, uint64_t now_us, GArray **ret_stats, char **
             continue;
         BackendDomainStats s = {0};
         g_strlcpy(s.uuid, d->uuid, sizeof(s.uuid));
-        s.name = g_strdup(d->name);
+        s.name = d->name;
         s.has_sample = true;
         PolicyDomainSample *p = &s.sample;
         p->timestamp_us = now_us;

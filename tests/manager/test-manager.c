@@ -1615,6 +1615,49 @@ static void test_record_size_limit_and_write_failure(void **state)
     ctx_free(c);
 }
 
+/* The host files: meminfo and PSI read each cycle as they are now, a
+ * meminfo larger than the reading buffer read whole, PSI optional, and a
+ * host that cannot be read fails the cycle (counted). */
+static void test_host_files(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    fake_backend_add(c->fb, "vm1", 4 * GiB, 512 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    const PolicyHostSample *h = manager_get_host(c->m);
+    assert_int_equal(h->mem_total_kib, 67108864);
+    assert_false(h->has_psi);
+
+    g_autofree char *pressure = g_build_filename(c->dir, "pressure", NULL);
+    assert_int_equal(g_mkdir(pressure, 0700), 0);
+    test_dir_write(pressure, "memory",
+                   "some avg10=12.50 avg60=1.00 avg300=0.00 total=1\n"
+                   "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+    /* about 8 KiB: many fields a newer kernel might add, the ones we read last */
+    g_autoptr(GString) big = g_string_new(NULL);
+    for (int i = 0; i < 300; i++)
+        g_string_append_printf(big, "Field%03d:       %8d kB\n", i, i);
+    g_string_append(big, "MemTotal:       33554432 kB\nMemAvailable:   31457280 kB\n");
+    test_dir_write(c->dir, "meminfo", big->str);
+    cycle(c);
+    h = manager_get_host(c->m);
+    assert_int_equal(h->mem_total_kib, 33554432);
+    assert_int_equal(h->mem_available_kib, 31457280);
+    assert_true(h->has_psi);
+    assert_true(h->psi_some_avg10 > 12.4 && h->psi_some_avg10 < 12.6);
+
+    g_autofree char *mi = g_build_filename(c->dir, "meminfo", NULL);
+    assert_int_equal(g_unlink(mi), 0);
+    c->now_us += 1000000;
+    uint64_t before = manager_get_counters(c->m)->failures[MANAGER_FAILURE_HOST];
+    assert_int_equal(manager_run_cycle(c->m), -EIO);
+    assert_int_equal(manager_get_counters(c->m)->failures[MANAGER_FAILURE_HOST], before + 1);
+    test_dir_write(c->dir, "meminfo", meminfo);
+    cycle(c);
+    assert_int_equal(manager_get_host(c->m)->mem_total_kib, 67108864);
+    ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1657,6 +1700,7 @@ int main(void)
         cmocka_unit_test(test_record_option),
         cmocka_unit_test(test_record_refused_balancing_goes_on),
         cmocka_unit_test(test_record_size_limit_and_write_failure),
+        cmocka_unit_test(test_host_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
