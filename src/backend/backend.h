@@ -67,6 +67,7 @@ typedef struct {
     uint64_t bulk_kib;
     uint64_t bulk_vmem_kib;
     bool live_since_bulk;
+    uint64_t seen_vmem_kib; /* the virtio-mem plugged last cycle */
     /* The DIMMs last seen (has_seen_dimms: any seen at all); a change
      * opens the window in which the figures are asked live. */
     bool has_seen_dimms;

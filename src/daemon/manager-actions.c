@@ -115,6 +115,8 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
         const PolicyVirtioMem *vm = &d->caps.virtio_mem[i];
         if (vm->current_kib == vm->requested_kib) {
             p->vmem_pending_since_us[i] = 0;
+            /* met: the next time it sticks is news again */
+            p->vmem_told_current_kib[i] = p->vmem_told_requested_kib[i] = 0;
             continue;
         }
         if (p->vmem_pending_since_us[i] == 0) {

@@ -185,9 +185,27 @@ static int collect(Manager *m, uint64_t now)
  * ask the hypervisor for figures it knows to be wrong in the collection
  * (a DIMM guest's balloon), or hold the domain. Said once when that fails
  * and once when it works again. */
+/* A domain whose devices changed and could not be read again: its
+ * figures are judged against the devices it had (a DIMM attached meanwhile
+ * is not known to make libvirt's figure suspect, a virtio-mem size not
+ * known at all), so the guest's are dropped and the engine holds it: never
+ * shrunk nor grown until they can be read. */
+static void hold_until_caps_read(ManagerDomain *d)
+{
+    d->sample.has_balloon_stats = false;
+    d->sample.has_usable = false;
+    d->sample.has_available = false;
+    d->sample.has_unused = false;
+}
+
 static void complete_sample(Manager *m, ManagerDomain *d, uint64_t now)
 {
     DomainPriv *p = (DomainPriv *)d;
+    if (d->caps_dirty && d->caps_valid && d->has_sample) {
+        backend_sample_complete(&d->caps, p->balloon_only, &d->sample);
+        hold_until_caps_read(d);
+        return;
+    }
     if (!d->has_sample || !m->backend->ops->complete_sample) {
         backend_sample_complete(&d->caps, p->balloon_only, &d->sample);
         return;

@@ -53,7 +53,8 @@ static void G_GNUC_PRINTF(2, 3) record_stop(Manager *m, const char *fmt, ...)
  * Returns an fd, or a negative errno with *ret_error. */
 static int record_open(const char *path, uint64_t *ret_size, char **ret_error)
 {
-    const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+    /* read too: the last byte is looked at */
+    const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
     struct stat st;
     bool created = true;
 
@@ -85,13 +86,25 @@ static int record_open(const char *path, uint64_t *ret_size, char **ret_error)
         *ret_error = g_strdup("not a regular file");
         return -EINVAL;
     }
+    /* root appending to a file linked from elsewhere writes there too */
+    if (st.st_nlink > 1) {
+        close(fd);
+        *ret_error = g_strdup("it has other hard links");
+        return -EINVAL;
+    }
     /* a regular file never blocks; appends are plain writes from now on */
-    if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) < 0 ||
-        (created && fchmod(fd, RECORD_FILE_MODE) < 0)) {
+    if (fcntl(fd, F_SETFL, O_APPEND) < 0 || (created && fchmod(fd, RECORD_FILE_MODE) < 0)) {
         int e = errno;
         close(fd);
         *ret_error = g_strdup(g_strerror(e));
         return -e;
+    }
+    /* a line cut short before (an earlier run's full disk, a crash) ends
+     * here, so the next line starts on its own */
+    if (st.st_size > 0) {
+        char last = '\n';
+        if (pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n' && write(fd, "\n", 1) == 1)
+            st.st_size++;
     }
     *ret_size = (uint64_t)st.st_size;
     return fd;
@@ -243,7 +256,9 @@ void manager_record_cycle(Manager *m, uint64_t now, const PolicyPlanSummary *sum
     for (guint i = 0; i < m->order->len; i++)
         manager_record_format_line(out, now - MIN(now, m->record_start_us), m->order->pdata[i]);
     if (m->record_size + out->len > m->record_max_bytes) {
-        record_stop(m, "the file reached daemon.record-max-size (%" G_GUINT64_FORMAT " bytes)",
+        record_stop(m,
+                    "this cycle would take the file past daemon.record-max-size (%" G_GUINT64_FORMAT
+                    " bytes)",
                     m->record_max_bytes);
         return;
     }
@@ -252,7 +267,11 @@ void manager_record_cycle(Manager *m, uint64_t now, const PolicyPlanSummary *sum
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            record_stop(m, "cannot write: %s", n < 0 ? g_strerror(errno) : "nothing written");
+            int e = n < 0 ? errno : 0;
+            /* a cycle is all in or all out: what of it was written goes */
+            if (done > 0 && ftruncate(m->record_fd, (off_t)(m->record_size - done)) == 0)
+                m->record_size -= done;
+            record_stop(m, "cannot write: %s", e ? g_strerror(e) : "nothing written");
             return;
         }
         done += (size_t)n;

@@ -112,10 +112,10 @@ static int replace_dimm_figures(const char *uuid, const PolicyDomainCaps *caps, 
 }
 
 /* libvirt's collected figure for a virtio-mem guest is QEMU's balloon
- * figure plus the virtio-mem plugged *when the balloon last moved*: a plug
- * or unplug since leaves it off by that much until the balloon moves again
- * (measured on a ramping guest: the balloon read 206 MiB where it was 256,
- * and the daemon "grew" it to 238, inflating it by 18 MiB). Whether the
+ * figure plus the virtio-mem plugged when libvirt took the balloon event:
+ * a plug or unplug since leaves it off by that much until libvirt updates
+ * it (seen on a ramping guest: the balloon read 206 MiB where 256 had been
+ * asked, and the daemon "grew" it to 238). Whether the
  * collected figure can be trusted: yes while the plugged memory is what it
  * was when the figure changed last; else the balloon figure asked once
  * since serves until the collected one changes again. Returns whether to
@@ -128,12 +128,16 @@ static bool vmem_figure_stale(const PolicyDomainCaps *caps, const PolicyDomainSa
     *ret_reuse = false;
     if (!memo->bulk_known || sample->assigned_kib != memo->bulk_kib) {
         /* the figure moved (a balloon event): libvirt counted the virtio-mem
-         * plugged now; at first sight it is not known what it counted */
-        memo->bulk_vmem_kib = memo->bulk_known || vmem == 0 ? vmem : UINT64_MAX;
+         * plugged now, unless a plug came about the same time (libvirt may
+         * have taken the event before or after it) or this is the first
+         * sight (what it counted is not known): then QEMU is asked once */
+        bool sure = memo->bulk_known ? vmem == memo->seen_vmem_kib : vmem == 0;
+        memo->bulk_vmem_kib = sure ? vmem : UINT64_MAX;
         memo->bulk_known = true;
         memo->bulk_kib = sample->assigned_kib;
         memo->live_since_bulk = false;
     }
+    memo->seen_vmem_kib = vmem;
     if (vmem == memo->bulk_vmem_kib)
         return false;
     if (memo->live_since_bulk && memo->has_live_balloon) {

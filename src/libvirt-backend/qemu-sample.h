@@ -25,9 +25,9 @@ typedef int (*QemuSampleReadFunc)(void *userdata, const char *uuid, uint64_t now
  * DIMM plugged whose sample came from the bulk stats has its figures
  * asked with `read` while its window is open (memo: from a change of its
  * DIMMs or its first sample, QEMU_SAMPLE_WINDOW_US at least, then until
- * QEMU's balloon figure and libvirt's agree); a virtio-mem domain without
- * DIMMs once after each plug or unplug that libvirt's figure does not
- * count yet (the answer kept in memo until that figure changes). Either is
+ * QEMU's balloon figure and libvirt's agree); a virtio-mem domain (outside
+ * that window) once after each plug or unplug that libvirt's figure does
+ * not count yet (the answer kept in memo until that figure changes). Either is
  * held when they cannot be: busy in a job (no guest figures collected:
  * asking would wait for the job) or the read failing. A held domain is
  * counted at the balloon figure last read (memo), not libvirt's.

@@ -418,7 +418,9 @@ static int by_room_desc(const void *a, const void *b)
 {
     const PolicyFillSlot *x = a, *y = b;
 
-    return x->room_kib < y->room_kib ? 1 : x->room_kib > y->room_kib ? -1 : 0;
+    if (x->room_kib != y->room_kib)
+        return x->room_kib < y->room_kib ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index ? 1 : 0; /* the same on every libc */
 }
 
 /* A grow the memory free now cannot cover waits on reclaims, and damping
@@ -433,6 +435,11 @@ static void reclaim_for_growth(PolicyEngine *engine, const PolicyTuning *t, size
     PolicyFillSlot *slots = engine->scratch.slots;
     size_t n_slots = 0;
 
+    /* reclaims this cycle makes anyway free memory as soon */
+    for (size_t k = 0; k < n_items && shortfall_kib > 0; k++)
+        if (engine->work[k].target_kib < engine->work[k].assigned_kib)
+            shortfall_kib =
+                kib_sub(shortfall_kib, engine->work[k].assigned_kib - engine->work[k].target_kib);
     if (shortfall_kib == 0)
         return;
     for (size_t k = 0; k < n_items; k++) {

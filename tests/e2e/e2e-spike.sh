@@ -98,6 +98,23 @@ peak_vmem=$(e2e_virtio_mem_mib vmem)
     fail "vmem: no virtio-mem plugged"
 [ "$(e2e_balloon_mib vmem)" -ge 250 ] && pass "vmem's balloon is fully out first" ||
     fail "vmem's balloon at $(e2e_balloon_mib vmem) MiB while virtio-mem is plugged"
+# dynmemd counts vmem as QEMU does: libvirt's balloon figure adds the
+# virtio-mem plugged at the balloon's last move, so after plugs with the
+# balloon at rest it reads short by them unless the daemon asks QEMU
+# (docs/architecture.md, "Reading a DIMM guest's memory"). Compared with
+# retries: the two are read a moment apart, and the daemon's is a cycle old.
+vmem_figures=""
+counted_as_qemu() {
+    local d q
+    d=$(e2e_dom vmem assigned)
+    q=$(e2e_assigned_mib vmem)
+    [ -n "$d" ] && [ -n "$q" ] || return 1
+    d=$((d / 1048576))
+    vmem_figures="dynmemd $d MiB, QEMU $q MiB"
+    [ "$d" -le $((q + 4)) ] && [ "$q" -le $((d + 4)) ]
+}
+wait_until 60 counted_as_qemu && pass "dynmemd counts vmem as QEMU does ($vmem_figures)" ||
+    fail "dynmemd's figure for vmem is not QEMU's: $vmem_figures"
 [ "$(e2e_dimms dimm)" -ge 1 ] && pass "dimm grew by a DIMM ($(e2e_dimms dimm) attached)" ||
     fail "dimm: no DIMM attached"
 declare -A peak

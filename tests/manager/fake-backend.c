@@ -138,6 +138,10 @@ static int fake_read_caps(Backend *b, const char *uuid, PolicyDomainCaps *ret, c
         *ret_error = g_strdup("fake: no such domain");
         return -ENOENT;
     }
+    if (d->fail_read_caps) {
+        *ret_error = g_strdup("fake: cannot read the definition");
+        return d->fail_read_caps;
+    }
     *ret = d->caps;
     return 0;
 }

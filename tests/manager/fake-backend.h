@@ -33,6 +33,7 @@ typedef struct {
      * a live read (completing the sample) always tells the truth */
     uint64_t stale_bulk_kib;
     unsigned live_reads;               /* live reads of its figures */
+    int fail_read_caps;                /* negative errno reading its definition, 0: none */
     int fail_live_reads;               /* negative errno a live read returns, 0: none */
     uint64_t largest_balloon_drop_kib; /* the largest single balloon shrink asked */
     /* non-zero: the balloon moves toward what was asked by at most this

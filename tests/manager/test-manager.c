@@ -493,6 +493,37 @@ static void test_dimm_guest_read_in_window(void **state)
     ctx_free(c);
 }
 
+/* Someone attaches a DIMM while the domain's definition cannot be read:
+ * libvirt's figure is short by the DIMM, and the daemon, not knowing the
+ * DIMM, would take it at its word. It holds the domain instead (no change
+ * at all) until the definition reads again, then asks QEMU. */
+static void test_dimm_attached_while_caps_unreadable(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = dimm_guest_grown(c);
+    for (int i = 0; i < 30; i++)
+        cycle(c);
+    unsigned reads = d->live_reads, applies = d->applies;
+
+    uint64_t before = fake_domain_assigned_kib(d);
+    d->fail_read_caps = -EIO;
+    fake_backend_attach_dimm(c->fb, d, 512 * MiB);
+    d->stale_bulk_kib = before;
+    for (int i = 0; i < 10; i++) {
+        cycle(c);
+        assert_int_equal(d->applies, applies);
+        assert_int_equal(md(c, d)->entry.status, POLICY_STATUS_STALE);
+    }
+    assert_int_equal(d->live_reads, reads);
+
+    d->fail_read_caps = 0;
+    uint64_t truth = fake_domain_assigned_kib(d);
+    cycle(c);
+    assert_true(d->live_reads > reads);
+    assert_int_equal(md(c, d)->sample.assigned_kib, truth);
+    ctx_free(c);
+}
+
 /* A guest inflating slowly is still on its way to an old, lower target
  * when its workload starts ramping and the trim is held: the balloon is
  * asked again for the size it has now, so the inflation stops there. */
@@ -1580,7 +1611,7 @@ static void test_record_size_limit_and_write_failure(void **state)
     for (int i = 0; i < 30; i++)
         cycle(c);
     g_autofree char *log = log_end(c, saved);
-    assert_int_equal(count_lines(log, "reached daemon.record-max-size (1048576 bytes)"), 1);
+    assert_int_equal(count_lines(log, "past daemon.record-max-size (1048576 bytes)"), 1);
     assert_false(manager_is_recording(c->m));
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -1611,6 +1642,31 @@ static void test_record_size_limit_and_write_failure(void **state)
     g_autofree char *log2 = log_end(c, saved);
     signal(SIGXFSZ, prev);
     assert_int_equal(count_lines(log2, "small.csv\" stopped: cannot write"), 1);
+    assert_false(manager_is_recording(c->m));
+    /* the cycle cut short is gone whole: the file ends with a line, the
+     * last cycle's size before the failing one */
+    g_autofree char *small_text = NULL;
+    assert_true(g_file_get_contents(small, &small_text, NULL, NULL));
+    assert_true(g_str_has_suffix(small_text, "\n"));
+    assert_true(strlen(small_text) <= (size_t)st.st_size + 40);
+
+    /* a file ending in a cut line (a crash, an older run) gets its line
+     * ended before the next session, and a hard-linked file is refused */
+    g_autofree char *cut = g_build_filename(c->dir, "cut.csv", NULL);
+    assert_true(g_file_set_contents(cut, "# dynmem recording\n1.000,0000", -1, NULL));
+    g_autofree char *key3 = g_strdup_printf("  record-file: %s\n", cut);
+    reload_with_daemon(c, key3);
+    cycle(c);
+    g_autofree char *cut_text = NULL;
+    assert_true(g_file_get_contents(cut, &cut_text, NULL, NULL));
+    assert_non_null(strstr(cut_text, "1.000,0000\n# "));
+    g_autofree char *linked = g_build_filename(c->dir, "linked.csv", NULL);
+    assert_int_equal(link(cut, linked), 0);
+    g_autofree char *key4 = g_strdup_printf("  record-file: %s\n", linked);
+    saved = log_begin(c);
+    reload_with_daemon(c, key4);
+    g_autofree char *log3 = log_end(c, saved);
+    assert_int_equal(count_lines(log3, "it has other hard links"), 1);
     assert_false(manager_is_recording(c->m));
     ctx_free(c);
 }
@@ -1671,6 +1727,7 @@ int main(void)
         cmocka_unit_test(test_dimm_hot_add),
         cmocka_unit_test(test_dimm_guest_stale_balloon_figure),
         cmocka_unit_test(test_dimm_guest_read_in_window),
+        cmocka_unit_test(test_dimm_attached_while_caps_unreadable),
         cmocka_unit_test(test_destroyed_between_stats_and_action),
         cmocka_unit_test(test_error_on_one_domain),
         cmocka_unit_test(test_connection_lost_and_regained),
