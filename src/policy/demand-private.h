@@ -60,16 +60,6 @@ G_GNUC_INTERNAL bool policy_demand_comparable(const PolicyDomainState *st,
                                               const PolicyDemandTiming *tm,
                                               const PolicyDemandRaw *raw, uint64_t assigned_kib);
 
-/* The figure a rise since the last report is read from, for the trend:
- * the raw demand when comparable; on the assigned - usable path while our
- * grants land, the raw demand less what QEMU's figure rose since that
- * report (the least the workload itself grew). Returns false when no
- * rise can be read. */
-G_GNUC_INTERNAL bool policy_demand_trend_base(const PolicyDomainState *st,
-                                              const PolicyDemandTiming *tm,
-                                              const PolicyDemandRaw *raw, uint64_t assigned_kib,
-                                              bool comparable, uint64_t *ret_base_kib);
-
 /* The headroom a rising demand needs until memory can arrive, held and
  * decaying like the peak. */
 G_GNUC_INTERNAL uint64_t policy_demand_trend(const PolicyTuning *tuning,

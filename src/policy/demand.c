@@ -208,25 +208,6 @@ bool policy_demand_comparable(const PolicyDomainState *st, const PolicyDemandTim
            (raw->consistent ? !raw->relearnt : assigned_kib == st->prev_assigned_kib);
 }
 
-bool policy_demand_trend_base(const PolicyDomainState *st, const PolicyDemandTiming *tm,
-                              const PolicyDemandRaw *raw, uint64_t assigned_kib, bool comparable,
-                              uint64_t *ret_base_kib)
-{
-    *ret_base_kib = raw->raw_kib;
-    if (comparable)
-        return true;
-    /* A guest grown every cycle (a ramp: an autodeflate guest is always
-     * read this way) would otherwise never show a trend (found by
-     * dynmem-sim: a 256 MiB/s build got 30 MiB of headroom and ran out at
-     * its boot size). Its report may predate our grant, which then reads
-     * as demand: the rise less the grant is the least the workload grew. */
-    if (!tm->have_prev || !tm->new_report || raw->consistent || st->prev_report_assigned_kib == 0 ||
-        assigned_kib <= st->prev_report_assigned_kib)
-        return false;
-    *ret_base_kib = kib_sub(raw->raw_kib, assigned_kib - st->prev_report_assigned_kib);
-    return true;
-}
-
 uint64_t policy_demand_trend(const PolicyTuning *tuning, const PolicyDemandContext *ctx,
                              const PolicyDomainState *st, const PolicyDemandTiming *tm,
                              uint64_t raw_kib, bool comparable)
@@ -322,7 +303,6 @@ void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sam
     if (tm->new_report) {
         st->prev_report_current_kib = d->current_kib;
         st->prev_raw_demand_kib = d->raw_kib;
-        st->prev_report_assigned_kib = sample->assigned_kib;
         st->prev_saturated = saturated;
     }
     st->prev_last_update_s = sample->last_update_s;
@@ -362,12 +342,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     d.pressure = policy_demand_pressure(tuning, sample, st, &tm, &swapped_in);
     saturated = d.pressure || (sample->has_usable && sample->usable_kib < assigned / 100);
     comparable = policy_demand_comparable(st, &tm, &raw, assigned);
-    {
-        uint64_t base;
-        bool readable = policy_demand_trend_base(st, &tm, &raw, assigned, comparable, &base);
-
-        d.trend_kib = policy_demand_trend(tuning, ctx, st, &tm, base, readable);
-    }
+    d.trend_kib = policy_demand_trend(tuning, ctx, st, &tm, d.raw_kib, comparable);
     d.current_kib = policy_demand_current(tuning, &tm, d.raw_kib, assigned, d.pressure, swapped_in);
     policy_demand_note_burst(tuning, st, &tm, comparable, d.current_kib);
     d.demand_kib = policy_demand_peak(tuning, st, tm.ts_us, d.current_kib, &d.rise_kib);

@@ -195,44 +195,6 @@ static void test_trend(void **state)
     assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, true), 100 * M);
 }
 
-/* A guest grown every cycle is read by assigned - usable, never
- * comparable: the rise less our grant since the last report is the least
- * its workload grew. */
-static void test_trend_base(void **state)
-{
-    PolicyDomainState st = {.prev_raw_demand_kib = 1000 * M, .prev_report_assigned_kib = 1200 * M};
-    PolicyDemandTiming tm = {
-        .have_prev = true, .new_report = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
-    PolicyDemandRaw raw = {.raw_kib = 1300 * M};
-    uint64_t base = 0;
-
-    (void)state;
-    /* comparable: the raw figure itself */
-    assert_true(policy_demand_trend_base(&st, &tm, &raw, 1400 * M, true, &base));
-    assert_int_equal(base, 1300 * M);
-    /* grown by 200 MiB since that report: 100 MiB of the rise is the
-     * workload's at least, and the trend carries it */
-    assert_true(policy_demand_trend_base(&st, &tm, &raw, 1400 * M, false, &base));
-    assert_int_equal(base, 1100 * M);
-    assert_int_equal(policy_demand_trend(&tuning, &(PolicyDemandContext){0}, &st, &tm, base, true),
-                     200 * M);
-    /* a grant larger than the rise: no rise read */
-    assert_true(policy_demand_trend_base(&st, &tm, &raw, 1600 * M, false, &base));
-    assert_int_equal(policy_demand_trend(&tuning, &(PolicyDemandContext){0}, &st, &tm, base, true),
-                     0);
-    /* nothing read: not grown, the guest's own view, no new report, no
-     * figure from the last report */
-    assert_false(policy_demand_trend_base(&st, &tm, &raw, 1200 * M, false, &base));
-    raw.consistent = true;
-    assert_false(policy_demand_trend_base(&st, &tm, &raw, 1400 * M, false, &base));
-    raw.consistent = false;
-    tm.new_report = false;
-    assert_false(policy_demand_trend_base(&st, &tm, &raw, 1400 * M, false, &base));
-    tm.new_report = true;
-    st.prev_report_assigned_kib = 0;
-    assert_false(policy_demand_trend_base(&st, &tm, &raw, 1400 * M, false, &base));
-}
-
 static void test_current(void **state)
 {
     PolicyDemandTiming tm = {.have_prev = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
@@ -285,7 +247,6 @@ int main(void)
         cmocka_unit_test(test_unmask_inflation),
         cmocka_unit_test(test_pressure),
         cmocka_unit_test(test_trend),
-        cmocka_unit_test(test_trend_base),
         cmocka_unit_test(test_current),
         cmocka_unit_test(test_burst_and_peak),
     };
