@@ -181,10 +181,6 @@ static int collect(Manager *m, uint64_t now)
     return 0;
 }
 
-/* The backend completes the sample now that the caps are current; it may
- * ask the hypervisor for figures it knows to be wrong in the collection
- * (a DIMM guest's balloon), or hold the domain. Said once when that fails
- * and once when it works again. */
 /* A domain whose devices changed and could not be read again: its
  * figures are judged against the devices it had (a DIMM attached meanwhile
  * is not known to make libvirt's figure suspect, a virtio-mem size not
@@ -198,6 +194,10 @@ static void hold_until_caps_read(ManagerDomain *d)
     d->sample.has_unused = false;
 }
 
+/* The backend completes the sample now that the caps are current; it may
+ * ask the hypervisor for figures it knows to be wrong in the collection
+ * (a DIMM guest's balloon), or hold the domain. Said once when that fails
+ * and once when it works again. */
 static void complete_sample(Manager *m, ManagerDomain *d, uint64_t now)
 {
     DomainPriv *p = (DomainPriv *)d;
