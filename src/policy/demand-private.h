@@ -40,6 +40,15 @@ G_GNUC_INTERNAL void policy_demand_timing(const PolicyDemandContext *ctx,
 G_GNUC_INTERNAL int policy_demand_raw(const PolicyDomainSample *sample, PolicyDomainState *st,
                                       bool new_report, PolicyDemandRaw *ret);
 
+/* The raw demand of a guest measured by assigned - what its report has
+ * free (usable, or unused + caches), read against the assigned figure
+ * its report may have seen: the last report's demand when the report is
+ * not new, never raised by a change of assigned the report may predate. */
+G_GNUC_INTERNAL uint64_t policy_demand_unskew(const PolicyDomainState *st,
+                                              const PolicyDomainSample *sample,
+                                              const PolicyDemandTiming *tm,
+                                              const PolicyDemandRaw *raw);
+
 /* The raw demand of an autodeflate guest without what of our shrink in
  * flight its report shows and QEMU's figure does not yet. */
 G_GNUC_INTERNAL uint64_t policy_demand_unmask_inflation(const PolicyDemandContext *ctx,

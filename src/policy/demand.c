@@ -155,6 +155,36 @@ int policy_demand_raw(const PolicyDomainSample *sample, PolicyDomainState *st, b
     return 0;
 }
 
+uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDomainSample *sample,
+                              const PolicyDemandTiming *tm, const PolicyDemandRaw *raw)
+{
+    uint64_t assigned = sample->assigned_kib;
+    uint64_t free_kib = sample->has_usable ? sample->usable_kib
+                                           : kib_add(sample->unused_kib, sample->disk_caches_kib);
+
+    /* assigned - usable puts QEMU's figure of now beside the guest's
+     * figure of its last report. A report the guest has not renewed says
+     * nothing new: the demand read from it stands. */
+    if (raw->consistent || !st->initialized || st->prev_raw_demand_kib == 0 ||
+        st->prev_assigned_kib == 0)
+        return raw->raw_kib;
+    if (!tm->new_report)
+        return st->prev_raw_demand_kib;
+    /* When assigned moved since the last cycle's sample (a grant of ours
+     * landing, a trim, the guest deflating), a new report stamped no later
+     * than that sample's second may be older than the move: measured on
+     * real guests, a deflate-on-oom guest grown from about 512 to 579 MiB
+     * read 579 MiB of demand for one report, and the decaying peak held
+     * that memory while a guest beside it starved under a pool. Such a
+     * report is read against the lower figure, and never below the last
+     * report's demand (a fall is seen one report late). */
+    if (assigned == st->prev_assigned_kib || sample->last_update_s <= 0 ||
+        st->prev_wallclock_s <= 0 || sample->last_update_s > st->prev_wallclock_s)
+        return raw->raw_kib;
+    return kib_max(st->prev_raw_demand_kib,
+                   kib_sub(kib_min(assigned, st->prev_assigned_kib), free_kib));
+}
+
 uint64_t policy_demand_unmask_inflation(const PolicyDemandContext *ctx, const PolicyDomainState *st,
                                         const PolicyDemandRaw *raw)
 {
@@ -306,6 +336,7 @@ void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sam
         st->prev_saturated = saturated;
     }
     st->prev_last_update_s = sample->last_update_s;
+    st->prev_wallclock_s = sample->wallclock_s;
     st->trend_peak_kib = d->trend_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
@@ -336,6 +367,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     policy_demand_timing(ctx, sample, st, now_us, &tm);
     if (policy_demand_raw(sample, st, tm.new_report, &raw) < 0)
         return -ENODATA;
+    raw.raw_kib = policy_demand_unskew(st, sample, &tm, &raw);
     raw.raw_kib = policy_demand_unmask_inflation(ctx, st, &raw);
     d.raw_kib = raw.raw_kib;
     d.coarse = raw.coarse;

@@ -139,6 +139,84 @@ static void test_unmask_inflation(void **state)
     assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 600 * M);
 }
 
+/* assigned - usable beside a report older than a change of assigned */
+static void test_unskew(void **state)
+{
+    /* last cycle: sampled at second 100, 512 MiB assigned, demand 400 */
+    PolicyDomainState st = {.initialized = true,
+                            .prev_raw_demand_kib = 400 * M,
+                            .prev_assigned_kib = 512 * M,
+                            .prev_wallclock_s = 100,
+                            .prev_last_update_s = 99};
+    PolicyDomainSample s = {.assigned_kib = 576 * M,
+                            .has_usable = true,
+                            .usable_kib = 112 * M,
+                            .last_update_s = 99,
+                            .wallclock_s = 101};
+    PolicyDemandTiming old = {.new_report = false}, fresh = {.new_report = true};
+    PolicyDemandRaw raw = {.raw_kib = 464 * M};
+
+    (void)state;
+    /* a report not renewed: last report's demand, whatever assigned did */
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 400 * M);
+    s.assigned_kib = 448 * M;
+    raw.raw_kib = 336 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 400 * M);
+
+    /* a new report stamped in the second of last cycle's sample, after a
+     * 64 MiB grant landed: it may predate the grant, read against 512 */
+    s.assigned_kib = 576 * M;
+    s.last_update_s = 100;
+    s.usable_kib = 80 * M;
+    raw.raw_kib = 496 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 432 * M);
+    /* ... never below the last report's demand */
+    s.usable_kib = 160 * M;
+    raw.raw_kib = 416 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 400 * M);
+    /* ... and a saturated guest's lower bound still rises to that figure */
+    s.usable_kib = 1 * M;
+    raw.raw_kib = 575 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 511 * M);
+
+    /* stamped after that sample: it saw the grant, as read */
+    s.last_update_s = 101;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
+    /* assigned unchanged: as read */
+    s.last_update_s = 100;
+    s.assigned_kib = 512 * M;
+    raw.raw_kib = 511 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 511 * M);
+    /* no report time or no sample time to judge by: as read */
+    s.assigned_kib = 576 * M;
+    raw.raw_kib = 575 * M;
+    s.last_update_s = 0;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
+    s.last_update_s = 100;
+    st.prev_wallclock_s = 0;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
+    st.prev_wallclock_s = 100;
+
+    /* the coarse figure (unused + caches) is read the same way */
+    s.has_usable = false;
+    s.has_unused = true;
+    s.unused_kib = 32 * M;
+    s.disk_caches_kib = 16 * M;
+    raw = (PolicyDemandRaw){.raw_kib = 528 * M, .coarse = true};
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 464 * M);
+
+    /* the consistent view (MemTotal - MemAvailable), a first sight, or no
+     * last report's demand (after a silence): as read */
+    raw = (PolicyDemandRaw){.raw_kib = 528 * M, .consistent = true};
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
+    raw.consistent = false;
+    st.prev_raw_demand_kib = 0;
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
+    st.prev_raw_demand_kib = 400 * M;
+    st.initialized = false;
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
+}
+
 static void test_pressure(void **state)
 {
     static const struct {
@@ -242,13 +320,10 @@ static void test_burst_and_peak(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timing),
-        cmocka_unit_test(test_raw),
-        cmocka_unit_test(test_unmask_inflation),
-        cmocka_unit_test(test_pressure),
-        cmocka_unit_test(test_trend),
-        cmocka_unit_test(test_current),
-        cmocka_unit_test(test_burst_and_peak),
+        cmocka_unit_test(test_timing),   cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_unskew),   cmocka_unit_test(test_unmask_inflation),
+        cmocka_unit_test(test_pressure), cmocka_unit_test(test_trend),
+        cmocka_unit_test(test_current),  cmocka_unit_test(test_burst_and_peak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
