@@ -189,6 +189,11 @@ static uint64_t watch_balloon(const PolicyTuning *t, const PolicyDomainCaps *cap
         !grow_was_pending &&
         balloon >= kib_add(kib_add(kib_max(st->prev_balloon_kib, resent), ceiling_grew),
                            SELF_DEFLATE_MIN_KIB)) {
+        /* what it took, across takes within one hold */
+        st->self_deflate_kib =
+            st->self_deflate_us > 0 && now < kib_add(st->self_deflate_us, t->demand_half_life_us)
+                ? kib_max(st->self_deflate_kib, assigned)
+                : assigned;
         st->self_deflate_us = now;
         /* its driver goes on inflating toward our target: re-sent below */
         if (st->shrink_pending)
@@ -267,14 +272,21 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
      * headroom go first, then the peaks (the need), each by weight; a
      * host over its budget by a GiB is not served by the peaks' decay,
      * a MiB a second (measured on real guests). A guest that just
-     * deflated by itself keeps what it took. */
+     * deflated by itself is not trimmed for a while, and keeps what it
+     * took even when the host is short; what we granted it since is
+     * buffer like any other there (measured on real guests: two guests
+     * that took their step back and were then grown to their ceiling
+     * held all of it as floor while a third starved under a pool). */
     if (*flags & DOM_UNCOOPERATIVE)
         e->floor_kib = kib_max(assigned, e->minimum_kib);
     else
         e->floor_kib =
             kib_max(e->minimum_kib, kib_min(kib_min(assigned, dem->current_kib), e->maximum_kib));
-    if (*flags & DOM_DEFLATE_HOLD)
-        e->floor_kib = kib_max(e->floor_kib, kib_min(assigned, e->maximum_kib));
+    if (*flags & DOM_DEFLATE_HOLD) {
+        e->floor_kib =
+            kib_max(e->floor_kib, kib_min(kib_min(assigned, st->self_deflate_kib), e->maximum_kib));
+        e->desired_kib = kib_max(e->desired_kib, kib_min(assigned, e->maximum_kib));
+    }
     e->desired_kib = kib_max(e->desired_kib, e->floor_kib);
     e->need_kib = kib_clamp(dem->demand_kib, e->floor_kib, e->desired_kib);
 }

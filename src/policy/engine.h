@@ -129,6 +129,7 @@ typedef struct {
     uint64_t prev_balloon_kib;        /* the balloon figure last cycle, 0: none yet */
     uint64_t prev_balloon_max_kib;    /* its ceiling then (a DIMM raises both) */
     uint64_t self_deflate_us;         /* when an autodeflate guest last took balloon pages back */
+    uint64_t self_deflate_kib;        /* ... and what it held then (grants since are ours) */
     uint64_t burst_peak_kib;          /* largest rise of demand in one report, at burst_peak_us */
     uint64_t burst_peak_us;           /* (decayed when read: policy_demand_burst_kib()) */
     uint64_t prev_report_current_kib; /* the last report's demand, pressure included */

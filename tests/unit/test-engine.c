@@ -578,6 +578,43 @@ static void test_autodeflate_self_deflation_not_fought(void **state)
     sim_host_free(&s);
 }
 
+/* A guest that deflated by itself keeps what it took for a while, but
+ * what we granted it after is buffer: when the host is short, a guest
+ * beside it that needs memory gets it (seen on real guests under a pool:
+ * the grant was held as floor and the other guest starved). */
+static void test_self_deflation_keeps_only_what_it_took(void **state)
+{
+    SimHost s;
+    SimGuest *ad, *other;
+    uint64_t took;
+
+    (void)state;
+    /* B = 8 - 1 - 1 = 6 GiB */
+    sim_init(&s, 8 * GiB);
+    ad = sim_host_add(&s, "ad", 3 * GiB, 3 * GiB, 600 * MiB);
+    ad->caps.balloon_autodeflate = true;
+    other = sim_host_add(&s, "other", 4 * GiB, 4 * GiB, 600 * MiB);
+    sim_host_run(&s, 40);
+    assert_true(sim_guest_assigned_kib(ad) < 1 * GiB);
+    assert_true(sim_guest_assigned_kib(other) < 1 * GiB);
+
+    ad->used_kib = 2 * GiB; /* it deflates on OOM, and is grown at once */
+    sim_host_run(&s, 1);
+    took = ad->state.self_deflate_kib;
+    assert_true(took >= 2 * GiB && took <= 2 * GiB + 32 * MiB);
+    assert_true(sim_guest_assigned_kib(ad) >= took + 256 * MiB);
+
+    other->used_kib = 3 * GiB + 768 * MiB; /* the host is short now */
+    for (int i = 0; i < 6; i++) {
+        sim_host_run(&s, 1);
+        assert_true(sim_guest_assigned_kib(ad) >= took);
+    }
+    /* still within the hold (10 s): the grant went to the guest in need */
+    assert_true(sim_guest_assigned_kib(other) >= 3 * GiB + 768 * MiB);
+    assert_true(sim_guest_assigned_kib(ad) + sim_guest_assigned_kib(other) <= 6 * GiB);
+    sim_host_free(&s);
+}
+
 /* The budget keeps apart what the k autodeflate guests with the most
  * ballooned memory can take back at once; under host PSI, every one's. */
 static void test_budget_counts_autodeflate_take_back(void **state)
@@ -997,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_demand_during_inflation),
         cmocka_unit_test(test_autodeflate_inflation_in_flight),
         cmocka_unit_test(test_autodeflate_self_deflation_not_fought),
+        cmocka_unit_test(test_self_deflation_keeps_only_what_it_took),
         cmocka_unit_test(test_budget_counts_autodeflate_take_back),
         cmocka_unit_test(test_burst_headroom_kept_then_given_up_by_weight),
         cmocka_unit_test(test_burst_headroom_learnt),
