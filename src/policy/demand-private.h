@@ -69,6 +69,21 @@ G_GNUC_INTERNAL bool policy_demand_comparable(const PolicyDomainState *st,
                                               const PolicyDemandTiming *tm,
                                               const PolicyDemandRaw *raw, uint64_t assigned_kib);
 
+/* The figure a rise since the last report is read from, for the trend.
+ * On the consistent path the raw demand, when comparable. On the
+ * assigned - usable path, while nothing of ours shrinks (assigned not
+ * below the last report's figure, no shrink in flight), the last report's
+ * demand plus what the guest's free memory fell since that report: a
+ * grant or a self-deflation landing between the reports raises the free
+ * figure, so neither reads as a trend, whichever report it predates, and
+ * no demand unskewed or unmasked at either report changes the rise.
+ * Otherwise the raw demand, when comparable. Returns false when no rise
+ * can be read. */
+G_GNUC_INTERNAL bool
+policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomainState *st,
+                         const PolicyDomainSample *sample, const PolicyDemandTiming *tm,
+                         const PolicyDemandRaw *raw, bool comparable, uint64_t *ret_base_kib);
+
 /* The headroom a rising demand needs until memory can arrive, held and
  * decaying like the peak. */
 G_GNUC_INTERNAL uint64_t policy_demand_trend(const PolicyTuning *tuning,

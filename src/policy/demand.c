@@ -155,12 +155,18 @@ int policy_demand_raw(const PolicyDomainSample *sample, PolicyDomainState *st, b
     return 0;
 }
 
+/* What the guest's report has free on the assigned - free path. */
+static inline uint64_t report_free_kib(const PolicyDomainSample *sample)
+{
+    return sample->has_usable ? sample->usable_kib
+                              : kib_add(sample->unused_kib, sample->disk_caches_kib);
+}
+
 uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDomainSample *sample,
                               const PolicyDemandTiming *tm, const PolicyDemandRaw *raw)
 {
     uint64_t assigned = sample->assigned_kib;
-    uint64_t free_kib = sample->has_usable ? sample->usable_kib
-                                           : kib_add(sample->unused_kib, sample->disk_caches_kib);
+    uint64_t free_kib = report_free_kib(sample);
 
     /* assigned - usable puts QEMU's figure of now beside the guest's
      * figure of its last report. A report the guest has not renewed says
@@ -236,6 +242,33 @@ bool policy_demand_comparable(const PolicyDomainState *st, const PolicyDemandTim
      * they do, so there only while assigned stood still. */
     return tm->have_prev && tm->new_report &&
            (raw->consistent ? !raw->relearnt : assigned_kib == st->prev_assigned_kib);
+}
+
+bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomainState *st,
+                              const PolicyDomainSample *sample, const PolicyDemandTiming *tm,
+                              const PolicyDemandRaw *raw, bool comparable, uint64_t *ret_base_kib)
+{
+    uint64_t free_kib;
+
+    *ret_base_kib = raw->raw_kib;
+    /* A guest grown every cycle (a ramp we follow; an autodeflate guest is
+     * always read this way) never has assigned standing still, so it never
+     * showed a trend (found by dynmem-sim: a 256 MiB/s build kept about
+     * 30 MiB of headroom and ran out at its boot size). Read the rise as
+     * the fall of its free memory instead: the workload grew by at least
+     * that, whatever of ours landed between the reports (a grant raises
+     * the free figure), and whatever demand either report was read
+     * against (policy_demand_unskew(): a report that may predate a grant
+     * is read against the lower figure, so its demand is no base for a
+     * rise, and the plain rise of raw demand from it would read the grant
+     * as one). A shrink moves the free figure the other way: then only the
+     * comparable rise. */
+    if (raw->consistent || !tm->have_prev || !tm->new_report || st->prev_report_assigned_kib == 0 ||
+        sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0)
+        return comparable;
+    free_kib = report_free_kib(sample);
+    *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(st->prev_report_free_kib, free_kib));
+    return true;
 }
 
 uint64_t policy_demand_trend(const PolicyTuning *tuning, const PolicyDemandContext *ctx,
@@ -333,6 +366,8 @@ void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sam
     if (tm->new_report) {
         st->prev_report_current_kib = d->current_kib;
         st->prev_raw_demand_kib = d->raw_kib;
+        st->prev_report_assigned_kib = sample->assigned_kib;
+        st->prev_report_free_kib = report_free_kib(sample);
         st->prev_saturated = saturated;
     }
     st->prev_last_update_s = sample->last_update_s;
@@ -374,7 +409,12 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     d.pressure = policy_demand_pressure(tuning, sample, st, &tm, &swapped_in);
     saturated = d.pressure || (sample->has_usable && sample->usable_kib < assigned / 100);
     comparable = policy_demand_comparable(st, &tm, &raw, assigned);
-    d.trend_kib = policy_demand_trend(tuning, ctx, st, &tm, d.raw_kib, comparable);
+    {
+        uint64_t base;
+        bool readable = policy_demand_trend_base(ctx, st, sample, &tm, &raw, comparable, &base);
+
+        d.trend_kib = policy_demand_trend(tuning, ctx, st, &tm, base, readable);
+    }
     d.current_kib = policy_demand_current(tuning, &tm, d.raw_kib, assigned, d.pressure, swapped_in);
     policy_demand_note_burst(tuning, st, &tm, comparable, d.current_kib);
     d.demand_kib = policy_demand_peak(tuning, st, tm.ts_us, d.current_kib, &d.rise_kib);

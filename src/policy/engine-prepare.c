@@ -218,6 +218,7 @@ static void hold_without_demand(const PolicyTuning *t, const PolicyEffective *p,
 {
     *flags |= DOM_STALE;
     st->prev_raw_demand_kib = 0; /* no trend across the silence */
+    st->prev_report_assigned_kib = 0;
     st->prev_report_current_kib = 0;
     e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
     e->floor_kib = kib_max(assigned, e->minimum_kib);

@@ -78,6 +78,7 @@ enum {
     DOM_RAMPING = 1u << 8,         /* rising by half a step or more a report: a ramp */
     DOM_DEFLATE_HOLD = 1u << 9,    /* the guest deflated on its own lately: not shrunk */
     DOM_STOP_INFLATION = 1u << 10, /* it deflated on its own during a shrink of ours */
+    DOM_RECLAIM_SMALL = 1u << 11,  /* a reclaim below the step, for a grow that waits */
 };
 
 static inline uint64_t min_step_kib(const PolicyTuning *t, uint64_t assigned)

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *policy_status_to_string(PolicyStatus status)
@@ -170,17 +171,26 @@ static bool fill_growth(PolicyEngine *engine, size_t n_items, bool needs_only, u
     return false;
 }
 
+/* The growth the damped targets ask for, over what the domains hold
+ * (grows in flight included). */
+static uint64_t growth_kib(const PolicyEngine *engine, size_t n_items)
+{
+    uint64_t want = 0;
+
+    for (size_t k = 0; k < n_items; k++)
+        if (engine->work[k].target_kib > engine->work[k].base_kib)
+            want = kib_add(want, engine->work[k].target_kib - engine->work[k].base_kib);
+    return want;
+}
+
 /* Pass 3, growth: only from memory free now. When short, every guest's
  * need is served before anyone's buffer or headroom, each by weight.
  * work[].target_kib holds what the allocator and damping granted. */
 static void grant_growth(PolicyEngine *engine, size_t n_items, uint64_t *free_kib)
 {
     EngineWork *work = engine->work;
-    uint64_t want = 0;
+    uint64_t want = growth_kib(engine, n_items);
 
-    for (size_t k = 0; k < n_items; k++)
-        if (work[k].target_kib > work[k].base_kib)
-            want = kib_add(want, work[k].target_kib - work[k].base_kib);
     if (want <= *free_kib) {
         *free_kib -= want;
         return;
@@ -246,6 +256,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
             set_reason3(e, "above maximum: shrink to ", tgt, NULL);
         else if (e->target_kib > e->desired_kib)
             set_reason3(e, "trim idle: demand ", dem, ", step by step");
+        else if (flags & DOM_RECLAIM_SMALL)
+            set_reason3(e, "reclaim for a waiting grow: demand ", dem, NULL);
         else if ((flags & DOM_SHORT) && e->desired_kib >= kib_add(e->target_kib, step))
             set_reason3(e, "reclaim for others: demand ", dem, NULL);
         else
@@ -361,7 +373,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     }
     if (result != a && (result > a ? result - a : a - result) < step &&
         !restores_bound(e, result) &&
-        (result < a ? !over_budget : a >= comfy_kib(e->need_kib, e->desired_kib))) {
+        (result < a ? !over_budget && !(*flags & DOM_RECLAIM_SMALL)
+                    : a >= comfy_kib(e->need_kib, e->desired_kib))) {
         /* alignment left only a change too small to be worth making */
         e->target_kib = a;
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
@@ -399,6 +412,73 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyTuning *t, size_t n_i
         taken = kib_add(taken, w->base_kib);
     }
     return taken;
+}
+
+static int by_room_desc(const void *a, const void *b)
+{
+    const PolicyFillSlot *x = a, *y = b;
+
+    if (x->room_kib != y->room_kib)
+        return x->room_kib < y->room_kib ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index ? 1 : 0; /* the same on every libc */
+}
+
+/* Whose reclaim below the step may pay for another's grow. Not a guest
+ * that may want the memory back at once: one whose demand rose this
+ * cycle or is ramping, one we are growing, one that deflated on its own
+ * (a step it took from its balloon) or whose trim is held, one swapping,
+ * stale or in its grace period. (A guest that merely holds a trend, its
+ * rise of a while ago, still gives: excluding it too left dynmem-sim's
+ * build servers 2-3 times the ticks out of memory.) */
+static bool may_reclaim_small(const EngineWork *w, unsigned flags)
+{
+    return !(flags & (DOM_RISING | DOM_RAMPING | DOM_TRIM_HELD | DOM_DEFLATE_HOLD | DOM_PRESSURE |
+                      DOM_STALE | DOM_GRACE | DOM_UNCOOPERATIVE)) &&
+           w->base_kib == w->assigned_kib; /* no grow of ours in flight: it did not just step */
+}
+
+/* A grow the memory free now cannot cover waits on reclaims, and damping
+ * skips those below the step: spread over many guests, the skipped ones
+ * can hold more than the grow needs (found by dynmem-sim: 19 builders,
+ * each a few MiB over its share, kept a 20th, ramping, out of memory at
+ * its boot size). The largest of them are made after all, until they
+ * cover the shortfall: few changes, and none where nobody waits. A guest
+ * is never taken below its need (its decaying peak) this way, nor while
+ * its own demand moves (may_reclaim_small()): a grow of one guest is not
+ * paid with memory another is about to ask back (on real guests, two
+ * deflate-on-oom guests that had just stepped up beside a ramping one). */
+static void reclaim_for_growth(PolicyEngine *engine, const PolicyTuning *t, size_t n_items,
+                               uint64_t shortfall_kib)
+{
+    PolicyFillSlot *slots = engine->scratch.slots;
+    size_t n_slots = 0;
+
+    /* reclaims this cycle makes anyway free memory as soon */
+    for (size_t k = 0; k < n_items && shortfall_kib > 0; k++)
+        if (engine->work[k].target_kib < engine->work[k].assigned_kib)
+            shortfall_kib =
+                kib_sub(shortfall_kib, engine->work[k].assigned_kib - engine->work[k].target_kib);
+    if (shortfall_kib == 0)
+        return;
+    for (size_t k = 0; k < n_items; k++) {
+        const EngineWork *w = &engine->work[k];
+        size_t i = engine->item_entry[k];
+        uint64_t to = kib_max(engine->items[k].result_kib, w->need_kib);
+
+        /* (dust, a few MiB, is not worth a balloon change) */
+        if (w->target_kib == w->assigned_kib &&
+            kib_add(to, min_step_kib(t, w->assigned_kib) / 4) <= w->assigned_kib &&
+            may_reclaim_small(w, engine->flags[i]))
+            slots[n_slots++] = (PolicyFillSlot){.room_kib = w->assigned_kib - to, .index = k};
+    }
+    qsort(slots, n_slots, sizeof(*slots), by_room_desc);
+    for (size_t j = 0; j < n_slots && shortfall_kib > 0; j++) {
+        size_t k = slots[j].index;
+
+        engine->work[k].target_kib = engine->work[k].assigned_kib - slots[j].room_kib;
+        engine->flags[engine->item_entry[k]] |= DOM_RECLAIM_SMALL;
+        shortfall_kib = kib_sub(shortfall_kib, slots[j].room_kib);
+    }
 }
 
 /* Pass 4 over every domain: mechanisms, status, reason, protection, and
@@ -517,6 +597,9 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
 
     /* pass 2: damping; what the managed domains hold now */
     taken = damp_all(engine, t, n_items, regime, over_budget);
+    if (!over_budget)
+        reclaim_for_growth(engine, t, n_items,
+                           kib_sub(growth_kib(engine, n_items), kib_sub(alloc_budget, taken)));
 
     /* pass 3: reclaim before grow. A shrink in flight is not free until the
      * stats show it, a grow in flight is taken already. */

@@ -101,11 +101,13 @@ typedef struct {
     bool reserve_known;
     uint64_t prev_assigned_kib;
     uint64_t prev_available_kib;
-    uint64_t prev_raw_demand_kib; /* last report's demand, for the trend */
-    bool prev_saturated;          /* ... and it was only a lower bound */
-    uint64_t trend_peak_kib;      /* headroom for a rising demand, decaying */
-    int64_t prev_last_update_s;   /* the guest report seen last cycle */
-    int64_t prev_wallclock_s;     /* the wall clock at last cycle's sample */
+    uint64_t prev_raw_demand_kib;      /* last report's demand, for the trend */
+    uint64_t prev_report_assigned_kib; /* ... QEMU's figure then (0: none) */
+    uint64_t prev_report_free_kib;     /* ... and what the report had free */
+    bool prev_saturated;               /* ... and it was only a lower bound */
+    uint64_t trend_peak_kib;           /* headroom for a rising demand, decaying */
+    int64_t prev_last_update_s;        /* the guest report seen last cycle */
+    int64_t prev_wallclock_s;          /* the wall clock at last cycle's sample */
     uint64_t prev_swap_in_kib;
     uint64_t prev_major_faults;
     bool under_pressure;

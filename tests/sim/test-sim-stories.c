@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The e2e stories replayed as scenarios (tests/sim/scenarios/e2e-*.yaml)
  * through dynmemd's own manager on the simulated hypervisor: the same
- * outcome as on real guests (tests/e2e/e2e-spike.sh, e2e-scarcity.sh):
+ * outcome as on real guests (tests/e2e/e2e-spike.sh, e2e-scarcity.sh,
+ * e2e-burst-pool.sh):
  * who grows, by which mechanism, no OOM kill, within the stated bounds. */
 #include "sim-run.h"
 
@@ -91,11 +92,28 @@ static void test_scarcity(void **state)
     sim_result_clear(&r);
 }
 
+/* e2e-burst-pool under the 1,800 MiB pool: the two deflate-on-oom guests
+ * step up together while the third ramps; no OOM kill, the stepped ones
+ * given up to below their 640 MiB for the ramp, all within the pool. */
+static void test_burst_pool(void **state)
+{
+    g_autoptr(SimScenario) s = load("e2e-burst-pool.yaml");
+    SimResult r;
+    run(s, SIM_ALGO_DYNMEM, &r);
+    const SimVmResult *a = &r.vm[0], *b = &r.vm[1], *ramp = &r.vm[2];
+    assert_int_equal(r.oom_kills, 0);
+    assert_true(a->end_assigned_kib < 640 * MiB && b->end_assigned_kib < 640 * MiB);
+    assert_true(a->end_assigned_kib + b->end_assigned_kib + ramp->end_assigned_kib <= 1804 * MiB);
+    assert_true(ramp->end_available_kib > 16 * MiB);
+    sim_result_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spike),
         cmocka_unit_test(test_scarcity),
+        cmocka_unit_test(test_burst_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,130 @@ static void test_trend(void **state)
     assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, 600 * M, true), 100 * M);
 }
 
+/* A guest grown every cycle is read by assigned - usable and is never
+ * comparable: the rise is what its free memory fell since the last
+ * report, which no grant of ours can raise. */
+static void test_trend_base(void **state)
+{
+    PolicyDemandContext ctx = {0};
+    PolicyDomainState st = {.prev_raw_demand_kib = 1000 * M,
+                            .prev_report_assigned_kib = 1200 * M,
+                            .prev_report_free_kib = 200 * M};
+    PolicyDomainSample s = {.assigned_kib = 1400 * M, .has_usable = true, .usable_kib = 100 * M};
+    PolicyDemandTiming tm = {
+        .have_prev = true, .new_report = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
+    PolicyDemandRaw raw = {.raw_kib = 1300 * M};
+    uint64_t base = 0;
+
+    (void)state;
+    /* grown by 200 MiB since that report, 100 MiB less free: the workload
+     * grew by 100 MiB at least, and the trend carries it */
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1100 * M);
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 200 * M);
+    /* ... whether or not assigned stood still since the last cycle */
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, true, &base));
+    assert_int_equal(base, 1100 * M);
+    /* a report that predates the grant: free as before, read against the
+     * old figure (policy_demand_unskew()) or not, no trend */
+    s.usable_kib = 200 * M;
+    raw.raw_kib = 1200 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 0);
+    raw.raw_kib = 1000 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 0);
+    /* a grant larger than the rise: more free, no rise read */
+    s.usable_kib = 250 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 0);
+    /* the coarse figure (unused + caches) the same way */
+    s = (PolicyDomainSample){.assigned_kib = 1400 * M,
+                             .has_unused = true,
+                             .unused_kib = 64 * M,
+                             .disk_caches_kib = 36 * M};
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1100 * M);
+
+    /* a shrink since that report, or one in flight, moves the free figure
+     * the other way: only the comparable rise of the raw figure */
+    s.assigned_kib = 1100 * M;
+    raw.raw_kib = 1050 * M;
+    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, true, &base));
+    assert_int_equal(base, 1050 * M);
+    s.assigned_kib = 1400 * M;
+    ctx.in_flight_shrink_kib = 64 * M;
+    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    ctx.in_flight_shrink_kib = 0;
+    /* the guest's own view, no new report, no figure from the last report:
+     * as comparable says, from the raw figure */
+    raw.consistent = true;
+    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, true, &base));
+    assert_int_equal(base, 1050 * M);
+    raw.consistent = false;
+    tm.new_report = false;
+    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    tm.new_report = true;
+    st.prev_report_assigned_kib = 0;
+    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+}
+
+/* Through policy_demand_update(): a grant whose report was read against
+ * the figure before it (policy_demand_unskew()) is not read as a trend
+ * when assigned stands still at the next report, and a ramp we grow every
+ * cycle shows its trend. */
+static void test_trend_of_a_grown_guest(void **state)
+{
+    PolicyDemandContext ctx = {.autodeflate = true};
+    PolicyDomainState st = {0};
+    PolicyDemand d;
+    PolicyDomainSample s = {.has_usable = true, .has_balloon_stats = true};
+    struct {
+        uint64_t assigned_mib, usable_mib;
+        int64_t report_s;
+    } cycles[] = {
+        /* 1000 MiB, 500 used */
+        {1000, 500, 99},
+        {1000, 500, 100},
+        /* a 200 MiB grant landed before a report stamped in the second of
+         * the last sample; the workload grew by 100: read against 1000 */
+        {1200, 600, 101},
+        /* assigned stands still, the workload grew by 100 more: a rise of
+         * 100 (200 MiB of trend), not the 200 the unskewed figure gives */
+        {1200, 500, 102},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(cycles); i++) {
+        s.timestamp_us = (100 + i) * SEC;
+        s.wallclock_s = 100 + (int64_t)i;
+        s.assigned_kib = cycles[i].assigned_mib * M;
+        s.usable_kib = cycles[i].usable_mib * M;
+        s.last_update_s = cycles[i].report_s;
+        assert_int_equal(policy_demand_update(&tuning, &ctx, &s, &st, s.timestamp_us, &d), 0);
+        st.initialized = true; /* as the engine marks it */
+        if (i == 2)
+            assert_int_equal(d.trend_kib, 0);
+    }
+    assert_int_equal(d.raw_kib, 700 * M);
+    assert_true(d.trend_kib <= 200 * M);
+    assert_true(d.trend_kib >= 150 * M);
+
+    /* a ramp grown every cycle: +100 MiB of workload and +100 of grant a
+     * report, but the guest is 20 MiB less free each time */
+    for (size_t i = 0; i < 3; i++) {
+        s.timestamp_us += SEC;
+        s.wallclock_s++;
+        s.last_update_s = s.wallclock_s; /* after the last sample: as read */
+        s.assigned_kib += 100 * M;
+        s.usable_kib -= 20 * M;
+        assert_int_equal(policy_demand_update(&tuning, &ctx, &s, &st, s.timestamp_us, &d), 0);
+    }
+    assert_true(d.trend_kib >= 40 * M);
+}
+
 static void test_current(void **state)
 {
     PolicyDemandTiming tm = {.have_prev = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
@@ -320,10 +444,11 @@ static void test_burst_and_peak(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timing),   cmocka_unit_test(test_raw),
-        cmocka_unit_test(test_unskew),   cmocka_unit_test(test_unmask_inflation),
-        cmocka_unit_test(test_pressure), cmocka_unit_test(test_trend),
-        cmocka_unit_test(test_current),  cmocka_unit_test(test_burst_and_peak),
+        cmocka_unit_test(test_timing),     cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_unskew),     cmocka_unit_test(test_unmask_inflation),
+        cmocka_unit_test(test_pressure),   cmocka_unit_test(test_trend),
+        cmocka_unit_test(test_trend_base), cmocka_unit_test(test_trend_of_a_grown_guest),
+        cmocka_unit_test(test_current),    cmocka_unit_test(test_burst_and_peak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

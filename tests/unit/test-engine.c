@@ -1017,6 +1017,81 @@ static void test_deflate_reserve_never_starves_a_need(void **state)
     sim_host_free(&s);
 }
 
+/* Short by a little: three donors, each only a few MiB over its share (less
+ * than the step, so damping would leave them), and a guest whose workload
+ * steps up. The grow waits on reclaims: those below the step are made
+ * after all (dust excepted), never below a donor's need, and the guest
+ * gets what it needs. Without a grow waiting, nothing moves. With rising
+ * set, the donor with the most to give has its own demand rising: it
+ * gives nothing that way (on real guests, two deflate-on-oom guests that
+ * had just stepped up beside a ramping one). */
+static void small_reclaims_story(bool rising)
+{
+    SimHost s;
+    SimGuest *grower;
+    uint64_t budget, before[3];
+    int small = 0;
+
+    sim_init(&s, 32 * GiB);
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+
+        g_snprintf(name, sizeof(name), "d%d", i);
+        sim_host_add(&s, name, 4 * GiB, 2 * GiB, 1 * GiB + (uint64_t)i * 40 * MiB);
+    }
+    grower = sim_host_add(&s, "grow", 4 * GiB, 2 * GiB, 1 * GiB);
+    sim_host_run(&s, 30);
+    /* a pool 60 MiB short of every desire */
+    budget = 0;
+    for (size_t i = 0; i < s.n; i++)
+        budget += s.out[i].desired_kib;
+    s.cfg.pool_kib = budget - 60 * MiB;
+    sim_host_run(&s, 3);
+    for (size_t i = 0; i < 3; i++)
+        before[i] = sim_guest_assigned_kib(&s.g[i]);
+    sim_host_run(&s, 5);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(sim_guest_assigned_kib(&s.g[i]), before[i]);
+
+    grower->used_kib += 100 * MiB;
+    if (rising)
+        s.g[2].used_kib += 4 * MiB;
+    sim_host_run(&s, 1);
+    for (size_t i = 0; i < 3; i++) {
+        const PolicyPlanEntry *e = &s.out[i];
+
+        if (strncmp(e->reason, "reclaim for a waiting grow", 26) != 0)
+            continue;
+        assert_false(rising && i == 2);
+        small++;
+        assert_true(e->target_kib < e->assigned_kib);
+        assert_true(e->assigned_kib - e->target_kib < 32 * MiB);
+        assert_true(e->assigned_kib - e->target_kib >= 8 * MiB);
+        assert_true(e->target_kib >= e->need_kib);
+    }
+    assert_true(small >= 1);
+    if (!rising)
+        assert_true(s.out[3].target_kib > s.out[3].assigned_kib);
+    sim_host_run(&s, 3);
+    if (!rising)
+        assert_true(sim_guest_assigned_kib(grower) >= grower->used_kib + 100 * MiB);
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(s.g[i].swap_in_kib, 0);
+    sim_host_free(&s);
+}
+
+static void test_small_reclaims_for_a_waiting_grow(void **state)
+{
+    (void)state;
+    small_reclaims_story(false);
+}
+
+static void test_small_reclaims_spare_a_rising_guest(void **state)
+{
+    (void)state;
+    small_reclaims_story(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1123,8 @@ int main(void)
         cmocka_unit_test(test_trend_saturates),
         cmocka_unit_test(test_dimm_attach_is_not_self_deflation),
         cmocka_unit_test(test_deflate_reserve_never_starves_a_need),
+        cmocka_unit_test(test_small_reclaims_for_a_waiting_grow),
+        cmocka_unit_test(test_small_reclaims_spare_a_rising_guest),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
