@@ -9,6 +9,7 @@
 #include "sim-run.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,9 @@ int main(int argc, char **argv)
     g_autoptr(GOptionContext) ctx =
         g_option_context_new("SCENARIO.yaml... | --from-recording FILE [-o SCENARIO.yaml]");
     g_autoptr(GError) e = NULL;
+    /* a closed pipe is an error to report, not a death that would leave a
+     * run's temporary directory behind */
+    signal(SIGPIPE, SIG_IGN);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_summary(ctx, "Replays memory demand through dynmem and its peers.");
     if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
@@ -245,6 +249,11 @@ int main(int argc, char **argv)
         const RunOptions ro = {list, n_algos, json, plot, verbose, argc > 2};
         if (run_scenario(s, argv[f], f == 1, &ro) < 0)
             status = 1;
+        /* a reader gone (piped to head): stop here, nothing left behind */
+        if (fflush(stdout) != 0) {
+            fprintf(stderr, "dynmem-sim: writing the results: %s\n", g_strerror(errno));
+            return 1;
+        }
     }
     if (json)
         printf(argc > 2 ? "]\n" : "\n");

@@ -33,6 +33,18 @@ if [ "$one" != "$three" ] || [ "$one" = 0 ]; then
 else
     echo "ok: steady guests logged nothing after settling ($one lines in 1 h and in 3 h)"
 fi
+# output that cannot be written (a full disk, a reader gone) is an error,
+# and the run's temporary directory is not left behind
+mkdir "$tmp/tmpdir"
+if TMPDIR=$tmp/tmpdir "$sim" -a dynmem "$steady" "$steady" >/dev/full 2>"$tmp/err"; then
+    echo "FAIL: writing to a full device succeeded"
+    fail=1
+elif ! grep -q 'writing the results' "$tmp/err" || [ -n "$(ls -A "$tmp/tmpdir")" ]; then
+    echo "FAIL: a failed write: '$(cat "$tmp/err")', left: $(ls -A "$tmp/tmpdir")"
+    fail=1
+else
+    echo "ok: a failed write is reported and leaves nothing behind"
+fi
 printf 'vms:\n  - {name: a, memory: 1}\n' >"$tmp/bad.yaml"
 if "$sim" "$tmp/bad.yaml" 2>"$tmp/err"; then
     echo "FAIL: a bad scenario was accepted"
