@@ -14,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FILE, fclose)
+
 typedef struct {
     const SimAlgo *list;
     size_t n_algos;
     bool json;
     const char *plot;
     bool verbose;
+    FILE *trace_oom;
     bool several; /* more than one scenario: JSON array, plot names */
 } RunOptions;
 
@@ -28,7 +31,11 @@ typedef struct {
 static int run_scenario(SimScenario *s, const char *label, bool first, const RunOptions *ro)
 {
     int status = 0;
-    SimRunOptions o = {.plot = ro->plot != NULL, .plot_max_vm = 6, .verbose = ro->verbose};
+    SimRunOptions o = {.plot = ro->plot != NULL,
+                       .plot_max_vm = 6,
+                       .verbose = ro->verbose,
+                       .trace_oom = ro->trace_oom,
+                       .scenario_name = s->name};
     SimResult res[SIM_ALGO_LAST] = {0};
     size_t done = 0;
     for (size_t a = 0; a < ro->n_algos; a++) {
@@ -128,7 +135,8 @@ static int write_converted(const SimRecordingScenario *r, const char *output)
 }
 
 static int from_recording_main(const char *path, const char *output, const SimAlgo *list,
-                               size_t n_algos, bool json, const char *plot, bool verbose)
+                               size_t n_algos, bool json, const char *plot, bool verbose,
+                               FILE *trace_oom)
 {
     g_autofree char *text = NULL;
     gsize len = 0;
@@ -158,7 +166,7 @@ static int from_recording_main(const char *path, const char *output, const SimAl
             fprintf(stderr, "%s: as a scenario: %s\n", path, (char *)errors->pdata[i]);
         return 1;
     }
-    const RunOptions ro = {list, n_algos, json, plot, verbose, false};
+    const RunOptions ro = {list, n_algos, json, plot, verbose, trace_oom, false};
     int status = run_scenario(s, path, true, &ro) < 0 ? 1 : 0;
     if (json)
         printf("\n");
@@ -167,7 +175,8 @@ static int from_recording_main(const char *path, const char *output, const SimAl
 
 int main(int argc, char **argv)
 {
-    g_autofree char *algos = NULL, *plot = NULL, *from_recording = NULL, *output = NULL;
+    g_autofree char *algos = NULL, *plot = NULL, *from_recording = NULL, *output = NULL,
+                    *trace_path = NULL;
     gboolean json = FALSE, verbose = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"algorithms", 'a', 0, G_OPTION_ARG_STRING, &algos,
@@ -182,6 +191,8 @@ int main(int argc, char **argv)
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
          "With --from-recording: write the scenario (and its CSV traces beside it), do not run",
          "SCENARIO.yaml"},
+        {"trace-oom", 0, 0, G_OPTION_ARG_FILENAME, &trace_path,
+         "Write each VM's ticks around its OOM kills, and the engine's plan, as CSV", "FILE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "dynmemd's notices on stderr", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL,
@@ -219,12 +230,22 @@ int main(int argc, char **argv)
             list[n_algos++] = (SimAlgo)a;
     }
 
+    g_autoptr(FILE) trace_oom = NULL;
+    if (trace_path) {
+        trace_oom = fopen(trace_path, "we");
+        if (!trace_oom) {
+            fprintf(stderr, "dynmem-sim: %s: %s\n", trace_path, g_strerror(errno));
+            return 1;
+        }
+        fputs(sim_trace_oom_header, trace_oom);
+    }
     if (from_recording) {
         if (argc > 1) {
             fprintf(stderr, "dynmem-sim: --from-recording takes no scenario files\n");
             return 2;
         }
-        return from_recording_main(from_recording, output, list, n_algos, json, plot, verbose);
+        return from_recording_main(from_recording, output, list, n_algos, json, plot, verbose,
+                                   trace_oom);
     }
     if (output) {
         fprintf(stderr, "dynmem-sim: --output goes with --from-recording\n");
@@ -246,7 +267,7 @@ int main(int argc, char **argv)
             status = 1;
             continue;
         }
-        const RunOptions ro = {list, n_algos, json, plot, verbose, argc > 2};
+        const RunOptions ro = {list, n_algos, json, plot, verbose, trace_oom, argc > 2};
         if (run_scenario(s, argv[f], f == 1, &ro) < 0)
             status = 1;
         /* a reader gone (piped to head): stop here, nothing left behind */

@@ -15,6 +15,20 @@
 #define STEP_KIB      (64 * MIB)
 #define MANAGER_T0_US (1000 * G_USEC_PER_SEC) /* the manager's clock at scenario time 0 */
 #define MOM_SAMPLES   10
+#define TRACE_BEFORE  24 /* --trace-oom: ticks kept before a kill (6 s at 250 ms) */
+#define TRACE_AFTER   8  /* ... and written after it */
+
+/* One tick of one VM as --trace-oom writes it: the guest, and the engine's
+ * last plan for it (dynmem only). */
+typedef struct {
+    uint64_t t_us;
+    bool killed;
+    uint64_t demand_kib, used_kib, cap_kib, balloon_kib, balloon_goal_kib, balloon_max_kib;
+    uint64_t vmem_current_kib, vmem_requested_kib, rep_usable_kib;
+    uint64_t e_demand_kib, e_trend_kib, e_desired_kib, e_target_kib, e_headroom_kib;
+    PolicyProtection e_protection;
+    char e_reason[POLICY_REASON_MAX];
+} TraceRow;
 
 /* What the runner keeps per VM besides the model. */
 typedef struct {
@@ -26,6 +40,12 @@ typedef struct {
     /* MoM's 10 samples, 5 s apart */
     uint64_t mom_cur[MOM_SAMPLES], mom_used[MOM_SAMPLES];
     unsigned mom_n;
+    /* --trace-oom: a ring of the last ticks, and the engine's last plan */
+    TraceRow *trace;
+    uint64_t trace_n;       /* rows ever put in the ring */
+    uint64_t trace_written; /* rows written (the ring's oldest unwritten is max(this, n - size)) */
+    uint64_t trace_until;   /* write rows up to this count */
+    TraceRow plan;
 } RunVm;
 
 typedef struct {
@@ -281,6 +301,81 @@ static void baseline_cycle(Run *r)
         }
 }
 
+/* ---- --trace-oom ------------------------------------------------------------ */
+
+static void trace_note_plans(Run *r)
+{
+    for (size_t i = 0; i < r->world.n; i++) {
+        SimVm *vm = &r->world.vms[i];
+        ManagerDomain *d = vm->running ? manager_find_domain_by_uuid(r->manager, vm->uuid) : NULL;
+        TraceRow *p = &r->rv[i].plan;
+        if (!d || !d->has_entry) {
+            memset(p, 0, sizeof(*p));
+            continue;
+        }
+        p->e_demand_kib = d->entry.demand_kib;
+        p->e_trend_kib = d->state.trend_peak_kib;
+        p->e_desired_kib = d->entry.desired_kib;
+        p->e_target_kib = d->entry.target_kib;
+        p->e_headroom_kib = d->entry.headroom_kib;
+        p->e_protection = d->entry.protection;
+        g_strlcpy(p->e_reason, d->entry.reason, sizeof(p->e_reason));
+    }
+}
+
+static void trace_write_row(FILE *f, const char *scenario, SimAlgo algo, const SimVm *vm,
+                            const TraceRow *w)
+{
+    double k = 1024.0;
+    fprintf(f,
+            "%s,%s,%.2f,%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%."
+            "1f,%s,\"%s\"\n",
+            scenario, sim_algo_to_string(algo), (double)w->t_us / 1e6, vm->name, w->killed,
+            (double)w->demand_kib / k, (double)w->used_kib / k, (double)w->cap_kib / k,
+            (double)w->balloon_kib / k, (double)w->balloon_goal_kib / k,
+            (double)w->balloon_max_kib / k, (double)w->vmem_current_kib / k,
+            (double)w->vmem_requested_kib / k, (double)w->rep_usable_kib / k,
+            (double)w->e_demand_kib / k, (double)w->e_trend_kib / k, (double)w->e_desired_kib / k,
+            (double)w->e_target_kib / k, (double)w->e_headroom_kib / k,
+            policy_protection_to_string(w->e_protection), w->e_reason);
+}
+
+const char sim_trace_oom_header[] =
+    "scenario,algorithm,t_s,vm,killed,demand,used,capacity,balloon,balloon_goal,balloon_max,"
+    "vmem_current,vmem_requested,reported_usable,e_demand,e_trend,e_desired,e_target,e_headroom,"
+    "e_protection,e_reason\n";
+
+/* Put this tick of VM i in its ring; on a kill, write what the ring holds
+ * unwritten and the next TRACE_AFTER ticks. */
+static void trace_tick(Run *r, const SimRunOptions *o, size_t i, bool killed)
+{
+    SimVm *vm = &r->world.vms[i];
+    RunVm *x = &r->rv[i];
+    TraceRow *w = &x->trace[x->trace_n % TRACE_BEFORE];
+    *w = x->plan;
+    w->t_us = r->t_us;
+    w->killed = killed;
+    w->demand_kib = vm->demand_kib;
+    w->used_kib = vm->used_kib;
+    w->cap_kib = sim_vm_capacity_kib(vm);
+    w->balloon_kib = vm->balloon_kib;
+    w->balloon_goal_kib = vm->balloon_goal_kib;
+    w->balloon_max_kib = vm->balloon_max_kib;
+    w->vmem_current_kib = vm->vmem_current_kib;
+    w->vmem_requested_kib = vm->vmem_requested_kib;
+    w->rep_usable_kib = vm->rep_usable_kib;
+    x->trace_n++;
+    if (killed)
+        x->trace_until = x->trace_n + TRACE_AFTER;
+    if (x->trace_n > x->trace_until)
+        return;
+    uint64_t from =
+        MAX(x->trace_written, x->trace_n > TRACE_BEFORE ? x->trace_n - TRACE_BEFORE : 0);
+    for (uint64_t j = from; j < x->trace_n; j++)
+        trace_write_row(o->trace_oom, o->scenario_name, r->algo, vm, &x->trace[j % TRACE_BEFORE]);
+    x->trace_written = x->trace_n;
+}
+
 /* ---- the loop ---------------------------------------------------------------- */
 
 static void start_stop(Run *r)
@@ -367,6 +462,8 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
         g_hash_table_insert(by_uuid, vms[i].uuid, &vms[i]);
         sim_scenario_vm_policy(s, &vms[i], &rv[i].pol);
         rv[i].step_t0_us = UINT64_MAX;
+        if (o->trace_oom)
+            rv[i].trace = g_new0(TraceRow, TRACE_BEFORE);
         mean_w += rv[i].pol.weight;
         if (balloon_only(algo)) { /* those peers define the same VM as plain memory */
             vms[i].boot_kib += vms[i].vmem_size_kib;
@@ -411,7 +508,9 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
             SimVm *vm = &vms[i];
             if (!vm->running)
                 continue;
-            sim_vm_tick(m, vm, r.world.now_us, r.t_us);
+            bool killed = sim_vm_tick(m, vm, r.world.now_us, r.t_us);
+            if (o->trace_oom)
+                trace_tick(&r, o, i, killed);
             SimVmResult *vr = &res.vm[i];
             vr->peak_assigned_kib = MAX(vr->peak_assigned_kib, sim_vm_assigned_kib(vm));
             vr->peak_vmem_kib = MAX(vr->peak_vmem_kib, vm->vmem_current_kib);
@@ -462,6 +561,8 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
                     goto out;
                 }
                 manager_run_cycle(r.manager);
+                if (o->trace_oom)
+                    trace_note_plans(&r);
             } else if (algo != SIM_ALGO_STATIC) {
                 baseline_cycle(&r);
             }
@@ -498,6 +599,8 @@ int sim_run(const SimScenario *s, SimAlgo algo, const SimRunOptions *o, SimResul
         res.heavy_vm_pct = 100.0 * (double)heavy / (double)n;
     }
 out:
+    for (size_t i = 0; i < n; i++)
+        g_free(rv[i].trace);
     dynmem_stop(&r);
     if (rc < 0) {
         sim_result_clear(&res);

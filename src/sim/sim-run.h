@@ -11,6 +11,7 @@
 #include "sim-scenario.h"
 
 #include <glib.h>
+#include <stdio.h>
 
 /* One VM at the end of a run, for the stories. */
 typedef struct {
@@ -57,7 +58,14 @@ typedef struct {
     bool plot;         /* collect the plot's series */
     guint plot_max_vm; /* more VMs than this: totals only */
     bool verbose;      /* dynmemd's notices on stderr */
+    /* --trace-oom: CSV rows of each VM's ticks around its OOM kills (the
+     * header is the caller's, sim_trace_oom_header); NULL: none */
+    FILE *trace_oom;
+    const char *scenario_name;
 } SimRunOptions;
+
+/* The header line of --trace-oom's CSV. */
+extern const char sim_trace_oom_header[];
 
 /* Run s (not changed; the VMs are copied) under algo. Returns 0, or a
  * negative errno with *ret_error (dynmem's policy refused). */
