@@ -112,7 +112,6 @@ G_GNUC_INTERNAL uint64_t policy_demand_peak(const PolicyTuning *tuning, const Po
                                             uint64_t *ret_rise_kib);
 
 /* What the next sample is compared with. */
-G_GNUC_INTERNAL void policy_demand_remember(const PolicyDemandContext *ctx, PolicyDomainState *st,
-                                            const PolicyDomainSample *sample,
+G_GNUC_INTERNAL void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sample,
                                             const PolicyDemandTiming *tm, const PolicyDemand *d,
                                             bool saturated);

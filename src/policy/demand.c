@@ -184,14 +184,7 @@ uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDomainSam
      * that memory while a guest beside it starved under a pool. Such a
      * report is read against the lower figure, and never below the last
      * report's demand (a fall is seen one report late). */
-    /* Not while the last report showed the workload rising: a ramp we
-     * grow every cycle has a grant landing between every two reports, and
-     * each report read against the figure before the grant read a demand
-     * one grant short, or none risen at all (dynmem-sim's scale-1000: a
-     * 256 MiB/s build read 1,328 MiB a second before it used 2,130, and
-     * ran out at its balloon ceiling). Read high, a report that did
-     * predate the grant overstates the demand by it until the next. */
-    if (st->prev_rose || assigned == st->prev_assigned_kib || sample->last_update_s <= 0 ||
+    if (assigned == st->prev_assigned_kib || sample->last_update_s <= 0 ||
         st->prev_wallclock_s <= 0 || sample->last_update_s > st->prev_wallclock_s)
         return raw->raw_kib;
     return kib_max(st->prev_raw_demand_kib,
@@ -255,7 +248,7 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
                               const PolicyDomainSample *sample, const PolicyDemandTiming *tm,
                               const PolicyDemandRaw *raw, bool comparable, uint64_t *ret_base_kib)
 {
-    uint64_t free_kib, fall;
+    uint64_t free_kib;
 
     *ret_base_kib = raw->raw_kib;
     /* A guest grown every cycle (a ramp we follow; an autodeflate guest is
@@ -274,34 +267,7 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
         sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0)
         return comparable;
     free_kib = report_free_kib(sample);
-    fall = kib_sub(st->prev_report_free_kib, free_kib);
-    /* The fall alone is a lower bound: what landed between the reports
-     * raised the free figure, so a ramp we follow every cycle read as its
-     * rise less our grant, often as none (dynmem-sim's scale-1000: 256
-     * MiB/s builds read about 260 MiB of trend for 640, and ran out where
-     * their deflate-on-oom net ends at the balloon ceiling). When the
-     * last report showed the workload rising, the workload is taken to
-     * have used what landed too: the rise is what assigned grew since the
-     * last report's cycle less what the free figure rose. A grant that
-     * landed after the report it is read with is then counted one report
-     * early (the next report shows it free, and no rise). Not from the
-     * first rise: a guest that deflated on its own for one step read its
-     * whole step twice more as a trend (test-manager). */
-    /* Only for an autodeflate guest (with MemAvailable, a report that is
-     * not consistent is one that just got a DIMM), and not when a DIMM
-     * came since the last report: it raises assigned a second before the
-     * guest has it (dynmem-sim's steady: read as rises, twice as many
-     * changes). */
-    if (ctx->autodeflate && ctx->caps &&
-        ctx->caps->balloon_max_kib == st->prev_report_ceiling_kib && st->prev_rose) {
-        uint64_t up = kib_add(
-            st->prev_raw_demand_kib,
-            kib_add(sample->assigned_kib - st->prev_report_assigned_kib, st->prev_report_free_kib));
-
-        *ret_base_kib = kib_max(st->prev_raw_demand_kib, kib_sub(up, free_kib));
-        return true;
-    }
-    *ret_base_kib = kib_add(st->prev_raw_demand_kib, fall);
+    *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(st->prev_report_free_kib, free_kib));
     return true;
 }
 
@@ -390,9 +356,8 @@ uint64_t policy_demand_peak(const PolicyTuning *tuning, const PolicyDomainState 
     return current_kib;
 }
 
-void policy_demand_remember(const PolicyDemandContext *ctx, PolicyDomainState *st,
-                            const PolicyDomainSample *sample, const PolicyDemandTiming *tm,
-                            const PolicyDemand *d, bool saturated)
+void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sample,
+                            const PolicyDemandTiming *tm, const PolicyDemand *d, bool saturated)
 {
     st->demand_peak_kib = d->demand_kib;
     st->demand_peak_us = tm->ts_us;
@@ -404,7 +369,6 @@ void policy_demand_remember(const PolicyDemandContext *ctx, PolicyDomainState *s
         st->prev_report_assigned_kib = sample->assigned_kib;
         st->prev_report_free_kib = report_free_kib(sample);
         st->prev_saturated = saturated;
-        st->prev_report_ceiling_kib = ctx->caps ? ctx->caps->balloon_max_kib : 0;
     }
     st->prev_last_update_s = sample->last_update_s;
     st->prev_wallclock_s = sample->wallclock_s;
@@ -431,7 +395,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     PolicyDemandTiming tm;
     PolicyDemandRaw raw;
     PolicyDemand d = {0};
-    bool comparable, saturated, rose = false;
+    bool comparable, saturated;
 
     if (!ctx)
         ctx = &no_ctx;
@@ -450,16 +414,12 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
         bool readable = policy_demand_trend_base(ctx, st, sample, &tm, &raw, comparable, &base);
 
         d.trend_kib = policy_demand_trend(tuning, ctx, st, &tm, base, readable);
-        rose = ctx->autodeflate && readable && st->prev_raw_demand_kib > 0 &&
-               base > st->prev_raw_demand_kib;
     }
     d.current_kib = policy_demand_current(tuning, &tm, d.raw_kib, assigned, d.pressure, swapped_in);
     policy_demand_note_burst(tuning, st, &tm, comparable, d.current_kib);
     d.demand_kib = policy_demand_peak(tuning, st, tm.ts_us, d.current_kib, &d.rise_kib);
     d.rising = d.rise_kib > 0;
-    policy_demand_remember(ctx, st, sample, &tm, &d, saturated);
-    if (tm.new_report)
-        st->prev_rose = rose;
+    policy_demand_remember(st, sample, &tm, &d, saturated);
     *ret = d;
     return 0;
 }

@@ -105,8 +105,6 @@ typedef struct {
     uint64_t prev_report_assigned_kib; /* ... QEMU's figure then (0: none) */
     uint64_t prev_report_free_kib;     /* ... and what the report had free */
     bool prev_saturated;               /* ... and it was only a lower bound */
-    bool prev_rose;                    /* ... and it showed an autodeflate guest rising */
-    uint64_t prev_report_ceiling_kib;  /* ... and the balloon ceiling (boot + DIMMs) */
     uint64_t trend_peak_kib;           /* headroom for a rising demand, decaying */
     int64_t prev_last_update_s;        /* the guest report seen last cycle */
     int64_t prev_wallclock_s;          /* the wall clock at last cycle's sample */

@@ -179,12 +179,6 @@ static void test_unskew(void **state)
     raw.raw_kib = 575 * M;
     assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 511 * M);
 
-    /* ... unless the last report showed the workload rising: a ramp we
-     * grow every cycle has a grant between every two reports, read as is */
-    st.prev_rose = true;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
-    st.prev_rose = false;
-
     /* stamped after that sample: it saw the grant, as read */
     s.last_update_s = 101;
     assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
@@ -349,90 +343,6 @@ static void test_trend_base(void **state)
     assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
 }
 
-/* An autodeflate guest grown every cycle: the free figure fell by the
- * rise less what landed, so once the last report showed a rise, the rise
- * is what assigned grew plus that fall. */
-static void test_trend_base_of_a_followed_ramp(void **state)
-{
-    PolicyDomainCaps caps = {.balloon_autodeflate = true, .balloon_max_kib = 2 * G};
-    PolicyDemandContext ctx = {.autodeflate = true, .caps = &caps};
-    PolicyDomainState st = {.prev_raw_demand_kib = 1000 * M,
-                            .prev_report_assigned_kib = 1200 * M,
-                            .prev_report_free_kib = 200 * M,
-                            .prev_report_ceiling_kib = 2 * G};
-    PolicyDomainSample s = {.assigned_kib = 1400 * M, .has_usable = true, .usable_kib = 100 * M};
-    PolicyDemandTiming tm = {
-        .have_prev = true, .new_report = true, .dt_us = 1 * SEC, .period_us = 1 * SEC};
-    PolicyDemandRaw raw = {.raw_kib = 1300 * M};
-    uint64_t base = 0;
-
-    (void)state;
-    /* 200 MiB landed and 100 less free, nothing known rising (a first
-     * rise, a step the guest deflated for): only the fall */
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1100 * M);
-    /* after a report that rose, the ramp took the grant too: 300 */
-    st.prev_rose = true;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1300 * M);
-    /* ... as much free as before: it used the whole grant, 200 */
-    s.usable_kib = 200 * M;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1200 * M);
-    /* ... and a grant larger than the rise shows as free: 200 - 150 */
-    s.usable_kib = 350 * M;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1050 * M);
-    /* ... the ramp ended: the whole grant free, no rise */
-    s.usable_kib = 450 * M;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1000 * M);
-    /* a DIMM since the last report (the ceiling grew): it is in assigned
-     * before the guest has it, only the fall */
-    s.usable_kib = 100 * M;
-    caps.balloon_max_kib = 2 * G + 512 * M;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1100 * M);
-    caps.balloon_max_kib = 2 * G;
-    /* a guest with no deflate-on-oom: only the fall */
-    ctx.autodeflate = false;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1100 * M);
-}
-
-/* Through policy_demand_update(): an autodeflate guest ramping 256 MiB a
- * second, grown every cycle by what it used, each report coming after the
- * grant but stamped in the second of the sample before it (as dynmem-sim's
- * scale-1000 has it). The demand is read as the guest has it and the trend
- * carries the whole rise; before, each report read one grant short and the
- * trend only the free figure's fall (none). */
-static void test_followed_ramp(void **state)
-{
-    PolicyDomainCaps caps = {.balloon_autodeflate = true, .balloon_max_kib = 8 * G};
-    PolicyDemandContext ctx = {.autodeflate = true, .caps = &caps, .balloon_kib = 1 * G};
-    PolicyDomainState st = {0};
-    PolicyDemand d;
-    PolicyDomainSample s = {.has_usable = true, .has_balloon_stats = true};
-    uint64_t used = 600 * M;
-
-    (void)state;
-    s.assigned_kib = 1 * G;
-    for (int i = 0; i < 8; i++) {
-        s.timestamp_us = (100 + (uint64_t)i) * SEC;
-        s.wallclock_s = 100 + i;
-        s.last_update_s = 99 + i; /* after last cycle's grant, in its second */
-        if (i >= 3)               /* last cycle's grant of what it used landed */
-            s.assigned_kib += 256 * M;
-        if (i >= 2) /* the ramp */
-            used += 256 * M;
-        s.usable_kib = s.assigned_kib - used;
-        assert_int_equal(policy_demand_update(&tuning, &ctx, &s, &st, s.timestamp_us, &d), 0);
-        st.initialized = true;
-    }
-    assert_int_equal(d.raw_kib, used);
-    assert_true(d.trend_kib >= 512 * M);
-}
-
 /* Through policy_demand_update(): a grant whose report was read against
  * the figure before it (policy_demand_unskew()) is not read as a trend
  * when assigned stands still at the next report, and a ramp we grow every
@@ -534,12 +444,11 @@ static void test_burst_and_peak(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timing),        cmocka_unit_test(test_raw),
-        cmocka_unit_test(test_unskew),        cmocka_unit_test(test_unmask_inflation),
-        cmocka_unit_test(test_pressure),      cmocka_unit_test(test_trend),
-        cmocka_unit_test(test_trend_base),    cmocka_unit_test(test_trend_base_of_a_followed_ramp),
-        cmocka_unit_test(test_followed_ramp), cmocka_unit_test(test_trend_of_a_grown_guest),
-        cmocka_unit_test(test_current),       cmocka_unit_test(test_burst_and_peak),
+        cmocka_unit_test(test_timing),     cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_unskew),     cmocka_unit_test(test_unmask_inflation),
+        cmocka_unit_test(test_pressure),   cmocka_unit_test(test_trend),
+        cmocka_unit_test(test_trend_base), cmocka_unit_test(test_trend_of_a_grown_guest),
+        cmocka_unit_test(test_current),    cmocka_unit_test(test_burst_and_peak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
