@@ -3,6 +3,7 @@
  * The manager's domain table: uuid -> ManagerDomain, with a name index
  * and a sorted list built when first asked for after a change.
  */
+#include "demand.h"
 #include "log.h"
 #include "manager-private.h"
 #include "settings.h"
@@ -44,7 +45,7 @@ ManagerDomain *manager_domain_add(Manager *m, const char *uuid, const char *name
         d->state.shrink_pending = false;
         d->state.grow_pending_to_kib = 0;
         /* no trend across the outage */
-        d->state.prev_raw_demand_kib = 0;
+        policy_demand_forget_reports(&d->state);
         d->state.trend_peak_kib = 0;
         g_hash_table_remove(m->saved_states, uuid);
     }

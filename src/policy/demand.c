@@ -233,15 +233,30 @@ bool policy_demand_pressure(const PolicyTuning *tuning, const PolicyDomainSample
     return pressure;
 }
 
+void policy_demand_forget_reports(PolicyDomainState *st)
+{
+    st->prev_raw_demand_kib = 0;
+    st->prev_report_assigned_kib = 0;
+    st->prev_report_free_kib = 0;
+    st->prev_report_current_kib = 0;
+    st->prev_report_shrunk = false;
+}
+
 bool policy_demand_comparable(const PolicyDomainState *st, const PolicyDemandTiming *tm,
                               const PolicyDemandRaw *raw, uint64_t assigned_kib)
 {
     /* Only from report to report; on the consistent path our own grants
      * do not move the figure (MemTotal and MemAvailable rise together),
      * unless the reserve was just relearnt; on the assigned - usable path
-     * they do, so there only while assigned stood still. */
+     * they do, so there only while assigned stood still, and not from a
+     * report whose cycle saw a shrink of ours: QEMU's figure may show it
+     * before the guest's report shows the inflation, which the next report
+     * then does, as a phantom rise of the whole shrink (found in review: an
+     * idle guest trimmed by 205 MiB read a trend and was grown back by
+     * more, with its floor). */
     return tm->have_prev && tm->new_report &&
-           (raw->consistent ? !raw->relearnt : assigned_kib == st->prev_assigned_kib);
+           (raw->consistent ? !raw->relearnt
+                            : assigned_kib == st->prev_assigned_kib && !st->prev_report_shrunk);
 }
 
 bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomainState *st,
@@ -264,7 +279,8 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
      * as one). A shrink moves the free figure the other way: then only the
      * comparable rise. */
     if (raw->consistent || !tm->have_prev || !tm->new_report || st->prev_report_assigned_kib == 0 ||
-        sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0)
+        sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0 ||
+        st->prev_report_shrunk)
         return comparable;
     free_kib = report_free_kib(sample);
     *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(st->prev_report_free_kib, free_kib));
@@ -395,7 +411,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     PolicyDemandTiming tm;
     PolicyDemandRaw raw;
     PolicyDemand d = {0};
-    bool comparable, saturated;
+    bool comparable, saturated, shrunk;
 
     if (!ctx)
         ctx = &no_ctx;
@@ -419,7 +435,13 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     policy_demand_note_burst(tuning, st, &tm, comparable, d.current_kib);
     d.demand_kib = policy_demand_peak(tuning, st, tm.ts_us, d.current_kib, &d.rise_kib);
     d.rising = d.rise_kib > 0;
+    /* (before remember() overwrites the last report's figure) */
+    shrunk = !raw.consistent &&
+             (ctx->in_flight_shrink_kib > 0 ||
+              (st->prev_report_assigned_kib > 0 && assigned < st->prev_report_assigned_kib));
     policy_demand_remember(st, sample, &tm, &d, saturated);
+    if (tm.new_report)
+        st->prev_report_shrunk = shrunk;
     *ret = d;
     return 0;
 }

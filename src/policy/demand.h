@@ -48,6 +48,11 @@ uint64_t policy_demand_burst_kib(const PolicyTuning *tuning, const PolicyDomainS
 bool policy_sample_is_stale(const PolicyTuning *tuning, const PolicyDomainCaps *caps,
                             const PolicyDomainSample *sample);
 
+/* No trend across a silence (stale stats, a domain held, a reconnect):
+ * the last report's figures are forgotten, so the next report is compared
+ * with nothing. */
+void policy_demand_forget_reports(PolicyDomainState *st);
+
 /* Estimate this cycle's demand and advance st (counters, decaying peak).
  * now_us is used when the sample carries no timestamp; ctx may be NULL
  * (defaults: no autodeflate, nothing in flight, 1 s reports, 2 s reaction).

@@ -217,9 +217,7 @@ static void hold_without_demand(const PolicyTuning *t, const PolicyEffective *p,
                                 unsigned *flags)
 {
     *flags |= DOM_STALE;
-    st->prev_raw_demand_kib = 0; /* no trend across the silence */
-    st->prev_report_assigned_kib = 0;
-    st->prev_report_current_kib = 0;
+    policy_demand_forget_reports(st);
     e->demand_kib = st->initialized ? st->demand_peak_kib : assigned;
     e->floor_kib = kib_max(assigned, e->minimum_kib);
     e->need_kib = e->floor_kib;
@@ -283,6 +281,14 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
     else
         e->floor_kib =
             kib_max(e->minimum_kib, kib_min(kib_min(assigned, dem->current_kib), e->maximum_kib));
+    /* A guest swapping or faulting shows less than it needs, and a
+     * report that is not renewed says nothing of what it needs now: it is
+     * not trimmed while the signal lasts (found by the soak: a guest whose
+     * reports stopped as its workload tripled was trimmed from its decaying
+     * peak while it swapped). Memory others need, a host over its budget
+     * or a bound still shrink it, down to its floor. */
+    if (*flags & DOM_PRESSURE)
+        e->desired_kib = kib_max(e->desired_kib, kib_min(assigned, e->maximum_kib));
     if (*flags & DOM_DEFLATE_HOLD) {
         e->floor_kib =
             kib_max(e->floor_kib, kib_min(kib_min(assigned, st->self_deflate_kib), e->maximum_kib));
