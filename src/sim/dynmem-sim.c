@@ -173,6 +173,16 @@ static int from_recording_main(const char *path, const char *output, const SimAl
     return status;
 }
 
+/* The --trace-oom file written out whole, or said not to be: status, or 1. */
+static int finish_trace(FILE *trace, const char *path, int status)
+{
+    if (trace && (fflush(trace) != 0 || ferror(trace))) {
+        fprintf(stderr, "dynmem-sim: %s: writing the trace failed: %s\n", path, g_strerror(errno));
+        return 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *algos = NULL, *plot = NULL, *from_recording = NULL, *output = NULL,
@@ -244,8 +254,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "dynmem-sim: --from-recording takes no scenario files\n");
             return 2;
         }
-        return from_recording_main(from_recording, output, list, n_algos, json, plot, verbose,
-                                   trace_oom);
+        return finish_trace(trace_oom, trace_path,
+                            from_recording_main(from_recording, output, list, n_algos, json, plot,
+                                                verbose, trace_oom));
     }
     if (output) {
         fprintf(stderr, "dynmem-sim: --output goes with --from-recording\n");
@@ -278,5 +289,5 @@ int main(int argc, char **argv)
     }
     if (json)
         printf(argc > 2 ? "]\n" : "\n");
-    return status;
+    return finish_trace(trace_oom, trace_path, status);
 }

@@ -45,6 +45,13 @@ elif ! grep -q 'writing the results' "$tmp/err" || [ -n "$(ls -A "$tmp/tmpdir")"
 else
     echo "ok: a failed write is reported and leaves nothing behind"
 fi
+if "$sim" -a dynmem --trace-oom /dev/full "$steady" >/dev/null 2>"$tmp/err" ||
+    ! grep -q 'writing the trace failed' "$tmp/err"; then
+    echo "FAIL: a trace that cannot be written: '$(cat "$tmp/err")'"
+    fail=1
+else
+    echo "ok: a trace that cannot be written is reported"
+fi
 printf 'vms:\n  - {name: a, memory: 1}\n' >"$tmp/bad.yaml"
 if "$sim" "$tmp/bad.yaml" 2>"$tmp/err"; then
     echo "FAIL: a bad scenario was accepted"
