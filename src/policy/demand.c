@@ -239,7 +239,6 @@ void policy_demand_forget_reports(PolicyDomainState *st)
     st->prev_report_assigned_kib = 0;
     st->prev_report_free_kib = 0;
     st->prev_report_current_kib = 0;
-    st->prev_report_shrunk = false;
 }
 
 bool policy_demand_comparable(const PolicyDomainState *st, const PolicyDemandTiming *tm,
@@ -248,15 +247,9 @@ bool policy_demand_comparable(const PolicyDomainState *st, const PolicyDemandTim
     /* Only from report to report; on the consistent path our own grants
      * do not move the figure (MemTotal and MemAvailable rise together),
      * unless the reserve was just relearnt; on the assigned - usable path
-     * they do, so there only while assigned stood still, and not from a
-     * report whose cycle saw a shrink of ours: QEMU's figure may show it
-     * before the guest's report shows the inflation, which the next report
-     * then does, as a phantom rise of the whole shrink (found in review: an
-     * idle guest trimmed by 205 MiB read a trend and was grown back by
-     * more, with its floor). */
+     * they do, so there only while assigned stood still. */
     return tm->have_prev && tm->new_report &&
-           (raw->consistent ? !raw->relearnt
-                            : assigned_kib == st->prev_assigned_kib && !st->prev_report_shrunk);
+           (raw->consistent ? !raw->relearnt : assigned_kib == st->prev_assigned_kib);
 }
 
 bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomainState *st,
@@ -279,8 +272,7 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
      * as one). A shrink moves the free figure the other way: then only the
      * comparable rise. */
     if (raw->consistent || !tm->have_prev || !tm->new_report || st->prev_report_assigned_kib == 0 ||
-        sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0 ||
-        st->prev_report_shrunk)
+        sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0)
         return comparable;
     free_kib = report_free_kib(sample);
     *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(st->prev_report_free_kib, free_kib));
@@ -411,7 +403,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     PolicyDemandTiming tm;
     PolicyDemandRaw raw;
     PolicyDemand d = {0};
-    bool comparable, saturated, shrunk;
+    bool comparable, saturated;
 
     if (!ctx)
         ctx = &no_ctx;
@@ -435,13 +427,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     policy_demand_note_burst(tuning, st, &tm, comparable, d.current_kib);
     d.demand_kib = policy_demand_peak(tuning, st, tm.ts_us, d.current_kib, &d.rise_kib);
     d.rising = d.rise_kib > 0;
-    /* (before remember() overwrites the last report's figure) */
-    shrunk = !raw.consistent &&
-             (ctx->in_flight_shrink_kib > 0 ||
-              (st->prev_report_assigned_kib > 0 && assigned < st->prev_report_assigned_kib));
     policy_demand_remember(st, sample, &tm, &d, saturated);
-    if (tm.new_report)
-        st->prev_report_shrunk = shrunk;
     *ret = d;
     return 0;
 }

@@ -104,7 +104,6 @@ typedef struct {
     uint64_t prev_raw_demand_kib;      /* last report's demand, for the trend */
     uint64_t prev_report_assigned_kib; /* ... QEMU's figure then (0: none) */
     uint64_t prev_report_free_kib;     /* ... and what the report had free */
-    bool prev_report_shrunk;           /* ... and a shrink of ours moved assigned then */
     bool prev_saturated;               /* ... and it was only a lower bound */
     uint64_t trend_peak_kib;           /* headroom for a rising demand, decaying */
     int64_t prev_last_update_s;        /* the guest report seen last cycle */
