@@ -41,11 +41,9 @@ G_GNUC_INTERNAL int policy_demand_raw(const PolicyDomainSample *sample, PolicyDo
                                       bool new_report, PolicyDemandRaw *ret);
 
 /* The raw demand of a guest measured by assigned - what its report has
- * free (usable, or unused + caches), read against the assigned figure
- * its report may have seen: the last report's demand when the report is
- * not new, never raised by a change of assigned the report may predate. */
+ * free (usable, or unused + caches): the last report's demand when the
+ * report is not new (QEMU's figure may have moved since), else as read. */
 G_GNUC_INTERNAL uint64_t policy_demand_unskew(const PolicyDomainState *st,
-                                              const PolicyDomainSample *sample,
                                               const PolicyDemandTiming *tm,
                                               const PolicyDemandRaw *raw);
 

@@ -162,33 +162,23 @@ static inline uint64_t report_free_kib(const PolicyDomainSample *sample)
                               : kib_add(sample->unused_kib, sample->disk_caches_kib);
 }
 
-uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDomainSample *sample,
-                              const PolicyDemandTiming *tm, const PolicyDemandRaw *raw)
+uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDemandTiming *tm,
+                              const PolicyDemandRaw *raw)
 {
-    uint64_t assigned = sample->assigned_kib;
-    uint64_t free_kib = report_free_kib(sample);
-
     /* assigned - usable puts QEMU's figure of now beside the guest's
      * figure of its last report. A report the guest has not renewed says
-     * nothing new: the demand read from it stands. */
-    if (raw->consistent || !st->initialized || st->prev_raw_demand_kib == 0 ||
-        st->prev_assigned_kib == 0)
+     * nothing new: the demand read from it stands (read against a grant
+     * landed since, it would be the grant: measured on real guests, a
+     * deflate-on-oom guest grown to about 512 MiB read 579 MiB of demand,
+     * and the decaying peak held it). A new report is read as it is, even
+     * one stamped in the second of a grant that it may predate: reading
+     * those against the figure before the grant read every report of a
+     * ramp we grow each cycle one grant short, and dynmem-sim's builds ran
+     * out at their balloon ceiling (scale-1000: 1,506 ticks out of memory
+     * against none). */
+    if (raw->consistent || !st->initialized || st->prev_raw_demand_kib == 0 || tm->new_report)
         return raw->raw_kib;
-    if (!tm->new_report)
-        return st->prev_raw_demand_kib;
-    /* When assigned moved since the last cycle's sample (a grant of ours
-     * landing, a trim, the guest deflating), a new report stamped no later
-     * than that sample's second may be older than the move: measured on
-     * real guests, a deflate-on-oom guest grown from about 512 to 579 MiB
-     * read 579 MiB of demand for one report, and the decaying peak held
-     * that memory while a guest beside it starved under a pool. Such a
-     * report is read against the lower figure, and never below the last
-     * report's demand (a fall is seen one report late). */
-    if (assigned == st->prev_assigned_kib || sample->last_update_s <= 0 ||
-        st->prev_wallclock_s <= 0 || sample->last_update_s > st->prev_wallclock_s)
-        return raw->raw_kib;
-    return kib_max(st->prev_raw_demand_kib,
-                   kib_sub(kib_min(assigned, st->prev_assigned_kib), free_kib));
+    return st->prev_raw_demand_kib;
 }
 
 uint64_t policy_demand_unmask_inflation(const PolicyDemandContext *ctx, const PolicyDomainState *st,
@@ -265,11 +255,9 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
      * 30 MiB of headroom and ran out at its boot size). Read the rise as
      * the fall of its free memory instead: the workload grew by at least
      * that, whatever of ours landed between the reports (a grant raises
-     * the free figure), and whatever demand either report was read
-     * against (policy_demand_unskew(): a report that may predate a grant
-     * is read against the lower figure, so its demand is no base for a
-     * rise, and the plain rise of raw demand from it would read the grant
-     * as one). A shrink moves the free figure the other way: then only the
+     * the free figure), whichever report the grant predates (the plain
+     * rise of raw demand would read a grant the last report predated as
+     * a rise). A shrink moves the free figure the other way: then only the
      * comparable rise. */
     if (raw->consistent || !tm->have_prev || !tm->new_report || st->prev_report_assigned_kib == 0 ||
         sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0)
@@ -379,7 +367,6 @@ void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sam
         st->prev_saturated = saturated;
     }
     st->prev_last_update_s = sample->last_update_s;
-    st->prev_wallclock_s = sample->wallclock_s;
     st->trend_peak_kib = d->trend_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
@@ -410,7 +397,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     policy_demand_timing(ctx, sample, st, now_us, &tm);
     if (policy_demand_raw(sample, st, tm.new_report, &raw) < 0)
         return -ENODATA;
-    raw.raw_kib = policy_demand_unskew(st, sample, &tm, &raw);
+    raw.raw_kib = policy_demand_unskew(st, &tm, &raw);
     raw.raw_kib = policy_demand_unmask_inflation(ctx, st, &raw);
     d.raw_kib = raw.raw_kib;
     d.coarse = raw.coarse;

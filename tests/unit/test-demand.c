@@ -139,82 +139,32 @@ static void test_unmask_inflation(void **state)
     assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 600 * M);
 }
 
-/* assigned - usable beside a report older than a change of assigned */
+/* assigned - usable beside a report the guest has not renewed */
 static void test_unskew(void **state)
 {
-    /* last cycle: sampled at second 100, 512 MiB assigned, demand 400 */
-    PolicyDomainState st = {.initialized = true,
-                            .prev_raw_demand_kib = 400 * M,
-                            .prev_assigned_kib = 512 * M,
-                            .prev_wallclock_s = 100,
-                            .prev_last_update_s = 99};
-    PolicyDomainSample s = {.assigned_kib = 576 * M,
-                            .has_usable = true,
-                            .usable_kib = 112 * M,
-                            .last_update_s = 99,
-                            .wallclock_s = 101};
+    /* last report: demand 400 MiB */
+    PolicyDomainState st = {.initialized = true, .prev_raw_demand_kib = 400 * M};
     PolicyDemandTiming old = {.new_report = false}, fresh = {.new_report = true};
+    /* a 64 MiB grant landed since: read against it, the old report says 464 */
     PolicyDemandRaw raw = {.raw_kib = 464 * M};
 
     (void)state;
-    /* a report not renewed: last report's demand, whatever assigned did */
-    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 400 * M);
-    s.assigned_kib = 448 * M;
+    /* not renewed: the last report's demand, whatever assigned did */
+    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 400 * M);
     raw.raw_kib = 336 * M;
-    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 400 * M);
-
-    /* a new report stamped in the second of last cycle's sample, after a
-     * 64 MiB grant landed: it may predate the grant, read against 512 */
-    s.assigned_kib = 576 * M;
-    s.last_update_s = 100;
-    s.usable_kib = 80 * M;
-    raw.raw_kib = 496 * M;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 432 * M);
-    /* ... never below the last report's demand */
-    s.usable_kib = 160 * M;
-    raw.raw_kib = 416 * M;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 400 * M);
-    /* ... and a saturated guest's lower bound still rises to that figure */
-    s.usable_kib = 1 * M;
-    raw.raw_kib = 575 * M;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 511 * M);
-
-    /* stamped after that sample: it saw the grant, as read */
-    s.last_update_s = 101;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
-    /* assigned unchanged: as read */
-    s.last_update_s = 100;
-    s.assigned_kib = 512 * M;
-    raw.raw_kib = 511 * M;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 511 * M);
-    /* no report time or no sample time to judge by: as read */
-    s.assigned_kib = 576 * M;
-    raw.raw_kib = 575 * M;
-    s.last_update_s = 0;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
-    s.last_update_s = 100;
-    st.prev_wallclock_s = 0;
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 575 * M);
-    st.prev_wallclock_s = 100;
-
-    /* the coarse figure (unused + caches) is read the same way */
-    s.has_usable = false;
-    s.has_unused = true;
-    s.unused_kib = 32 * M;
-    s.disk_caches_kib = 16 * M;
-    raw = (PolicyDemandRaw){.raw_kib = 528 * M, .coarse = true};
-    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 464 * M);
-
+    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 400 * M);
+    /* a new report: as read */
+    assert_int_equal(policy_demand_unskew(&st, &fresh, &raw), 336 * M);
     /* the consistent view (MemTotal - MemAvailable), a first sight, or no
      * last report's demand (after a silence): as read */
     raw = (PolicyDemandRaw){.raw_kib = 528 * M, .consistent = true};
-    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
+    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 528 * M);
     raw.consistent = false;
     st.prev_raw_demand_kib = 0;
-    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
+    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 528 * M);
     st.prev_raw_demand_kib = 400 * M;
     st.initialized = false;
-    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
+    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 528 * M);
 }
 
 static void test_pressure(void **state)
@@ -297,8 +247,8 @@ static void test_trend_base(void **state)
     /* ... whether or not assigned stood still since the last cycle */
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, true, &base));
     assert_int_equal(base, 1100 * M);
-    /* a report that predates the grant: free as before, read against the
-     * old figure (policy_demand_unskew()) or not, no trend */
+    /* a report that predates the grant: free as before, whatever its raw
+     * figure, no trend */
     s.usable_kib = 200 * M;
     raw.raw_kib = 1200 * M;
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
@@ -343,10 +293,9 @@ static void test_trend_base(void **state)
     assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
 }
 
-/* Through policy_demand_update(): a grant whose report was read against
- * the figure before it (policy_demand_unskew()) is not read as a trend
- * when assigned stands still at the next report, and a ramp we grow every
- * cycle shows its trend. */
+/* Through policy_demand_update(): a grant landing between two reports is
+ * not read as a trend when assigned stands still at the next report, and
+ * a ramp we grow every cycle shows its trend. */
 static void test_trend_of_a_grown_guest(void **state)
 {
     PolicyDemandContext ctx = {.autodeflate = true};
@@ -361,10 +310,10 @@ static void test_trend_of_a_grown_guest(void **state)
         {1000, 500, 99},
         {1000, 500, 100},
         /* a 200 MiB grant landed before a report stamped in the second of
-         * the last sample; the workload grew by 100: read against 1000 */
+         * the last sample; the workload grew by 100 */
         {1200, 600, 101},
         /* assigned stands still, the workload grew by 100 more: a rise of
-         * 100 (200 MiB of trend), not the 200 the unskewed figure gives */
+         * 100 (200 MiB of trend) */
         {1200, 500, 102},
     };
 
