@@ -42,8 +42,11 @@ G_GNUC_INTERNAL int policy_demand_raw(const PolicyDomainSample *sample, PolicyDo
 
 /* The raw demand of a guest measured by assigned - what its report has
  * free (usable, or unused + caches): the last report's demand when the
- * report is not new (QEMU's figure may have moved since), else as read. */
+ * report is not new (QEMU's figure may have moved since); a report with
+ * next to nothing free that may predate a grow, against the figure before
+ * it; else as read. */
 G_GNUC_INTERNAL uint64_t policy_demand_unskew(const PolicyDomainState *st,
+                                              const PolicyDomainSample *sample,
                                               const PolicyDemandTiming *tm,
                                               const PolicyDemandRaw *raw);
 

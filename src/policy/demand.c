@@ -162,23 +162,40 @@ static inline uint64_t report_free_kib(const PolicyDomainSample *sample)
                               : kib_add(sample->unused_kib, sample->disk_caches_kib);
 }
 
-uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDemandTiming *tm,
-                              const PolicyDemandRaw *raw)
+uint64_t policy_demand_unskew(const PolicyDomainState *st, const PolicyDomainSample *sample,
+                              const PolicyDemandTiming *tm, const PolicyDemandRaw *raw)
 {
+    uint64_t free_kib = report_free_kib(sample);
+
     /* assigned - usable puts QEMU's figure of now beside the guest's
      * figure of its last report. A report the guest has not renewed says
      * nothing new: the demand read from it stands (read against a grant
      * landed since, it would be the grant: measured on real guests, a
      * deflate-on-oom guest grown to about 512 MiB read 579 MiB of demand,
-     * and the decaying peak held it). A new report is read as it is, even
-     * one stamped in the second of a grant that it may predate: reading
-     * those against the figure before the grant read every report of a
-     * ramp we grow each cycle one grant short, and dynmem-sim's builds ran
-     * out at their balloon ceiling (scale-1000: 1,506 ticks out of memory
-     * against none). */
-    if (raw->consistent || !st->initialized || st->prev_raw_demand_kib == 0 || tm->new_report)
+     * and the decaying peak held it). */
+    if (raw->consistent || !st->initialized || st->prev_raw_demand_kib == 0)
         return raw->raw_kib;
-    return st->prev_raw_demand_kib;
+    if (!tm->new_report)
+        return st->prev_raw_demand_kib;
+    /* A new report is read as it is, even one stamped in the second of a
+     * grant that it may predate: reading those against the figure before
+     * the grant read every report of a ramp we grow each cycle one grant
+     * short, and dynmem-sim's builds ran out at their balloon ceiling
+     * (scale-1000: 1,506 ticks out of memory against none). Except a
+     * report with (next to) nothing free, which shows only a lower bound
+     * of the demand: read against a grant it predates it is the whole
+     * grant (on real guests, a deflate-on-oom guest that had just taken
+     * its step back read 640 MiB of demand at its 640 MiB ceiling for
+     * about 512, was given a DIMM, and a guest ramping beside it under a
+     * pool was OOM-killed). Such a report, stamped no later than the
+     * second of the last cycle's sample after a grow, is read against the
+     * figure before the grow, never below the last report's demand; a
+     * guest still short says so again in its next report. */
+    if (sample->assigned_kib > st->prev_assigned_kib && st->prev_assigned_kib > 0 &&
+        free_kib < sample->assigned_kib / 100 && sample->last_update_s > 0 &&
+        st->prev_wallclock_s > 0 && sample->last_update_s <= st->prev_wallclock_s)
+        return kib_max(st->prev_raw_demand_kib, kib_sub(st->prev_assigned_kib, free_kib));
+    return raw->raw_kib;
 }
 
 uint64_t policy_demand_unmask_inflation(const PolicyDemandContext *ctx, const PolicyDomainState *st,
@@ -367,6 +384,7 @@ void policy_demand_remember(PolicyDomainState *st, const PolicyDomainSample *sam
         st->prev_saturated = saturated;
     }
     st->prev_last_update_s = sample->last_update_s;
+    st->prev_wallclock_s = sample->wallclock_s;
     st->trend_peak_kib = d->trend_kib;
     st->prev_available_kib = sample->has_available ? sample->available_kib : 0;
     st->prev_has_swap_in = sample->has_swap_in;
@@ -397,7 +415,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     policy_demand_timing(ctx, sample, st, now_us, &tm);
     if (policy_demand_raw(sample, st, tm.new_report, &raw) < 0)
         return -ENODATA;
-    raw.raw_kib = policy_demand_unskew(st, &tm, &raw);
+    raw.raw_kib = policy_demand_unskew(st, sample, &tm, &raw);
     raw.raw_kib = policy_demand_unmask_inflation(ctx, st, &raw);
     d.raw_kib = raw.raw_kib;
     d.coarse = raw.coarse;

@@ -107,6 +107,7 @@ typedef struct {
     bool prev_saturated;               /* ... and it was only a lower bound */
     uint64_t trend_peak_kib;           /* headroom for a rising demand, decaying */
     int64_t prev_last_update_s;        /* the guest report seen last cycle */
+    int64_t prev_wallclock_s;          /* the wall clock at last cycle's sample */
     uint64_t prev_swap_in_kib;
     uint64_t prev_major_faults;
     bool under_pressure;

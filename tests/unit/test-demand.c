@@ -139,32 +139,73 @@ static void test_unmask_inflation(void **state)
     assert_int_equal(policy_demand_unmask_inflation(&ctx, &st, &raw), 600 * M);
 }
 
-/* assigned - usable beside a report the guest has not renewed */
+/* assigned - usable beside a report the guest has not renewed, or one
+ * with nothing free that may predate a grow */
 static void test_unskew(void **state)
 {
-    /* last report: demand 400 MiB */
-    PolicyDomainState st = {.initialized = true, .prev_raw_demand_kib = 400 * M};
+    /* last cycle: sampled at second 100, 512 MiB assigned, demand 400 */
+    PolicyDomainState st = {.initialized = true,
+                            .prev_raw_demand_kib = 400 * M,
+                            .prev_assigned_kib = 512 * M,
+                            .prev_wallclock_s = 100};
+    PolicyDomainSample s = {.assigned_kib = 576 * M,
+                            .has_usable = true,
+                            .usable_kib = 112 * M,
+                            .last_update_s = 99,
+                            .wallclock_s = 101};
     PolicyDemandTiming old = {.new_report = false}, fresh = {.new_report = true};
     /* a 64 MiB grant landed since: read against it, the old report says 464 */
     PolicyDemandRaw raw = {.raw_kib = 464 * M};
 
     (void)state;
     /* not renewed: the last report's demand, whatever assigned did */
-    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 400 * M);
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 400 * M);
     raw.raw_kib = 336 * M;
-    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 400 * M);
-    /* a new report: as read */
-    assert_int_equal(policy_demand_unskew(&st, &fresh, &raw), 336 * M);
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 400 * M);
+
+    /* a new report with room, stamped in the second of the last sample:
+     * as read (a ramp we follow must not read one grant short) */
+    s.last_update_s = 100;
+    raw.raw_kib = 464 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 464 * M);
+    /* ... with nothing free: read against 512, never below 400 */
+    s.usable_kib = 2 * M;
+    raw.raw_kib = 574 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 510 * M);
+    st.prev_raw_demand_kib = 540 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 540 * M);
+    st.prev_raw_demand_kib = 400 * M;
+    /* ... but stamped after that sample, it saw the grant: as read */
+    s.last_update_s = 101;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 574 * M);
+    s.last_update_s = 100;
+    /* ... no grow since (assigned fell or stood): as read */
+    s.assigned_kib = 512 * M;
+    raw.raw_kib = 510 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 510 * M);
+    s.assigned_kib = 448 * M;
+    raw.raw_kib = 446 * M;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 446 * M);
+    s.assigned_kib = 576 * M;
+    raw.raw_kib = 574 * M;
+    /* ... no report time or no sample time to judge by: as read */
+    s.last_update_s = 0;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 574 * M);
+    s.last_update_s = 100;
+    st.prev_wallclock_s = 0;
+    assert_int_equal(policy_demand_unskew(&st, &s, &fresh, &raw), 574 * M);
+    st.prev_wallclock_s = 100;
+
     /* the consistent view (MemTotal - MemAvailable), a first sight, or no
      * last report's demand (after a silence): as read */
     raw = (PolicyDemandRaw){.raw_kib = 528 * M, .consistent = true};
-    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 528 * M);
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
     raw.consistent = false;
     st.prev_raw_demand_kib = 0;
-    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 528 * M);
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
     st.prev_raw_demand_kib = 400 * M;
     st.initialized = false;
-    assert_int_equal(policy_demand_unskew(&st, &old, &raw), 528 * M);
+    assert_int_equal(policy_demand_unskew(&st, &s, &old, &raw), 528 * M);
 }
 
 static void test_pressure(void **state)
