@@ -309,16 +309,28 @@ static void test_trend_base(void **state)
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
     assert_int_equal(base, 1100 * M);
 
-    /* a shrink since that report, or one in flight, moves the free figure
-     * the other way: only the comparable rise of the raw figure */
+    /* a shrink since that report, or one in flight: the balloon takes free
+     * memory too. A fall of free within what landed (100 MiB here) is the
+     * balloon: only the comparable rise of the raw figure */
     s.assigned_kib = 1100 * M;
     raw.raw_kib = 1050 * M;
     assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, true, &base));
     assert_int_equal(base, 1050 * M);
+    /* ... and within what landed and is still in flight */
+    s.assigned_kib = 1180 * M;
+    ctx.in_flight_shrink_kib = 80 * M;
+    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    /* a fall beyond it is the workload's, read whatever comparable says:
+     * 20 landed and 30 in flight of a 100 MiB fall leave a 50 MiB rise */
+    ctx.in_flight_shrink_kib = 30 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1050 * M);
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 100 * M);
     s.assigned_kib = 1400 * M;
     ctx.in_flight_shrink_kib = 64 * M;
-    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1036 * M);
     ctx.in_flight_shrink_kib = 0;
     /* the guest's own view, no new report, no figure from the last report:
      * as comparable says, from the raw figure */

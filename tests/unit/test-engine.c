@@ -541,6 +541,48 @@ static void test_autodeflate_inflation_in_flight(void **state)
     sim_host_free(&s);
 }
 
+/* A ramp that begins while a trim of ours is in flight on an autodeflate
+ * guest: the free figure falls by the inflation and the workload's rise
+ * together. What it fell beyond the inflation is a rise, and the ramp's
+ * headroom is granted at that report (seen on a real guest: read as no
+ * trend, a 64 MiB/s ramp was not grown that cycle and was OOM-killed at its
+ * boot size before the next grow was plugged). */
+static void test_ramp_during_trim_keeps_its_trend(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    bool trimmed = false;
+    int i;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 4 * GiB, 4 * GiB, 600 * MiB);
+    g->caps.balloon_autodeflate = true;
+    g->qemu_lags = true;
+    sim_host_run(&s, 40);
+    /* the workload shrinks; wait for two trims of ours in a row: QEMU's
+     * figure shows the first when the second is in flight */
+    g->used_kib = 300 * MiB;
+    for (i = 0; i < 60; i++) {
+        sim_host_run(&s, 1);
+        if (s.out[0].target_kib < s.out[0].assigned_kib && trimmed)
+            break;
+        trimmed = s.out[0].target_kib < s.out[0].assigned_kib;
+    }
+    assert_true(i < 60);
+    /* the trim is in flight when the ramp's first report comes */
+    g->used_kib = 600 * MiB;
+    sim_host_run(&s, 1);
+    assert_true(g->state.prev_raw_demand_kib > 0);
+    /* risen by about 300 MiB, less the trim in flight: desired carries the
+     * trend (two such rises), not only the buffer over the demand */
+    if (s.out[0].desired_kib < s.out[0].demand_kib + 300 * MiB)
+        fail_msg("desired %" PRIu64 " MiB for a demand of %" PRIu64 " MiB rising",
+                 s.out[0].desired_kib / MiB, s.out[0].demand_kib / MiB);
+    assert_true(s.out[0].target_kib > s.out[0].assigned_kib);
+    sim_host_free(&s);
+}
+
 /* The guest deflates by itself (an allocation it could not hold): read as
  * demand at once, and not re-inflated for a demand half-life, though the
  * workload gives the memory back a moment later. */
@@ -1108,6 +1150,7 @@ int main(void)
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_demand_during_inflation),
         cmocka_unit_test(test_autodeflate_inflation_in_flight),
+        cmocka_unit_test(test_ramp_during_trim_keeps_its_trend),
         cmocka_unit_test(test_autodeflate_self_deflation_not_fought),
         cmocka_unit_test(test_self_deflation_keeps_only_what_it_took),
         cmocka_unit_test(test_budget_counts_autodeflate_take_back),
