@@ -46,10 +46,14 @@ static uint64_t decay(uint64_t value, uint64_t elapsed_us, uint64_t half_life_us
 /* How long memory takes to reach the guest after the cycle that grants
  * it, by the mechanism the next grow would use (measured on this kind of
  * machine, docs/benchmarks.md and docs/e2e-guest.md): the balloon deflates
- * within the cycle it is asked in; a virtio-mem plug is in the guest well
- * under a second later; a DIMM is online about a second after its attach. */
+ * within the cycle it is asked in; a virtio-mem plug into an idle guest is
+ * there well under a second later, but one that needs a new memory block
+ * in a guest short of memory took two seconds and more (tests/e2e/e2e-ramp.sh
+ * on TCG: plugged memory stood at 384 MiB, three blocks, for two cycles of
+ * a 64 MiB/s ramp, and the guest was OOM-killed); a DIMM is online about a
+ * second after its attach. */
 #define LATENCY_BALLOON_US    0
-#define LATENCY_VIRTIO_MEM_US 500000
+#define LATENCY_VIRTIO_MEM_US 2000000
 #define LATENCY_DIMM_US       1000000
 
 /* Stats period + cycle + the latency of the mechanism the next grow
@@ -279,21 +283,30 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
         return comparable;
     free_kib = report_free_kib(sample);
     if (sample->assigned_kib < st->prev_report_assigned_kib || ctx->in_flight_shrink_kib > 0) {
-        /* A shrink of ours landed since the last report or is under way:
-         * the balloon inflating takes free memory too, at most what
-         * landed and what is still in flight. The free figure's fall
-         * beyond that is the workload's. (Measured on a real guest: a
-         * 64 MiB/s ramp began while a 34 MiB trim was in flight; its free
-         * figure fell 90 MiB in one report, which was read as no trend,
-         * so it was not grown that cycle and was OOM-killed at its boot
-         * size before the next cycle's grow was plugged.) */
+        /* A shrink of ours landed since the last report or is under way.
+         * The balloon inflating takes free memory too: the free figure's
+         * fall beyond what landed and what is still in flight is the
+         * workload's. The raw figure (assigned - usable, its inflation
+         * in flight unmasked) reads the same rise when the last report
+         * already showed part of the inflation, which the fall less all
+         * that landed would count twice. The larger of the two: a ramp
+         * read short is a guest out of memory. (Measured on a real
+         * guest, a 64 MiB/s ramp that began as a 34 MiB trim was in
+         * flight: its free figure fell 90 MiB in one report; read as no
+         * trend, it was not grown that cycle and was OOM-killed at its
+         * boot size before the next cycle's grow was plugged. Read by the
+         * fall alone, a ramp that began as a trim landed read 0 for 32
+         * MiB, and was OOM-killed the same way.) */
         uint64_t inflating = kib_add(kib_sub(st->prev_report_assigned_kib, sample->assigned_kib),
                                      ctx->in_flight_shrink_kib);
         uint64_t fall = kib_sub(st->prev_report_free_kib, free_kib);
+        uint64_t by_raw = raw->raw_kib;
 
-        if (fall <= inflating)
-            return comparable;
-        *ret_base_kib = kib_add(st->prev_raw_demand_kib, fall - inflating);
+        /* an autodeflate guest's raw figure is unmasked already
+         * (policy_demand_unmask_inflation()); another's the same way here */
+        if (!ctx->autodeflate && by_raw > st->prev_raw_demand_kib)
+            by_raw -= kib_min(by_raw - st->prev_raw_demand_kib, ctx->in_flight_shrink_kib);
+        *ret_base_kib = kib_max(by_raw, kib_add(st->prev_raw_demand_kib, kib_sub(fall, inflating)));
         return true;
     }
     *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(st->prev_report_free_kib, free_kib));

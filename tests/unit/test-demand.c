@@ -309,29 +309,47 @@ static void test_trend_base(void **state)
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
     assert_int_equal(base, 1100 * M);
 
-    /* a shrink since that report, or one in flight: the balloon takes free
-     * memory too. A fall of free within what landed (100 MiB here) is the
-     * balloon: only the comparable rise of the raw figure */
+    /* A shrink since that report, or one in flight: the balloon takes free
+     * memory too. Landed (100 MiB) as the free figure fell by as much:
+     * no rise, by either reading (an autodeflate guest: its raw figure
+     * comes unmasked) */
+    ctx.autodeflate = true;
     s.assigned_kib = 1100 * M;
-    raw.raw_kib = 1050 * M;
-    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, true, &base));
-    assert_int_equal(base, 1050 * M);
-    /* ... and within what landed and is still in flight */
+    s.usable_kib = 100 * M;
+    raw.raw_kib = 1000 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 0);
+    /* 20 landed and 30 in flight of a 100 MiB fall: a 50 MiB rise (raw
+     * 1080, unmasked by the 30 in flight: 1050) */
     s.assigned_kib = 1180 * M;
-    ctx.in_flight_shrink_kib = 80 * M;
-    assert_false(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    /* a fall beyond it is the workload's, read whatever comparable says:
-     * 20 landed and 30 in flight of a 100 MiB fall leave a 50 MiB rise */
     ctx.in_flight_shrink_kib = 30 * M;
+    raw.raw_kib = 1050 * M;
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
     assert_int_equal(base, 1050 * M);
     assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 100 * M);
-    s.assigned_kib = 1400 * M;
-    ctx.in_flight_shrink_kib = 64 * M;
-    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
-    assert_int_equal(base, 1036 * M);
+    /* the last report had shown the inflation already (its raw figure was
+     * unmasked to 1000): 100 MiB landed, free fell 32 MiB. The fall less
+     * what landed reads nothing; the raw figure reads the 32 MiB rise */
     ctx.in_flight_shrink_kib = 0;
+    st.prev_report_free_kib = 100 * M;
+    s.assigned_kib = 1100 * M;
+    s.usable_kib = 68 * M;
+    raw.raw_kib = 1032 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1032 * M);
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 64 * M);
+    /* another guest's raw figure is unmasked here: 1080 read as 1050 */
+    ctx.autodeflate = false;
+    s.assigned_kib = 1180 * M;
+    ctx.in_flight_shrink_kib = 30 * M;
+    st.prev_report_free_kib = 200 * M;
+    s.usable_kib = 100 * M;
+    raw.raw_kib = 1080 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1050 * M);
+    ctx.in_flight_shrink_kib = 0;
+    s.assigned_kib = 1100 * M;
+    raw.raw_kib = 1050 * M;
     /* the guest's own view, no new report, no figure from the last report:
      * as comparable says, from the raw figure */
     raw.consistent = true;
