@@ -347,6 +347,228 @@ static void test_strings(void **state)
     policy_engine_free(NULL);
 }
 
+/* ---- trim hold (tuning.trim-hold) ------------------------------------ */
+
+/* Cycles of one guest's ramp (16 MiB a second from 100 MiB to top_kib),
+ * a plateau of 10 s, a drop back to 100 MiB and 60 s idle, on a roomy
+ * host: counts its changes (grows, trims) and checks it never has less
+ * than its workload plus half its buffer. */
+typedef struct {
+    int grows, trims;
+    int trims_held;         /* cycles whose reason says the trim is held */
+    int first_trim_after_s; /* seconds after the drop of the first trim */
+    uint64_t end_kib;
+    uint64_t sum_kib; /* Σ assigned over the cycles (memory-seconds) */
+} RampStory;
+
+static RampStory ramp_story(uint32_t trim_hold_pct, uint64_t top_kib)
+{
+    RampStory r = {.first_trim_after_s = -1};
+    SimHost s;
+    SimGuest *g;
+    int t_drop = -1, top_since = -1;
+
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = trim_hold_pct;
+    g = sim_host_add(&s, "ramp", 4 * GiB, 4 * GiB, 100 * MiB);
+    sim_host_run(&s, 60); /* settled: trimmed to its desired */
+    for (int t = 0;; t++) {
+        uint64_t before = sim_guest_assigned_kib(g);
+
+        if (t_drop < 0 && g->used_kib < top_kib) {
+            g->used_kib = MIN(g->used_kib + 16 * MiB, top_kib);
+        } else if (t_drop < 0) {
+            if (top_since < 0)
+                top_since = t;
+            if (t - top_since >= 10) {
+                g->used_kib = 100 * MiB;
+                t_drop = t;
+            }
+        } else if (t - t_drop > 60) {
+            break;
+        }
+        sim_host_run(&s, 1);
+        uint64_t a = sim_guest_assigned_kib(g);
+
+        /* the trim held or not, a grow is never late: the guest keeps at
+         * least half its buffer over what it uses (+ the kernel's) */
+        assert_true(a >= g->used_kib + KERNEL_RESERVE + g->used_kib / 10 - 16 * MiB);
+        if (a > before)
+            r.grows++;
+        if (a < before) {
+            r.trims++;
+            if (t_drop >= 0 && r.first_trim_after_s < 0)
+                r.first_trim_after_s = t - t_drop;
+        }
+        if (strstr(s.out[0].reason, "trim held while settling"))
+            r.trims_held++;
+        r.sum_kib += a;
+    }
+    r.end_kib = sim_guest_assigned_kib(g);
+    sim_host_free(&s);
+    return r;
+}
+
+/* A ramp and a drop, with the trim hold and without: with it, a ramp is
+ * grown in a few steps ahead of it and the drop trimmed in one step once
+ * the hold (1.44 half-lives: 14 s) is over, to the same end; without it,
+ * a step a second or two each way. The memory-seconds are about the
+ * same: the hold keeps the whole peak as long as its decay keeps it on
+ * average. */
+static void test_trim_hold_few_large_steps(void **state)
+{
+    static const struct {
+        uint32_t hold_pct;
+        uint64_t top_kib;
+        int max_grows, max_trims, min_trims;
+    } rows[] = {
+        /* 16 MiB/s from 100 MiB: a grow every 8 s or so; a trim as the
+         * trend fades on the plateau, one after the drop */
+        {144, 1536 * MiB, 12, 2, 1},
+        {144, 900 * MiB, 6, 2, 1},
+        /* following the decay: measured 36 grows and 20 trims, 17 and 12 */
+        {0, 1536 * MiB, 40, 24, 16},
+        {0, 900 * MiB, 20, 15, 8},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        RampStory r = ramp_story(rows[i].hold_pct, rows[i].top_kib);
+
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr,
+                    "hold %u%% top %" PRIu64 " MiB: %d grows, %d trims (first %d s "
+                    "after the drop), %d held, end %" PRIu64 " MiB, %" PRIu64 " MiB-s\n",
+                    rows[i].hold_pct, rows[i].top_kib / MiB, r.grows, r.trims, r.first_trim_after_s,
+                    r.trims_held, r.end_kib / MiB, r.sum_kib / MiB);
+
+        assert_true(r.grows <= rows[i].max_grows);
+        assert_true(r.trims <= rows[i].max_trims);
+        assert_true(r.trims >= rows[i].min_trims);
+        if (rows[i].hold_pct > 0) {
+            RampStory off = ramp_story(0, rows[i].top_kib);
+
+            /* fewer changes than following the decay, to the same end */
+            assert_true(r.grows + r.trims < (off.grows + off.trims) / 2);
+            assert_true(r.end_kib <= off.end_kib);
+            /* the drop's trim comes once the hold is over, in one step */
+            assert_true(r.first_trim_after_s >= 14 && r.first_trim_after_s <= 16);
+            assert_true(r.trims_held >= 14);
+            /* within 15 % of the memory-seconds the decay kept */
+            assert_true(r.sum_kib <= off.sum_kib + off.sum_kib * 15 / 100);
+        }
+    }
+}
+
+/* While a trim is held the guest's demand comes back: grown that cycle,
+ * as without the hold. */
+static void test_trim_hold_never_delays_a_grow(void **state)
+{
+    for (int hold = 0; hold < 2; hold++) {
+        SimHost s;
+        SimGuest *g;
+
+        (void)state;
+        sim_init(&s, 32 * GiB);
+        s.cfg.tuning.trim_hold_pct = hold ? 144 : 0;
+        g = sim_host_add(&s, "back", 4 * GiB, 4 * GiB, 1 * GiB);
+        sim_host_run(&s, 60);
+        g->used_kib = 200 * MiB;
+        sim_host_run(&s, 5);
+        if (hold)
+            assert_non_null(strstr(s.out[0].reason, "trim held while settling"));
+        uint64_t held = sim_guest_assigned_kib(g);
+        g->used_kib = held; /* all it has, and more to come */
+        sim_host_run(&s, 1);
+        assert_true(sim_guest_assigned_kib(g) > held);
+        assert_non_null(strstr(s.out[0].reason, "grow"));
+        sim_host_free(&s);
+    }
+}
+
+/* A held trim is the guest's own: memory another guest needs, a host
+ * too full to keep 30 % of its budget free, or a maximum take it at once
+ * (max-shrink a cycle). */
+static void test_trim_hold_not_for_others(void **state)
+{
+    SimHost s;
+    SimGuest *g, *needy;
+
+    (void)state;
+    /* B = 16 - 1 reserve - 1 other = 14 GiB */
+    sim_init(&s, 16 * GiB);
+    s.cfg.tuning.trim_hold_pct = 144;
+    g = sim_host_add(&s, "settling", 4 * GiB, 4 * GiB, 2 * GiB + 512 * MiB);
+    needy = sim_host_add(&s, "needy", 16 * GiB, 1 * GiB, 512 * MiB);
+    sim_host_run(&s, 60);
+    uint64_t peak = sim_guest_assigned_kib(g);
+    g->used_kib = 512 * MiB;
+    sim_host_run(&s, 3);
+    assert_int_equal(sim_guest_assigned_kib(g), peak); /* held: room for all */
+    assert_non_null(strstr(s.out[0].reason, "trim held while settling"));
+    needy->used_kib = 10 * GiB + 512 * MiB; /* now the host is short */
+    sim_host_run(&s, 1);
+    assert_true(sim_guest_assigned_kib(g) < peak);
+    assert_true(peak - sim_guest_assigned_kib(g) <= 256 * MiB);
+    sim_host_run(&s, 12);
+    assert_true(sim_guest_assigned_kib(needy) >= 10 * GiB + 512 * MiB);
+    assert_true(sim_guest_assigned_kib(g) + sim_guest_assigned_kib(needy) <= 14 * GiB);
+    sim_host_free(&s);
+
+    /* B = 5 GiB: with the two guests' desires less than 30 % of it is
+     * free, so the trim follows the decay from the first cycle */
+    sim_init(&s, 7 * GiB);
+    s.cfg.tuning.trim_hold_pct = 144;
+    g = sim_host_add(&s, "settling", 4 * GiB, 4 * GiB, 2 * GiB + 512 * MiB);
+    sim_host_add(&s, "other", 4 * GiB, 1 * GiB, 1 * GiB);
+    sim_host_run(&s, 60);
+    peak = sim_guest_assigned_kib(g);
+    g->used_kib = 512 * MiB;
+    sim_host_run(&s, 3);
+    assert_true(sim_guest_assigned_kib(g) < peak);
+    assert_null(strstr(s.out[0].reason, "trim held"));
+    sim_host_free(&s);
+
+    /* above its maximum: shrunk at once */
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 144;
+    g = sim_host_add(&s, "settling", 4 * GiB, 4 * GiB, 2 * GiB);
+    sim_host_run(&s, 60);
+    g->used_kib = 512 * MiB;
+    sim_host_run(&s, 3);
+    assert_non_null(strstr(s.out[0].reason, "trim held while settling"));
+    peak = sim_guest_assigned_kib(g);
+    g->policy.maximum = (PolicyAmount){POLICY_AMOUNT_KIB, 2 * GiB};
+    sim_host_run(&s, 1);
+    assert_true(sim_guest_assigned_kib(g) < peak);
+    sim_host_free(&s);
+}
+
+/* A guest whose workload wanders within its buffer is left alone: no
+ * change once it settled. */
+static void test_trim_hold_wander_left_alone(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    int changes = 0;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 144;
+    g = sim_host_add(&s, "wander", 4 * GiB, 4 * GiB, 1 * GiB);
+    sim_host_run(&s, 60);
+    for (int t = 0; t < 600; t++) {
+        uint64_t before = sim_guest_assigned_kib(g);
+
+        /* ± 5 % around 1 GiB, a new level every 7 s */
+        g->used_kib = 1 * GiB + (uint64_t)((t / 7) % 3) * 25 * MiB - 25 * MiB;
+        sim_host_run(&s, 1);
+        changes += sim_guest_assigned_kib(g) != before;
+    }
+    assert_true(changes <= 2);
+    sim_host_free(&s);
+}
+
 /* A guest whose demand is still rising is not trimmed while the host has
  * room for every desire; once the rise stops, it is. When another guest
  * needs the memory, a rising guest above its share is reclaimed anyway. */
@@ -1125,6 +1347,10 @@ int main(void)
         cmocka_unit_test(test_deflate_reserve_never_starves_a_need),
         cmocka_unit_test(test_small_reclaims_for_a_waiting_grow),
         cmocka_unit_test(test_small_reclaims_spare_a_rising_guest),
+        cmocka_unit_test(test_trim_hold_few_large_steps),
+        cmocka_unit_test(test_trim_hold_never_delays_a_grow),
+        cmocka_unit_test(test_trim_hold_not_for_others),
+        cmocka_unit_test(test_trim_hold_wander_left_alone),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
