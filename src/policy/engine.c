@@ -545,12 +545,19 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
              * what those cycles would have, in one step; and a trim of
              * ours still under way is not cut short by it (asking for
              * less of it would be one more change). Not for an
-             * autodeflate guest (TRIM_HOLD_ROOM_PCT). */
+             * autodeflate guest (TRIM_HOLD_ROOM_PCT). A hold given up
+             * because the host is no longer roomy (a grow that waits,
+             * memory others need) gives all it held above the guest's
+             * need (its decayed peak) at once: paced at max-shrink, the
+             * grow waited behind what the hold kept (2 GiB for 8 cycles
+             * after a hold of 8: test_trim_hold_surplus_to_a_waiting_grow). */
             uint64_t limit = t->max_shrink_kib;
 
-            if (limit > 0 && spare > 0 && !domains[i].caps->balloon_autodeflate) {
+            if (limit > 0 && !domains[i].caps->balloon_autodeflate) {
                 limit = kib_mul(limit, kib_max(st->held_cycles, 1));
-                if (trim_under_way(st, w->assigned_kib))
+                if (st->held_cycles > 0)
+                    limit = kib_max(limit, kib_sub(w->assigned_kib, w->need_kib));
+                if (spare > 0 && trim_under_way(st, w->assigned_kib))
                     limit = kib_max(limit, kib_sub(w->assigned_kib, st->shrink_to_kib));
             }
             w->target_kib = damp(t, w, result, over_budget, limit);
@@ -579,7 +586,9 @@ static int by_room_desc(const void *a, const void *b)
  * (a step it took from its balloon) or whose trim is held, one swapping,
  * stale or in its grace period. (A guest that merely holds a trend, its
  * rise of a while ago, still gives: excluding it too left dynmem-sim's
- * build servers 2-3 times the ticks out of memory.) */
+ * build servers 2-3 times the ticks out of memory. So does one whose trim
+ * the trim hold keeps, DOM_SETTLING: that hold is for a roomy host, and
+ * a grow never waits behind it.) */
 static bool may_reclaim_small(const EngineWork *w, unsigned flags)
 {
     return !(flags & (DOM_RISING | DOM_RAMPING | DOM_TRIM_HELD | DOM_DEFLATE_HOLD | DOM_PRESSURE |
