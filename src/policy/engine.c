@@ -458,15 +458,17 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
 }
 
 /* A ramp's grow goes ahead of it (RAMP_LEAD_TRENDS), from memory nobody
- * desires, leaving as much free as it takes; never more than a cycle's
+ * desires, leaving as much free as it takes beyond the room a hold
+ * needs (room_kib, below *spare_kib); never more than a cycle's
  * max-shrink gives back. A fast ramp grows by more than a step every
  * cycle anyway: only a ramp whose trend is within two steps is led.
  * Returns the new target; *spare_kib loses twice the lead. */
 static uint64_t ramp_lead(const PolicyTuning *t, const EngineWork *w, const PolicyDomainState *st,
-                          uint64_t *spare_kib)
+                          uint64_t *spare_kib, uint64_t room_kib)
 {
     uint64_t top = kib_max(w->target_kib, w->base_kib);
-    uint64_t lead = kib_min(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS), *spare_kib / 2);
+    uint64_t lead =
+        kib_min(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS), kib_sub(*spare_kib, room_kib) / 2);
     uint64_t ahead;
 
     if (st->trend_peak_kib > kib_mul(min_step_kib(t, w->assigned_kib), 2))
@@ -487,6 +489,7 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
 {
     const PolicyTuning *t = &cfg->tuning;
     uint64_t taken = 0, wanted = 0, spare = 0, hold_us = policy_trim_hold_us(t);
+    uint64_t room = kib_pct(budget_kib, TRIM_HOLD_ROOM_PCT);
     bool starved = false;
 
     for (size_t k = 0; k < n_items; k++) {
@@ -534,8 +537,7 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
             w->target_kib = w->assigned_kib;
             engine->flags[i] |= DOM_TRIM_HELD;
         } else if (result < w->assigned_kib && in_bounds && !domains[i].caps->balloon_autodeflate &&
-                   spare >=
-                       kib_add(kib_pct(budget_kib, TRIM_HOLD_ROOM_PCT), w->assigned_kib - result) &&
+                   spare >= kib_add(room, w->assigned_kib - result) &&
                    trim_hold(st, engine->flags[i], w->assigned_kib, now_us, hold_us)) {
             spare -= w->assigned_kib - result;
             w->target_kib = w->assigned_kib;
@@ -563,9 +565,11 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
             w->target_kib = damp(t, w, result, over_budget, limit);
             st->held_cycles = 0;
         }
-        if (w->target_kib > w->assigned_kib && sustained && spare > 0 &&
+        /* a lead only on a roomy host, as a hold: under a pool
+         * (e2e-scarcity) leads with less room cost 3 pressure-seconds */
+        if (w->target_kib > w->assigned_kib && sustained && spare > room &&
             !domains[i].caps->balloon_autodeflate)
-            w->target_kib = ramp_lead(t, w, st, &spare);
+            w->target_kib = ramp_lead(t, w, st, &spare, room);
         taken = kib_add(taken, w->base_kib);
     }
     return taken;

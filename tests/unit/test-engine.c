@@ -601,6 +601,35 @@ static void test_trim_hold_surplus_to_a_waiting_grow(void **state)
     assert_null(strstr(reason[1], "trim held"));
 }
 
+/* The ramp lead, like the hold, only on a roomy host: with less than
+ * 70 % of the budget free beyond every desire, a ramp is grown as with
+ * trim-hold 0 (under a pool, e2e-scarcity, leads cost 3 s of pressure). */
+static void test_ramp_lead_only_with_room(void **state)
+{
+    uint64_t assigned_kib[2][40];
+
+    (void)state;
+    for (int hold = 0; hold < 2; hold++) {
+        SimHost s;
+        SimGuest *g;
+
+        /* B = 7 - 1 reserve - 1 other = 5 GiB; the desires take over 30 % */
+        sim_init(&s, 7 * GiB);
+        s.cfg.tuning.trim_hold_pct = hold ? 144 : 0;
+        g = sim_host_add(&s, "ramp", 4 * GiB, 1 * GiB, 512 * MiB);
+        sim_host_add(&s, "other", 4 * GiB, 2 * GiB, 1 * GiB + 512 * MiB);
+        sim_host_run(&s, 60);
+        for (int c = 0; c < 40; c++) {
+            g->used_kib += 16 * MiB;
+            sim_host_run(&s, 1);
+            assigned_kib[hold][c] = sim_guest_assigned_kib(g);
+        }
+        sim_host_free(&s);
+    }
+    for (int c = 0; c < 40; c++)
+        assert_int_equal(assigned_kib[1][c], assigned_kib[0][c]);
+}
+
 /* A guest whose workload wanders within its buffer is left alone: no
  * change once it settled. */
 static void test_trim_hold_wander_left_alone(void **state)
@@ -1408,6 +1437,7 @@ int main(void)
         cmocka_unit_test(test_trim_hold_never_delays_a_grow),
         cmocka_unit_test(test_trim_hold_not_for_others),
         cmocka_unit_test(test_trim_hold_surplus_to_a_waiting_grow),
+        cmocka_unit_test(test_ramp_lead_only_with_room),
         cmocka_unit_test(test_trim_hold_wander_left_alone),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
