@@ -5,6 +5,7 @@
  * damping (pass 2), growth only from memory that is free now (pass 3), the
  * mechanisms, status and reasons (pass 4), and the summary.
  */
+#include "demand.h"
 #include "engine-private.h"
 
 #include <errno.h>
@@ -408,22 +409,31 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
  * demo's guests), and the guest has more room if the ramp speeds up. */
 #define RAMP_LEAD_TRENDS 3
 
-/* A trim is held only on a roomy host: one that keeps this share of the
- * budget free beyond every desire and every surplus held. A fuller host
- * needs a settling guest's memory back at the pace of the decay, for the
- * burst another guest may start at any time. Measured in dynmem-sim
- * (docs/benchmarks.md, "Trim hold"): with 30 % the build servers of
- * build-bursts without deflate-on-oom spent 17 % more ticks out of
- * memory than with no hold (a ramp waiting on the others' reclaims); at
- * 70 % as many as with none. The demo's host keeps over 90 % free.
- * Holds and leads are for guests without deflate-on-oom only: while an
+/* What one guest may ask of the free memory at once, in learnt bursts:
+ * a step of B in one report raises its demand by B and its trend by
+ * about 2B (the rise over the reaction time: a report and a cycle), so
+ * its desire by 3B, with its buffer; the next report, B more. A reclaim
+ * made for it shows in the balloons a cycle after the grow is seen
+ * waiting, so two reports are what free memory must cover: 4B with the
+ * buffer (up to 25 %), 5B. */
+#define HOLD_BURST_ASK 5
+
+/* The room a hold leaves for a guest's burst: its learnt burst (the
+ * largest one-report rise, as its burst headroom) or its ramp's trend,
+ * HOLD_BURST_ASK times. */
+static uint64_t burst_cover_kib(const PolicyTuning *t, const PolicyDomainState *st, uint64_t now_us)
+{
+    return kib_mul(kib_max(policy_demand_burst_kib(t, st, now_us), st->trend_peak_kib),
+                   HOLD_BURST_ASK);
+}
+
+/* Holds and leads are for guests without deflate-on-oom only: while an
  * autodeflate balloon inflates, a rise of the guest's demand is read as
  * the inflation (policy_demand_unmask_inflation()), so a large or late
  * trim hides its next burst, and one trimmed exactly to its desire (not
  * a decayed step above it) deflated by itself at the start of its next
- * 256 MiB/s ramp and lost the ramp's trend: with them, build-bursts-vmem
- * and scale-1000 spent up to three times the ticks out of memory. */
-#define TRIM_HOLD_ROOM_PCT 70
+ * 256 MiB/s ramp and lost the ramp's trend (docs/benchmarks.md, "Trim
+ * hold", has the figures with them). */
 
 /* A trim of ours is under way: asked for last cycle and not reached yet
  * (track_in_flight() takes one half done as done). */
@@ -489,13 +499,14 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
 {
     const PolicyTuning *t = &cfg->tuning;
     uint64_t taken = 0, wanted = 0, spare = 0, hold_us = policy_trim_hold_us(t);
-    uint64_t room = kib_pct(budget_kib, TRIM_HOLD_ROOM_PCT);
+    uint64_t room = 0;
     bool starved = false;
 
     for (size_t k = 0; k < n_items; k++) {
         size_t i = engine->item_entry[k];
 
         wanted = kib_add(wanted, kib_max(engine->work[k].base_kib, engine->items[k].result_kib));
+        room = kib_max(room, burst_cover_kib(t, domains[i].state, now_us));
         /* A guest with (next to) nothing available or under pressure
          * shows only a lower bound of its demand: it may need more than
          * it desires, and what is held elsewhere would be what it waits
@@ -504,9 +515,12 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
             starved = true;
     }
     /* Free memory beyond every desire and what is held now: holds and
-     * leads come out of it, each leaving at least as much free as it
-     * keeps, so a guest whose demand jumps is served from free memory,
-     * not from a reclaim it would wait for. */
+     * leads come out of it, and after all of them at least `room` stays
+     * free: the largest burst any guest could make before a reclaim for
+     * it shows, and a step. A grow beyond that is one the host could not
+     * have served at once without any hold either: every hold gives up
+     * its surplus in that same cycle (the else branch below). */
+    room = kib_add(room, t->min_step_kib);
     if (regime == POLICY_REGIME_DESIRED && !over_budget && !starved && hold_us > 0 &&
         wanted <= budget_kib)
         spare = budget_kib - wanted;
@@ -547,7 +561,7 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
              * what those cycles would have, in one step; and a trim of
              * ours still under way is not cut short by it (asking for
              * less of it would be one more change). Not for an
-             * autodeflate guest (TRIM_HOLD_ROOM_PCT). A hold given up
+             * autodeflate guest (as the hold). A hold given up
              * because the host is no longer roomy (a grow that waits,
              * memory others need) gives all it held above the guest's
              * need (its decayed peak) at once: paced at max-shrink, the
@@ -565,8 +579,9 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
             w->target_kib = damp(t, w, result, over_budget, limit);
             st->held_cycles = 0;
         }
-        /* a lead only on a roomy host, as a hold: under a pool
-         * (e2e-scarcity) leads with less room cost 3 pressure-seconds */
+        /* a lead only on a roomy host, as a hold, and leaving the room
+         * free: under a pool (e2e-scarcity) leads with less room cost 3
+         * pressure-seconds */
         if (w->target_kib > w->assigned_kib && sustained && spare > room &&
             !domains[i].caps->balloon_autodeflate)
             w->target_kib = ramp_lead(t, w, st, &spare, room);
