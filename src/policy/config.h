@@ -147,7 +147,10 @@ typedef struct {
 
 /* How long a settling guest's trim is held: trim-hold of the demand
  * half-life. At 144 % (1/ln 2) holding the whole peak that long, then
- * dropping it, keeps the same memory-seconds as its exponential decay. */
+ * dropping it, keeps the same memory-seconds as its exponential decay;
+ * the default, 100 %, keeps 69 % of them, and the trim then lands a step
+ * above the desire, where the decay's last step left a guest
+ * (docs/benchmarks.md, "Trim hold"). */
 static inline uint64_t policy_trim_hold_us(const PolicyTuning *t)
 {
     return (uint64_t)((unsigned __int128)t->demand_half_life_us * t->trim_hold_pct / 100);

@@ -448,9 +448,11 @@ static void test_trim_hold_few_large_steps(void **state)
         if (rows[i].hold_pct > 0) {
             RampStory off = ramp_story(0, rows[i].top_kib);
 
-            /* fewer changes than following the decay, to the same end */
+            /* fewer changes than following the decay, to the same end
+             * within a step (the hold's trim lands a step above the
+             * desire, where the decay's last step may leave it) */
             assert_true(r.grows + r.trims < (off.grows + off.trims) / 2);
-            assert_true(r.end_kib <= off.end_kib);
+            assert_true(r.end_kib < off.end_kib + 32 * MiB);
             /* the drop's trim comes once the hold is over, in one step */
             assert_true(r.first_trim_after_s >= 14 && r.first_trim_after_s <= 16);
             assert_true(r.trims_held >= 14);
@@ -684,8 +686,12 @@ static void test_ramp_lead_only_with_room(void **state)
         }
         sim_host_free(&s);
     }
-    for (int c = 0; c < 40; c++)
-        assert_int_equal(assigned_kib[1][c], assigned_kib[0][c]);
+    /* no lead (three trends: over 90 MiB), only the landing of the
+     * settling trim, within a step (32 MiB), either way */
+    for (int c = 0; c < 40; c++) {
+        assert_true(assigned_kib[1][c] < assigned_kib[0][c] + 32 * MiB);
+        assert_true(assigned_kib[1][c] + 32 * MiB > assigned_kib[0][c]);
+    }
 }
 
 /* A guest whose workload wanders within its buffer is left alone: no
