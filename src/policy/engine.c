@@ -323,6 +323,30 @@ static bool restores_bound(const PolicyPlanEntry *e, uint64_t to)
     return (a < e->minimum_kib && to > a) || (a > e->maximum_kib && to < a);
 }
 
+/* A trim of ours is under way: asked for last cycle and not reached yet
+ * (track_in_flight() takes one half done as done). */
+static bool trim_under_way(const PolicyDomainState *st, uint64_t assigned_kib)
+{
+    return st->shrink_pending || (st->last_target_kib > 0 && st->last_target_kib < assigned_kib &&
+                                  st->shrink_to_kib == st->last_target_kib);
+}
+
+/* A trim of a guest without deflate-on-oom that is past half done is not
+ * asked again (plan_entry()), so nothing marks it pending any more: it is
+ * stopped all the same when the cycle wants no change (a trim held while
+ * rising, a desire within a step), or the balloon would go on inflating
+ * below the desire. Only while it shows below where it started (a guest
+ * lying its balloon up to the ceiling is not "stopped" there, a grow),
+ * and not an uncooperative guest's: its balloon is left where it was
+ * sent, as before. */
+static bool stops_unasked_trim(const PolicyDomainInput *d, uint64_t assigned_kib)
+{
+    const PolicyDomainState *st = d->state;
+
+    return !d->caps->balloon_autodeflate && !st->uncooperative && !st->shrink_pending &&
+           trim_under_way(st, assigned_kib) && assigned_kib < st->shrink_from_kib;
+}
+
 /* Pass 4: the mechanisms, and the step checked again after alignment. */
 static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, PolicyPlanEntry *e,
                        unsigned *flags, uint64_t *free_kib, bool over_budget, uint64_t now_us)
@@ -343,7 +367,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
         /* ... and so must an inflation still under way (a trim held, a
          * guest deflating by itself): the balloon asked for its size now */
-        if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION)) &&
+        if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION) ||
+             stops_unasked_trim(d, a)) &&
             balloon > 0 && e->n_actions < POLICY_MAX_ACTIONS) {
             PolicyAction *act = &e->actions[e->n_actions++];
 
@@ -434,14 +459,6 @@ static uint64_t burst_cover_kib(const PolicyTuning *t, const PolicyDomainState *
  * a decayed step above it) deflated by itself at the start of its next
  * 256 MiB/s ramp and lost the ramp's trend (docs/benchmarks.md, "Trim
  * hold", has the figures with them). */
-
-/* A trim of ours is under way: asked for last cycle and not reached yet
- * (track_in_flight() takes one half done as done). */
-static bool trim_under_way(const PolicyDomainState *st, uint64_t assigned_kib)
-{
-    return st->shrink_pending || (st->last_target_kib > 0 && st->last_target_kib < assigned_kib &&
-                                  st->shrink_to_kib == st->last_target_kib);
-}
 
 /* The trim hold (tuning.trim-hold). A trim the domain would make for
  * itself alone because its demand fell below its peak is held, instead

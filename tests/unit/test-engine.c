@@ -719,6 +719,63 @@ static void test_trim_hold_wander_left_alone(void **state)
     sim_host_free(&s);
 }
 
+/* ---- trim hold: the reviewer's cases ----------------------------------- */
+
+static void trace(const char *what, int c, const SimHost *s, const SimGuest *g)
+{
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr,
+                "%s %d: assigned %" PRIu64 " used %" PRIu64 " target %" PRIu64 " desired %" PRIu64
+                " MiB%s (%s)\n",
+                what, c, sim_guest_assigned_kib(g) / MiB, g->used_kib / MiB,
+                s->out[0].target_kib / MiB, s->out[0].desired_kib / MiB,
+                g->state.uncooperative ? " uncooperative" : "", s->out[0].reason);
+}
+
+/* A trim past half done is not asked again; when the guest's demand
+ * comes back within its buffer while the balloon still inflates toward
+ * that trim (64 MiB a cycle here), the balloon is stopped where it
+ * stands, as a trim still pending is: it never inflates below what the
+ * guest uses (without the stop, it went on to the old target, 1 GiB
+ * below). */
+static void test_trim_not_asked_again_still_stopped(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    uint64_t from, to = 0;
+    int c;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "slow", 4 * GiB, 4 * GiB, 900 * MiB);
+    sim_host_run(&s, 60);
+    g->inflate_kib_cycle = 96 * MiB;
+    g->used_kib = 256 * MiB;
+    from = sim_guest_assigned_kib(g);
+    /* the hold, then one trim: wait until more than half of it shows */
+    for (c = 0; c < 60; c++) {
+        sim_host_run(&s, 1);
+        trace("drop", c, &s, g);
+        if (to == 0 && s.out[0].target_kib < from)
+            to = s.out[0].target_kib;
+        if (to > 0 && sim_guest_assigned_kib(g) < to + (from - to) / 2 - 96 * MiB)
+            break;
+    }
+    assert_true(to > 0 && c < 60);
+    /* its workload comes back to about what it holds now: it never has
+     * to swap (without the stop, the balloon went on down to the old
+     * target, below what the guest uses) */
+    g->used_kib = sim_guest_assigned_kib(g) * 10 / 12 - KERNEL_RESERVE;
+    uint64_t swapped = g->swap_in_kib;
+    for (c = 0; c < 10; c++) {
+        sim_host_run(&s, 1);
+        trace("back", c, &s, g);
+        assert_int_equal(g->swap_in_kib, swapped);
+    }
+    sim_host_free(&s);
+}
+
 /* A guest whose demand is still rising is not trimmed while the host has
  * room for every desire; once the rise stops, it is. When another guest
  * needs the memory, a rising guest above its share is reclaimed anyway. */
@@ -1504,6 +1561,7 @@ int main(void)
         cmocka_unit_test(test_trim_hold_keeps_room_for_a_burst),
         cmocka_unit_test(test_ramp_lead_only_with_room),
         cmocka_unit_test(test_trim_hold_wander_left_alone),
+        cmocka_unit_test(test_trim_not_asked_again_still_stopped),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
