@@ -776,6 +776,35 @@ static void test_trim_not_asked_again_still_stopped(void **state)
     sim_host_free(&s);
 }
 
+/* A trim made in one step after a hold is larger than max-shrink; a
+ * guest whose balloon inflates at that pace (128 MiB a cycle, half of
+ * max-shrink's 256) is cooperating, and is never marked uncooperative
+ * for not showing half of it within the timeout (5 s): it lands. (Judged
+ * on the whole ask, it was marked uncooperative mid-way, at 2.2 GiB of
+ * a 3.5 -> 0.6 GiB trim.) */
+static void test_large_trim_paced_balloon_cooperates(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "paced", 4 * GiB, 4 * GiB, 3 * GiB);
+    sim_host_run(&s, 60);
+    g->inflate_kib_cycle = 128 * MiB;
+    g->used_kib = 256 * MiB;
+    for (int c = 0; c < 60; c++) {
+        sim_host_run(&s, 1);
+        trace("paced", c, &s, g);
+        assert_false(g->state.uncooperative);
+        assert_int_not_equal(s.out[0].status, POLICY_STATUS_UNCOOPERATIVE);
+    }
+    /* landed a step above its desire at most */
+    assert_true(sim_guest_assigned_kib(g) < s.out[0].desired_kib + 64 * MiB);
+    sim_host_free(&s);
+}
+
 /* A guest whose demand is still rising is not trimmed while the host has
  * room for every desire; once the rise stops, it is. When another guest
  * needs the memory, a rising guest above its share is reclaimed anyway. */
@@ -1562,6 +1591,7 @@ int main(void)
         cmocka_unit_test(test_ramp_lead_only_with_room),
         cmocka_unit_test(test_trim_hold_wander_left_alone),
         cmocka_unit_test(test_trim_not_asked_again_still_stopped),
+        cmocka_unit_test(test_large_trim_paced_balloon_cooperates),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
