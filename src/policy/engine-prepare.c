@@ -262,9 +262,10 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
         *flags |= DOM_PRESSURE;
     if (dem->rising)
         *flags |= DOM_RISING;
-    /* (by half a step or more: a peak a MiB above a wandering demand
-     * holds nothing worth a change) */
-    if (dem->demand_kib >= kib_add(dem->current_kib, min_step_kib(t, assigned) / 2))
+    /* (by more than half a step: a peak a MiB above a wandering demand
+     * holds nothing worth a change; strictly, or with no step at all
+     * every guest would be decaying every cycle and its hold never end) */
+    if (dem->demand_kib > kib_add(dem->current_kib, min_step_kib(t, assigned) / 2))
         *flags |= DOM_DECAYING;
     /* rising by half a step or more (the trend is twice the rise of
      * a report; it is not taken on every path): a ramp. A guest

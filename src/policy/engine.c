@@ -477,8 +477,10 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
      * balloon where it is */
     if (hold_us == 0 || !(flags & DOM_DECAYING) || trim_under_way(st, assigned_kib))
         return false;
-    if (st->peak_high_us > 0 && now_us >= kib_add(st->peak_high_us, hold_us) &&
-        st->prev_report_current_kib > 0)
+    /* a hold with no start yet (its state forgotten) starts now */
+    if (st->peak_high_us == 0)
+        st->peak_high_us = now_us;
+    if (now_us >= kib_add(st->peak_high_us, hold_us) && st->prev_report_current_kib > 0)
         st->demand_peak_kib = kib_min(st->demand_peak_kib, st->prev_report_current_kib);
     st->held_cycles = st->held_cycles < UINT32_MAX ? st->held_cycles + 1 : UINT32_MAX;
     return true;
@@ -588,9 +590,10 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
              * bound or a host over its budget are not roomy. */
             uint64_t step = min_step_kib(t, w->assigned_kib);
 
-            if (result < w->assigned_kib && in_bounds && !domains[i].caps->balloon_autodeflate &&
+            if (step > 0 && result < w->assigned_kib && in_bounds &&
+                !domains[i].caps->balloon_autodeflate &&
                 spare >= kib_add(room, w->assigned_kib - result))
-                result = kib_min(w->assigned_kib, kib_add(result, step - 1));
+                result = kib_min(w->assigned_kib, kib_add(result, kib_sub(step, 1)));
             /* max-shrink is a rate: a trim held for n cycles may take
              * what those cycles would have, in one step; and a trim of
              * ours still under way is not cut short by it (asking for

@@ -805,6 +805,39 @@ static void test_large_trim_paced_balloon_cooperates(void **state)
     sim_host_free(&s);
 }
 
+/* With no step at all (min-step 0 and min-step-percent 0 %, both valid)
+ * a settling guest's hold still ends and its trim is made: no landing a
+ * step above its desire (a step less a KiB wrapped to the whole address
+ * space, and the guest was never trimmed), a peak a KiB above the demand
+ * not "decaying" (every guest was, every cycle, and its hold never
+ * started to count). */
+static void test_trim_hold_without_a_step(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    int c;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100;
+    s.cfg.tuning.min_step_kib = 0;
+    s.cfg.tuning.min_step_pct = 0;
+    g = sim_host_add(&s, "nostep", 4 * GiB, 4 * GiB, 2 * GiB);
+    sim_host_run(&s, 60);
+    g->used_kib = 256 * MiB;
+    for (c = 0; c < 40; c++) {
+        sim_host_run(&s, 1);
+        trace("nostep", c, &s, g);
+        if (sim_guest_assigned_kib(g) < 1 * GiB)
+            break;
+    }
+    /* held for the hold (10 s), then trimmed */
+    assert_true(c >= 9 && c < 40);
+    sim_host_run(&s, 30);
+    assert_true(sim_guest_assigned_kib(g) <= s.out[0].desired_kib + 32 * MiB);
+    sim_host_free(&s);
+}
+
 /* A guest whose demand is still rising is not trimmed while the host has
  * room for every desire; once the rise stops, it is. When another guest
  * needs the memory, a rising guest above its share is reclaimed anyway. */
@@ -1592,6 +1625,7 @@ int main(void)
         cmocka_unit_test(test_trim_hold_wander_left_alone),
         cmocka_unit_test(test_trim_not_asked_again_still_stopped),
         cmocka_unit_test(test_large_trim_paced_balloon_cooperates),
+        cmocka_unit_test(test_trim_hold_without_a_step),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
