@@ -428,6 +428,7 @@ size_t policy_engine_prepare(PolicyEngine *engine, const PolicyConfig *cfg, uint
         bin->sum_guest_rss_kib =
             kib_add(bin->sum_guest_rss_kib, s && s->has_rss ? s->rss_kib : e->assigned_kib);
         if (!managed) {
+            policy_trim_hold_forget(domains[i].state);
             bin->sum_unmanaged_assigned_kib =
                 kib_add(bin->sum_unmanaged_assigned_kib, e->assigned_kib);
             continue;

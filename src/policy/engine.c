@@ -471,7 +471,7 @@ static uint64_t burst_cover_kib(const PolicyTuning *t, const PolicyDomainState *
  * cycle to whoever needs it (dropping it sooner put more pressure on the
  * others' steps in overcommit-weights). Returns whether it is held. */
 static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_kib, uint64_t now_us,
-                      uint64_t hold_us)
+                      uint64_t hold_us, uint64_t step_kib)
 {
     /* a trim of ours under way goes on: holding it would stop the
      * balloon where it is */
@@ -480,8 +480,15 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
     /* a hold with no start yet (its state forgotten) starts now */
     if (st->peak_high_us == 0)
         st->peak_high_us = now_us;
-    if (now_us >= kib_add(st->peak_high_us, hold_us) && st->prev_report_current_kib > 0)
-        st->demand_peak_kib = kib_min(st->demand_peak_kib, st->prev_report_current_kib);
+    if (now_us >= kib_add(st->peak_high_us, hold_us) && st->prev_report_current_kib > 0) {
+        /* A demand climbing back (rising, or with a trend worth half a
+         * step) is not dropped to where it stands: its desire would fall
+         * mid-ramp. The hold starts again instead. */
+        if ((flags & DOM_RISING) || kib_mul(st->trend_peak_kib, 2) > step_kib)
+            st->peak_high_us = now_us;
+        else
+            st->demand_peak_kib = kib_min(st->demand_peak_kib, st->prev_report_current_kib);
+    }
     st->held_cycles = st->held_cycles < UINT32_MAX ? st->held_cycles + 1 : UINT32_MAX;
     return true;
 }
@@ -569,9 +576,12 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
              * still shrink it. */
             w->target_kib = w->assigned_kib;
             engine->flags[i] |= DOM_TRIM_HELD;
+            /* not a settling hold: a later trim is paced at max-shrink */
+            st->held_cycles = 0;
         } else if (result < w->assigned_kib && in_bounds && !domains[i].caps->balloon_autodeflate &&
                    spare >= kib_add(room, w->assigned_kib - result) &&
-                   trim_hold(st, engine->flags[i], w->assigned_kib, now_us, hold_us)) {
+                   trim_hold(st, engine->flags[i], w->assigned_kib, now_us, hold_us,
+                             min_step_kib(t, w->assigned_kib))) {
             spare -= w->assigned_kib - result;
             w->target_kib = w->assigned_kib;
             engine->flags[i] |= DOM_SETTLING;

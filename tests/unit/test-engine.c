@@ -838,6 +838,102 @@ static void test_trim_hold_without_a_step(void **state)
     sim_host_free(&s);
 }
 
+/* The state of a hold: a ramp's "not trimmed while rising" is not a
+ * settling hold, so it does not count as cycles held (a trim after a
+ * ramp took max-shrink times the cycles of an earlier hold, 3105 -> 1782
+ * MiB in one step); and what a hold knows is forgotten with the guest's
+ * reports (a reconnect, a stale guest) and while it is not managed. */
+static void test_trim_hold_state_reset(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "reset", 4 * GiB, 4 * GiB, 2 * GiB);
+    sim_host_run(&s, 60);
+    g->used_kib = 1 * GiB;
+    sim_host_run(&s, 5);
+    assert_non_null(strstr(s.out[0].reason, "trim held while settling"));
+    assert_true(g->state.held_cycles >= 5);
+    /* a ramp above the decayed peak, below what the guest holds: not
+     * trimmed while rising, no longer settling; then a plateau, whose
+     * trim is paced at max-shrink (256 MiB) as any */
+    bool rising_seen = false;
+    for (int c = 0; c < 30; c++) {
+        uint64_t before = sim_guest_assigned_kib(g);
+
+        if (c < 10)
+            g->used_kib += 64 * MiB;
+        sim_host_run(&s, 1);
+        trace("ramp", c, &s, g);
+        if (strstr(s.out[0].reason, "not trimmed while rising")) {
+            rising_seen = true;
+            assert_int_equal(g->state.held_cycles, 0);
+        }
+        assert_true(before <= sim_guest_assigned_kib(g) + 256 * MiB);
+    }
+    assert_true(rising_seen);
+
+    /* held again, then out of management for a cycle */
+    g->used_kib = 512 * MiB;
+    sim_host_run(&s, 5);
+    assert_true(g->state.held_cycles > 0);
+    g->policy.mode = POLICY_MODE_STATIC;
+    sim_host_run(&s, 1);
+    assert_int_equal(g->state.held_cycles, 0);
+    assert_int_equal(g->state.peak_high_us, 0);
+    assert_int_equal(g->state.ramp_us, 0);
+    g->policy.mode = POLICY_MODE_DYNAMIC;
+    sim_host_run(&s, 3);
+    assert_true(g->state.held_cycles > 0 && g->state.peak_high_us > 0);
+    /* a reconnect forgets the reports, and the hold with them */
+    policy_demand_forget_reports(&g->state);
+    assert_int_equal(g->state.held_cycles, 0);
+    assert_int_equal(g->state.peak_high_us, 0);
+    assert_int_equal(g->state.ramp_us, 0);
+    /* ... and a hold with no start any more starts then, and ends as
+     * any (10 s): trimmed (with its start left 0, the hold went on until
+     * the peak had decayed to the demand) */
+    for (int c = 0; c < 13; c++) {
+        sim_host_run(&s, 1);
+        trace("forgot", c, &s, g);
+    }
+    assert_true(sim_guest_assigned_kib(g) < 1 * GiB);
+    sim_host_free(&s);
+}
+
+/* A hold that ends while the guest's demand climbs back (rising, below a
+ * ramp) does not drop the peak to the demand of that moment: its desire
+ * never falls while its workload grows (it fell mid-climb by what the
+ * peak was above it); the hold starts again. */
+static void test_trim_hold_not_dropped_while_climbing(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "climb", 4 * GiB, 4 * GiB, 2 * GiB);
+    sim_host_run(&s, 60);
+    g->used_kib = 1 * GiB;
+    sim_host_run(&s, 7);
+    assert_non_null(strstr(s.out[0].reason, "trim held while settling"));
+    /* climbing back 12 MiB a second (below a ramp's half step a report,
+     * its trend above it) across the end of the hold: not trimmed */
+    for (int c = 0; c < 12; c++) {
+        g->used_kib += 12 * MiB;
+        sim_host_run(&s, 1);
+        trace("climb", c, &s, g);
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "  trend %" PRIu64 " MiB\n", g->state.trend_peak_kib / MiB);
+        assert_true(s.out[0].target_kib >= s.out[0].assigned_kib);
+    }
+    sim_host_free(&s);
+}
+
 /* A guest whose demand is still rising is not trimmed while the host has
  * room for every desire; once the rise stops, it is. When another guest
  * needs the memory, a rising guest above its share is reclaimed anyway. */
@@ -1626,6 +1722,8 @@ int main(void)
         cmocka_unit_test(test_trim_not_asked_again_still_stopped),
         cmocka_unit_test(test_large_trim_paced_balloon_cooperates),
         cmocka_unit_test(test_trim_hold_without_a_step),
+        cmocka_unit_test(test_trim_hold_state_reset),
+        cmocka_unit_test(test_trim_hold_not_dropped_while_climbing),
     };
     int failed = cmocka_run_group_tests_name("engine, MemAvailable only", tests, NULL, NULL);
     guest_view = true;
