@@ -331,20 +331,29 @@ static bool trim_under_way(const PolicyDomainState *st, uint64_t assigned_kib)
                                   st->shrink_to_kib == st->last_target_kib);
 }
 
-/* A trim of a guest without deflate-on-oom that is past half done is not
- * asked again (plan_entry()), so nothing marks it pending any more: it is
- * stopped all the same when the cycle wants no change (a trim held while
- * rising, a desire within a step), or the balloon would go on inflating
- * below the desire. Only while it shows below where it started (a guest
- * lying its balloon up to the ceiling is not "stopped" there, a grow),
- * and not an uncooperative guest's: its balloon is left where it was
- * sent, as before. */
-static bool stops_unasked_trim(const PolicyDomainInput *d, uint64_t assigned_kib)
+/* A trim of ours whose half showed this cycle is no longer pending
+ * (track_in_flight()), but the balloon still inflates toward its target:
+ * when this cycle wants no change and that target is now below what the
+ * guest desires (its demand came back) or its trim is held while rising,
+ * the balloon is stopped where it stands, as a pending one is (without
+ * it, a guest whose demand came back the cycle its trim passed half way
+ * was inflated below its new desire and grown back the next cycle). Only
+ * while the host has room for every desire (when short, the trim is
+ * memory others need: stopping it cost overcommit-weights without
+ * deflate-on-oom a pressure-second), not an uncooperative guest's
+ * balloon, and only below where the trim began
+ * (a guest lying its balloon up to its ceiling is not "stopped" there: a
+ * grow). */
+static bool stops_trim_just_done(const PolicyDomainInput *d, const PolicyPlanEntry *e,
+                                 unsigned flags)
 {
     const PolicyDomainState *st = d->state;
+    uint64_t a = e->assigned_kib;
 
-    return !d->caps->balloon_autodeflate && !st->uncooperative && !st->shrink_pending &&
-           trim_under_way(st, assigned_kib) && assigned_kib < st->shrink_from_kib;
+    return !(flags & DOM_SHORT) && !st->shrink_pending && !st->uncooperative &&
+           st->last_target_kib > 0 && st->last_target_kib < a &&
+           st->shrink_to_kib == st->last_target_kib && a < st->shrink_from_kib &&
+           ((flags & DOM_TRIM_HELD) || st->shrink_to_kib < e->desired_kib);
 }
 
 /* Pass 4: the mechanisms, and the step checked again after alignment. */
@@ -368,7 +377,7 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         /* ... and so must an inflation still under way (a trim held, a
          * guest deflating by itself): the balloon asked for its size now */
         if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION) ||
-             stops_unasked_trim(d, a)) &&
+             stops_trim_just_done(d, e, *flags)) &&
             balloon > 0 && e->n_actions < POLICY_MAX_ACTIONS) {
             PolicyAction *act = &e->actions[e->n_actions++];
 
@@ -380,21 +389,29 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         }
         return;
     }
-    /* the same change already in flight: do not ask again. A shrink
-     * counts as done once half of it shows (track_in_flight()), but the
-     * guest is still inflating toward the target asked last cycle: asking
-     * again was one more change for each large trim. Not for an
-     * autodeflate guest: asking again marks the shrink in flight, which
-     * its demand needs (an inflation its report shows before QEMU's
-     * figure would read as demand: policy_demand_unmask_inflation()). */
+    /* the same change already in flight: do not ask again */
     if ((target < a && st->shrink_pending && target == st->shrink_to_kib) ||
-        (target < a && !d->caps->balloon_autodeflate && !st->shrink_pending &&
-         target == st->shrink_to_kib && st->last_target_kib == target && a < st->shrink_from_kib &&
-         now_us < kib_add(st->shrink_issued_us, t->uncooperative_timeout_us
-                                                    ? t->uncooperative_timeout_us
-                                                    : UNCOOPERATIVE_TIMEOUT_US_DEFAULT)) ||
         (target > a && st->grow_pending_to_kib == target)) {
         *flags |= DOM_IN_FLIGHT;
+        return;
+    }
+    /* A shrink counts as done once half of it shows (track_in_flight()),
+     * but the guest is still inflating toward the target asked last cycle:
+     * asking again was one more change for each large trim. It is not
+     * asked, but marked under way again as if it were (finish_entries()),
+     * so that all that follows an ask still does: a cycle that wants no
+     * change stops the balloon where it stands (without the mark it went
+     * on inflating below the guest's new desire), and a balloon that
+     * stops moving is found uncooperative. Not for an autodeflate guest:
+     * asking again marks the shrink in flight for QEMU too, which its
+     * demand needs (an inflation its report shows before QEMU's figure
+     * would read as demand: policy_demand_unmask_inflation()). */
+    if (target < a && !d->caps->balloon_autodeflate && !st->shrink_pending &&
+        target == st->shrink_to_kib && st->last_target_kib == target && a < st->shrink_from_kib &&
+        now_us < kib_add(st->shrink_issued_us, t->uncooperative_timeout_us
+                                                   ? t->uncooperative_timeout_us
+                                                   : UNCOOPERATIVE_TIMEOUT_US_DEFAULT)) {
+        *flags |= DOM_IN_FLIGHT | DOM_SHRINK_UNASKED;
         return;
     }
 
@@ -722,9 +739,15 @@ static void finish_entries(PolicyEngine *engine, const PolicyTuning *t, PolicyDo
         if (!e->managed)
             continue;
         e->target_kib = engine->work[k++].target_kib;
-        plan_entry(t, &domains[i], e, &engine->flags[i], free_kib, over_budget, now_us);
         if (regime != POLICY_REGIME_DESIRED)
             engine->flags[i] |= DOM_SHORT;
+        plan_entry(t, &domains[i], e, &engine->flags[i], free_kib, over_budget, now_us);
+        if (engine->flags[i] & DOM_SHRINK_UNASKED) {
+            /* what asking it again would have noted (plan_entry()) */
+            domains[i].state->shrink_pending = true;
+            domains[i].state->shrink_from_kib = e->assigned_kib;
+            domains[i].state->shrink_issued_us = now_us;
+        }
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
         domains[i].state->last_target_kib = e->target_kib;
         /* headroom given up (the host is short) protects nothing */

@@ -776,6 +776,45 @@ static void test_trim_not_asked_again_still_stopped(void **state)
     sim_host_free(&s);
 }
 
+/* A trim past half done that is not asked again is still watched as if
+ * it were asked: a balloon that stops there is found uncooperative
+ * within the timeout (5 s) of the cycle it was let go on, as when it was
+ * asked again (unmarked, it was found two cycles later, on the timeout
+ * of the trim's first ask). */
+static void test_trim_not_asked_again_still_watched(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    uint64_t from, to = 0;
+    int c;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "stuck", 4 * GiB, 4 * GiB, 900 * MiB);
+    sim_host_run(&s, 60);
+    g->inflate_kib_cycle = 96 * MiB;
+    g->used_kib = 256 * MiB;
+    from = sim_guest_assigned_kib(g);
+    for (c = 0; c < 60; c++) {
+        sim_host_run(&s, 1);
+        if (to == 0 && s.out[0].target_kib < from)
+            to = s.out[0].target_kib;
+        if (to > 0 && sim_guest_assigned_kib(g) < to + (from - to) / 2)
+            break;
+    }
+    assert_true(to > 0 && c < 60);
+    /* its balloon stops there for good */
+    g->inflate_to_kib = 0;
+    g->ignores_shrink = true;
+    for (c = 0; c < 5 && !g->state.uncooperative; c++) {
+        sim_host_run(&s, 1);
+        trace("stuck", c, &s, g);
+    }
+    assert_true(g->state.uncooperative);
+    sim_host_free(&s);
+}
+
 /* A trim made in one step after a hold is larger than max-shrink; a
  * guest whose balloon inflates at that pace (128 MiB a cycle, half of
  * max-shrink's 256) is cooperating, and is never marked uncooperative
@@ -1720,6 +1759,7 @@ int main(void)
         cmocka_unit_test(test_ramp_lead_only_with_room),
         cmocka_unit_test(test_trim_hold_wander_left_alone),
         cmocka_unit_test(test_trim_not_asked_again_still_stopped),
+        cmocka_unit_test(test_trim_not_asked_again_still_watched),
         cmocka_unit_test(test_large_trim_paced_balloon_cooperates),
         cmocka_unit_test(test_trim_hold_without_a_step),
         cmocka_unit_test(test_trim_hold_state_reset),
