@@ -141,7 +141,20 @@ typedef struct {
     uint64_t pressure_swap_in_kib_s;   /* swap-in rate that means "needs more" */
     uint64_t pressure_major_faults_s;  /* major-fault rate that means "needs more" */
     uint32_t pressure_boost_pct;       /* demand correction when under pressure */
+    uint32_t trim_hold_pct; /* a settling guest's trim held this % of the demand half-life,
+                             * then made in one step; 0: trims follow the decaying peak */
 } PolicyTuning;
+
+/* How long a settling guest's trim is held: trim-hold of the demand
+ * half-life. At 144 % (1/ln 2) holding the whole peak that long, then
+ * dropping it, keeps the same memory-seconds as its exponential decay;
+ * the default, 100 %, keeps 69 % of them, and the trim then lands a step
+ * above the desire, where the decay's last step left a guest
+ * (docs/benchmarks.md, "Trim hold"). */
+static inline uint64_t policy_trim_hold_us(const PolicyTuning *t)
+{
+    return (uint64_t)((unsigned __int128)t->demand_half_life_us * t->trim_hold_pct / 100);
+}
 
 typedef struct {
     /* daemon: */

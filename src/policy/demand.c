@@ -250,6 +250,7 @@ void policy_demand_forget_reports(PolicyDomainState *st)
     st->prev_report_assigned_kib = 0;
     st->prev_report_free_kib = 0;
     st->prev_report_current_kib = 0;
+    policy_trim_hold_forget(st);
 }
 
 bool policy_demand_comparable(const PolicyDomainState *st, const PolicyDemandTiming *tm,

@@ -78,6 +78,16 @@ static void track_in_flight(PolicyDomainState *st, const PolicyTuning *t, uint64
         if (assigned <= st->shrink_to_kib || kib_mul(moved, 2) >= asked) {
             st->shrink_pending = false;
             st->uncooperative = false;
+        } else if (t->max_shrink_kib > 0 && moved >= t->max_shrink_kib) {
+            /* An ask beyond max-shrink (a trim held and made in one
+             * step) is judged a max-shrink at a time: a balloon that
+             * moved that much is cooperating, and has the timeout again
+             * for the rest (half of a 2.4 GiB trim at 128 MiB/s took
+             * longer than the timeout, and the guest was marked
+             * uncooperative mid-way). Asks within max-shrink are done
+             * at half first, as before. */
+            st->shrink_from_kib = assigned;
+            st->shrink_issued_us = now;
         } else if (now >= kib_add(st->shrink_issued_us, timeout)) {
             st->shrink_pending = false;
             st->uncooperative = true;
@@ -252,6 +262,11 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
         *flags |= DOM_PRESSURE;
     if (dem->rising)
         *flags |= DOM_RISING;
+    /* (by more than half a step: a peak a MiB above a wandering demand
+     * holds nothing worth a change; strictly, or with no step at all
+     * every guest would be decaying every cycle and its hold never end) */
+    if (dem->demand_kib > kib_add(dem->current_kib, min_step_kib(t, assigned) / 2))
+        *flags |= DOM_DECAYING;
     /* rising by half a step or more (the trend is twice the rise of
      * a report; it is not taken on every path): a ramp. A guest
      * creeping up by a few MiB is still trimmed. */
@@ -413,6 +428,7 @@ size_t policy_engine_prepare(PolicyEngine *engine, const PolicyConfig *cfg, uint
         bin->sum_guest_rss_kib =
             kib_add(bin->sum_guest_rss_kib, s && s->has_rss ? s->rss_kib : e->assigned_kib);
         if (!managed) {
+            policy_trim_hold_forget(domains[i].state);
             bin->sum_unmanaged_assigned_kib =
                 kib_add(bin->sum_unmanaged_assigned_kib, e->assigned_kib);
             continue;

@@ -79,6 +79,9 @@ enum {
     DOM_DEFLATE_HOLD = 1u << 9,    /* the guest deflated on its own lately: not shrunk */
     DOM_STOP_INFLATION = 1u << 10, /* it deflated on its own during a shrink of ours */
     DOM_RECLAIM_SMALL = 1u << 11,  /* a reclaim below the step, for a grow that waits */
+    DOM_DECAYING = 1u << 12,       /* its demand peak is above its current demand */
+    DOM_SETTLING = 1u << 13,       /* a trim held: ramped or dropped within the trim hold */
+    DOM_SHRINK_UNASKED = 1u << 14, /* a shrink under way not asked again, marked pending */
 };
 
 static inline uint64_t min_step_kib(const PolicyTuning *t, uint64_t assigned)

@@ -5,6 +5,7 @@
  * damping (pass 2), growth only from memory that is free now (pass 3), the
  * mechanisms, status and reasons (pass 4), and the summary.
  */
+#include "demand.h"
 #include "engine-private.h"
 
 #include <errno.h>
@@ -262,7 +263,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
             set_reason3(e, "reclaim for others: demand ", dem, NULL);
         else
             set_reason3(e, "trim idle: demand ", dem, NULL);
-    } else if ((flags & DOM_IN_FLIGHT) && !(flags & (DOM_TRIM_HELD | DOM_DEFLATE_HOLD))) {
+    } else if ((flags & DOM_IN_FLIGHT) &&
+               !(flags & (DOM_TRIM_HELD | DOM_SETTLING | DOM_DEFLATE_HOLD))) {
         set_reason(e, "waiting: change in flight");
     } else if (e->status == POLICY_STATUS_WARNING) {
         if (flags & DOM_PRESSURE)
@@ -277,6 +279,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
         set_reason3(e, "deflated on its own: not shrunk for a while, demand ", dem, NULL);
     } else if (flags & DOM_TRIM_HELD) {
         set_reason3(e, "not trimmed while rising: demand ", dem, NULL);
+    } else if (flags & DOM_SETTLING) {
+        set_reason3(e, "trim held while settling: demand ", dem, NULL);
     } else {
         set_reason3(e, "steady: demand ", dem, NULL);
     }
@@ -284,7 +288,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
 
 /* Pass 2: damping (DESIGN.md §3.7). Small changes are skipped unless a
  * bound is broken, shrinking is rate-limited, growth waits for pass 3. */
-static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target, bool over_budget)
+static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target, bool over_budget,
+                     uint64_t max_shrink_kib)
 {
     uint64_t a = w->assigned_kib, step = min_step_kib(t, a);
 
@@ -298,9 +303,9 @@ static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target
             return a;
         if (a - target < step && over_budget)
             target = kib_min(target, kib_max(kib_sub(a, step), kib_min(w->floor_kib, a)));
-        if (t->max_shrink_kib > 0) {
+        if (max_shrink_kib > 0) {
             /* never a rate so small that every step is below the min step */
-            uint64_t limit = kib_max(t->max_shrink_kib, step);
+            uint64_t limit = kib_max(max_shrink_kib, step);
 
             target = kib_max(target, kib_min(kib_sub(a, limit), kib_max(w->maximum_kib, target)));
         }
@@ -318,9 +323,42 @@ static bool restores_bound(const PolicyPlanEntry *e, uint64_t to)
     return (a < e->minimum_kib && to > a) || (a > e->maximum_kib && to < a);
 }
 
+/* A trim of ours is under way: asked for last cycle and not reached yet
+ * (track_in_flight() takes one half done as done). */
+static bool trim_under_way(const PolicyDomainState *st, uint64_t assigned_kib)
+{
+    return st->shrink_pending || (st->last_target_kib > 0 && st->last_target_kib < assigned_kib &&
+                                  st->shrink_to_kib == st->last_target_kib);
+}
+
+/* A trim of ours whose half showed this cycle is no longer pending
+ * (track_in_flight()), but the balloon still inflates toward its target:
+ * when this cycle wants no change and that target is now below what the
+ * guest desires (its demand came back) or its trim is held while rising,
+ * the balloon is stopped where it stands, as a pending one is (without
+ * it, a guest whose demand came back the cycle its trim passed half way
+ * was inflated below its new desire and grown back the next cycle). Only
+ * while the host has room for every desire (when short, the trim is
+ * memory others need: stopping it cost overcommit-weights without
+ * deflate-on-oom a pressure-second), not an uncooperative guest's
+ * balloon, and only below where the trim began
+ * (a guest lying its balloon up to its ceiling is not "stopped" there: a
+ * grow). */
+static bool stops_trim_just_done(const PolicyDomainInput *d, const PolicyPlanEntry *e,
+                                 unsigned flags)
+{
+    const PolicyDomainState *st = d->state;
+    uint64_t a = e->assigned_kib;
+
+    return !(flags & DOM_SHORT) && !st->shrink_pending && !st->uncooperative &&
+           st->last_target_kib > 0 && st->last_target_kib < a &&
+           st->shrink_to_kib == st->last_target_kib && a < st->shrink_from_kib &&
+           ((flags & DOM_TRIM_HELD) || st->shrink_to_kib < e->desired_kib);
+}
+
 /* Pass 4: the mechanisms, and the step checked again after alignment. */
 static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, PolicyPlanEntry *e,
-                       unsigned *flags, uint64_t *free_kib, bool over_budget)
+                       unsigned *flags, uint64_t *free_kib, bool over_budget, uint64_t now_us)
 {
     const PolicyDomainState *st = d->state;
     uint64_t a = e->assigned_kib, target = e->target_kib, step = min_step_kib(t, a);
@@ -338,7 +376,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
         /* ... and so must an inflation still under way (a trim held, a
          * guest deflating by itself): the balloon asked for its size now */
-        if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION)) &&
+        if (((st->shrink_pending && st->shrink_to_kib < a) || (*flags & DOM_STOP_INFLATION) ||
+             stops_trim_just_done(d, e, *flags)) &&
             balloon > 0 && e->n_actions < POLICY_MAX_ACTIONS) {
             PolicyAction *act = &e->actions[e->n_actions++];
 
@@ -367,6 +406,25 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
          (st->grow_pending_to_kib == target || (!over_budget && st->grow_pending_to_kib > target &&
                                                 st->grow_pending_to_kib <= e->maximum_kib)))) {
         *flags |= DOM_IN_FLIGHT;
+        return;
+    }
+    /* A shrink counts as done once half of it shows (track_in_flight()),
+     * but the guest is still inflating toward the target asked last cycle:
+     * asking again was one more change for each large trim. It is not
+     * asked, but marked under way again as if it were (finish_entries()),
+     * so that all that follows an ask still does: a cycle that wants no
+     * change stops the balloon where it stands (without the mark it went
+     * on inflating below the guest's new desire), and a balloon that
+     * stops moving is found uncooperative. Not for an autodeflate guest:
+     * asking again marks the shrink in flight for QEMU too, which its
+     * demand needs (an inflation its report shows before QEMU's figure
+     * would read as demand: policy_demand_unmask_inflation()). */
+    if (target < a && !d->caps->balloon_autodeflate && !st->shrink_pending &&
+        target == st->shrink_to_kib && st->last_target_kib == target && a < st->shrink_from_kib &&
+        now_us < kib_add(st->shrink_issued_us, t->uncooperative_timeout_us
+                                                   ? t->uncooperative_timeout_us
+                                                   : UNCOOPERATIVE_TIMEOUT_US_DEFAULT)) {
+        *flags |= DOM_IN_FLIGHT | DOM_SHRINK_UNASKED;
         return;
     }
 
@@ -399,29 +457,211 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     e->n_actions = n_actions;
 }
 
+/* A grow of a guest ramping up goes this many trends ahead of its
+ * desired memory: the trend covers the next two seconds or so of the
+ * ramp, so a 16 MiB/s ramp is grown every 6-8 s, not every 1-2 s (each
+ * of those grows was a change: 517-1,290 changes per guest-hour on the
+ * demo's guests), and the guest has more room if the ramp speeds up. */
+#define RAMP_LEAD_TRENDS 3
+
+/* What one guest may ask of the free memory at once, in learnt bursts:
+ * a step of B in one report raises its demand by B and its trend by
+ * about 2B (the rise over the reaction time: a report and a cycle), so
+ * its desire by 3B, with its buffer; the next report, B more. A reclaim
+ * made for it shows in the balloons a cycle after the grow is seen
+ * waiting, so two reports are what free memory must cover: 4B with the
+ * buffer (up to 25 %), 5B. */
+#define HOLD_BURST_ASK 5
+
+/* The room a hold leaves for a guest's burst: its learnt burst (the
+ * largest one-report rise, as its burst headroom) or its ramp's trend,
+ * HOLD_BURST_ASK times. */
+static uint64_t burst_cover_kib(const PolicyTuning *t, const PolicyDomainState *st, uint64_t now_us)
+{
+    return kib_mul(kib_max(policy_demand_burst_kib(t, st, now_us), st->trend_peak_kib),
+                   HOLD_BURST_ASK);
+}
+
+/* Holds and leads are for guests without deflate-on-oom only: while an
+ * autodeflate balloon inflates, a rise of the guest's demand is read as
+ * the inflation (policy_demand_unmask_inflation()), so a large or late
+ * trim hides its next burst, and one trimmed exactly to its desire (not
+ * a decayed step above it) deflated by itself at the start of its next
+ * 256 MiB/s ramp and lost the ramp's trend (docs/benchmarks.md, "Trim
+ * hold", has the figures with them). */
+
+/* The trim hold (tuning.trim-hold). A trim the domain would make for
+ * itself alone because its demand fell below its peak is held, instead
+ * of following the peak's exponential decay a step a cycle. Once the
+ * demand stayed below the peak for the hold (1/ln 2 half-lives by
+ * default), the peak is dropped to the current demand and the trim made
+ * the next cycle, in one step: as many memory-seconds as the decay kept,
+ * in one change. Only while the host has room for every desire: when
+ * short, the decaying peak is the guest's need, given back a little each
+ * cycle to whoever needs it (dropping it sooner put more pressure on the
+ * others' steps in overcommit-weights). Returns whether it is held. */
+static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_kib, uint64_t now_us,
+                      uint64_t hold_us, uint64_t step_kib)
+{
+    /* a trim of ours under way goes on: holding it would stop the
+     * balloon where it is */
+    if (hold_us == 0 || !(flags & DOM_DECAYING) || trim_under_way(st, assigned_kib))
+        return false;
+    /* a hold with no start yet (its state forgotten) starts now */
+    if (st->peak_high_us == 0)
+        st->peak_high_us = now_us;
+    if (now_us >= kib_add(st->peak_high_us, hold_us) && st->prev_report_current_kib > 0) {
+        /* A demand climbing back (rising, or with a trend worth half a
+         * step) is not dropped to where it stands: its desire would fall
+         * mid-ramp. The hold starts again instead. */
+        if ((flags & DOM_RISING) || kib_mul(st->trend_peak_kib, 2) > step_kib)
+            st->peak_high_us = now_us;
+        else
+            st->demand_peak_kib = kib_min(st->demand_peak_kib, st->prev_report_current_kib);
+    }
+    st->held_cycles = st->held_cycles < UINT32_MAX ? st->held_cycles + 1 : UINT32_MAX;
+    return true;
+}
+
+/* A ramp's grow goes ahead of it (RAMP_LEAD_TRENDS), from memory nobody
+ * desires, leaving as much free as it takes beyond the room a hold
+ * needs (room_kib, below *spare_kib); never more than a cycle's
+ * max-shrink gives back. A fast ramp grows by more than a step every
+ * cycle anyway: only a ramp whose trend is within two steps is led.
+ * Returns the new target; *spare_kib loses twice the lead. */
+static uint64_t ramp_lead(const PolicyTuning *t, const EngineWork *w, const PolicyDomainState *st,
+                          uint64_t *spare_kib, uint64_t room_kib)
+{
+    uint64_t top = kib_max(w->target_kib, w->base_kib);
+    uint64_t lead =
+        kib_min(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS), kib_sub(*spare_kib, room_kib) / 2);
+    uint64_t ahead;
+
+    if (st->trend_peak_kib > kib_mul(min_step_kib(t, w->assigned_kib), 2))
+        return w->target_kib;
+    if (t->max_shrink_kib > 0)
+        lead = kib_min(lead, t->max_shrink_kib);
+    ahead = kib_min(kib_add(top, lead), kib_max(w->maximum_kib, top));
+    *spare_kib -= kib_mul(ahead - top, 2);
+    return kib_max(w->target_kib, ahead);
+}
+
 /* Pass 2 over every managed domain: its allocation damped into
  * work[].target_kib. Returns what they hold now (grows in flight
  * included). */
-static uint64_t damp_all(PolicyEngine *engine, const PolicyTuning *t, size_t n_items,
-                         PolicyRegime regime, bool over_budget)
+static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDomainInput *domains,
+                         size_t n_items, PolicyRegime regime, bool over_budget, uint64_t budget_kib,
+                         uint64_t now_us)
 {
-    uint64_t taken = 0;
+    const PolicyTuning *t = &cfg->tuning;
+    uint64_t taken = 0, wanted = 0, spare = 0, hold_us = policy_trim_hold_us(t);
+    uint64_t room = 0;
+    bool starved = false;
+
+    for (size_t k = 0; k < n_items; k++) {
+        size_t i = engine->item_entry[k];
+
+        wanted = kib_add(wanted, kib_max(engine->work[k].base_kib, engine->items[k].result_kib));
+        room = kib_max(room, burst_cover_kib(t, domains[i].state, now_us));
+        /* A guest with (next to) nothing available or under pressure
+         * shows only a lower bound of its demand: it may need more than
+         * it desires, and what is held elsewhere would be what it waits
+         * for. */
+        if (domains[i].state->prev_saturated || (engine->flags[i] & DOM_PRESSURE))
+            starved = true;
+    }
+    /* Free memory beyond every desire and what is held now: holds and
+     * leads come out of it, and after all of them at least `room` stays
+     * free: the largest burst any guest could make before a reclaim for
+     * it shows, and a step. A grow beyond that is one the host could not
+     * have served at once without any hold either: every hold gives up
+     * its surplus in that same cycle (the else branch below). */
+    room = kib_add(room, t->min_step_kib);
+    if (regime == POLICY_REGIME_DESIRED && !over_budget && !starved && hold_us > 0 &&
+        wanted <= budget_kib)
+        spare = budget_kib - wanted;
 
     for (size_t k = 0; k < n_items; k++) {
         EngineWork *w = &engine->work[k];
+        size_t i = engine->item_entry[k];
+        PolicyDomainState *st = domains[i].state;
+        uint64_t result = engine->items[k].result_kib;
+        bool in_bounds = w->assigned_kib <= w->maximum_kib;
+        /* ramping this cycle and the one before (or two: the guest
+         * reports once a period): a ramp, not one step up */
+        bool sustained = (engine->flags[i] & DOM_RAMPING) && st->ramp_us > 0 &&
+                         now_us <= kib_add(st->ramp_us, kib_mul(cfg->interval_us, 2));
 
-        w->target_kib = damp(t, w, engine->items[k].result_kib, over_budget);
-        /* A guest whose demand is ramping up is not trimmed while the host
-         * has room for every desire: what it gave up now it would ask
-         * back within seconds (measured after a DIMM: trimmed 896 -> 523
-         * MiB in three cycles, grown back to 691 in four). Memory others
-         * need, an over-full host or a bound still shrink it. */
-        if (w->target_kib < w->assigned_kib && regime == POLICY_REGIME_DESIRED && !over_budget &&
-            w->assigned_kib <= w->maximum_kib &&
-            (engine->flags[engine->item_entry[k]] & DOM_RAMPING)) {
+        if (engine->flags[i] & DOM_RAMPING)
+            st->ramp_us = now_us;
+        if (!(engine->flags[i] & DOM_DECAYING))
+            st->peak_high_us = now_us;
+        if (result < w->assigned_kib && regime == POLICY_REGIME_DESIRED && !over_budget &&
+            in_bounds && (engine->flags[i] & DOM_RAMPING)) {
+            /* A guest whose demand is ramping up is not trimmed while the
+             * host has room for every desire: what it gave up now it
+             * would ask back within seconds (measured after a DIMM:
+             * trimmed 896 -> 523 MiB in three cycles, grown back to 691
+             * in four). Memory others need, an over-full host or a bound
+             * still shrink it. */
             w->target_kib = w->assigned_kib;
-            engine->flags[engine->item_entry[k]] |= DOM_TRIM_HELD;
+            engine->flags[i] |= DOM_TRIM_HELD;
+            /* not a settling hold: a later trim is paced at max-shrink */
+            st->held_cycles = 0;
+        } else if (result < w->assigned_kib && in_bounds && !domains[i].caps->balloon_autodeflate &&
+                   spare >= kib_add(room, w->assigned_kib - result) &&
+                   trim_hold(st, engine->flags[i], w->assigned_kib, now_us, hold_us,
+                             min_step_kib(t, w->assigned_kib))) {
+            spare -= w->assigned_kib - result;
+            w->target_kib = w->assigned_kib;
+            engine->flags[i] |= DOM_SETTLING;
+        } else {
+            /* On a roomy host a guest's own trim lands a step (less a
+             * KiB) above its desire. The decay a hold replaces never
+             * trims by less than a step, so it left a guest anywhere up
+             * to that much above its desire, and a guest trimmed to its
+             * desire exactly met its next step with less: in dynmem-sim
+             * without deflate-on-oom, build-bursts had one more tick out
+             * of memory in nine of its 256 MiB/s ramps, office-day 4 to 8
+             * more on each of six seeds (with the margin only on the
+             * trim that ends a hold, build-bursts had 165 against 149:
+             * the trims of a guest whose hold could not start, its trim
+             * under way, need it too). A hold given up for others, a
+             * bound or a host over its budget are not roomy. */
+            uint64_t step = min_step_kib(t, w->assigned_kib);
+
+            if (step > 0 && result < w->assigned_kib && in_bounds &&
+                !domains[i].caps->balloon_autodeflate &&
+                spare >= kib_add(room, w->assigned_kib - result))
+                result = kib_min(w->assigned_kib, kib_add(result, kib_sub(step, 1)));
+            /* max-shrink is a rate: a trim held for n cycles may take
+             * what those cycles would have, in one step; and a trim of
+             * ours still under way is not cut short by it (asking for
+             * less of it would be one more change). Not for an
+             * autodeflate guest (as the hold). A hold given up
+             * because the host is no longer roomy (a grow that waits,
+             * memory others need) gives all it held above the guest's
+             * need (its decayed peak) at once: paced at max-shrink, the
+             * grow waited behind what the hold kept (2 GiB for 8 cycles
+             * after a hold of 8: test_trim_hold_surplus_to_a_waiting_grow). */
+            uint64_t limit = t->max_shrink_kib;
+
+            if (limit > 0 && !domains[i].caps->balloon_autodeflate) {
+                limit = kib_mul(limit, kib_max(st->held_cycles, 1));
+                if (st->held_cycles > 0)
+                    limit = kib_max(limit, kib_sub(w->assigned_kib, w->need_kib));
+                if (spare > 0 && trim_under_way(st, w->assigned_kib))
+                    limit = kib_max(limit, kib_sub(w->assigned_kib, st->shrink_to_kib));
+            }
+            w->target_kib = damp(t, w, result, over_budget, limit);
+            st->held_cycles = 0;
         }
+        /* a lead only on a roomy host, as a hold, and leaving the room
+         * free: under a pool (e2e-scarcity) leads with less room cost 3
+         * pressure-seconds */
+        if (w->target_kib > w->assigned_kib && sustained && spare > room &&
+            !domains[i].caps->balloon_autodeflate)
+            w->target_kib = ramp_lead(t, w, st, &spare, room);
         taken = kib_add(taken, w->base_kib);
     }
     return taken;
@@ -442,7 +682,9 @@ static int by_room_desc(const void *a, const void *b)
  * (a step it took from its balloon) or whose trim is held, one swapping,
  * stale or in its grace period. (A guest that merely holds a trend, its
  * rise of a while ago, still gives: excluding it too left dynmem-sim's
- * build servers 2-3 times the ticks out of memory.) */
+ * build servers 2-3 times the ticks out of memory. So does one whose trim
+ * the trim hold keeps, DOM_SETTLING: that hold is for a roomy host, and
+ * a grow never waits behind it.) */
 static bool may_reclaim_small(const EngineWork *w, unsigned flags)
 {
     return !(flags & (DOM_RISING | DOM_RAMPING | DOM_TRIM_HELD | DOM_DEFLATE_HOLD | DOM_PRESSURE |
@@ -498,7 +740,8 @@ static void reclaim_for_growth(PolicyEngine *engine, const PolicyTuning *t, size
  * the summary's sums (items are in entry order). */
 static void finish_entries(PolicyEngine *engine, const PolicyTuning *t, PolicyDomainInput *domains,
                            size_t n, PolicyPlanEntry *entries, PolicyRegime regime,
-                           bool over_budget, uint64_t *free_kib, PolicyPlanSummary *sum)
+                           bool over_budget, uint64_t *free_kib, uint64_t now_us,
+                           PolicyPlanSummary *sum)
 {
     for (size_t i = 0, k = 0; i < n; i++) {
         PolicyPlanEntry *e = &entries[i];
@@ -509,9 +752,15 @@ static void finish_entries(PolicyEngine *engine, const PolicyTuning *t, PolicyDo
         if (!e->managed)
             continue;
         e->target_kib = engine->work[k++].target_kib;
-        plan_entry(t, &domains[i], e, &engine->flags[i], free_kib, over_budget);
         if (regime != POLICY_REGIME_DESIRED)
             engine->flags[i] |= DOM_SHORT;
+        plan_entry(t, &domains[i], e, &engine->flags[i], free_kib, over_budget, now_us);
+        if (engine->flags[i] & DOM_SHRINK_UNASKED) {
+            /* what asking it again would have noted (plan_entry()) */
+            domains[i].state->shrink_pending = true;
+            domains[i].state->shrink_from_kib = e->assigned_kib;
+            domains[i].state->shrink_issued_us = now_us;
+        }
         describe(t, e, engine->flags[i], min_step_kib(t, e->assigned_kib));
         domains[i].state->last_target_kib = e->target_kib;
         /* headroom given up (the host is short) protects nothing */
@@ -609,7 +858,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     over_budget = bin.sum_managed_assigned_kib > kib_add(alloc_budget, t->min_step_kib);
 
     /* pass 2: damping; what the managed domains hold now */
-    taken = damp_all(engine, t, n_items, regime, over_budget);
+    taken = damp_all(engine, cfg, domains, n_items, regime, over_budget, alloc_budget, now_us);
     if (!over_budget)
         reclaim_for_growth(engine, t, n_items,
                            kib_sub(growth_kib(engine, n_items), kib_sub(alloc_budget, taken)));
@@ -622,7 +871,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     grant_growth(engine, n_items, &free_kib);
 
     /* pass 4: mechanisms, status, reasons, sums */
-    finish_entries(engine, t, domains, n, entries, regime, over_budget, &free_kib, &sum);
+    finish_entries(engine, t, domains, n, entries, regime, over_budget, &free_kib, now_us, &sum);
     policy_plan_summary_finish(&sum, &budget, regime);
     sum.reserved_kib = reserved;
     for (size_t j = 0; j < engine->n_res; j++)

@@ -139,7 +139,21 @@ typedef struct {
      * the guest deflating back up to it is ours, not deflate-on-oom */
     uint64_t resend_balloon_kib;
     uint64_t resend_us;
+    /* trim hold (tuning.trim-hold): the last cycle the demand was at its
+     * peak (within half a step), and the last it was ramping up */
+    uint64_t peak_high_us;
+    uint64_t ramp_us;
+    uint32_t held_cycles; /* cycles its trim has been held in a row */
 } PolicyDomainState;
+
+/* A trim hold and a ramp are not carried across a gap in the guest's
+ * reports (a reconnect, a stale guest) or a time out of management. */
+static inline void policy_trim_hold_forget(PolicyDomainState *st)
+{
+    st->peak_high_us = 0;
+    st->ramp_us = 0;
+    st->held_cycles = 0;
+}
 
 /* Mark a domain as just booted at now_us (starts its grace period). Call
  * on the libvirt "started" event; a domain found already running gets its

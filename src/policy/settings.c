@@ -94,6 +94,9 @@ const PolicyKey policy_global_keys[] = {
            NULL, "... or smaller than this share of the domain's memory"),
     GLOBAL("tuning", "max-shrink", POLICY_VALUE_SIZE, tuning.max_shrink_kib, 1, NO_MAX, "256MiB",
            NULL, "the most one domain is shrunk per cycle"),
+    GLOBAL("tuning", "trim-hold", POLICY_VALUE_PERCENT, tuning.trim_hold_pct, 0, 1000, "100%", NULL,
+           "a settling guest's trim is held this share of the demand half-life, then made "
+           "at once (0%: trimmed as the peak decays)"),
     GLOBAL("tuning", "uncooperative-timeout", POLICY_VALUE_DURATION,
            tuning.uncooperative_timeout_us, SEC, 3600 * SEC, "30s", NULL,
            "a shrink that does not move within this is given up"),

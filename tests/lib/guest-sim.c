@@ -65,6 +65,10 @@ void sim_guest_live(SimGuest *g)
 {
     uint64_t a;
 
+    if (g->inflate_to_kib > 0 && g->inflate_to_kib < g->balloon_kib)
+        g->balloon_kib -= MIN(g->inflate_kib_cycle, g->balloon_kib - g->inflate_to_kib);
+    if (g->balloon_kib <= g->inflate_to_kib)
+        g->inflate_to_kib = 0;
     sim_oom_deflate(&g->caps, &g->balloon_kib, g->used_kib);
     a = sim_guest_assigned_kib(g);
     if (g->used_kib > a)
@@ -100,8 +104,12 @@ void sim_guest_follow(SimGuest *g, const PolicyPlanEntry *e, uint64_t now_us)
 
         switch (a->kind) {
         case POLICY_ACTION_BALLOON:
-            if (a->to_kib > g->balloon_kib || !g->ignores_shrink)
+            if (g->inflate_kib_cycle > 0 && a->to_kib < g->balloon_kib && !g->ignores_shrink) {
+                g->inflate_to_kib = a->to_kib;
+            } else if (a->to_kib > g->balloon_kib || !g->ignores_shrink) {
                 g->balloon_kib = a->to_kib;
+                g->inflate_to_kib = 0;
+            }
             break;
         case POLICY_ACTION_VIRTIO_MEM:
             for (size_t v = 0; v < g->caps.n_virtio_mem; v++) {

@@ -32,6 +32,11 @@ typedef struct {
      * behind the guest's own, as for a real guest while its balloon moves */
     bool qemu_lags;
     uint64_t qemu_balloon_kib;
+    /* a balloon that inflates at most this much a cycle (0: at once)
+     * toward the last smaller target it was given, until it reaches it or
+     * is given another (a grow, or its size now: a stop) */
+    uint64_t inflate_kib_cycle;
+    uint64_t inflate_to_kib;
 } SimGuest;
 
 /* A guest booted with boot_kib (its balloon ceiling; no virtio-mem, no
@@ -52,8 +57,8 @@ PolicyDomainInput sim_guest_input(SimGuest *g);
  * balloon ceiling. Returns the KiB taken back (0: none). */
 uint64_t sim_oom_deflate(const PolicyDomainCaps *caps, uint64_t *balloon_kib, uint64_t used_kib);
 
-/* Between two reports: deflate-on-oom, then what it still lacks is read
- * back from swap. */
+/* Between two reports: a slow balloon inflates by its rate, then
+ * deflate-on-oom, then what it still lacks is read back from swap. */
 void sim_guest_live(SimGuest *g);
 
 /* Its report at now_us into g->sample, every figure honest: assigned and
@@ -62,8 +67,9 @@ void sim_guest_live(SimGuest *g);
 void sim_guest_report(SimGuest *g, uint64_t now_us);
 
 /* Follows a plan entry as the guest would: a balloon target is taken
- * (a shrink refused with ignores_shrink), a virtio-mem request met at
- * once, a DIMM plugged; then the engine is told they were issued. */
+ * (a shrink refused with ignores_shrink, paced with inflate_kib_cycle),
+ * a virtio-mem request met at once, a DIMM plugged; then the engine is
+ * told they were issued. */
 void sim_guest_follow(SimGuest *g, const PolicyPlanEntry *e, uint64_t now_us);
 
 /* ---- a host for stories ------------------------------------------------- */

@@ -107,6 +107,15 @@ static Ctx *ctx_new(const char *policy_extra, bool dry_run)
     return ctx_new_full(policy, dry_run);
 }
 
+/* The base policy with the trim hold off: trims follow the decaying
+ * peak, max-shrink a cycle, as the tests of mechanisms expect. */
+static Ctx *ctx_new_no_hold(void)
+{
+    g_auto(GStrv) parts = g_strsplit(base_policy, "  max-shrink: 256MiB\n", 2);
+    g_autofree char *policy = g_strjoinv("  max-shrink: 256MiB\n  trim-hold: 0%\n", parts);
+    return ctx_new_full(policy, false);
+}
+
 static void ctx_free(Ctx *c)
 {
     manager_free(c->m);
@@ -161,9 +170,11 @@ static void test_grace_then_idle_trim(void **state)
         assert_true(now >= 256 * MiB);
         prev = now;
     }
-    /* 512 MiB x 1.2 = 614.4 MiB, within one minimum step */
+    /* 512 MiB x 1.2 = 614.4 MiB, within one minimum step below; above
+     * it, on this roomy host, the trim lands a step higher and a trim is
+     * still a step or more: within two steps */
     assert_true(prev >= 614 * MiB - 32 * MiB);
-    assert_true(prev <= 615 * MiB + 32 * MiB);
+    assert_true(prev <= 615 * MiB + 64 * MiB);
     ctx_free(c);
 }
 
@@ -191,7 +202,10 @@ static void test_spike_and_minimum(void **state)
         cycle(c);
     uint64_t before = fake_domain_assigned_kib(d);
     assert_true(before < 1 * GiB);
-    assert_int_equal(fake_domain_assigned_kib(idle), 256 * MiB);
+    /* at its minimum, or (on this roomy host the trim lands a step above
+     * the desire) less than a step above it */
+    assert_true(fake_domain_assigned_kib(idle) >= 256 * MiB);
+    assert_true(fake_domain_assigned_kib(idle) < 256 * MiB + 32 * MiB);
 
     /* the workload grows to 2 GiB: it swaps until it has it */
     d->used_kib = 2 * GiB;
@@ -365,7 +379,8 @@ static void test_dimm_hot_add(void **state)
  * guest busy in a job (no guest stats in the bulk collection) is held. */
 static void test_dimm_guest_stale_balloon_figure(void **state)
 {
-    Ctx *c = ctx_new(NULL, false);
+    /* step by step: the trim hold would make the trim one step */
+    Ctx *c = ctx_new_no_hold();
     FakeDomain *d = dimm_guest_grown(c);
     assert_int_equal(d->caps.n_dimms, 1);
     cycle(c);

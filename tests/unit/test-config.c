@@ -1051,6 +1051,7 @@ static void test_describe_defaults(void **state)
                                    "  min-step: 32 MiB\n"
                                    "  min-step-percent: 1%\n"
                                    "  max-shrink: 256 MiB\n"
+                                   "  trim-hold: 100%\n"
                                    "  uncooperative-timeout: 30s\n"
                                    "  uncooperative-retry: 5min\n"
                                    "  stale-periods: 3\n"
