@@ -288,27 +288,27 @@ bool policy_demand_trend_base(const PolicyDemandContext *ctx, const PolicyDomain
         /* A shrink of ours landed since the last report or is under way.
          * The balloon inflating takes free memory too: the free figure's
          * fall beyond what landed and what is still in flight is the
-         * workload's. The raw figure (assigned - usable, its inflation
-         * in flight unmasked) reads the same rise when the last report
-         * already showed part of the inflation, which the fall less all
-         * that landed would count twice. The larger of the two: a ramp
-         * read short is a guest out of memory. (Measured on a real
-         * guest, a 64 MiB/s ramp that began as a 34 MiB trim was in
-         * flight: its free figure fell 90 MiB in one report; read as no
-         * trend, it was not grown that cycle and was OOM-killed at its
-         * boot size before the next cycle's grow was plugged. Read by the
-         * fall alone, a ramp that began as a trim landed read 0 for 32
-         * MiB, and was OOM-killed the same way.) */
+         * workload's. (Measured on a real guest, a 64 MiB/s ramp that
+         * began as a 34 MiB trim was in flight: its free figure fell 90
+         * MiB in one report; read as no trend, it was not grown that
+         * cycle and was OOM-killed at its boot size before the next
+         * cycle's grow was plugged.) When the last report already showed
+         * part of the inflation, that fall counts it twice; an autodeflate
+         * guest's raw figure, its inflation in flight unmasked
+         * (policy_demand_unmask_inflation()) and with no grant of ours
+         * since that report (a grant its report has not seen yet would
+         * read as a rise), reads it right: a ramp that began as a trim
+         * landed read 0 for 32 MiB by the fall, and was OOM-killed the
+         * same way. The larger of the two: a ramp read short is a guest
+         * out of memory. (Another guest's raw figure is the fall's own
+         * reading: assigned - free.) */
         uint64_t inflating = kib_add(kib_sub(st->prev_report_assigned_kib, sample->assigned_kib),
                                      ctx->in_flight_shrink_kib);
         uint64_t fall = kib_sub(st->prev_report_free_kib, free_kib);
-        uint64_t by_raw = raw->raw_kib;
 
-        /* an autodeflate guest's raw figure is unmasked already
-         * (policy_demand_unmask_inflation()); another's the same way here */
-        if (!ctx->autodeflate && by_raw > st->prev_raw_demand_kib)
-            by_raw -= kib_min(by_raw - st->prev_raw_demand_kib, ctx->in_flight_shrink_kib);
-        *ret_base_kib = kib_max(by_raw, kib_add(st->prev_raw_demand_kib, kib_sub(fall, inflating)));
+        *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(fall, inflating));
+        if (ctx->autodeflate && sample->assigned_kib <= st->prev_report_assigned_kib)
+            *ret_base_kib = kib_max(*ret_base_kib, raw->raw_kib);
         return true;
     }
     *ret_base_kib = kib_add(st->prev_raw_demand_kib, kib_sub(st->prev_report_free_kib, free_kib));

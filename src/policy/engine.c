@@ -358,7 +358,8 @@ static bool stops_trim_just_done(const PolicyDomainInput *d, const PolicyPlanEnt
 
 /* Pass 4: the mechanisms, and the step checked again after alignment. */
 static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, PolicyPlanEntry *e,
-                       unsigned *flags, uint64_t *free_kib, bool over_budget, uint64_t now_us)
+                       unsigned *flags, uint64_t *free_kib, bool over_budget, bool roomy,
+                       uint64_t now_us)
 {
     const PolicyDomainState *st = d->state;
     uint64_t a = e->assigned_kib, target = e->target_kib, step = min_step_kib(t, a);
@@ -397,14 +398,22 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
      * asked again as 669 -> 633, a grow 529 -> 707 asked again as
      * 530 -> 670. A trim in flight that stops less than a step short of
      * the new target is let be (what is left is trimmed later, if still a
-     * step); a grow in flight that reaches the new target is let land. A
-     * host over its budget asks for what it needs. */
-    if ((target < a && st->shrink_pending &&
-         (target == st->shrink_to_kib ||
-          (!over_budget && target < st->shrink_to_kib && st->shrink_to_kib - target < step))) ||
-        (target > a &&
-         (st->grow_pending_to_kib == target || (!over_budget && st->grow_pending_to_kib > target &&
-                                                st->grow_pending_to_kib <= e->maximum_kib)))) {
+     * step); a grow in flight that reaches the new target is let land, on
+     * a host with room for every desire only (a short one gives what it
+     * reaches beyond to the others at once). A host over its budget asks
+     * for what it needs. The target is then the change in flight, which
+     * is what the next cycles compare with. */
+    if (target < a && st->shrink_pending &&
+        (target == st->shrink_to_kib ||
+         (!over_budget && target < st->shrink_to_kib && st->shrink_to_kib - target < step))) {
+        e->target_kib = st->shrink_to_kib;
+        *flags |= DOM_IN_FLIGHT;
+        return;
+    }
+    if (target > a &&
+        (st->grow_pending_to_kib == target || (roomy && st->grow_pending_to_kib > target &&
+                                               st->grow_pending_to_kib <= e->maximum_kib))) {
+        e->target_kib = st->grow_pending_to_kib;
         *flags |= DOM_IN_FLIGHT;
         return;
     }
@@ -740,7 +749,7 @@ static void reclaim_for_growth(PolicyEngine *engine, const PolicyTuning *t, size
  * the summary's sums (items are in entry order). */
 static void finish_entries(PolicyEngine *engine, const PolicyTuning *t, PolicyDomainInput *domains,
                            size_t n, PolicyPlanEntry *entries, PolicyRegime regime,
-                           bool over_budget, uint64_t *free_kib, uint64_t now_us,
+                           bool over_budget, bool roomy, uint64_t *free_kib, uint64_t now_us,
                            PolicyPlanSummary *sum)
 {
     for (size_t i = 0, k = 0; i < n; i++) {
@@ -754,7 +763,7 @@ static void finish_entries(PolicyEngine *engine, const PolicyTuning *t, PolicyDo
         e->target_kib = engine->work[k++].target_kib;
         if (regime != POLICY_REGIME_DESIRED)
             engine->flags[i] |= DOM_SHORT;
-        plan_entry(t, &domains[i], e, &engine->flags[i], free_kib, over_budget, now_us);
+        plan_entry(t, &domains[i], e, &engine->flags[i], free_kib, over_budget, roomy, now_us);
         if (engine->flags[i] & DOM_SHRINK_UNASKED) {
             /* what asking it again would have noted (plan_entry()) */
             domains[i].state->shrink_pending = true;
@@ -822,7 +831,7 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     const PolicyTuning *t;
     PolicyBudget budget;
     PolicyRegime regime;
-    bool over_budget;
+    bool over_budget, roomy;
     uint64_t taken, free_kib, reserved, alloc_budget;
     size_t n_items;
     bool psi_alarm;
@@ -868,10 +877,14 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
     free_kib = kib_sub(alloc_budget, taken);
     sum.free_kib = free_kib;
     policy_admission_grant(engine->res, engine->n_res, budget.budget_kib, taken, cfg->overhead_kib);
+    /* every grow fits: a grow in flight beyond its target may land */
+    roomy =
+        regime == POLICY_REGIME_DESIRED && !over_budget && growth_kib(engine, n_items) <= free_kib;
     grant_growth(engine, n_items, &free_kib);
 
     /* pass 4: mechanisms, status, reasons, sums */
-    finish_entries(engine, t, domains, n, entries, regime, over_budget, &free_kib, now_us, &sum);
+    finish_entries(engine, t, domains, n, entries, regime, over_budget, roomy, &free_kib, now_us,
+                   &sum);
     policy_plan_summary_finish(&sum, &budget, regime);
     sum.reserved_kib = reserved;
     for (size_t j = 0; j < engine->n_res; j++)

@@ -338,7 +338,21 @@ static void test_trend_base(void **state)
     assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
     assert_int_equal(base, 1032 * M);
     assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 64 * M);
-    /* another guest's raw figure is unmasked here: 1080 read as 1050 */
+    /* a grant of ours its report has not seen yet, beside a shrink in
+     * flight: the raw figure would read the grant as a rise (1170 here);
+     * the fall reads none */
+    st.prev_report_free_kib = 200 * M;
+    s.assigned_kib = 1400 * M;
+    s.has_usable = true;
+    s.usable_kib = 200 * M;
+    ctx.in_flight_shrink_kib = 30 * M;
+    raw.raw_kib = 1170 * M;
+    assert_true(policy_demand_trend_base(&ctx, &st, &s, &tm, &raw, false, &base));
+    assert_int_equal(base, 1000 * M);
+    assert_int_equal(policy_demand_trend(&tuning, &ctx, &st, &tm, base, true), 0);
+    s.has_usable = false;
+    /* another guest's raw figure is assigned - free: the fall's reading,
+     * 1050 for a raw figure of 1080 */
     ctx.autodeflate = false;
     s.assigned_kib = 1180 * M;
     ctx.in_flight_shrink_kib = 30 * M;
