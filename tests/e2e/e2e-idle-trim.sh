@@ -22,8 +22,10 @@ for g in "${guests[@]}"; do
     last_ms[$g]=$(now_ms)
 done
 # At each look: never below the minimum, never more than one max-shrink
-# step (plus rounding) down per cycle since the last look (on a loaded
-# host the looks are more than a second apart), nobody out of memory.
+# step (plus rounding) down per cycle since the guest's memory last moved
+# (on a loaded host the looks are more than a second apart; a trim held
+# for n cycles may take n steps at once, tuning.trim-hold), nobody out of
+# memory.
 check_second() {
     local g a now cycles
     for g in "${guests[@]}"; do
@@ -33,8 +35,10 @@ check_second() {
         [ "$a" -ge $((min - 1)) ] || { fail "$g: $a MiB is below its minimum $min"; return 1; }
         [ $((last[$g] - a)) -le $((max_shrink * cycles + 2)) ] ||
             { fail "$g: trimmed ${last[$g]} -> $a MiB in $((now - last_ms[$g])) ms"; return 1; }
-        last[$g]=$a
-        last_ms[$g]=$now
+        if [ "$a" != "${last[$g]}" ]; then
+            last[$g]=$a
+            last_ms[$g]=$now
+        fi
     done
     e2e_no_oom "${guests[@]}" || { fail "a guest ran out of memory"; return 1; }
 }
@@ -45,8 +49,11 @@ trimmed() {
         d=$(($(e2e_dom "$g" demand) / 1048576))
         want=$((d * (100 + buffer) / 100))
         [ "$want" -ge "$min" ] || want=$min
-        # within one minimum step (32 MiB) of where it should settle
-        [ "$a" -le $((want + 33)) ] || return 1
+        # within two minimum steps (32 MiB) of where it should settle: on
+        # a host with room a guest's own trim lands a step above its
+        # desire, and a trim is made only when it is a step or more
+        # (docs/architecture.md, damping)
+        [ "$a" -le $((want + 65)) ] || return 1
     done
 }
 deadline=$(($(now_ms) + 120000))
@@ -56,7 +63,7 @@ until trimmed; do
     sleep 1
 done
 if trimmed; then
-    pass "all three trimmed to demand x 1.$buffer or their minimum"
+    pass "all three trimmed to within two steps of demand x 1.$buffer or their minimum"
 else
     fail "not trimmed within 120 s"
 fi
