@@ -261,6 +261,51 @@ static void test_virtio_mem_and_dimm_growth(void **state)
     sim_host_free(&s);
 }
 
+/* A held trim made in one step past what virtio-mem has plugged unplugs
+ * first and inflates the balloon only once the unplug is done, on a host
+ * with room: the guest is not ballooned while it still unplugs (it did
+ * both at once on a real guest, e2e-spike). */
+static void test_shrink_unplugs_before_the_balloon(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    bool unplugged = false, ballooned = false;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
+    g->caps.n_virtio_mem = 1;
+    g->caps.virtio_mem[0] =
+        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * MiB, .size_kib = 1 * GiB};
+    g->caps.total_memory_kib = 2 * GiB;
+    g->used_kib = 1536 * MiB;
+    sim_host_run(&s, 6);
+    assert_true(g->caps.virtio_mem[0].current_kib > 256 * MiB);
+    /* demand falls far: the trim is held, then made in one step past
+     * what virtio-mem has plugged */
+    g->used_kib = 200 * MiB;
+    s.cfg.tuning.trim_hold_pct = 100;
+    for (int i = 0; i < 60; i++) {
+        bool vm_down = false, balloon_down = false;
+
+        sim_host_run(&s, 1);
+        for (size_t k = 0; k < s.out[0].n_actions; k++) {
+            const PolicyAction *act = &s.out[0].actions[k];
+
+            if (act->kind == POLICY_ACTION_VIRTIO_MEM && act->to_kib < act->from_kib)
+                vm_down = true;
+            if (act->kind == POLICY_ACTION_BALLOON && act->to_kib < act->from_kib)
+                balloon_down = true;
+        }
+        assert_false(vm_down && balloon_down);
+        unplugged |= vm_down;
+        ballooned |= balloon_down && unplugged;
+    }
+    assert_true(unplugged && ballooned);
+    assert_int_equal(g->caps.virtio_mem[0].current_kib, 0);
+    sim_host_free(&s);
+}
+
 static void test_classification(void **state)
 {
     SimHost s;
@@ -2000,6 +2045,7 @@ int main(void)
         cmocka_unit_test(test_autodeflate_inflation_in_flight),
         cmocka_unit_test(test_ramp_during_trim_keeps_its_trend),
         cmocka_unit_test(test_change_in_flight_not_asked_again),
+        cmocka_unit_test(test_shrink_unplugs_before_the_balloon),
         cmocka_unit_test(test_autodeflate_self_deflation_not_fought),
         cmocka_unit_test(test_self_deflation_keeps_only_what_it_took),
         cmocka_unit_test(test_budget_counts_autodeflate_take_back),
