@@ -398,14 +398,15 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
      * asked again as 669 -> 633, a grow 529 -> 707 asked again as
      * 530 -> 670. A trim in flight that stops less than a step short of
      * the new target is let be (what is left is trimmed later, if still a
-     * step); a grow in flight that reaches the new target is let land, on
-     * a host with room for every desire only (a short one gives what it
-     * reaches beyond to the others at once). A host over its budget asks
-     * for what it needs. The target is then the change in flight, which
-     * is what the next cycles compare with. */
+     * step); a grow in flight that reaches the new target is let land.
+     * Both only on a host with room for every desire and grow: a short
+     * one asks for what it needs (a trim let stop 10 MiB short under a
+     * pool left two real guests 10 MiB over it, e2e-scarcity-loaded, as
+     * the rest is below a step). The target is then the change in
+     * flight, which is what the next cycles compare with. */
     if (target < a && st->shrink_pending &&
         (target == st->shrink_to_kib ||
-         (!over_budget && target < st->shrink_to_kib && st->shrink_to_kib - target < step))) {
+         (roomy && target < st->shrink_to_kib && st->shrink_to_kib - target < step))) {
         e->target_kib = st->shrink_to_kib;
         *flags |= DOM_IN_FLIGHT;
         return;
