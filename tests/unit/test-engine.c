@@ -1760,6 +1760,30 @@ static void test_resend_is_not_self_deflation(void **state)
  * target, a grow that reaches it. Each such ask was one more change (a
  * third of them on the demo's real guests). Without the change in flight,
  * the same cycle asks. */
+/* A guest stepping up twice, QEMU's figure a cycle late; the second
+ * cycle's plan with a grow to pending_kib in flight (0: none). */
+static PolicyPlanEntry grow_in_flight_story(uint64_t pending_kib, uint64_t *ret_last_target)
+{
+    SimHost s;
+    SimGuest *g;
+    PolicyPlanEntry e;
+
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "g", 4 * GiB, 4 * GiB, 600 * MiB);
+    sim_host_run(&s, 40);
+    g->used_kib = 800 * MiB;
+    g->qemu_lags = true;
+    sim_host_run(&s, 1);
+    g->used_kib = 900 * MiB;
+    g->state.grow_pending_to_kib = pending_kib;
+    sim_host_run(&s, 1);
+    e = s.out[0];
+    if (ret_last_target)
+        *ret_last_target = g->state.last_target_kib;
+    sim_host_free(&s);
+    return e;
+}
+
 static void test_change_in_flight_not_asked_again(void **state)
 {
     SimHost s;
@@ -1810,6 +1834,23 @@ static void test_change_in_flight_not_asked_again(void **state)
     sim_host_run(&s, 1);
     assert_true(s.out[0].n_actions > 0);
     sim_host_free(&s);
+
+    /* a grow in flight that stops less than a step short of the new
+     * target lands first (the guest has half its buffer with it); more
+     * than a step short, it is asked again */
+    {
+        uint64_t last;
+        PolicyPlanEntry ref = grow_in_flight_story(0, NULL), e;
+
+        assert_true(ref.n_actions > 0 && ref.target_kib > ref.assigned_kib + 64 * MiB);
+        e = grow_in_flight_story(ref.target_kib - 10 * MiB, &last);
+        assert_int_equal(e.n_actions, 0);
+        assert_int_equal(e.target_kib, ref.target_kib - 10 * MiB);
+        assert_int_equal(last, ref.target_kib - 10 * MiB);
+        e = grow_in_flight_story(ref.target_kib - 40 * MiB, NULL);
+        assert_true(e.n_actions > 0);
+        assert_int_equal(e.target_kib, ref.target_kib);
+    }
 
     /* on a short host the grow in flight is asked again at the new
      * target: what it reaches beyond is memory a neighbour needs */
