@@ -20,6 +20,8 @@
 #             workload takes (what an operator who knows the workload sets:
 #             build 600MiB, web 384MiB; office's step fits in its boot
 #             memory, which deflate-on-oom gives back)
+# RECORD=FILE has dynmemd record every cycle there (dynmemd --record), for
+# dynmem-sim --from-recording or a look at why each change was made.
 set -uo pipefail
 duration=${1:-300}
 E2E_PREFIX=dynmem-bench
@@ -56,7 +58,9 @@ e2e_guest build 256 "${deflate[@]}" --virtio-mem 1024 --plan "0:32,45:600,90:32"
     --rate $rate
 e2e_guest web 384 "${deflate[@]}" --dimm-slots 2 --max-mib 1408 --plan "0:64,60:420,100:64" \
     --loop 140 --rate $rate
-e2e_start_daemon
+record=()
+[ -n "${RECORD:-}" ] && record=(--record "$RECORD")
+e2e_start_daemon "${record[@]}"
 e2e_wait_booted "${guests[@]}"
 
 declare -A peak sum
