@@ -463,6 +463,7 @@ __attribute__((flatten)) int policy_demand_update(const PolicyTuning *tuning,
     policy_demand_note_burst(tuning, st, &tm, comparable, d.current_kib);
     d.demand_kib = policy_demand_peak(tuning, st, tm.ts_us, d.current_kib, &d.rise_kib);
     d.rising = d.rise_kib > 0;
+    d.trend_falling = !d.rising && d.trend_kib < st->trend_peak_kib;
     policy_demand_remember(st, sample, &tm, &d, saturated);
     *ret = d;
     return 0;

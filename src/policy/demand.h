@@ -19,6 +19,9 @@ typedef struct {
      * from its rise since the last report: headroom, part of the desired
      * memory (given up first when the host is short), not of the need */
     uint64_t trend_kib;
+    /* not rising, and the trend below the last cycle's: a ramp that
+     * stopped, its headroom decaying */
+    bool trend_falling;
     uint64_t current_kib; /* this sample's demand, pressure included, no peak: what it uses */
 } PolicyDemand;
 

@@ -267,6 +267,14 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
      * every guest would be decaying every cycle and its hold never end) */
     if (dem->demand_kib > kib_add(dem->current_kib, min_step_kib(t, assigned) / 2))
         *flags |= DOM_DECAYING;
+    /* So is a ramp's trend that stopped, by more than half a step: the
+     * trims its decay makes step by step on a plateau are held too, and
+     * made as one when the hold ends (trim_hold()) */
+    if (dem->trend_falling) {
+        *flags |= DOM_TREND_FALLING;
+        if (dem->trend_kib > min_step_kib(t, assigned) / 2)
+            *flags |= DOM_DECAYING;
+    }
     /* rising by half a step or more (the trend is twice the rise of
      * a report; it is not taken on every path): a ramp. A guest
      * creeping up by a few MiB is still trimmed. */

@@ -554,13 +554,17 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
     if (st->peak_high_us == 0)
         st->peak_high_us = now_us;
     if (now_us >= kib_add(st->peak_high_us, hold_us) && st->prev_report_current_kib > 0) {
-        /* A demand climbing back (rising, or with a trend worth half a
-         * step) is not dropped to where it stands: its desire would fall
-         * mid-ramp. The hold starts again instead. */
-        if ((flags & DOM_RISING) || kib_mul(st->trend_peak_kib, 2) > step_kib)
+        /* A demand climbing back (rising, or with a fresh trend worth
+         * half a step) is not dropped to where it stands: its desire
+         * would fall mid-ramp. The hold starts again instead. A stopped
+         * ramp's decaying trend is dropped with the peak. */
+        if ((flags & DOM_RISING) ||
+            (!(flags & DOM_TREND_FALLING) && kib_mul(st->trend_peak_kib, 2) > step_kib)) {
             st->peak_high_us = now_us;
-        else
+        } else {
             st->demand_peak_kib = kib_min(st->demand_peak_kib, st->prev_report_current_kib);
+            st->trend_peak_kib = 0;
+        }
     }
     st->held_cycles = st->held_cycles < UINT32_MAX ? st->held_cycles + 1 : UINT32_MAX;
     return true;

@@ -429,6 +429,18 @@ static void test_trend_of_a_grown_guest(void **state)
         assert_int_equal(policy_demand_update(&tuning, &ctx, &s, &st, s.timestamp_us, &d), 0);
     }
     assert_true(d.trend_kib >= 40 * M);
+    assert_false(d.trend_falling);
+
+    /* the workload stands still: the trend held decays, and says so */
+    for (size_t i = 0; i < 2; i++) {
+        s.timestamp_us += SEC;
+        s.wallclock_s++;
+        s.last_update_s = s.wallclock_s;
+        assert_int_equal(policy_demand_update(&tuning, &ctx, &s, &st, s.timestamp_us, &d), 0);
+        assert_false(d.rising);
+        assert_true(d.trend_falling);
+        assert_true(d.trend_kib > 0);
+    }
 }
 
 /* After a silence nothing is compared with the last report. */
