@@ -401,8 +401,17 @@ static bool classify(const PolicyConfig *cfg, const PolicyDomainInput *d, uint64
     };
     if (policy_sample_is_stale(t, caps, s) || policy_demand_update(t, &dctx, s, st, now, &dem) < 0)
         hold_without_demand(t, p, caps, st, assigned, now, e, flags);
-    else
+    else {
         size_from_demand(t, p, caps, st, &dem, assigned, now, e, flags);
+        /* A guest that reports less often than once a cycle: the trim a
+         * hold's end makes comes the cycle after it, between two reports,
+         * where a ramp that resumed is not seen yet. Its trend is not
+         * dropped with the peak (trim_hold()): the hold lasts while the
+         * trend is worth half a step, and its trim keeps the rest
+         * (test_trim_hold_resumed_ramp_between_reports). */
+        if (dctx.report_period_us > (cfg->interval_us ? cfg->interval_us : POLICY_USEC_PER_SEC))
+            *flags &= ~DOM_TREND_FALLING;
+    }
     st->initialized = true;
     return true;
 }

@@ -917,8 +917,14 @@ int policy_engine_plan(PolicyEngine *engine, const PolicyConfig *cfg, const Poli
          * share, give that back too, dust included once it adds up to a
          * quarter step (on real guests, two stayed 18 MiB over a 1100 MiB
          * pool for good: e2e-scarcity-loaded). Over it by more than a
-         * step, damping makes every reclaim anyway. */
-        uint64_t excess = budget.pool_limited ? kib_sub(taken, alloc_budget) : 0;
+         * step, damping makes every reclaim anyway. Measured against the
+         * pool itself, not the budget the deflate reserve was kept out
+         * of: an autodeflate guest's reclaim adds as much to its
+         * take-back, so the budget fell with every reclaim and the
+         * guests were taken a few MiB a cycle down to their needs
+         * (test_small_reclaims_pool_not_the_deflate_reserve). */
+        uint64_t excess =
+            budget.pool_limited ? kib_sub(taken, kib_sub(cfg->pool_kib, reserved)) : 0;
 
         if (excess < t->min_step_kib / 4)
             excess = 0;

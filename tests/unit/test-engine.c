@@ -557,6 +557,77 @@ static void test_trim_hold_ramp_trend_on_a_plateau(void **state)
     assert_true(end_held <= end_off + 32 * MiB);
 }
 
+static void trace(const char *what, int c, const SimHost *s, const SimGuest *g);
+
+/* A guest that reports every other cycle (a stats period of 2 s, the
+ * cycle 1 s): between two reports the engine sees the last one again. */
+static PolicyDomainSample every_other_last;
+
+static void report_every_other_cycle(SimHost *h, SimGuest *g, void *userdata)
+{
+    (void)userdata;
+    if (guest_view)
+        add_guest_view(h, g, NULL);
+    if (h->cycle % 2 != 0 && every_other_last.timestamp_us > 0) {
+        g->sample.usable_kib = every_other_last.usable_kib;
+        g->sample.has_available = every_other_last.has_available;
+        g->sample.available_kib = every_other_last.available_kib;
+        g->sample.swap_in_kib = every_other_last.swap_in_kib;
+        g->sample.last_update_s = every_other_last.last_update_s;
+    } else {
+        every_other_last = g->sample;
+    }
+}
+
+/* The plateau of test_trim_hold_ramp_trend_on_a_plateau, 384 MiB a
+ * second, on a guest reporting every 2 s: the ramp resumes resume_after
+ * cycles into the plateau. Returns the cycles it ended short. */
+static int resumed_ramp_short_cycles(int resume_after)
+{
+    SimHost s;
+    SimGuest *g;
+    int short_cycles = 0;
+
+    sim_init(&s, 64 * GiB);
+    memset(&every_other_last, 0, sizeof(every_other_last));
+    s.bend_report = report_every_other_cycle;
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "ramp", 16 * GiB, 16 * GiB, 100 * MiB);
+    g->caps.stats_period_s = 2;
+    sim_host_run(&s, 60);
+    while (g->used_kib < 1 * GiB) {
+        g->used_kib += 384 * MiB;
+        sim_host_run(&s, 1);
+    }
+    for (int t = 0; t < resume_after + 15; t++) {
+        if (t >= resume_after && t < resume_after + 8)
+            g->used_kib += 384 * MiB;
+        sim_host_run(&s, 1);
+        trace("resume", t, &s, g);
+        short_cycles += g->used_kib > sim_guest_assigned_kib(g);
+    }
+    sim_host_free(&s);
+    return short_cycles;
+}
+
+/* The hold of a stopped ramp's trend ends on its report; the trim it
+ * makes in one step comes the cycle after, between two reports. With the
+ * trend dropped to 0 there, a ramp that had resumed meanwhile was met by
+ * a trim to its plateau's desire and ran out of memory (a cycle 101 MiB
+ * short at 10-20 s, 255 MiB at 11 s with 512 MiB/s); with the trend kept
+ * (as before the hold held it), never. */
+static void test_trim_hold_resumed_ramp_between_reports(void **state)
+{
+    (void)state;
+    for (int r = 0; r <= 20; r++) {
+        int n = resumed_ramp_short_cycles(r);
+
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "resumed after %d s: %d cycles short\n", r, n);
+        assert_int_equal(n, 0);
+    }
+}
+
 /* While a trim is held the guest's demand comes back: grown that cycle,
  * as without the hold, and by as much: the same workload after the same
  * drop has at least what it has with trim-hold 0 % the cycle it comes
@@ -2169,6 +2240,48 @@ static void test_small_reclaims_to_fit_the_pool(void **state)
     sim_host_free(&s);
 }
 
+/* Two deflate-on-oom guests under a pool, the deflate reserve kept out of
+ * it (host.deflate-reserve): they hold less than the pool, but 12 MiB
+ * more than the pool less their take-back. Every reclaim of theirs adds
+ * as much to their take-back, so the budget falls with it: "fitting the
+ * pool" was a reclaim of 2-12 MiB every cycle, down to their needs (71
+ * changes in 60 cycles). Within the pool, nothing moves. */
+static void test_small_reclaims_pool_not_the_deflate_reserve(void **state)
+{
+    SimHost s;
+    SimGuest *a, *b;
+    uint64_t held, take_back, before[2];
+    int changes = 0;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    s.cfg.deflate_reserve_guests = 2;
+    a = sim_host_add(&s, "a", 2 * GiB, 2 * GiB, 1 * GiB);
+    b = sim_host_add(&s, "b", 2 * GiB, 2 * GiB, 1 * GiB + 100 * MiB);
+    a->caps.balloon_autodeflate = b->caps.balloon_autodeflate = true;
+    sim_host_run(&s, 60);
+    held = sim_guest_assigned_kib(a) + sim_guest_assigned_kib(b);
+    take_back =
+        (a->caps.balloon_max_kib - a->balloon_kib) + (b->caps.balloon_max_kib - b->balloon_kib);
+    before[0] = sim_guest_assigned_kib(a);
+    before[1] = sim_guest_assigned_kib(b);
+    s.cfg.overhead_kib = 0;
+    s.cfg.pool_kib = held + take_back - 12 * MiB;
+    for (int c = 0; c < 60; c++) {
+        sim_host_run(&s, 1);
+        for (size_t i = 0; i < s.n; i++)
+            changes += s.out[i].target_kib != s.out[i].assigned_kib;
+        assert_true(s.sum.sum_assigned_kib <= s.cfg.pool_kib);
+    }
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "pool within the take-back: %d changes, %" PRIu64 " -> %" PRIu64 " MiB\n",
+                changes, held / MiB, s.sum.sum_assigned_kib / MiB);
+    assert_int_equal(changes, 0);
+    assert_int_equal(sim_guest_assigned_kib(a), before[0]);
+    assert_int_equal(sim_guest_assigned_kib(b), before[1]);
+    sim_host_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2206,8 +2319,10 @@ int main(void)
         cmocka_unit_test(test_small_reclaims_for_a_waiting_grow),
         cmocka_unit_test(test_small_reclaims_spare_a_rising_guest),
         cmocka_unit_test(test_small_reclaims_to_fit_the_pool),
+        cmocka_unit_test(test_small_reclaims_pool_not_the_deflate_reserve),
         cmocka_unit_test(test_trim_hold_few_large_steps),
         cmocka_unit_test(test_trim_hold_ramp_trend_on_a_plateau),
+        cmocka_unit_test(test_trim_hold_resumed_ramp_between_reports),
         cmocka_unit_test(test_trim_hold_never_delays_a_grow),
         cmocka_unit_test(test_trim_hold_not_for_others),
         cmocka_unit_test(test_trim_hold_surplus_to_a_waiting_grow),
