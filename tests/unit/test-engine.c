@@ -1886,6 +1886,60 @@ static void test_resend_is_not_self_deflation(void **state)
  * target, a grow that reaches it. Each such ask was one more change (a
  * third of them on the demo's real guests). Without the change in flight,
  * the same cycle asks. */
+/* A slow ramp (16 MiB a report, QEMU's figure a cycle late) for `cycles`
+ * cycles, before the last a grow to pending_kib put in flight (0: none).
+ * Returns the last cycle's plan. */
+static PolicyPlanEntry slow_ramp_story(int cycles, uint64_t pending_kib)
+{
+    SimHost s;
+    SimGuest *g;
+    PolicyPlanEntry e;
+
+    sim_init(&s, 32 * GiB);
+    s.cfg.tuning.trim_hold_pct = 100; /* leads go with holds */
+    g = sim_host_add(&s, "g", 4 * GiB, 4 * GiB, 300 * MiB);
+    sim_host_run(&s, 40);
+    g->qemu_lags = true;
+    for (int c = 0; c < cycles; c++) {
+        g->used_kib += 16 * MiB;
+        if (c == cycles - 1 && pending_kib > 0) {
+            g->state.grow_pending_to_kib = pending_kib;
+            g->state.grow_issued_us = s.now_us - SEC / 2;
+        }
+        sim_host_run(&s, 1);
+    }
+    e = s.out[0];
+    sim_host_free(&s);
+    return e;
+}
+
+/* A grow in flight that covers all the guest desires lands before the
+ * ramp's lead is asked on top of it (the lead comes with the next grow):
+ * on real guests at 24 MiB/s each led grow was asked twice, a cycle
+ * apart, as the guest's next report read a larger rise. One short of the
+ * desire by a step or more is asked again, lead and all. */
+static void test_grow_in_flight_lead_waits(void **state)
+{
+    PolicyPlanEntry ref = {0}, e;
+    int led = -1;
+
+    (void)state;
+    for (int c = 1; c <= 20 && led < 0; c++) {
+        ref = slow_ramp_story(c, 0);
+        if (ref.n_actions > 0 && ref.target_kib > ref.desired_kib + 32 * MiB)
+            led = c;
+    }
+    assert_true(led > 0);
+    /* in flight: the desire and a little more, short of the lead */
+    e = slow_ramp_story(led, ref.desired_kib + 8 * MiB);
+    assert_int_equal(e.n_actions, 0);
+    assert_int_equal(e.target_kib, ref.desired_kib + 8 * MiB);
+    /* in flight: 40 MiB short of the desire */
+    e = slow_ramp_story(led, ref.desired_kib - 40 * MiB);
+    assert_true(e.n_actions > 0);
+    assert_true(e.target_kib > e.desired_kib + 32 * MiB);
+}
+
 /* A guest stepping up twice, QEMU's figure a cycle late; the second
  * cycle's plan with a grow to pending_kib in flight (0: none). */
 static PolicyPlanEntry grow_in_flight_story(uint64_t pending_kib, uint64_t *ret_last_target)
@@ -2300,6 +2354,7 @@ int main(void)
         cmocka_unit_test(test_autodeflate_inflation_in_flight),
         cmocka_unit_test(test_ramp_during_trim_keeps_its_trend),
         cmocka_unit_test(test_change_in_flight_not_asked_again),
+        cmocka_unit_test(test_grow_in_flight_lead_waits),
         cmocka_unit_test(test_shrink_unplugs_before_the_balloon),
         cmocka_unit_test(test_autodeflate_self_deflation_not_fought),
         cmocka_unit_test(test_self_deflation_keeps_only_what_it_took),
