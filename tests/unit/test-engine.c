@@ -1881,11 +1881,6 @@ static void test_resend_is_not_self_deflation(void **state)
     sim_host_free(&s);
 }
 
-/* A change in flight is not asked again for a target that differs from
- * it by little: a trim that stops less than a step short of the new
- * target, a grow that reaches it. Each such ask was one more change (a
- * third of them on the demo's real guests). Without the change in flight,
- * the same cycle asks. */
 /* A slow ramp (16 MiB a report, QEMU's figure a cycle late) for `cycles`
  * cycles, before the last a grow to pending_kib put in flight (0: none).
  * Returns the last cycle's plan. */
@@ -1964,6 +1959,11 @@ static PolicyPlanEntry grow_in_flight_story(uint64_t pending_kib, uint64_t *ret_
     return e;
 }
 
+/* A change in flight is not asked again for a target that differs from
+ * it by little: a trim that stops less than a step short of the new
+ * target, a grow that reaches it. Each such ask was one more change (a
+ * third of them on the demo's real guests). Without the change in flight,
+ * the same cycle asks. */
 static void test_change_in_flight_not_asked_again(void **state)
 {
     SimHost s;
