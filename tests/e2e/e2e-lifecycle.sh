@@ -40,12 +40,16 @@ e2e_destroy late
 wait_until 10 sh -c "! '$DYNMEMCTL' --json show $E2E_PREFIX-late >/dev/null 2>&1" &&
     pass "forgotten $(($(now_ms) - start_ms)) ms after destroy" ||
     fail "still known 10 s after destroy"
-# by the lifecycle event, or by a cycle whose stats came first: either way
-# at once, and nothing was done to it after the destroy
+# by the lifecycle event, or by a cycle whose stats came first (its change,
+# if it planned one, finding the guest gone): either way at once, and no
+# action failed on it after the destroy
 if grep -q "$E2E_PREFIX-late: stopped; forgotten" "$e2e_tmp"/daemon*.log; then
     pass "forgotten by the lifecycle event"
 elif grep -q "$E2E_PREFIX-late: no longer running; forgotten" "$e2e_tmp"/daemon*.log; then
     pass "forgotten by the next cycle (its stats came before the event)"
+elif grep -q "$E2E_PREFIX-late: gone before its change could be made; forgotten" \
+    "$e2e_tmp"/daemon*.log; then
+    pass "forgotten by the next cycle (its change found it gone)"
 else
     fail "no record of forgetting it"
 fi
