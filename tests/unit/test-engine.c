@@ -232,6 +232,19 @@ static void test_grace_and_startup(void **state)
     sim_host_free(&s);
 }
 
+/* A guest of 1 GiB boot memory (all of it assigned) with a 1 GiB
+ * virtio-mem device, none of it plugged. */
+static SimGuest *add_vmem_guest(SimHost *s)
+{
+    SimGuest *g = sim_host_add(s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
+
+    g->caps.n_virtio_mem = 1;
+    g->caps.virtio_mem[0] =
+        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * MiB, .size_kib = 1 * GiB};
+    g->caps.total_memory_kib = 2 * GiB;
+    return g;
+}
+
 static void test_virtio_mem_and_dimm_growth(void **state)
 {
     SimHost s;
@@ -239,11 +252,7 @@ static void test_virtio_mem_and_dimm_growth(void **state)
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_host_add(&s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
-    g->caps.n_virtio_mem = 1;
-    g->caps.virtio_mem[0] =
-        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * MiB, .size_kib = 1 * GiB};
-    g->caps.total_memory_kib = 2 * GiB;
+    g = add_vmem_guest(&s);
     g->caps.max_memory_kib = 8 * GiB;
     g->caps.free_dimm_slots = 4;
     g->caps.dimm_node = 0;
@@ -273,11 +282,7 @@ static void test_shrink_unplugs_before_the_balloon(void **state)
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_host_add(&s, "vm", 1 * GiB, 1 * GiB, 900 * MiB);
-    g->caps.n_virtio_mem = 1;
-    g->caps.virtio_mem[0] =
-        (PolicyVirtioMem){.alias = "vmem0", .node = 0, .block_kib = 2 * MiB, .size_kib = 1 * GiB};
-    g->caps.total_memory_kib = 2 * GiB;
+    g = add_vmem_guest(&s);
     g->used_kib = 1536 * MiB;
     sim_host_run(&s, 6);
     assert_true(g->caps.virtio_mem[0].current_kib > 256 * MiB);
