@@ -83,8 +83,8 @@ enum {
     DOM_SETTLING = 1u << 13,       /* a trim held: ramped or dropped within the trim hold */
     DOM_SHRINK_UNASKED = 1u << 14, /* a shrink under way not asked again, marked pending */
     DOM_WIDE_TRIM = 1u << 15,      /* a trim beyond max-shrink: a hold's, made in one step */
-    DOM_TREND_FALLING = 1u << 17,  /* not rising, its ramp's trend headroom decaying */
-    DOM_RECLAIM_POOL = 1u << 16, /* a reclaim below the step: the guests hold more than the pool */
+    DOM_RECLAIM_POOL = 1u << 16,  /* a reclaim below the step: the guests hold more than the pool */
+    DOM_TREND_FALLING = 1u << 17, /* not rising, its ramp's trend headroom decaying */
 };
 
 static inline uint64_t min_step_kib(const PolicyTuning *t, uint64_t assigned)
