@@ -464,7 +464,7 @@ size_t policy_engine_prepare(PolicyEngine *engine, const PolicyConfig *cfg, uint
             .minimum_kib = e->minimum_kib,
             .maximum_kib = e->maximum_kib,
             .base_kib = kib_max(e->assigned_kib, domains[i].state->grow_pending_to_kib),
-            .comfy_kib = comfy_kib(e->need_kib, e->desired_kib),
+            .comfy_kib = grow_skip_floor_kib(e, domains[i].state, engine->flags[i]),
             .floor_kib = e->floor_kib,
             .need_kib = e->need_kib,
         };

@@ -39,7 +39,7 @@ typedef struct {
     uint64_t maximum_kib;
     uint64_t base_kib; /* max(assigned, grow in flight) */
     uint64_t target_kib;
-    uint64_t comfy_kib; /* below this a small grow is not skipped */
+    uint64_t comfy_kib; /* below this a small grow is not skipped: grow_skip_floor_kib() */
     uint64_t floor_kib; /* memory in use now: an over-budget reclaim stops here */
     uint64_t need_kib;  /* growth toward this is served before any headroom */
     uint64_t granted_kib;
@@ -86,6 +86,25 @@ enum {
     DOM_RECLAIM_POOL = 1u << 16,  /* a reclaim below the step: the guests hold more than the pool */
     DOM_TREND_FALLING = 1u << 17, /* not rising, its ramp's trend headroom decaying */
 };
+
+/* Below this a grow smaller than the minimum step is not skipped: half
+ * the buffer (comfy_kib()), and for a guest whose demand ramps, twice its
+ * trend over its demand: what the ramp takes before a grow asked next
+ * cycle could land. Skipping with less cost the cycle that decides whether
+ * the grow lands before the ramp has eaten the guest's headroom (on real
+ * guests, a guest trimmed to 128 MiB of burst headroom and ramping at
+ * 32 MiB/s had its first rise, 33 MiB, skipped, and 76 MiB left when the
+ * next grow landed; on a loaded host it was OOM-killed). A guest with a
+ * buffer or a lead several trends wide still skips them. */
+static inline uint64_t grow_skip_floor_kib(const PolicyPlanEntry *e, const PolicyDomainState *st,
+                                           unsigned flags)
+{
+    uint64_t comfy = comfy_kib(e->need_kib, e->desired_kib);
+
+    if (flags & DOM_RAMPING)
+        comfy = kib_max(comfy, kib_add(e->demand_kib, kib_mul(st->trend_peak_kib, 2)));
+    return comfy;
+}
 
 static inline uint64_t min_step_kib(const PolicyTuning *t, uint64_t assigned)
 {

@@ -290,8 +290,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
 
 /* Pass 2: damping (DESIGN.md §3.7). Small changes are skipped unless a
  * bound is broken, shrinking is rate-limited, growth waits for pass 3. */
-static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target, bool over_budget,
-                     uint64_t max_shrink_kib)
+static uint64_t damp(const PolicyTuning *t, const EngineWork *w, unsigned flags, uint64_t target,
+                     bool over_budget, uint64_t max_shrink_kib)
 {
     uint64_t a = w->assigned_kib, step = min_step_kib(t, a);
 
@@ -313,8 +313,13 @@ static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target
         }
         return target;
     }
-    if (target > a && target - a < step && a >= w->minimum_kib && a >= w->comfy_kib)
-        return a;
+    if (target > a && target - a < step && a >= w->minimum_kib) {
+        if (a >= w->comfy_kib)
+            return a;
+        /* a ramp's is made a step: it wants that much within a cycle or two */
+        if (flags & DOM_RAMPING)
+            return kib_max(target, kib_min(kib_add(a, step), w->maximum_kib));
+    }
     return target;
 }
 
@@ -370,7 +375,7 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
 
     /* a partial grant may have fallen below the step */
     if (target > a && target - a < step && !restores_bound(e, target) &&
-        a >= comfy_kib(e->need_kib, e->desired_kib))
+        a >= grow_skip_floor_kib(e, st, *flags))
         target = a;
     e->target_kib = target;
     balloon = sample_balloon_kib(d->caps, d->sample);
@@ -494,7 +499,7 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
     if (result != a && (result > a ? result - a : a - result) < step &&
         !restores_bound(e, result) &&
         (result < a ? !over_budget && !(*flags & DOM_RECLAIM_SMALL)
-                    : a >= comfy_kib(e->need_kib, e->desired_kib))) {
+                    : a >= grow_skip_floor_kib(e, st, *flags))) {
         /* alignment left only a change too small to be worth making */
         e->target_kib = a;
         e->n_actions = policy_plan_cancel_unplugs(d->caps, NULL, e->actions, 0);
@@ -706,7 +711,7 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
                 if (spare > 0 && trim_under_way(st, w->assigned_kib))
                     limit = kib_max(limit, kib_sub(w->assigned_kib, st->shrink_to_kib));
             }
-            w->target_kib = damp(t, w, result, over_budget, limit);
+            w->target_kib = damp(t, w, engine->flags[i], result, over_budget, limit);
             if (limit > t->max_shrink_kib && t->max_shrink_kib > 0)
                 engine->flags[i] |= DOM_WIDE_TRIM;
             st->held_cycles = 0;

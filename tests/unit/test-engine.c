@@ -1718,6 +1718,57 @@ static void test_burst_headroom_learnt(void **state)
     sim_host_free(&s);
 }
 
+/* A ramp is grown in the cycle its first rise shows, even by less than a
+ * step and with half the burst headroom left: the skip cost the cycle
+ * that decides whether the grow lands before the ramp has eaten the
+ * headroom (on real guests, a guest trimmed to 128 MiB of headroom and
+ * ramping at 32 MiB/s had 76 MiB left when its first grow landed, and was
+ * OOM-killed once on a loaded host). Later in the ramp small grows are
+ * skipped again while half the headroom is there. */
+static void test_ramp_grown_at_its_first_rise(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    uint64_t before;
+    int small_skipped = 0;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ramp", 512 * MiB, 512 * MiB, 64 * MiB);
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 160 * MiB};
+    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
+    sim_host_run(&s, 90); /* trimmed to its demand and headroom */
+    before = sim_guest_assigned_kib(g);
+    assert_true(before < 512 * MiB - 128 * MiB);
+    assert_true(before >= s.out[0].demand_kib + 128 * MiB - 32 * MiB);
+
+    /* a ramp's first report, 30 MiB up (a headroom 4 such reports wide):
+     * less than a step short */
+    g->used_kib += before - s.out[0].demand_kib - 128 * MiB + 30 * MiB;
+    sim_host_plan(&s);
+    assert_true(s.out[0].desired_kib > before);
+    assert_true(s.out[0].desired_kib - before < 32 * MiB);
+    /* grown now, by a step */
+    assert_true(s.out[0].target_kib >= before + 32 * MiB);
+    assert_non_null(strstr(s.out[0].reason, "rising"));
+    sim_host_follow(&s);
+    /* the ramp goes on: a grow less than a step with half the headroom
+     * left waits for the next report again */
+    for (int i = 0; i < 6; i++) {
+        uint64_t a = sim_guest_assigned_kib(g);
+
+        g->used_kib += 20 * MiB;
+        sim_host_plan(&s);
+        if (s.out[0].target_kib == a && s.out[0].desired_kib > a)
+            small_skipped++;
+        /* never left with less than half its headroom */
+        assert_true(a >= g->used_kib + 64 * MiB);
+        sim_host_follow(&s);
+    }
+    assert_true(small_skipped > 0);
+    sim_host_free(&s);
+}
+
 /* The ramp headroom: what one report's rise consumes while memory is on
  * its way, gone again once the ramp stops. */
 static void test_ramp_headroom_decays(void **state)
@@ -2366,6 +2417,7 @@ int main(void)
         cmocka_unit_test(test_budget_counts_autodeflate_take_back),
         cmocka_unit_test(test_burst_headroom_kept_then_given_up_by_weight),
         cmocka_unit_test(test_burst_headroom_learnt),
+        cmocka_unit_test(test_ramp_grown_at_its_first_rise),
         cmocka_unit_test(test_ramp_headroom_decays),
         cmocka_unit_test(test_buffer_min),
         cmocka_unit_test(test_over_budget_reclaim_fast),
