@@ -4,6 +4,7 @@
  * failure is logged once and summarized a minute later; a virtio-mem
  * request the guest has not met is sent again.
  */
+#include "kib-math.h"
 #include "log.h"
 #include "manager-private.h"
 
@@ -57,6 +58,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     if (e->n_actions == 0)
         return 0; /* most domains, most cycles */
     bool issued = false, failed = false, act = !m->dry_run && !m->paused;
+    uint64_t failed_kib = 0; /* what the failed actions would have moved */
     g_autoptr(GString) mechs = g_string_new(NULL);
     g_autoptr(GString) detail = g_string_new(NULL);
     for (size_t k = 0; k < e->n_actions; k++) {
@@ -77,6 +79,9 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             }
             if (r < 0) {
                 failed = true;
+                failed_kib += a->kind == POLICY_ACTION_DIMM ? a->to_kib
+                              : a->to_kib > a->from_kib     ? a->to_kib - a->from_kib
+                                                            : a->from_kib - a->to_kib;
                 m->counters.changes[a->kind][MANAGER_CHANGE_FAILED]++;
                 note_action_failure(d, mech, err, now);
                 continue;
@@ -99,7 +104,18 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     if (detail->len)
         dynmem_log_change(d->label, e->assigned_kib, e->target_kib, mechs->str, detail->str,
                           e->reason, !act);
-    if (issued)
+    if (issued && failed) {
+        /* Only what was issued is in flight: a grow whose balloon part
+         * went through beside a DIMM attach that failed, noted at its
+         * whole target, was not asked again until the grow timeout while
+         * the guest needed the rest. */
+        PolicyPlanEntry done = *e;
+
+        done.target_kib = e->target_kib > e->assigned_kib
+                              ? kib_max(kib_sub(e->target_kib, failed_kib), e->assigned_kib)
+                              : kib_min(kib_add(e->target_kib, failed_kib), e->assigned_kib);
+        policy_domain_state_note_issued(&d->state, &done, now);
+    } else if (issued)
         policy_domain_state_note_issued(&d->state, e, now);
     else if (failed)
         policy_domain_state_note_failed(&d->state);

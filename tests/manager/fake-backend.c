@@ -252,6 +252,12 @@ static int fake_apply(Backend *b, const char *uuid, const PolicyAction *a, char 
         break;
     }
     case POLICY_ACTION_DIMM:
+        d->dimm_attempts++;
+        if (d->fail_dimm_apply) {
+            *ret_error = g_strdup("fake: internal error: unable to execute QEMU command "
+                                  "'device_add': injected failure");
+            return d->fail_dimm_apply;
+        }
         if (d->caps.free_dimm_slots == 0 || d->caps.dimm_node < 0 ||
             d->caps.total_memory_kib + a->to_kib > d->caps.max_memory_kib ||
             a->to_kib % d->caps.dimm_block_kib != 0) {

@@ -23,6 +23,8 @@ typedef struct {
     bool frozen_stats; /* last_update stops moving: stale */
     uint64_t swap_in_kib;
     int fail_next_apply;    /* negative errno for the next apply, 0: none */
+    int fail_dimm_apply;    /* negative errno every DIMM attach returns, 0: none */
+    unsigned dimm_attempts; /* DIMM attaches asked, failed ones included */
     bool vanish_on_apply;   /* destroyed between stats and action */
     unsigned vmem_ignore;   /* virtio-mem requests the guest does not act on */
     unsigned vmem_requests; /* virtio-mem requests received */

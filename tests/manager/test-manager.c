@@ -372,6 +372,36 @@ static void test_dimm_hot_add(void **state)
     ctx_free(c);
 }
 
+/* A grow whose balloon part goes through beside a DIMM attach that fails
+ * is in flight only as far as the balloon: the attach is asked again the
+ * next cycle, not after the grow timeout (30 s) with the guest short of
+ * the rest all the while. */
+static void test_grow_with_a_failed_dimm_part(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *d = fake_backend_add(c->fb, "vm1", 1 * GiB, 700 * MiB);
+    fake_backend_add_dimm_slots(d, 4, 8 * GiB);
+    manager_start(c->m);
+    for (int i = 0; i < 60 && d->balloon_kib > 900 * MiB; i++)
+        cycle(c); /* trimmed below its boot size: the balloon can grow */
+    assert_true(d->balloon_kib <= 900 * MiB);
+    d->fail_dimm_apply = -EIO;
+    d->used_kib = 1536 * MiB;
+    for (int i = 0; i < 4 && d->dimm_attempts == 0; i++)
+        cycle(c);
+    assert_int_equal(d->dimm_attempts, 1);
+    /* the balloon part went through */
+    assert_int_equal(d->balloon_kib, 1 * GiB);
+    assert_int_equal(d->caps.n_dimms, 0);
+    /* the attach works again: asked the next cycle or the one after */
+    d->fail_dimm_apply = 0;
+    for (int i = 0; i < 2 && d->caps.n_dimms == 0; i++)
+        cycle(c);
+    assert_int_equal(d->caps.n_dimms, 1);
+    assert_true(fake_domain_assigned_kib(d) >= 1536 * MiB);
+    ctx_free(c);
+}
+
 /* libvirt's balloon.current of a DIMM guest can stay short by the DIMM
  * (a throttled balloon event QEMU computed before the hot-add). The
  * manager asks the hypervisor for the figure instead, so it never shrinks
@@ -1740,6 +1770,7 @@ int main(void)
         cmocka_unit_test(test_virtio_mem_stuck_unplug_resent),
         cmocka_unit_test(test_large_blocks_do_not_flap),
         cmocka_unit_test(test_dimm_hot_add),
+        cmocka_unit_test(test_grow_with_a_failed_dimm_part),
         cmocka_unit_test(test_dimm_guest_stale_balloon_figure),
         cmocka_unit_test(test_dimm_guest_read_in_window),
         cmocka_unit_test(test_dimm_attached_while_caps_unreadable),
