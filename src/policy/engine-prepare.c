@@ -255,6 +255,25 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
 
     set_protection(t, p, caps, st, dem->demand_kib, now, e);
     buffered = kib_max(buffered, kib_add(dem->demand_kib, e->headroom_kib));
+    /* A deflate-on-oom guest's trend buys no DIMM. Past its balloon's
+     * ceiling a DIMM raises what it can take back at once, which the
+     * budget keeps apart from then on (DIMMs stay): a trend read from a
+     * step it took is memory no one else gets again. On real guests
+     * under a 1800 MiB pool, such a guest at its 640 MiB ceiling with
+     * 510 MiB of demand was given a 128 MiB DIMM for its trend, and the
+     * guest ramping beside it could reach 392 MiB at most for a 436 MiB
+     * need: OOM-killed. Its buffer still does, where the ceiling is
+     * short of it. */
+    if (caps->balloon_autodeflate) {
+        uint64_t reach = caps->balloon_max_kib;
+        uint64_t plain = kib_max(kib_pct(dem->demand_kib, 100 + (uint64_t)p->buffer_pct),
+                                 kib_add(dem->demand_kib, p->buffer_min_kib));
+
+        for (size_t j = 0; j < kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM); j++)
+            reach = kib_add(reach, caps->virtio_mem[j].size_kib);
+        if (buffered > reach)
+            buffered = kib_max(reach, plain);
+    }
 
     e->demand_kib = dem->demand_kib;
     e->coarse_demand = dem->coarse;

@@ -1570,6 +1570,40 @@ static void test_autodeflate_self_deflation_not_fought(void **state)
     sim_host_free(&s);
 }
 
+/* A deflate-on-oom guest at its balloon's ceiling reads a trend from a
+ * step it took: that trend buys no DIMM (its take-back would keep it from
+ * every other guest for good), its buffer does. */
+static void test_autodeflate_trend_buys_no_dimm(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 640 * MiB, 640 * MiB, 100 * MiB);
+    g->caps.balloon_autodeflate = true;
+    g->caps.max_memory_kib = 2 * GiB;
+    g->caps.free_dimm_slots = 4;
+    g->caps.dimm_node = 0;
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
+    sim_host_run(&s, 60);
+    assert_true(sim_guest_assigned_kib(g) < 400 * MiB);
+
+    g->used_kib = 440 * MiB; /* a step: it deflates to take it */
+    for (int i = 0; i < 10; i++) {
+        sim_host_run(&s, 1);
+        /* 500 MiB of demand: 600 buffered fit under the 640 MiB ceiling */
+        assert_true(s.out[0].desired_kib <= 640 * MiB);
+        assert_int_equal(g->caps.n_dimms, 0);
+    }
+    assert_int_equal(g->swap_in_kib, 0);
+    /* a demand whose buffer the ceiling cannot hold gets its DIMM */
+    g->used_kib = 560 * MiB;
+    sim_host_run(&s, 3);
+    assert_int_equal(g->caps.n_dimms, 1);
+    sim_host_free(&s);
+}
+
 /* A guest that deflated by itself keeps what it took for a while, but
  * what we granted it after is buffer: when the host is short, a guest
  * beside it that needs memory gets it (seen on real guests under a pool:
@@ -2427,6 +2461,7 @@ int main(void)
         cmocka_unit_test(test_self_deflation_stops_our_inflation),
         cmocka_unit_test(test_trend_saturates),
         cmocka_unit_test(test_dimm_attach_is_not_self_deflation),
+        cmocka_unit_test(test_autodeflate_trend_buys_no_dimm),
         cmocka_unit_test(test_deflate_reserve_never_starves_a_need),
         cmocka_unit_test(test_small_reclaims_for_a_waiting_grow),
         cmocka_unit_test(test_small_reclaims_spare_a_rising_guest),
