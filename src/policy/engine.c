@@ -290,8 +290,8 @@ static void describe(const PolicyTuning *t, PolicyPlanEntry *e, unsigned flags, 
 
 /* Pass 2: damping (DESIGN.md §3.7). Small changes are skipped unless a
  * bound is broken, shrinking is rate-limited, growth waits for pass 3. */
-static uint64_t damp(const PolicyTuning *t, const EngineWork *w, unsigned flags, uint64_t target,
-                     bool over_budget, uint64_t max_shrink_kib)
+static uint64_t damp(const PolicyTuning *t, const EngineWork *w, uint64_t target, bool over_budget,
+                     uint64_t max_shrink_kib)
 {
     uint64_t a = w->assigned_kib, step = min_step_kib(t, a);
 
@@ -313,13 +313,8 @@ static uint64_t damp(const PolicyTuning *t, const EngineWork *w, unsigned flags,
         }
         return target;
     }
-    if (target > a && target - a < step && a >= w->minimum_kib) {
-        if (a >= w->comfy_kib)
-            return a;
-        /* a ramp's is made a step: it wants that much within a cycle or two */
-        if (flags & DOM_RAMPING)
-            return kib_max(target, kib_min(kib_add(a, step), w->maximum_kib));
-    }
+    if (target > a && target - a < step && a >= w->minimum_kib && a >= w->comfy_kib)
+        return a;
     return target;
 }
 
@@ -711,7 +706,7 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
                 if (spare > 0 && trim_under_way(st, w->assigned_kib))
                     limit = kib_max(limit, kib_sub(w->assigned_kib, st->shrink_to_kib));
             }
-            w->target_kib = damp(t, w, engine->flags[i], result, over_budget, limit);
+            w->target_kib = damp(t, w, result, over_budget, limit);
             if (limit > t->max_shrink_kib && t->max_shrink_kib > 0)
                 engine->flags[i] |= DOM_WIDE_TRIM;
             st->held_cycles = 0;
