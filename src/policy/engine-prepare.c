@@ -262,12 +262,15 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
      * under a 1800 MiB pool, such a guest at its 640 MiB ceiling with
      * 510 MiB of demand was given a 128 MiB DIMM for its trend, and the
      * guest ramping beside it could reach 392 MiB at most for a 436 MiB
-     * need: OOM-killed. Its buffer still does, where the ceiling is
-     * short of it. */
+     * need: OOM-killed. Its buffer and burst headroom still do, where
+     * the ceiling is short of them. */
     if (caps->balloon_autodeflate) {
         uint64_t reach = caps->balloon_max_kib;
-        uint64_t plain = kib_max(kib_pct(dem->demand_kib, 100 + (uint64_t)p->buffer_pct),
-                                 kib_add(dem->demand_kib, p->buffer_min_kib));
+        /* the buffer, and the burst headroom where the ceiling is short
+         * of it (set_protection()) */
+        uint64_t plain = kib_max(kib_max(kib_pct(dem->demand_kib, 100 + (uint64_t)p->buffer_pct),
+                                         kib_add(dem->demand_kib, p->buffer_min_kib)),
+                                 kib_add(dem->demand_kib, e->headroom_kib));
 
         for (size_t j = 0; j < kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM); j++)
             reach = kib_add(reach, caps->virtio_mem[j].size_kib);

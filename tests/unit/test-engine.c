@@ -1604,6 +1604,33 @@ static void test_autodeflate_trend_buys_no_dimm(void **state)
     sim_host_free(&s);
 }
 
+/* ... but its burst headroom does, where demand and headroom are past its
+ * balloon's ceiling (found by review: the headroom was dropped with the
+ * trend, and a step within it met a guest with 130 MiB free). */
+static void test_autodeflate_headroom_still_buys_a_dimm(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+
+    (void)state;
+    sim_init(&s, 32 * GiB);
+    g = sim_host_add(&s, "ad", 640 * MiB, 640 * MiB, 510 * MiB);
+    g->caps.balloon_autodeflate = true;
+    g->caps.max_memory_kib = 2 * GiB;
+    g->caps.free_dimm_slots = 4;
+    g->caps.dimm_node = 0;
+    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 192 * MiB};
+    sim_host_run(&s, 60);
+    /* a DIMM raised the ceiling: the net covers the headroom now */
+    assert_true(g->caps.n_dimms >= 1);
+    assert_int_equal(s.out[0].protection, POLICY_PROTECTION_DEFLATE_ON_OOM);
+    assert_true(g->caps.balloon_max_kib >= s.out[0].demand_kib + 192 * MiB);
+    g->used_kib += 180 * MiB; /* a step within its burst headroom */
+    sim_host_run(&s, 1);
+    assert_int_equal(g->swap_in_kib, 0);
+    sim_host_free(&s);
+}
+
 /* A guest that deflated by itself keeps what it took for a while, but
  * what we granted it after is buffer: when the host is short, a guest
  * beside it that needs memory gets it (seen on real guests under a pool:
@@ -2462,6 +2489,7 @@ int main(void)
         cmocka_unit_test(test_trend_saturates),
         cmocka_unit_test(test_dimm_attach_is_not_self_deflation),
         cmocka_unit_test(test_autodeflate_trend_buys_no_dimm),
+        cmocka_unit_test(test_autodeflate_headroom_still_buys_a_dimm),
         cmocka_unit_test(test_deflate_reserve_never_starves_a_need),
         cmocka_unit_test(test_small_reclaims_for_a_waiting_grow),
         cmocka_unit_test(test_small_reclaims_spare_a_rising_guest),
