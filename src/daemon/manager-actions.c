@@ -50,15 +50,16 @@ static bool is_shrink(const PolicyAction *a)
     return a->kind != POLICY_ACTION_DIMM && a->to_kib < a->from_kib;
 }
 
-/* Carry out one domain's actions of one direction. Returns -ENOTCONN when
- * the connection dropped (the caller stops), 0 otherwise. */
+/* Carry out one domain's actions of one direction, tallied in its
+ * DomainPriv for note_applied(). Returns -ENOTCONN when the connection
+ * dropped (the caller stops), 0 otherwise. */
 static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool shrinks, uint64_t now,
                        bool *ret_removed)
 {
     if (e->n_actions == 0)
         return 0; /* most domains, most cycles */
-    bool issued = false, failed = false, act = !m->dry_run && !m->paused;
-    uint64_t failed_kib = 0; /* what the failed actions would have moved */
+    DomainPriv *p = (DomainPriv *)d;
+    bool act = !m->dry_run && !m->paused;
     g_autoptr(GString) mechs = g_string_new(NULL);
     g_autoptr(GString) detail = g_string_new(NULL);
     for (size_t k = 0; k < e->n_actions; k++) {
@@ -78,10 +79,11 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
                 return 0;
             }
             if (r < 0) {
-                failed = true;
-                failed_kib += a->kind == POLICY_ACTION_DIMM ? a->to_kib
-                              : a->to_kib > a->from_kib     ? a->to_kib - a->from_kib
-                                                            : a->from_kib - a->to_kib;
+                p->apply_failed = true;
+                p->apply_failed_kib = kib_add(p->apply_failed_kib,
+                                              a->kind == POLICY_ACTION_DIMM ? a->to_kib
+                                              : a->to_kib > a->from_kib ? a->to_kib - a->from_kib
+                                                                        : a->from_kib - a->to_kib);
                 m->counters.changes[a->kind][MANAGER_CHANGE_FAILED]++;
                 note_action_failure(d, mech, err, now);
                 continue;
@@ -90,7 +92,7 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
             note_action_success(d);
             if (a->kind != POLICY_ACTION_BALLOON)
                 d->caps_dirty = true; /* re-read the device, re-plan next cycle */
-            issued = true;
+            p->apply_issued = true;
         }
         if (!strstr(mechs->str, mech))
             g_string_append_printf(mechs, "%s%s", mechs->len ? "+" : "", mech);
@@ -104,22 +106,41 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
     if (detail->len)
         dynmem_log_change(d->label, e->assigned_kib, e->target_kib, mechs->str, detail->str,
                           e->reason, !act);
-    if (issued && failed) {
-        /* Only what was issued is in flight: a grow whose balloon part
-         * went through beside a DIMM attach that failed, noted at its
-         * whole target, was not asked again until the grow timeout while
-         * the guest needed the rest. */
-        PolicyPlanEntry done = *e;
-
-        done.target_kib = e->target_kib > e->assigned_kib
-                              ? kib_max(kib_sub(e->target_kib, failed_kib), e->assigned_kib)
-                              : kib_min(kib_add(e->target_kib, failed_kib), e->assigned_kib);
-        policy_domain_state_note_issued(&d->state, &done, now);
-    } else if (issued)
-        policy_domain_state_note_issued(&d->state, e, now);
-    else if (failed)
-        policy_domain_state_note_failed(&d->state);
     return 0;
+}
+
+/* What of a domain's change is in flight, once both passes are done. A
+ * change with a failed part is in flight only as far as what was issued:
+ * a grow whose balloon part went through beside a DIMM attach that
+ * failed, noted at its whole target, was not asked again until the grow
+ * timeout while the guest needed the rest. A change with parts in both
+ * directions (an unplug and the cancel of another) is not sized that
+ * way: one with a failed part is re-planned from the figures next cycle,
+ * as one that failed whole. */
+static void note_applied(ManagerDomain *d, uint64_t now)
+{
+    DomainPriv *p = (DomainPriv *)d;
+    const PolicyPlanEntry *e = &d->entry;
+    bool shrinks = false, grows = false;
+
+    if (!p->apply_failed) {
+        if (p->apply_issued)
+            policy_domain_state_note_issued(&d->state, e, now);
+        return;
+    }
+    for (size_t k = 0; k < e->n_actions; k++) {
+        shrinks |= is_shrink(&e->actions[k]);
+        grows |= !is_shrink(&e->actions[k]);
+    }
+    if (!p->apply_issued || (shrinks && grows)) {
+        policy_domain_state_note_failed(&d->state);
+        return;
+    }
+    PolicyPlanEntry done = *e;
+    done.target_kib = e->target_kib > e->assigned_kib
+                          ? kib_max(kib_sub(e->target_kib, p->apply_failed_kib), e->assigned_kib)
+                          : kib_min(kib_add(e->target_kib, p->apply_failed_kib), e->assigned_kib);
+    policy_domain_state_note_issued(&d->state, &done, now);
 }
 
 /* Re-send a virtio-mem request the guest has not met for a while, unless
@@ -178,6 +199,13 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
 
 int manager_apply_plan(Manager *m, GPtrArray *order, uint64_t now)
 {
+    for (guint i = 0; i < order->len; i++) {
+        DomainPriv *p = order->pdata[i];
+        if (p) {
+            p->apply_issued = p->apply_failed = false;
+            p->apply_failed_kib = 0;
+        }
+    }
     /* Reclaim first, across all domains, then grow (DESIGN.md §3.7). */
     for (int pass = 0; pass < 2; pass++) {
         for (guint i = 0; i < order->len; i++) {
@@ -191,6 +219,9 @@ int manager_apply_plan(Manager *m, GPtrArray *order, uint64_t now)
                 order->pdata[i] = NULL;
         }
     }
+    for (guint i = 0; i < order->len; i++)
+        if (order->pdata[i])
+            note_applied(order->pdata[i], now);
     for (guint i = 0; i < order->len; i++)
         if (order->pdata[i] && resend_stuck_virtio_mem(m, order->pdata[i], now) == -ENOTCONN)
             return -ENOTCONN;

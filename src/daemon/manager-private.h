@@ -127,6 +127,10 @@ typedef struct {
     uint64_t action_failures;   /* since the last line about them */
     uint64_t action_logged_us;  /* when that line was written */
     uint64_t action_fail_total; /* since the first failure */
+    /* this cycle's actions, over both passes (manager_apply_plan()) */
+    bool apply_issued;
+    bool apply_failed;
+    uint64_t apply_failed_kib; /* what the failed ones would have moved */
     /* the policy the domain carries in its metadata (docs/metadata.md):
      * the last valid layer; a bad one never applies and leaves it */
     bool metadata_dirty; /* read it again before the next plan */

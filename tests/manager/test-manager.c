@@ -402,6 +402,45 @@ static void test_grow_with_a_failed_dimm_part(void **state)
     ctx_free(c);
 }
 
+/* A change with parts in both directions and a failed part: an unplug
+ * that fails beside the cancel of another device's unplug (a grow-kind
+ * action, made in the second pass) that goes through. Nothing of the
+ * shrink was made: it is not marked in flight (found by review: the
+ * second pass's success marked the whole shrink pending). */
+static void test_failed_part_both_directions(void **state)
+{
+    Ctx *c = ctx_new(NULL, false);
+    FakeDomain *fd = fake_backend_add(c->fb, "vm1", 1 * GiB, 300 * MiB);
+    fake_backend_add_virtio_mem(fd, "vm0", 1 * GiB, 2 * MiB);
+    fake_backend_add_virtio_mem(fd, "vm1", 1 * GiB, 2 * MiB);
+    manager_start(c->m);
+    cycle(c);
+    ManagerDomain *d = manager_domain_lookup(c->m, fd->uuid);
+    assert_non_null(d);
+    PolicyPlanEntry *e = &d->entry;
+    memset(e, 0, sizeof(*e));
+    e->managed = true;
+    e->assigned_kib = 2 * GiB;
+    e->target_kib = 2 * GiB - 256 * MiB;
+    e->n_actions = 2;
+    e->actions[0] = (PolicyAction){
+        .kind = POLICY_ACTION_VIRTIO_MEM, .from_kib = 512 * MiB, .to_kib = 256 * MiB, .node = -1};
+    g_strlcpy(e->actions[0].alias, "vm1", sizeof(e->actions[0].alias));
+    e->actions[1] = (PolicyAction){
+        .kind = POLICY_ACTION_VIRTIO_MEM, .from_kib = 256 * MiB, .to_kib = 512 * MiB, .node = -1};
+    g_strlcpy(e->actions[1].alias, "vm0", sizeof(e->actions[1].alias));
+    d->state.shrink_pending = false;
+    d->state.grow_pending_to_kib = 0;
+    fd->fail_next_apply = -EIO; /* the first asked: the unplug */
+    g_autoptr(GPtrArray) order = g_ptr_array_new();
+    g_ptr_array_add(order, d);
+    assert_int_equal(manager_apply_plan(c->m, order, c->now_us), 0);
+    assert_int_equal(fd->vmem_requests, 1); /* the cancel went through */
+    assert_false(d->state.shrink_pending);
+    assert_int_equal(d->state.grow_pending_to_kib, 0);
+    ctx_free(c);
+}
+
 /* libvirt's balloon.current of a DIMM guest can stay short by the DIMM
  * (a throttled balloon event QEMU computed before the hot-add). The
  * manager asks the hypervisor for the figure instead, so it never shrinks
@@ -1771,6 +1810,7 @@ int main(void)
         cmocka_unit_test(test_large_blocks_do_not_flap),
         cmocka_unit_test(test_dimm_hot_add),
         cmocka_unit_test(test_grow_with_a_failed_dimm_part),
+        cmocka_unit_test(test_failed_part_both_directions),
         cmocka_unit_test(test_dimm_guest_stale_balloon_figure),
         cmocka_unit_test(test_dimm_guest_read_in_window),
         cmocka_unit_test(test_dimm_attached_while_caps_unreadable),
