@@ -94,8 +94,8 @@ enum {
  * the grow lands before the ramp has eaten the guest's headroom (on real
  * guests, a guest trimmed to 128 MiB of burst headroom and ramping at
  * 32 MiB/s had its first rise, 33 MiB, skipped, and 76 MiB left when the
- * next grow landed; on a loaded host it was OOM-killed). A guest with a
- * buffer or a lead several trends wide still skips them. */
+ * next grow landed). A guest with a buffer or a lead more than two
+ * trends wide still skips them. */
 static inline uint64_t grow_skip_floor_kib(const PolicyPlanEntry *e, const PolicyDomainState *st,
                                            unsigned flags)
 {

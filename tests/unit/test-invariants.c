@@ -323,8 +323,11 @@ static void check_cycle(const Host *h, const PolicyPlanEntry *out, const PolicyP
                                        : e->need_kib;
             bool short_of_buffer = t > a && a < half_buffer;
             /* ... or a grow for a guest whose demand ramps up this cycle
-             * (the engine notes when it last did) */
-            bool ramping = t > a && h->in[i].state->ramp_us == now;
+             * (the engine notes when it last did) with less than twice
+             * its trend free above its demand */
+            const PolicyDomainState *st = h->in[i].state;
+            bool ramping =
+                t > a && st->ramp_us == now && a < e->demand_kib + 2 * st->trend_peak_kib;
             /* over the budget, even a small reclaim is made */
             bool over_budget = t < a && sum->sum_assigned_kib > sum->budget_kib;
             /* ... and so is one another guest's grow waits on */
