@@ -1783,9 +1783,9 @@ static void test_burst_headroom_learnt(void **state)
  * step and with half the burst headroom left: the skip cost the cycle
  * that decides whether the grow lands before the ramp has eaten the
  * headroom (on real guests, a guest trimmed to 128 MiB of headroom and
- * ramping at 32 MiB/s had 76 MiB left when its first grow landed, and was
- * OOM-killed once on a loaded host). Later in the ramp small grows are
- * skipped again while half the headroom is there. */
+ * ramping at 32 MiB/s had 76 MiB left when its first grow landed). Later
+ * in the ramp small grows are skipped again while half the headroom is
+ * there. */
 static void test_ramp_grown_at_its_first_rise(void **state)
 {
     SimHost s;
