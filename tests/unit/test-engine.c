@@ -1570,6 +1570,19 @@ static void test_autodeflate_self_deflation_not_fought(void **state)
     sim_host_free(&s);
 }
 
+/* A deflate-on-oom guest of 640 MiB with four free DIMM slots (up to
+ * 2 GiB), its workload using used_kib. */
+static SimGuest *add_autodeflate_dimm_guest(SimHost *s, uint64_t used_kib)
+{
+    SimGuest *g = sim_host_add(s, "ad", 640 * MiB, 640 * MiB, used_kib);
+
+    g->caps.balloon_autodeflate = true;
+    g->caps.max_memory_kib = 2 * GiB;
+    g->caps.free_dimm_slots = 4;
+    g->caps.dimm_node = 0;
+    return g;
+}
+
 /* A deflate-on-oom guest at its balloon's ceiling reads a trend from a
  * step it took: that trend buys no DIMM (its take-back would keep it from
  * every other guest for good), its buffer does. */
@@ -1580,11 +1593,7 @@ static void test_autodeflate_trend_buys_no_dimm(void **state)
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_host_add(&s, "ad", 640 * MiB, 640 * MiB, 100 * MiB);
-    g->caps.balloon_autodeflate = true;
-    g->caps.max_memory_kib = 2 * GiB;
-    g->caps.free_dimm_slots = 4;
-    g->caps.dimm_node = 0;
+    g = add_autodeflate_dimm_guest(&s, 100 * MiB);
     g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
     sim_host_run(&s, 60);
     assert_true(sim_guest_assigned_kib(g) < 400 * MiB);
@@ -1614,11 +1623,7 @@ static void test_autodeflate_headroom_still_buys_a_dimm(void **state)
 
     (void)state;
     sim_init(&s, 32 * GiB);
-    g = sim_host_add(&s, "ad", 640 * MiB, 640 * MiB, 510 * MiB);
-    g->caps.balloon_autodeflate = true;
-    g->caps.max_memory_kib = 2 * GiB;
-    g->caps.free_dimm_slots = 4;
-    g->caps.dimm_node = 0;
+    g = add_autodeflate_dimm_guest(&s, 510 * MiB);
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 192 * MiB};
     sim_host_run(&s, 60);
     /* a DIMM raised the ceiling: the net covers the headroom now */
