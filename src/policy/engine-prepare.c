@@ -238,6 +238,14 @@ static void hold_without_demand(const PolicyTuning *t, const PolicyEffective *p,
         *flags |= DOM_GRACE;
 }
 
+/* demand_kib with the buffer over it: buffer-pct of it, at least
+ * buffer-min (20 % of a small guest is a few MiB) */
+static uint64_t with_buffer_kib(const PolicyEffective *p, uint64_t demand_kib)
+{
+    return kib_max(kib_pct(demand_kib, 100 + (uint64_t)p->buffer_pct),
+                   kib_add(demand_kib, p->buffer_min_kib));
+}
+
 /* Desired memory, floor and need from this cycle's demand (DESIGN.md
  * §3.4, §3.6, §3.10). */
 static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
@@ -246,15 +254,12 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
                              PolicyPlanEntry *e, unsigned *flags)
 {
     /* the buffer over the demand a rising workload will have by the
-     * time memory arrives; the rise itself is headroom, not need. The
-     * buffer is at least buffer-min (20 % of a small guest is a few
-     * MiB), and the burst headroom is kept free on top of the demand. */
-    uint64_t ramped = kib_add(dem->demand_kib, dem->trend_kib);
-    uint64_t buffered =
-        kib_max(kib_pct(ramped, 100 + (uint64_t)p->buffer_pct), kib_add(ramped, p->buffer_min_kib));
+     * time memory arrives (the rise itself is headroom, not need), and
+     * the burst headroom kept free on top of the demand */
+    uint64_t ramped = kib_add(dem->demand_kib, dem->trend_kib), buffered;
 
     set_protection(t, p, caps, st, dem->demand_kib, now, e);
-    buffered = kib_max(buffered, kib_add(dem->demand_kib, e->headroom_kib));
+    buffered = kib_max(with_buffer_kib(p, ramped), kib_add(dem->demand_kib, e->headroom_kib));
     /* A deflate-on-oom guest's trend buys no DIMM. Past its balloon's
      * ceiling a DIMM raises what it can take back at once, which the
      * budget keeps apart from then on (DIMMs stay): a trend read from a
@@ -262,20 +267,14 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
      * under a 1800 MiB pool, such a guest at its 640 MiB ceiling with
      * 510 MiB of demand was given a 128 MiB DIMM for its trend, and the
      * guest ramping beside it could reach 392 MiB at most for a 436 MiB
-     * need: OOM-killed. Its buffer and burst headroom still do, where
-     * the ceiling is short of them. */
+     * need: OOM-killed. Its buffer and burst headroom (set only where the
+     * ceiling is short of it: set_protection()) still do. */
     if (caps->balloon_autodeflate) {
-        uint64_t reach = caps->balloon_max_kib;
-        /* the buffer, and the burst headroom where the ceiling is short
-         * of it (set_protection()) */
-        uint64_t plain = kib_max(kib_max(kib_pct(dem->demand_kib, 100 + (uint64_t)p->buffer_pct),
-                                         kib_add(dem->demand_kib, p->buffer_min_kib)),
-                                 kib_add(dem->demand_kib, e->headroom_kib));
+        uint64_t reach = policy_caps_reach_without_dimms_kib(caps);
 
-        for (size_t j = 0; j < kib_min(caps->n_virtio_mem, POLICY_MAX_VIRTIO_MEM); j++)
-            reach = kib_add(reach, caps->virtio_mem[j].size_kib);
         if (buffered > reach)
-            buffered = kib_max(reach, plain);
+            buffered = kib_max(reach, kib_max(with_buffer_kib(p, dem->demand_kib),
+                                              kib_add(dem->demand_kib, e->headroom_kib)));
     }
 
     e->demand_kib = dem->demand_kib;

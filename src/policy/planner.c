@@ -16,7 +16,7 @@ uint64_t policy_caps_dimm_room_kib(const PolicyDomainCaps *caps)
     return kib_round_down(kib_sub(caps->max_memory_kib, caps->total_memory_kib), block);
 }
 
-uint64_t policy_caps_reach_kib(const PolicyDomainCaps *caps)
+uint64_t policy_caps_reach_without_dimms_kib(const PolicyDomainCaps *caps)
 {
     uint64_t reach = caps->balloon_max_kib;
     size_t n =
@@ -24,7 +24,12 @@ uint64_t policy_caps_reach_kib(const PolicyDomainCaps *caps)
 
     for (size_t i = 0; i < n; i++)
         reach = kib_add(reach, caps->virtio_mem[i].size_kib);
-    return kib_add(reach, policy_caps_dimm_room_kib(caps));
+    return reach;
+}
+
+uint64_t policy_caps_reach_kib(const PolicyDomainCaps *caps)
+{
+    return kib_add(policy_caps_reach_without_dimms_kib(caps), policy_caps_dimm_room_kib(caps));
 }
 
 uint64_t policy_caps_assigned_kib(const PolicyDomainCaps *caps, uint64_t balloon_kib)

@@ -14,6 +14,8 @@ uint64_t policy_caps_dimm_room_kib(const PolicyDomainCaps *caps);
 /* The most the domain can physically reach: balloon ceiling + Σ virtio-mem
  * sizes + free DIMM capacity (saturating). */
 uint64_t policy_caps_reach_kib(const PolicyDomainCaps *caps);
+/* ... without attaching a DIMM: balloon ceiling + Σ virtio-mem sizes. */
+uint64_t policy_caps_reach_without_dimms_kib(const PolicyDomainCaps *caps);
 
 /* What the domain has now by the planner's reckoning: balloon_kib + Σ
  * virtio-mem current. */
