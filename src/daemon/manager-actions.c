@@ -60,6 +60,10 @@ static int apply_entry(Manager *m, ManagerDomain *d, PolicyPlanEntry *e, bool sh
         return 0; /* most domains, most cycles */
     DomainPriv *p = (DomainPriv *)d;
     bool act = !m->dry_run && !m->paused;
+    if (shrinks) { /* the first pass: this cycle's tally starts */
+        p->apply_issued = p->apply_failed = false;
+        p->apply_failed_kib = 0;
+    }
     g_autoptr(GString) mechs = g_string_new(NULL);
     g_autoptr(GString) detail = g_string_new(NULL);
     for (size_t k = 0; k < e->n_actions; k++) {
@@ -199,13 +203,6 @@ static int resend_stuck_virtio_mem(Manager *m, ManagerDomain *d, uint64_t now)
 
 int manager_apply_plan(Manager *m, GPtrArray *order, uint64_t now)
 {
-    for (guint i = 0; i < order->len; i++) {
-        DomainPriv *p = order->pdata[i];
-        if (p) {
-            p->apply_issued = p->apply_failed = false;
-            p->apply_failed_kib = 0;
-        }
-    }
     /* Reclaim first, across all domains, then grow (DESIGN.md §3.7). */
     for (int pass = 0; pass < 2; pass++) {
         for (guint i = 0; i < order->len; i++) {
@@ -219,11 +216,14 @@ int manager_apply_plan(Manager *m, GPtrArray *order, uint64_t now)
                 order->pdata[i] = NULL;
         }
     }
-    for (guint i = 0; i < order->len; i++)
-        if (order->pdata[i])
-            note_applied(order->pdata[i], now);
-    for (guint i = 0; i < order->len; i++)
-        if (order->pdata[i] && resend_stuck_virtio_mem(m, order->pdata[i], now) == -ENOTCONN)
+    for (guint i = 0; i < order->len; i++) {
+        ManagerDomain *d = order->pdata[i];
+        if (!d)
+            continue;
+        if (d->entry.n_actions > 0) /* those apply_entry() tallied */
+            note_applied(d, now);
+        if (resend_stuck_virtio_mem(m, d, now) == -ENOTCONN)
             return -ENOTCONN;
+    }
     return 0;
 }
