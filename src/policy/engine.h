@@ -140,9 +140,11 @@ typedef struct {
     uint64_t resend_balloon_kib;
     uint64_t resend_us;
     /* trim hold (tuning.trim-hold): the last cycle the demand was at its
-     * peak (within half a step), and the last it was ramping up */
+     * peak (within half a step), the last it was ramping up, and the last
+     * it rose at all */
     uint64_t peak_high_us;
     uint64_t ramp_us;
+    uint64_t rise_us;
     uint32_t held_cycles; /* cycles its trim has been held in a row */
 } PolicyDomainState;
 
@@ -152,6 +154,7 @@ static inline void policy_trim_hold_forget(PolicyDomainState *st)
 {
     st->peak_high_us = 0;
     st->ramp_us = 0;
+    st->rise_us = 0;
     st->held_cycles = 0;
 }
 
