@@ -963,6 +963,42 @@ static void test_trim_not_asked_again_still_stopped(void **state)
     sim_host_free(&s);
 }
 
+/* A trim past half done is not asked again either when the next target
+ * is below it by less than a step: a demand still easing by a MiB a
+ * report while the balloon inflates is no reason for one more change (on
+ * the demo's real guests four of five drops were asked twice, 643 -> 370
+ * MiB, then 446 -> 369). */
+static void test_trim_not_asked_again_a_little_lower(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+    int asks = 0;
+
+    (void)state;
+    sim_init(&s, 24 * GiB);
+    s.cfg.tuning.max_shrink_kib = 128 * MiB;
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "office", 768 * MiB, 768 * MiB, 450 * MiB);
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
+    g->policy.buffer_pct = 25;
+    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
+    sim_host_run(&s, 60); /* settled at its plateau */
+    g->inflate_kib_cycle = 160 * MiB;
+    g->used_kib = 200 * MiB; /* the drop: held, then trimmed in one step */
+    for (int c = 0; c < 40; c++) {
+        uint64_t a = sim_guest_assigned_kib(g);
+
+        sim_host_plan(&s);
+        trace("drop", c, &s, g);
+        if (s.out[0].n_actions > 0 && s.out[0].target_kib < a && asks++ == 0)
+            g->used_kib -= 24 * MiB; /* ... and its demand eases a MiB a report */
+        sim_host_follow(&s);
+    }
+    assert_true(sim_guest_assigned_kib(g) < 450 * MiB);
+    assert_int_equal(asks, 1);
+    sim_host_free(&s);
+}
+
 /* A trim past half done that is not asked again is still watched as if
  * it were asked: a balloon that stops there is found uncooperative
  * within the timeout (5 s) of the cycle it was let go on, as when it was
@@ -2553,6 +2589,7 @@ int main(void)
         cmocka_unit_test(test_ramp_lead_only_with_room),
         cmocka_unit_test(test_trim_hold_wander_left_alone),
         cmocka_unit_test(test_trim_not_asked_again_still_stopped),
+        cmocka_unit_test(test_trim_not_asked_again_a_little_lower),
         cmocka_unit_test(test_trim_not_asked_again_still_watched),
         cmocka_unit_test(test_large_trim_paced_balloon_cooperates),
         cmocka_unit_test(test_trim_hold_without_a_step),
