@@ -298,7 +298,8 @@ static void size_from_demand(const PolicyTuning *t, const PolicyEffective *p,
     }
     /* rising by half a step or more (the trend is twice the rise of
      * a report; it is not taken on every path): a ramp. A guest
-     * creeping up by a few MiB is still trimmed. */
+     * creeping up by a few MiB is still trimmed (beyond the lead a climb
+     * may hold: damp_all()). */
     if (dem->rising &&
         kib_max(dem->trend_kib, kib_mul(dem->rise_kib, 2)) >= min_step_kib(t, assigned))
         *flags |= DOM_RAMPING;

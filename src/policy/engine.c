@@ -361,10 +361,11 @@ static bool stops_trim_just_done(const PolicyDomainInput *d, const PolicyPlanEnt
 /* A trim in flight to to_kib stands for this cycle's target: the same, or
  * on a host with room for every desire and grow (roomy) one less than a
  * step below it (what is left is trimmed later, if still a step) or less
- * than a step above it while it still leaves the guest its desire (the
- * demand eased up by a little: on real guests a drop's trim 371 -> 331
- * MiB was asked again as 370 -> 331.9 a cycle on, for 56 KiB). A short
- * host asks for what it needs. */
+ * than a step above it while it still leaves the guest half a step above
+ * its desire (the demand eased up by a little: on real guests a drop's
+ * trim 371 -> 331 MiB was asked again as 370 -> 331.9 a cycle on, for
+ * 56 KiB; a roomy host's trims land a step above the desire, and half of
+ * that margin is kept). A short host asks for what it needs. */
 static bool trim_in_flight_stands(const PolicyPlanEntry *e, uint64_t to_kib, uint64_t target,
                                   bool roomy, uint64_t step)
 {
@@ -374,7 +375,7 @@ static bool trim_in_flight_stands(const PolicyPlanEntry *e, uint64_t to_kib, uin
         return false;
     if (target < to_kib)
         return to_kib - target < step;
-    return target - to_kib < step && to_kib >= e->desired_kib;
+    return target - to_kib < step && to_kib >= kib_add(e->desired_kib, step / 2);
 }
 
 /* Pass 4: the mechanisms, and the step checked again after alignment. */
@@ -680,20 +681,29 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
             st->rise_us = now_us;
         if (!(engine->flags[i] & DOM_DECAYING))
             st->peak_high_us = now_us;
+        /* Nor is a slower climb's lead (ramp_lead()) trimmed while the
+         * guest climbs: it was given for what comes next, and without
+         * this each led grow was given back the next cycle. Only where a
+         * lead could be given: not for deflate-on-oom guests, and only
+         * while the room a hold needs stays free beside it (a guest
+         * short of memory or swapping elsewhere takes it at once). */
+        bool lead_held =
+            result < w->assigned_kib && in_bounds && climbing &&
+            !domains[i].caps->balloon_autodeflate &&
+            w->assigned_kib - result <= kib_add(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS),
+                                                min_step_kib(t, w->assigned_kib)) &&
+            spare >= kib_add(room, w->assigned_kib - result);
+
         if (result < w->assigned_kib && regime == POLICY_REGIME_DESIRED && !over_budget &&
-            in_bounds &&
-            ((engine->flags[i] & DOM_RAMPING) ||
-             (climbing && !domains[i].caps->balloon_autodeflate &&
-              w->assigned_kib - result <= kib_add(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS),
-                                                  min_step_kib(t, w->assigned_kib))))) {
+            in_bounds && ((engine->flags[i] & DOM_RAMPING) || lead_held)) {
             /* A guest whose demand is ramping up is not trimmed while the
              * host has room for every desire: what it gave up now it
              * would ask back within seconds (measured after a DIMM:
              * trimmed 896 -> 523 MiB in three cycles, grown back to 691
-             * in four). Nor is a slower climb's lead (ramp_lead(), not
-             * for deflate-on-oom guests), which it was given for what
-             * comes next. Memory others need, an over-full host or a
-             * bound still shrink it. */
+             * in four). Memory others need, an over-full host or a bound
+             * still shrink it. */
+            if (lead_held && !(engine->flags[i] & DOM_RAMPING))
+                spare -= w->assigned_kib - result;
             w->target_kib = w->assigned_kib;
             engine->flags[i] |= DOM_TRIM_HELD;
             /* not a settling hold: a later trim is paced at max-shrink */
