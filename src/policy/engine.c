@@ -681,12 +681,12 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
             st->rise_us = now_us;
         if (!(engine->flags[i] & DOM_DECAYING))
             st->peak_high_us = now_us;
-        /* Nor is a slower climb's lead (ramp_lead()) trimmed while the
-         * guest climbs: it was given for what comes next, and without
-         * this each led grow was given back the next cycle. Only where a
-         * lead could be given: not for deflate-on-oom guests, and only
-         * while the room a hold needs stays free beside it (a guest
-         * short of memory or swapping elsewhere takes it at once). */
+        /* A climb's lead (ramp_lead()) is not trimmed while the guest
+         * climbs either (below): it was given for what comes next, and
+         * without this each led grow was given back the next cycle. Only
+         * where a lead could be given: not for deflate-on-oom guests,
+         * and only while the room a hold needs stays free beside it (a
+         * guest short of memory or swapping elsewhere takes it at once). */
         bool lead_held =
             result < w->assigned_kib && in_bounds && climbing &&
             !domains[i].caps->balloon_autodeflate &&
