@@ -609,9 +609,14 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
  * cycle anyway: only a ramp whose trend is within two steps is led.
  * Returns the new target; *spare_kib loses twice the lead. */
 static uint64_t ramp_lead(const PolicyTuning *t, const EngineWork *w, const PolicyDomainState *st,
-                          uint64_t *spare_kib, uint64_t room_kib)
+                          const PolicyDomainCaps *caps, uint64_t *spare_kib, uint64_t room_kib)
 {
     uint64_t top = kib_max(w->target_kib, w->base_kib);
+    /* A lead buys no DIMM: a DIMM is never detached, and with the last
+     * slot free the planner takes all the slot allows (on real guests a
+     * lead past a 768 MiB balloon ceiling attached 512 MiB for good at
+     * a demand of 479 MiB). Only desire and need hot-add. */
+    uint64_t reach = kib_max(policy_caps_reach_without_dimms_kib(caps), top);
     uint64_t lead =
         kib_min(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS), kib_sub(*spare_kib, room_kib) / 2);
     uint64_t ahead;
@@ -620,7 +625,7 @@ static uint64_t ramp_lead(const PolicyTuning *t, const EngineWork *w, const Poli
         return w->target_kib;
     if (t->max_shrink_kib > 0)
         lead = kib_min(lead, t->max_shrink_kib);
-    ahead = kib_min(kib_add(top, lead), kib_max(w->maximum_kib, top));
+    ahead = kib_min(kib_add(top, lead), kib_min(kib_max(w->maximum_kib, top), reach));
     *spare_kib -= kib_mul(ahead - top, 2);
     return kib_max(w->target_kib, ahead);
 }
@@ -763,7 +768,7 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
          * pressure-seconds */
         if (w->target_kib > w->assigned_kib && climbing && spare > room &&
             !domains[i].caps->balloon_autodeflate)
-            w->target_kib = ramp_lead(t, w, st, &spare, room);
+            w->target_kib = ramp_lead(t, w, st, domains[i].caps, &spare, room);
         taken = kib_add(taken, w->base_kib);
     }
     return taken;

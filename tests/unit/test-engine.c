@@ -2001,6 +2001,39 @@ static void test_slow_ramp_lead_given_up_for_others(void **state)
     sim_host_free(&s);
 }
 
+/* A climb's lead buys no DIMM: a guest climbing toward a desire still
+ * within its balloon's ceiling is led up to the ceiling at most (a DIMM
+ * stays for good; led past a 768 MiB ceiling, a real guest's last slot
+ * took 512 MiB at a demand of 479 MiB). */
+static void test_slow_ramp_lead_buys_no_dimm(void **state)
+{
+    SimHost s;
+    SimGuest *g;
+
+    (void)state;
+    sim_init(&s, 24 * GiB);
+    s.cfg.tuning.max_shrink_kib = 128 * MiB;
+    s.cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(&s, "office", 768 * MiB, 768 * MiB, 300 * MiB);
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
+    g->policy.buffer_pct = 25;
+    g->caps.max_memory_kib = 1792 * MiB;
+    g->caps.free_dimm_slots = 1;
+    g->caps.dimm_node = 0;
+    sim_host_run(&s, 60);
+    assert_true(sim_guest_assigned_kib(g) < 512 * MiB);
+    /* a slow climb to 540 MiB: desired within 768 MiB, a lead past it */
+    while (g->used_kib < 540 * MiB) {
+        g->used_kib += 16280;
+        sim_host_run(&s, 1);
+        assert_true(s.out[0].desired_kib <= 768 * MiB);
+    }
+    sim_host_run(&s, 3);
+    assert_int_equal(g->caps.n_dimms, 0);
+    assert_true(sim_guest_assigned_kib(g) >= s.out[0].desired_kib - 32 * MiB);
+    sim_host_free(&s);
+}
+
 /* The ramp headroom: what one report's rise consumes while memory is on
  * its way, gone again once the ramp stops. */
 static void test_ramp_headroom_decays(void **state)
@@ -2652,6 +2685,7 @@ int main(void)
         cmocka_unit_test(test_ramp_grown_at_its_first_rise),
         cmocka_unit_test(test_slow_ramp_led),
         cmocka_unit_test(test_slow_ramp_lead_given_up_for_others),
+        cmocka_unit_test(test_slow_ramp_lead_buys_no_dimm),
         cmocka_unit_test(test_ramp_headroom_decays),
         cmocka_unit_test(test_buffer_min),
         cmocka_unit_test(test_over_budget_reclaim_fast),
