@@ -52,6 +52,22 @@ static void sim_init(SimHost *s, uint64_t host_total_kib)
         s->bend_report = add_guest_view;
 }
 
+/* The demo's office guest on a host of host_kib, the e2e tests' tuning
+ * (max-shrink 128 MiB, the trim hold): booted with 768 MiB, minimum 192,
+ * buffer 25 %, its workload using used_kib. */
+static SimGuest *office_host(SimHost *s, uint64_t host_kib, const char *name, uint64_t used_kib)
+{
+    SimGuest *g;
+
+    sim_init(s, host_kib);
+    s->cfg.tuning.max_shrink_kib = 128 * MiB;
+    s->cfg.tuning.trim_hold_pct = 100;
+    g = sim_host_add(s, name, 768 * MiB, 768 * MiB, used_kib);
+    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
+    g->policy.buffer_pct = 25;
+    return g;
+}
+
 static void test_spike_met_next_cycle(void **state)
 {
     SimHost s;
@@ -975,12 +991,7 @@ static void test_trim_not_asked_again_a_little_lower(void **state)
     int asks = 0;
 
     (void)state;
-    sim_init(&s, 24 * GiB);
-    s.cfg.tuning.max_shrink_kib = 128 * MiB;
-    s.cfg.tuning.trim_hold_pct = 100;
-    g = sim_host_add(&s, "office", 768 * MiB, 768 * MiB, 450 * MiB);
-    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
-    g->policy.buffer_pct = 25;
+    g = office_host(&s, 24 * GiB, "office", 450 * MiB);
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
     sim_host_run(&s, 60); /* settled at its plateau */
     g->inflate_kib_cycle = 160 * MiB;
@@ -1001,10 +1012,6 @@ static void test_trim_not_asked_again_a_little_lower(void **state)
     sim_host_free(&s);
 }
 
-/* Nor is a trim still pending asked again when the demand eased up by
- * a little while it inflates: a target less than a step above it that
- * still leaves the guest its desire (on real guests a drop's trim
- * 371 -> 331 MiB was asked again a cycle on for 56 KiB more). */
 /* Nor is a trim still pending asked again when the demand eases up by
  * a little while it inflates: a target less than a step above it that
  * still leaves the guest half a step above its desire (on real guests a
@@ -1017,12 +1024,7 @@ static void test_trim_not_asked_again_a_little_higher(void **state)
     int asks = 0;
 
     (void)state;
-    sim_init(&s, 24 * GiB);
-    s.cfg.tuning.max_shrink_kib = 128 * MiB;
-    s.cfg.tuning.trim_hold_pct = 100;
-    g = sim_host_add(&s, "office", 768 * MiB, 768 * MiB, 450 * MiB);
-    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
-    g->policy.buffer_pct = 25;
+    g = office_host(&s, 24 * GiB, "office", 450 * MiB);
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
     sim_host_run(&s, 60);
     g->inflate_kib_cycle = 64 * MiB; /* pending for a few cycles */
@@ -1930,12 +1932,7 @@ static void test_slow_ramp_led(void **state)
     int grows = 0, trims = 0;
 
     (void)state;
-    sim_init(&s, 24 * GiB);
-    s.cfg.tuning.max_shrink_kib = 128 * MiB;
-    s.cfg.tuning.trim_hold_pct = 100;
-    g = sim_host_add(&s, "office", 768 * MiB, 768 * MiB, 180 * MiB);
-    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
-    g->policy.buffer_pct = 25;
+    g = office_host(&s, 24 * GiB, "office", 180 * MiB);
     g->policy.buffer_min_kib = 64 * MiB;
     g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 128 * MiB};
     sim_host_run(&s, 60); /* trimmed to its demand and headroom */
@@ -1970,12 +1967,7 @@ static void test_slow_ramp_lead_given_up_for_others(void **state)
     int b_short = 0;
 
     (void)state;
-    sim_init(&s, 3584 * MiB);
-    s.cfg.tuning.max_shrink_kib = 128 * MiB;
-    s.cfg.tuning.trim_hold_pct = 100;
-    a = sim_host_add(&s, "climb", 768 * MiB, 768 * MiB, 180 * MiB);
-    a->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
-    a->policy.buffer_pct = 25;
+    a = office_host(&s, 3584 * MiB, "climb", 180 * MiB);
     a->policy.buffer_min_kib = 64 * MiB;
     a->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 128 * MiB};
     b = sim_host_add(&s, "step", 4 * GiB, 1 * GiB, 300 * MiB);
@@ -2011,12 +2003,7 @@ static void test_slow_ramp_lead_buys_no_dimm(void **state)
     SimGuest *g;
 
     (void)state;
-    sim_init(&s, 24 * GiB);
-    s.cfg.tuning.max_shrink_kib = 128 * MiB;
-    s.cfg.tuning.trim_hold_pct = 100;
-    g = sim_host_add(&s, "office", 768 * MiB, 768 * MiB, 300 * MiB);
-    g->policy.minimum = (PolicyAmount){POLICY_AMOUNT_KIB, 192 * MiB};
-    g->policy.buffer_pct = 25;
+    g = office_host(&s, 24 * GiB, "office", 300 * MiB);
     g->caps.max_memory_kib = 1792 * MiB;
     g->caps.free_dimm_slots = 1;
     g->caps.dimm_node = 0;
