@@ -602,12 +602,25 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
     return true;
 }
 
-/* A ramp's grow goes ahead of it (RAMP_LEAD_TRENDS), from memory nobody
- * desires, leaving as much free as it takes beyond the room a hold
- * needs (room_kib, below *spare_kib); never more than a cycle's
- * max-shrink gives back. A fast ramp grows by more than a step every
- * cycle anyway: only a ramp whose trend is within two steps is led.
- * Returns the new target; *spare_kib loses twice the lead. */
+/* How far a climb's grow goes ahead of its desire: RAMP_LEAD_TRENDS
+ * trends. A trend past two steps, a fast ramp's or a slow one's after a
+ * jerk (a real guest's reports at 16 MiB/s moved by 8 MiB, then 40-50 MiB
+ * at once), is led by two steps: with no lead the jerky one was grown
+ * 23-39 MiB two cycles apart, 4-5 grows a climb. */
+static uint64_t climb_lead_kib(const PolicyTuning *t, const PolicyDomainState *st,
+                               uint64_t assigned_kib)
+{
+    uint64_t two_steps = kib_mul(min_step_kib(t, assigned_kib), 2);
+
+    if (st->trend_peak_kib > two_steps)
+        return two_steps;
+    return kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS);
+}
+
+/* A ramp's grow goes ahead of it (climb_lead_kib()), from memory nobody
+ * desires, leaving as much free as it takes beyond the room a hold needs
+ * (room_kib, below *spare_kib); never more than a cycle's max-shrink
+ * gives back. Returns the new target; *spare_kib loses twice the lead. */
 static uint64_t ramp_lead(const PolicyTuning *t, const EngineWork *w, const PolicyDomainState *st,
                           const PolicyDomainCaps *caps, uint64_t *spare_kib, uint64_t room_kib)
 {
@@ -618,11 +631,9 @@ static uint64_t ramp_lead(const PolicyTuning *t, const EngineWork *w, const Poli
      * a demand of 479 MiB). Only desire and need hot-add. */
     uint64_t reach = kib_max(policy_caps_reach_without_dimms_kib(caps), top);
     uint64_t lead =
-        kib_min(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS), kib_sub(*spare_kib, room_kib) / 2);
+        kib_min(climb_lead_kib(t, st, w->assigned_kib), kib_sub(*spare_kib, room_kib) / 2);
     uint64_t ahead;
 
-    if (st->trend_peak_kib > kib_mul(min_step_kib(t, w->assigned_kib), 2))
-        return w->target_kib;
     if (t->max_shrink_kib > 0)
         lead = kib_min(lead, t->max_shrink_kib);
     ahead = kib_min(kib_add(top, lead), kib_min(kib_max(w->maximum_kib, top), reach));
@@ -692,12 +703,11 @@ static uint64_t damp_all(PolicyEngine *engine, const PolicyConfig *cfg, PolicyDo
          * where a lead could be given: not for deflate-on-oom guests,
          * and only while the room a hold needs stays free beside it (a
          * guest short of memory or swapping elsewhere takes it at once). */
-        bool lead_held =
-            result < w->assigned_kib && in_bounds && climbing &&
-            !domains[i].caps->balloon_autodeflate &&
-            w->assigned_kib - result <= kib_add(kib_mul(st->trend_peak_kib, RAMP_LEAD_TRENDS),
-                                                min_step_kib(t, w->assigned_kib)) &&
-            spare >= kib_add(room, w->assigned_kib - result);
+        bool lead_held = result < w->assigned_kib && in_bounds && climbing &&
+                         !domains[i].caps->balloon_autodeflate &&
+                         w->assigned_kib - result <= kib_add(climb_lead_kib(t, st, w->assigned_kib),
+                                                             min_step_kib(t, w->assigned_kib)) &&
+                         spare >= kib_add(room, w->assigned_kib - result);
 
         if (result < w->assigned_kib && regime == POLICY_REGIME_DESIRED && !over_budget &&
             in_bounds && ((engine->flags[i] & DOM_RAMPING) || lead_held)) {

@@ -1919,6 +1919,37 @@ static void test_ramp_grown_at_its_first_rise(void **state)
     sim_host_free(&s);
 }
 
+/* An office guest trimmed to its demand and headroom, then climbing by
+ * rises_kib[c % n_rises] each report c for n_reports reports: its grows.
+ * No trim is made meanwhile, and before each plan it has at least keep_kib
+ * free above what it uses (a lead never comes out of its headroom). */
+static int climb_grows(const uint64_t *rises_kib, int n_rises, int n_reports, uint64_t keep_kib)
+{
+    SimHost s;
+    SimGuest *g;
+    int grows = 0;
+
+    g = office_host(&s, 24 * GiB, "office", 180 * MiB);
+    g->policy.buffer_min_kib = 64 * MiB;
+    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 128 * MiB};
+    sim_host_run(&s, 60); /* trimmed to its demand and headroom */
+    assert_true(sim_guest_assigned_kib(g) < 400 * MiB);
+
+    for (int c = 0; c < n_reports; c++) {
+        uint64_t a = sim_guest_assigned_kib(g);
+
+        g->used_kib += rises_kib[c % n_rises];
+        sim_host_plan(&s);
+        if (s.out[0].target_kib > a)
+            grows++;
+        assert_false(s.out[0].target_kib < a);
+        assert_true(a >= g->used_kib + keep_kib);
+        sim_host_follow(&s);
+    }
+    sim_host_free(&s);
+    return grows;
+}
+
 /* A ramp a little slower than half a step a report is led as a faster
  * one is, and its lead is not trimmed while it climbs: it was grown a
  * bare step every few seconds, five grows for one 270 MiB ramp at
@@ -1927,33 +1958,23 @@ static void test_ramp_grown_at_its_first_rise(void **state)
  * second apart). */
 static void test_slow_ramp_led(void **state)
 {
-    SimHost s;
-    SimGuest *g;
-    int grows = 0, trims = 0;
+    static const uint64_t rise[] = {16280}; /* KiB: 15.9 MiB a report */
 
     (void)state;
-    g = office_host(&s, 24 * GiB, "office", 180 * MiB);
-    g->policy.buffer_min_kib = 64 * MiB;
-    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = true, .kib = 128 * MiB};
-    sim_host_run(&s, 60); /* trimmed to its demand and headroom */
-    assert_true(sim_guest_assigned_kib(g) < 400 * MiB);
+    assert_in_range(climb_grows(rise, 1, 17, 64 * MiB), 1, 3);
+}
 
-    for (int c = 0; c < 17; c++) {
-        uint64_t a = sim_guest_assigned_kib(g);
+/* A climb whose reports come in jerks (8 MiB, then 40 MiB: an office
+ * workload's 16 MiB/s on a real guest) has a trend past two steps after
+ * each jerk: it is led by two steps rather than grown by what its trend
+ * alone asks (23-39 MiB at a time on the real guest; here seven grows
+ * for a 288 MiB climb without the lead). */
+static void test_jerky_climb_led(void **state)
+{
+    static const uint64_t rises[] = {8 * MiB, 40 * MiB};
 
-        g->used_kib += 16280; /* KiB: 15.9 MiB a report */
-        sim_host_plan(&s);
-        if (s.out[0].target_kib > a)
-            grows++;
-        else if (s.out[0].target_kib < a)
-            trims++;
-        /* the lead never comes out of the guest's headroom */
-        assert_true(a >= g->used_kib + 64 * MiB);
-        sim_host_follow(&s);
-    }
-    assert_int_equal(trims, 0);
-    assert_in_range(grows, 1, 3);
-    sim_host_free(&s);
+    (void)state;
+    assert_in_range(climb_grows(rises, 2, 12, 0), 1, 3);
 }
 
 /* A climb's lead is held only while the host has the room a hold needs:
@@ -2671,6 +2692,7 @@ int main(void)
         cmocka_unit_test(test_burst_headroom_learnt),
         cmocka_unit_test(test_ramp_grown_at_its_first_rise),
         cmocka_unit_test(test_slow_ramp_led),
+        cmocka_unit_test(test_jerky_climb_led),
         cmocka_unit_test(test_slow_ramp_lead_given_up_for_others),
         cmocka_unit_test(test_slow_ramp_lead_buys_no_dimm),
         cmocka_unit_test(test_ramp_headroom_decays),
