@@ -536,7 +536,8 @@ static void plan_entry(const PolicyTuning *t, const PolicyDomainInput *d, Policy
  * desired memory: the trend covers the next two seconds or so of the
  * ramp, so a 16 MiB/s ramp is grown every 6-8 s, not every 1-2 s (each
  * of those grows was a change: 517-1,290 changes per guest-hour on the
- * demo's guests), and the guest has more room if the ramp speeds up. */
+ * demo's guests), and the guest has more room if the ramp speeds up.
+ * Two steps for a trend past two steps (climb_lead_kib()). */
 #define RAMP_LEAD_TRENDS 3
 
 /* What one guest may ask of the free memory at once, in learnt bursts:
@@ -606,7 +607,10 @@ static bool trim_hold(PolicyDomainState *st, unsigned flags, uint64_t assigned_k
  * trends. A trend past two steps, a fast ramp's or a slow one's after a
  * jerk (a real guest's reports at 16 MiB/s moved by 8 MiB, then 40-50 MiB
  * at once), is led by two steps: with no lead the jerky one was grown
- * 23-39 MiB two cycles apart, 4-5 grows a climb. */
+ * 23-39 MiB two cycles apart, 4-5 grows a climb. Not three trends capped
+ * at two steps (up to six steps): in dynmem-sim's build-bursts without
+ * deflate-on-oom that left 110 ticks out of memory against 101. It also
+ * bounds what a climb's hold keeps (damp_all()). */
 static uint64_t climb_lead_kib(const PolicyTuning *t, const PolicyDomainState *st,
                                uint64_t assigned_kib)
 {
