@@ -979,36 +979,49 @@ static void test_trim_not_asked_again_still_stopped(void **state)
     sim_host_free(&s);
 }
 
+/* An office guest settled at its 450 MiB plateau drops to 200 MiB: the
+ * drop is held, then trimmed in one step, its balloon inflating
+ * inflate_kib a cycle; right after the first trim is asked its workload
+ * moves by delta_kib. Returns how many trims were asked in 40 cycles,
+ * the guest in *ret_g; the caller frees s. */
+static int drop_trims_asked(SimHost *s, SimGuest **ret_g, uint64_t inflate_kib, int64_t delta_kib,
+                            const char *label)
+{
+    SimGuest *g = office_host(s, 24 * GiB, "office", 450 * MiB);
+    int asks = 0;
+
+    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
+    sim_host_run(s, 60); /* settled at its plateau */
+    g->inflate_kib_cycle = inflate_kib;
+    g->used_kib = 200 * MiB;
+    for (int c = 0; c < 40; c++) {
+        uint64_t a = sim_guest_assigned_kib(g);
+
+        sim_host_plan(s);
+        trace(label, c, s, g);
+        if (s->out[0].n_actions > 0 && s->out[0].target_kib < a && asks++ == 0)
+            g->used_kib = (uint64_t)((int64_t)g->used_kib + delta_kib);
+        sim_host_follow(s);
+    }
+    assert_true(sim_guest_assigned_kib(g) < 450 * MiB);
+    *ret_g = g;
+    return asks;
+}
+
 /* A trim past half done is not asked again either when the next target
  * is below it by less than a step: a demand still easing by a MiB a
  * report while the balloon inflates is no reason for one more change (on
  * the demo's real guests four of five drops were asked twice, 643 -> 370
- * MiB, then 446 -> 369). */
+ * MiB, then 446 -> 369). Here the workload gives back 24 MiB more after
+ * the first ask: its demand (the decaying peak) eases by a MiB or so a
+ * report. */
 static void test_trim_not_asked_again_a_little_lower(void **state)
 {
     SimHost s;
     SimGuest *g;
-    int asks = 0;
 
     (void)state;
-    g = office_host(&s, 24 * GiB, "office", 450 * MiB);
-    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
-    sim_host_run(&s, 60); /* settled at its plateau */
-    g->inflate_kib_cycle = 160 * MiB;
-    g->used_kib = 200 * MiB; /* the drop: held, then trimmed in one step */
-    for (int c = 0; c < 40; c++) {
-        uint64_t a = sim_guest_assigned_kib(g);
-
-        sim_host_plan(&s);
-        trace("drop", c, &s, g);
-        /* ... and its workload gives back 24 MiB more: its demand (the
-         * decaying peak) eases by a MiB or so a report */
-        if (s.out[0].n_actions > 0 && s.out[0].target_kib < a && asks++ == 0)
-            g->used_kib -= 24 * MiB;
-        sim_host_follow(&s);
-    }
-    assert_true(sim_guest_assigned_kib(g) < 450 * MiB);
-    assert_int_equal(asks, 1);
+    assert_int_equal(drop_trims_asked(&s, &g, 160 * MiB, -24 * (int64_t)MiB, "drop"), 1);
     sim_host_free(&s);
 }
 
@@ -1021,25 +1034,10 @@ static void test_trim_not_asked_again_a_little_higher(void **state)
 {
     SimHost s;
     SimGuest *g;
-    int asks = 0;
 
     (void)state;
-    g = office_host(&s, 24 * GiB, "office", 450 * MiB);
-    g->policy.burst_headroom = (PolicyBurstHeadroom){.learn = false, .kib = 128 * MiB};
-    sim_host_run(&s, 60);
-    g->inflate_kib_cycle = 64 * MiB; /* pending for a few cycles */
-    g->used_kib = 200 * MiB;
-    for (int c = 0; c < 40; c++) {
-        uint64_t a = sim_guest_assigned_kib(g);
-
-        sim_host_plan(&s);
-        trace("eased up", c, &s, g);
-        if (s.out[0].n_actions > 0 && s.out[0].target_kib < a && asks++ == 0)
-            g->used_kib += 2 * MiB;
-        sim_host_follow(&s);
-    }
-    assert_true(sim_guest_assigned_kib(g) < 450 * MiB);
-    assert_int_equal(asks, 1);
+    /* 64 MiB a cycle: pending for a few cycles */
+    assert_int_equal(drop_trims_asked(&s, &g, 64 * MiB, 2 * (int64_t)MiB, "eased up"), 1);
     /* it landed half a step or more above the guest's desire */
     assert_true(sim_guest_assigned_kib(g) >= s.out[0].desired_kib + 16 * MiB);
     sim_host_free(&s);
